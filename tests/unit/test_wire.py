@@ -77,7 +77,7 @@ def test_models_are_frozen() -> None:
         (_with(r_values={"active_power_w": True}), "readings.0.values.active_power_w"),
         (_with(r_values={"active_power_w": None}), "readings.0.values.active_power_w"),
         (_with(r_values={}), "readings.0.values"),
-        (_with(r_values={"power_kw": 1.0}), "readings.0"),
+        (_with(r_values={"power_kw": 1.0}), "readings.0.values.power_kw.[key]"),
         (_with(r_quality="great"), "readings.0.quality"),
         (_with(readings=[]), "readings"),
         (b'{"schema":"greenwire.readings.v1","gateway":"g","seq":1,"sent_at":"2026-11-22T10:00:01Z",'

@@ -1,0 +1,1 @@
+"""greenwire benchmarks: figures measured beside the physical limits of the same run."""

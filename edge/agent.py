@@ -1,0 +1,157 @@
+"""The edge agent: buses -> collector -> disk buffer -> publisher, as one structured task group.
+
+Data flow inside a gateway::
+
+    TcpBus (one per bus) --PolledReading--> collector --batch--> SqliteBuffer --> Publisher --> MQTT
+          per-device schedule, backoff       every publish interval       deleted after PUBACK
+
+The collector turns readings into ``greenwire.readings.v1`` reading objects
+and writes them to the buffer every ``publish.interval_s`` (at most
+``max_batch_readings`` per batch), so at most one interval of readings lives
+only in memory. On stop, buses stop first, the collector writes what it has,
+the publisher drains briefly and says "offline"; what is not yet published
+stays on disk for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from edge.buffer import AsyncBuffer, Buffer, SqliteBuffer
+from edge.config import EdgeConfig
+from edge.modbus import DeviceState, PolledReading, TcpBus
+from edge.publisher import BrokerSettings, Publisher, PublisherStats
+from shared.errors import ConfigError
+from shared.wire import Quality, format_ts
+
+log = logging.getLogger(__name__)
+
+
+def broker_settings(config: EdgeConfig, fallback_url: str | None = None) -> BrokerSettings:
+    """Broker settings from the config's ``mqtt`` section, else from ``fallback_url`` (the local stack)."""
+    from urllib.parse import urlsplit
+
+    if config.mqtt is not None:
+        m = config.mqtt
+        return BrokerSettings(
+            m.host, m.port, config.client_id, m.keepalive_s, m.username, m.resolved_password(), m.tls
+        )
+    if fallback_url is None:
+        raise ConfigError(
+            "no mqtt section and no local stack: add mqtt.url to the config or run `greenwire stack up`"
+        )
+    parts = urlsplit(fallback_url)
+    return BrokerSettings(parts.hostname or "127.0.0.1", parts.port or 1883, config.client_id)
+
+
+def encode_readings(readings: list[PolledReading]) -> bytes:
+    """A JSON array of wire readings, ready to be embedded in a batch."""
+    return orjson.dumps(
+        [
+            {"ts": format_ts(r.ts), "device": r.device, "values": r.values, "quality": Quality.GOOD.value}
+            for r in readings
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSnapshot:
+    """A moment's view of the agent, for the demo's live table and status messages."""
+
+    devices: tuple[DeviceState, ...]
+    buffer_readings: int
+    buffer_batches: int
+    dropped_readings: int
+    publisher: PublisherStats
+
+
+class EdgeAgent:
+    """One gateway's agent. ``await agent.run(stop)`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        broker: BrokerSettings,
+        *,
+        buffer: Buffer | None = None,
+        on_reading: Callable[[PolledReading], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._buffer = AsyncBuffer(
+            buffer or SqliteBuffer(config.buffer_path, max_readings=config.buffer.max_readings)
+        )
+        self._pending: list[PolledReading] = []
+        self._on_reading = on_reading
+        self.buses = [TcpBus(bus, self._collect) for bus in config.buses]
+        self.publisher = Publisher(
+            broker, config.site, config.gateway, self._buffer, max_inflight=config.publish.max_inflight
+        )
+
+    def _collect(self, reading: PolledReading) -> None:
+        self._pending.append(reading)
+        if self._on_reading is not None:
+            self._on_reading(reading)
+
+    def snapshot(self) -> AgentSnapshot:
+        buf = self._buffer.buffer
+        return AgentSnapshot(
+            devices=tuple(s for bus in self.buses for s in bus.states),
+            buffer_readings=buf.depth_readings,
+            buffer_batches=buf.depth_batches,
+            dropped_readings=buf.dropped_readings,
+            publisher=self.publisher.stats,
+        )
+
+    async def _flush(self) -> None:
+        limit = self.config.publish.max_batch_readings
+        while self._pending:
+            chunk, self._pending = self._pending[:limit], self._pending[limit:]
+            first_ms = int(min(r.ts for r in chunk).timestamp() * 1000)
+            await self._buffer.append(encode_readings(chunk), len(chunk), first_ms)
+
+    async def _collector(self, stop: asyncio.Event) -> None:
+        interval = self.config.publish.interval_s
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+            await self._flush()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop``; then stop polling, persist what was read, drain, disconnect."""
+        polling_stopped = asyncio.Event()
+        publisher_stop = asyncio.Event()
+        log.info(
+            "gateway %s (site %s): %d devices on %d buses, buffer %s",
+            self.config.gateway, self.config.site,
+            sum(len(b.devices) for b in self.buses), len(self.buses), self.config.buffer_path,
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                for bus in self.buses:
+                    group.create_task(bus.run(polling_stopped), name=f"bus-{bus.config.name}")
+                group.create_task(self._collector(polling_stopped), name="collector")
+                group.create_task(self.publisher.run(publisher_stop), name="publisher")
+                await stop.wait()
+                polling_stopped.set()
+                # Let the buses and the collector finish (the collector writes its last batch).
+                await asyncio.sleep(0)
+                await self._flush()
+                publisher_stop.set()
+        finally:
+            await self._flush()
+            await self._buffer.close()
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop`` (systemd stops services with SIGTERM)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,246 @@
+"""Edge agent configuration: YAML in, one frozen, cross-checked model out.
+
+A config describes one gateway::
+
+    gateway: gw-01
+    site: campus-a
+    mqtt:
+      url: mqtt://broker.example.org:1883
+    buffer:
+      path: /var/lib/greenwire/buffer.sqlite
+    buses:
+      - name: plant-room
+        type: tcp
+        host: 192.0.2.10
+        port: 502
+        devices:
+          - id: main-incomer
+            unit: 1
+            profile: eastron-sdm630
+            poll_interval_s: 10
+
+Everything that can be checked before the agent starts is checked here, so a
+bad config never reaches a roof: ids, ports, intervals, unique device ids on
+the gateway, unique unit ids on each bus, a timeout that fits in the poll
+interval, and that every profile exists and loads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from shared.errors import ConfigError
+from shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
+from shared.wire import Id
+from shared.yamlconfig import load_model
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+DEFAULT_STATE_DIR = Path(".greenwire") / "edge"
+
+
+class MqttConfig(BaseModel):
+    """The broker the gateway publishes to."""
+
+    model_config = _FROZEN
+
+    url: str = Field(description="mqtt://host:port (or mqtts:// for TLS).")
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    password_file: Path | None = None
+    client_id: str | None = Field(
+        default=None, description="Defaults to greenwire-edge-{gateway}."
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    qos: Literal[1] = Field(default=1, description="Readings are always published at QoS 1.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    def resolved_password(self) -> str | None:
+        """The password, read from ``password_file`` when one is given."""
+        if self.password_file is not None:
+            return self.password_file.read_text().strip()
+        return self.password
+
+
+class BufferConfig(BaseModel):
+    """The on-disk store-and-forward buffer."""
+
+    model_config = _FROZEN
+
+    path: Path | None = Field(
+        default=None,
+        description="SQLite file; defaults to .greenwire/edge/{gateway}.sqlite.",
+    )
+    max_readings: int = Field(
+        default=5_000_000,
+        ge=1000,
+        description="When full, the oldest batches are dropped and counted.",
+    )
+
+
+class PublishConfig(BaseModel):
+    """How readings are grouped into MQTT messages."""
+
+    model_config = _FROZEN
+
+    interval_s: float = Field(default=1.0, gt=0, le=60, description="Batching window.")
+    max_batch_readings: int = Field(default=500, ge=1, le=10_000)
+    max_inflight: int = Field(default=16, ge=1, le=1000, description="Unacknowledged batches.")
+
+
+class DeviceConfig(BaseModel):
+    """One meter or sensor on a bus."""
+
+    model_config = _FROZEN
+
+    id: Id
+    unit: int = Field(ge=0, le=247, description="Modbus unit (slave) id.")
+    profile: str = Field(description="A shipped profile name or a path to a profile YAML.")
+    poll_interval_s: float = Field(default=10.0, ge=0.1, le=86_400)
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=60, description="Defaults to the bus timeout."
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_loads(cls, value: str, info: ValidationInfo) -> str:
+        from edge.profile import ProfileError, load_profile
+
+        base = (info.context or {}).get("base_dir")
+        candidate = Path(value)
+        if base is not None and not candidate.is_absolute() and candidate.suffix in (".yaml", ".yml"):
+            value = str(Path(base) / candidate)
+        try:
+            load_profile(value)
+        except ProfileError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class TcpBusConfig(BaseModel):
+    """A Modbus TCP endpoint: a meter with Ethernet, or a gateway in front of several."""
+
+    model_config = _FROZEN
+
+    name: Id
+    type: Literal["tcp"] = "tcp"
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+    timeout_s: float = Field(default=1.0, gt=0, le=60)
+    retries: int = Field(default=1, ge=0, le=10)
+    devices: tuple[DeviceConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _units_unique(self) -> TcpBusConfig:
+        seen: dict[int, str] = {}
+        for device in self.devices:
+            if device.unit in seen:
+                raise ValueError(
+                    f"unit {device.unit} of device '{device.id}' is already used by "
+                    f"'{seen[device.unit]}' on bus '{self.name}'"
+                )
+            seen[device.unit] = device.id
+            timeout = device.timeout_s or self.timeout_s
+            if timeout * (1 + self.retries) >= device.poll_interval_s:
+                raise ValueError(
+                    f"device '{device.id}': timeout {timeout} s x {1 + self.retries} tries "
+                    f"does not fit in its poll interval of {device.poll_interval_s} s"
+                )
+        return self
+
+
+BusConfig = Annotated[TcpBusConfig, Field(discriminator="type")]
+
+
+class EdgeConfig(BaseModel):
+    """The whole configuration of one gateway."""
+
+    model_config = _FROZEN
+
+    gateway: Id
+    site: Id
+    mqtt: MqttConfig | None = Field(
+        default=None, description="The broker; when absent, the local stack's (greenwire stack up)."
+    )
+    buffer: BufferConfig = BufferConfig()
+    publish: PublishConfig = PublishConfig()
+    buses: tuple[BusConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> EdgeConfig:
+        if self.gateway in RESERVED_GATEWAY_IDS:
+            raise ValueError(f"gateway id {self.gateway!r} is reserved")
+        if self.site in RESERVED_SITE_IDS:
+            raise ValueError(f"site id {self.site!r} is reserved")
+        buses: set[str] = set()
+        devices: dict[str, str] = {}
+        for bus in self.buses:
+            if bus.name in buses:
+                raise ValueError(f"bus name '{bus.name}' is used twice")
+            buses.add(bus.name)
+            for device in bus.devices:
+                if device.id in devices:
+                    raise ValueError(
+                        f"device id '{device.id}' on bus '{bus.name}' is already used on "
+                        f"bus '{devices[device.id]}': device ids are unique per gateway"
+                    )
+                devices[device.id] = bus.name
+        return self
+
+    @property
+    def client_id(self) -> str:
+        configured = self.mqtt.client_id if self.mqtt is not None else None
+        return configured or f"greenwire-edge-{self.gateway}"
+
+    @property
+    def buffer_path(self) -> Path:
+        return self.buffer.path or DEFAULT_STATE_DIR / f"{self.gateway}.sqlite"
+
+
+def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> EdgeConfig:
+    """Validate edge config YAML text; raise ``ConfigError`` naming the line on any problem."""
+    return load_model(text, EdgeConfig, source=source, context={"base_dir": base_dir})
+
+
+def load_config(path: Path) -> EdgeConfig:
+    """Read and validate an edge config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    return parse_config(text, source=str(path), base_dir=path.parent)

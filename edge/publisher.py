@@ -1,0 +1,203 @@
+"""MQTT publisher: drains the buffer at QoS 1, deleting a batch only after its PUBACK.
+
+The publisher keeps up to ``max_inflight`` batches unacknowledged at once.
+When the connection drops, batches not yet acknowledged stay in the buffer
+and are sent again (same ``seq``, same readings; ``sent_at`` is the time of
+each attempt) after a reconnect with capped exponential backoff and jitter.
+
+The gateway's status topic carries a retained birth message on connect and a
+retained last will, so a dashboard sees a gateway go offline even when it
+dies without saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from edge.buffer import AsyncBuffer, StoredBatch
+from shared.errors import BrokerError
+from shared.topics import readings_topic, status_topic
+from shared.wire import READINGS_SCHEMA, format_ts
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 1.0
+BACKOFF_CAP_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Where and how to connect; resolved from the config (or the local stack) at start-up."""
+
+    host: str
+    port: int
+    client_id: str
+    keepalive_s: int = 30
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+@dataclass(slots=True)
+class PublisherStats:
+    """Counters for the status message, the demo view and tests."""
+
+    connected: bool = False
+    connects: int = 0
+    published_batches: int = 0
+    published_readings: int = 0
+    last_seq: int = 0
+    last_error: str | None = None
+
+
+def encode_batch(gateway: str, batch: StoredBatch, sent_at: datetime) -> bytes:
+    """The ``greenwire.readings.v1`` message of a stored batch (readings JSON is stored ready-made)."""
+    head = (
+        f'{{"schema":"{READINGS_SCHEMA}","gateway":"{gateway}","seq":{batch.seq},'
+        f'"sent_at":"{format_ts(sent_at)}","readings":'
+    ).encode()
+    return head + batch.readings_json + b"}"
+
+
+def status_payload(gateway: str, state: str, **extra: object) -> bytes:
+    """A status message (retained): ``online`` at birth, ``offline`` as will or on shutdown."""
+    return orjson.dumps(
+        {"schema": "greenwire.status.v1", "gateway": gateway, "state": state,
+         "ts": format_ts(datetime.now(UTC)), **extra}
+    )
+
+
+class Publisher:
+    """Moves batches from the buffer to the broker until stopped."""
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        site: str,
+        gateway: str,
+        buffer: AsyncBuffer,
+        *,
+        max_inflight: int = 16,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.broker = broker
+        self.site = site
+        self.gateway = gateway
+        self.buffer = buffer
+        self.max_inflight = max_inflight
+        self.stats = PublisherStats()
+        self._clock = clock
+        self._topic = readings_topic(site, gateway)
+        self._status_topic = status_topic(site, gateway)
+
+    def _client(self) -> object:
+        import aiomqtt
+        import paho.mqtt.client as paho
+
+        will = aiomqtt.Will(
+            self._status_topic, status_payload(self.gateway, "offline", reason="lost"), qos=1, retain=True
+        )
+        tls = ssl.create_default_context() if self.broker.tls else None
+        return aiomqtt.Client(
+            self.broker.host,
+            self.broker.port,
+            identifier=self.broker.client_id,
+            username=self.broker.username,
+            password=self.broker.password,
+            keepalive=self.broker.keepalive_s,
+            protocol=paho.MQTTv5,
+            will=will,
+            tls_context=tls,
+            timeout=10,
+        )
+
+    async def run(self, stop: asyncio.Event, drain_timeout_s: float = 5.0) -> None:
+        """Connect, publish, reconnect on failure; on ``stop`` drain briefly and say offline."""
+        import aiomqtt
+
+        failures = 0
+        while not stop.is_set():
+            try:
+                async with self._client() as client:  # type: ignore[attr-defined]
+                    self.stats.connected = True
+                    self.stats.connects += 1
+                    if failures:
+                        log.info("connected to broker %s:%d again", self.broker.host, self.broker.port)
+                    failures = 0
+                    await client.publish(
+                        self._status_topic, status_payload(self.gateway, "online"), qos=1, retain=True
+                    )
+                    await self._drain(client, stop)
+                    await self._drain_once(client, deadline=time.monotonic() + drain_timeout_s)
+                    await client.publish(
+                        self._status_topic,
+                        status_payload(self.gateway, "offline", reason="shutdown"),
+                        qos=1,
+                        retain=True,
+                    )
+                    return
+            except aiomqtt.MqttError as exc:
+                self.stats.connected = False
+                failures += 1
+                self.stats.last_error = str(exc)
+                error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {exc}")
+                log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s", error)
+                delay = min(BACKOFF_CAP_S, BACKOFF_START_S * 2 ** (failures - 1))
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.5, 1.0))
+                except TimeoutError:
+                    pass
+            finally:
+                self.stats.connected = False
+
+    async def _drain(self, client: object, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            sent = await self._send_window(client)
+            if sent == 0:
+                self.buffer.changed.clear()
+                # Re-check after clearing, so an append between peek and clear is not missed.
+                if not await self.buffer.peek(1):
+                    waiter = asyncio.ensure_future(self.buffer.changed.wait())
+                    stopper = asyncio.ensure_future(stop.wait())
+                    try:
+                        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        waiter.cancel()
+                        stopper.cancel()
+
+    async def _drain_once(self, client: object, deadline: float) -> None:
+        while time.monotonic() < deadline and await self._send_window(client):
+            pass
+
+    async def _send_window(self, client: object) -> int:
+        """Publish up to ``max_inflight`` batches concurrently; ack each one the broker acknowledged."""
+        batches = await self.buffer.peek(self.max_inflight)
+        if not batches:
+            return 0
+        sent_at = self._clock()
+        results = await asyncio.gather(
+            *(
+                client.publish(self._topic, encode_batch(self.gateway, b, sent_at), qos=1)  # type: ignore[attr-defined]
+                for b in batches
+            ),
+            return_exceptions=True,
+        )
+        acked = [b for b, r in zip(batches, results, strict=True) if r is None]
+        await self.buffer.ack(b.seq for b in acked)
+        self.stats.published_batches += len(acked)
+        self.stats.published_readings += sum(b.count for b in acked)
+        if acked:
+            self.stats.last_seq = max(b.seq for b in acked)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return len(acked)

@@ -1,0 +1,5 @@
+"""``python -m greenwire`` runs the command line."""
+
+from greenwire.cli import main
+
+main()

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install the Debian packages greenwire runs against, only those that are missing:
+# Mosquitto (broker), InfluxDB 1.x (database), VictoriaMetrics (proves the InfluxDB v2
+# write path in tests) and socat (RS-485 tests through pseudo-terminals).
+# Works on Debian 12, Ubuntu and Raspberry Pi OS; uses sudo when not root.
+set -euo pipefail
+
+declare -A BINARY_OF=(
+  [mosquitto]=/usr/sbin/mosquitto
+  [mosquitto-clients]=/usr/bin/mosquitto_pub
+  [influxdb]=/usr/bin/influxd
+  [victoria-metrics]=/usr/bin/victoria-metrics
+  [socat]=/usr/bin/socat
+  [python3-venv]=/usr/lib/python3/dist-packages/ensurepip
+)
+
+missing=()
+for package in "${!BINARY_OF[@]}"; do
+  [[ -e "${BINARY_OF[$package]}" ]] || missing+=("$package")
+done
+# A Python that already has venv (pyenv, a container image) does not need Debian's.
+if python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  missing=("${missing[@]/python3-venv}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null; then
+  echo "error: missing ${missing[*]} and no apt-get here: install them with your package manager" >&2
+  exit 1
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO="sudo"
+fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packages start system services where systemd runs; greenwire starts its own
+# instances on free ports, so the system ones are not needed (and not touched otherwise).

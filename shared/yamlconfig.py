@@ -1,0 +1,107 @@
+"""YAML text to a validated pydantic model, with errors that name the line.
+
+Installers edit configs by hand on a laptop and flash them to a roof: an
+error must say which file, which line and which field, in one sentence::
+
+    edge.yaml:14: buses[0].devices[1].unit: unit 1 is already used by 'main-incomer' on bus 'plant-room'
+
+This module parses text (it does not open files) with ruamel.yaml, which
+keeps the line of every mapping key and sequence item, then maps each
+pydantic error location back to the nearest line it can find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from shared.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip containers as plain dicts and lists (pydantic strictness needs them)."""
+    if isinstance(node, CommentedMap):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _line_of(root: Any, loc: Sequence[int | str]) -> int | None:
+    """1-based line of the deepest node of ``loc`` that exists in the document."""
+    node, line = root, None
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    if line is None and isinstance(root, CommentedMap | CommentedSeq):
+        line = root.lc.line + 1
+    return line
+
+
+def format_loc(loc: Sequence[int | str]) -> str:
+    """``('buses', 0, 'devices')`` as ``buses[0].devices``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_yaml(text: str, *, source: str = "<config>") -> Any:
+    """Parse YAML text keeping line information, or raise ``ConfigError``."""
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"invalid YAML: {problem}", path=source, line=line) from exc
+    except YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=source) from exc
+
+
+def load_model(text: str, model: type[M], *, source: str = "<config>", context: Any = None) -> M:
+    """Validate YAML ``text`` into ``model``; the first error becomes a ``ConfigError`` with its line.
+
+    All errors are listed in the message when there are several, first one
+    first, each with its own line.
+    """
+    document = parse_yaml(text, source=source)
+    if document is None:
+        raise ConfigError("the file is empty", path=source)
+    if not isinstance(document, CommentedMap):
+        raise ConfigError("the top level must be a mapping of keys to values", path=source, line=1)
+    try:
+        return model.model_validate(_plain(document), context=context)
+    except ValidationError as exc:
+        problems = []
+        first_line: int | None = None
+        for error in exc.errors(include_url=False):
+            loc = error["loc"]
+            line = _line_of(document, loc)
+            if first_line is None:
+                first_line = line
+            message = error["msg"].removeprefix("Value error, ")
+            where = format_loc(loc)
+            at = f"line {line}: " if line is not None else ""
+            problems.append(f"{at}{where + ': ' if where else ''}{message}")
+        if len(problems) == 1:
+            text_ = problems[0].split(": ", 1)[1] if problems[0].startswith("line ") else problems[0]
+            raise ConfigError(text_, path=source, line=first_line) from None
+        summary = f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+        raise ConfigError(summary, path=source, line=first_line) from None

@@ -1,0 +1,106 @@
+"""Edge config: valid files load; every mistake is named with its line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config, parse_config
+from shared.errors import ConfigError
+
+GOOD = textwrap.dedent(
+    """\
+    gateway: gw-01
+    site: campus-a
+    mqtt:
+      url: mqtt://127.0.0.1:1883
+    buses:
+      - name: plant-room
+        type: tcp
+        host: 127.0.0.1
+        port: 5020
+        devices:
+          - id: main-incomer
+            unit: 1
+            profile: eastron-sdm630
+            poll_interval_s: 10
+          - id: chiller
+            unit: 2
+            profile: eastron-sdm630
+    """
+)
+
+
+def _error(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="edge.yaml")
+    return info.value
+
+
+def test_good_config_loads_with_defaults() -> None:
+    config = parse_config(GOOD)
+    assert config.gateway == "gw-01"
+    assert config.mqtt is not None and (config.mqtt.host, config.mqtt.port) == ("127.0.0.1", 1883)
+    bus = config.buses[0]
+    assert [d.id for d in bus.devices] == ["main-incomer", "chiller"]
+    assert bus.devices[1].poll_interval_s == 10.0
+    assert config.client_id == "greenwire-edge-gw-01"
+    assert config.buffer_path.name == "gw-01.sqlite"
+
+
+def test_mqtt_section_is_optional() -> None:
+    config = parse_config(GOOD.replace("mqtt:\n  url: mqtt://127.0.0.1:1883\n", ""))
+    assert config.mqtt is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "words"),
+    [
+        ("unit: 2", "unit: 1", 16, "unit 1 of device 'chiller' is already used by 'main-incomer'"),
+        ("id: chiller", "id: main-incomer", 15, "device id"),
+        ("profile: eastron-sdm630\n  ", "profile: no-such-meter\n  ", 13, "no-such-meter"),
+        ("gateway: gw-01", "gateway: GW 01", 1, "gateway"),
+        ("port: 5020", "port: 70000", 9, "less than or equal to 65535"),
+        ("poll_interval_s: 10", "poll_interval_s: 1", 11, "does not fit in its poll interval"),
+        ("url: mqtt://127.0.0.1:1883", "url: http://127.0.0.1:1883", 4, "mqtt://host:port"),
+        ("  - name: plant-room", "  - name: plant-room\n    colour: green", 7, "Extra inputs"),
+    ],
+)
+def test_mistakes_name_the_line(old: str, new: str, line: int, words: str) -> None:
+    assert old in GOOD
+    error = _error(GOOD.replace(old, new, 1))
+    assert error.line == line, str(error)
+    assert words in str(error)
+    assert str(error).startswith(f"edge.yaml:{line}:")
+
+
+def test_broken_yaml_names_the_line() -> None:
+    error = _error(GOOD.replace("    port: 5020", "    port: [5020"))
+    assert error.line is not None and "invalid YAML" in str(error)
+
+
+def test_empty_and_non_mapping_files() -> None:
+    assert "empty" in str(_error(""))
+    assert "mapping" in str(_error("- a\n- b\n"))
+
+
+def test_custom_profile_path_is_relative_to_the_config(tmp_path: Path) -> None:
+    from edge.profile import load_profile
+
+    shipped = load_profile("eastron-sdm630")
+    assert shipped.registers
+    (tmp_path / "profiles").mkdir()
+    source = Path(__import__("edge.profile", fromlist=["x"]).__file__).parent / "profiles" / "eastron-sdm630.yaml"
+    (tmp_path / "profiles" / "my-meter.yaml").write_text(source.read_text())
+    config_file = tmp_path / "edge.yaml"
+    config_file.write_text(GOOD.replace("profile: eastron-sdm630\n    - id: chiller", "x").replace(
+        "profile: eastron-sdm630\n", "profile: profiles/my-meter.yaml\n", 1))
+    config = load_config(config_file)
+    assert config.buses[0].devices[0].profile == str(tmp_path / "profiles" / "my-meter.yaml")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.yaml")
