@@ -16,6 +16,7 @@ stays on disk for the next start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -118,10 +119,8 @@ class EdgeAgent:
     async def _collector(self, stop: asyncio.Event) -> None:
         interval = self.config.publish.interval_s
         while not stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
             await self._flush()
 
     async def run(self, stop: asyncio.Event) -> None:

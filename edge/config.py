@@ -43,7 +43,7 @@ from pydantic import (
 from shared.errors import ConfigError
 from shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
 from shared.wire import Id
-from shared.yamlconfig import load_model
+from shared.yamlconfig import LocatedValueError, load_model
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -168,18 +168,20 @@ class TcpBusConfig(BaseModel):
     @model_validator(mode="after")
     def _units_unique(self) -> TcpBusConfig:
         seen: dict[int, str] = {}
-        for device in self.devices:
+        for index, device in enumerate(self.devices):
             if device.unit in seen:
-                raise ValueError(
+                raise LocatedValueError(
                     f"unit {device.unit} of device '{device.id}' is already used by "
-                    f"'{seen[device.unit]}' on bus '{self.name}'"
+                    f"'{seen[device.unit]}' on bus '{self.name}'",
+                    loc=("devices", index, "unit"),
                 )
             seen[device.unit] = device.id
             timeout = device.timeout_s or self.timeout_s
             if timeout * (1 + self.retries) >= device.poll_interval_s:
-                raise ValueError(
+                raise LocatedValueError(
                     f"device '{device.id}': timeout {timeout} s x {1 + self.retries} tries "
-                    f"does not fit in its poll interval of {device.poll_interval_s} s"
+                    f"does not fit in its poll interval of {device.poll_interval_s} s",
+                    loc=("devices", index, "poll_interval_s" if device.timeout_s is None else "timeout_s"),
                 )
         return self
 
@@ -209,15 +211,16 @@ class EdgeConfig(BaseModel):
             raise ValueError(f"site id {self.site!r} is reserved")
         buses: set[str] = set()
         devices: dict[str, str] = {}
-        for bus in self.buses:
+        for b, bus in enumerate(self.buses):
             if bus.name in buses:
-                raise ValueError(f"bus name '{bus.name}' is used twice")
+                raise LocatedValueError(f"bus name '{bus.name}' is used twice", loc=("buses", b, "name"))
             buses.add(bus.name)
-            for device in bus.devices:
+            for d, device in enumerate(bus.devices):
                 if device.id in devices:
-                    raise ValueError(
+                    raise LocatedValueError(
                         f"device id '{device.id}' on bus '{bus.name}' is already used on "
-                        f"bus '{devices[device.id]}': device ids are unique per gateway"
+                        f"bus '{devices[device.id]}': device ids are unique per gateway",
+                        loc=("buses", b, "devices", d, "id"),
                     )
                 devices[device.id] = bus.name
         return self

@@ -75,7 +75,7 @@ def next_slot(now: float, interval: float) -> float:
 def backoff_delay(failures: int, interval: float, cap: float = MAX_BACKOFF_S) -> float:
     """Capped exponential backoff with jitter: interval x 2^(failures-1), up to ``cap``."""
     base = min(cap, interval * 2 ** max(0, failures - 1))
-    return base * random.uniform(0.8, 1.0)
+    return float(base * random.uniform(0.8, 1.0))
 
 
 class TcpBus:

@@ -13,6 +13,7 @@ dies without saying so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
@@ -101,7 +102,6 @@ class Publisher:
 
     def _client(self) -> object:
         import aiomqtt
-        import paho.mqtt.client as paho
 
         will = aiomqtt.Will(
             self._status_topic, status_payload(self.gateway, "offline", reason="lost"), qos=1, retain=True
@@ -114,7 +114,7 @@ class Publisher:
             username=self.broker.username,
             password=self.broker.password,
             keepalive=self.broker.keepalive_s,
-            protocol=paho.MQTTv5,
+            protocol=aiomqtt.ProtocolVersion.V5,
             will=will,
             tls_context=tls,
             timeout=10,
@@ -152,10 +152,8 @@ class Publisher:
                 error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {exc}")
                 log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s", error)
                 delay = min(BACKOFF_CAP_S, BACKOFF_START_S * 2 ** (failures - 1))
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.5, 1.0))
-                except TimeoutError:
-                    pass
             finally:
                 self.stats.connected = False
 

@@ -16,8 +16,8 @@ Two entry points:
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Final
 
 from shared.errors import EncodeError

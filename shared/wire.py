@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 import orjson
 from pydantic import (
@@ -65,7 +65,10 @@ converts exactly; it is not normalised here because a Python call per
 timestamp would halve validation speed.
 """
 
-QuantityName = Literal[tuple(QUANTITIES)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    QuantityName = str
+else:
+    QuantityName = Literal[tuple(QUANTITIES)]
 """A name from the quantity vocabulary, checked by pydantic's core, not by Python code."""
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]

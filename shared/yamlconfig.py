@@ -36,21 +36,46 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _line_of(root: Any, loc: Sequence[int | str]) -> int | None:
-    """1-based line of the deepest node of ``loc`` that exists in the document."""
+class LocatedValueError(ValueError):
+    """A model validator's error that knows which nested field it is about.
+
+    Raise it from a validator that checks several items together (two devices
+    with one unit id) so the message points at the offending item's line::
+
+        raise LocatedValueError("unit 1 is already used", loc=("devices", 1, "unit"))
+
+    ``loc`` is relative to the model that raises it.
+    """
+
+    def __init__(self, message: str, *, loc: Sequence[int | str]) -> None:
+        super().__init__(message)
+        self.loc = tuple(loc)
+
+
+def _locate(root: Any, loc: Sequence[int | str]) -> tuple[int | None, tuple[int | str, ...]]:
+    """1-based line of the deepest node of ``loc`` in the document, and ``loc`` as the file spells it.
+
+    Parts that are not keys of the file (a discriminated union's tag, as in
+    ``buses[0].tcp``) are left out of the returned location.
+    """
     node, line = root, None
+    spelled: list[int | str] = []
+    found = True
     for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
+        if found and isinstance(node, CommentedMap) and part in node:
             line = node.lc.key(part)[0] + 1
             node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+        elif found and isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
             line = node.lc.item(part)[0] + 1
             node = node[part]
+        elif found and isinstance(node, CommentedMap) and isinstance(part, str):
+            continue  # a union tag
         else:
-            break
+            found = False
+        spelled.append(part)
     if line is None and isinstance(root, CommentedMap | CommentedSeq):
         line = root.lc.line + 1
-    return line
+    return line, tuple(spelled)
 
 
 def format_loc(loc: Sequence[int | str]) -> str:
@@ -59,6 +84,16 @@ def format_loc(loc: Sequence[int | str]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def _spurious(error: Any) -> bool:
+    """pydantic also reports a non-empty tuple with a bad item as "too short" (after the item
+    is dropped); the item's own error says what is wrong, so that one is left out."""
+    if error["type"] != "too_short":
+        return False
+    given = error.get("input")
+    minimum = (error.get("ctx") or {}).get("min_length")
+    return isinstance(given, list | tuple) and isinstance(minimum, int) and len(given) >= minimum
 
 
 def parse_yaml(text: str, *, source: str = "<config>") -> Any:
@@ -92,8 +127,13 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
         problems = []
         first_line: int | None = None
         for error in exc.errors(include_url=False):
-            loc = error["loc"]
-            line = _line_of(document, loc)
+            if _spurious(error):
+                continue
+            loc = tuple(error["loc"])
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, LocatedValueError):
+                loc += cause.loc
+            line, loc = _locate(document, loc)
             if first_line is None:
                 first_line = line
             message = error["msg"].removeprefix("Value error, ")

@@ -63,7 +63,7 @@ def test_mqtt_section_is_optional() -> None:
         ("profile: eastron-sdm630\n  ", "profile: no-such-meter\n  ", 13, "no-such-meter"),
         ("gateway: gw-01", "gateway: GW 01", 1, "gateway"),
         ("port: 5020", "port: 70000", 9, "less than or equal to 65535"),
-        ("poll_interval_s: 10", "poll_interval_s: 1", 11, "does not fit in its poll interval"),
+        ("poll_interval_s: 10", "poll_interval_s: 1", 14, "does not fit in its poll interval"),
         ("url: mqtt://127.0.0.1:1883", "url: http://127.0.0.1:1883", 4, "mqtt://host:port"),
         ("  - name: plant-room", "  - name: plant-room\n    colour: green", 7, "Extra inputs"),
     ],
