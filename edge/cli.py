@@ -112,10 +112,9 @@ def run(
     (`greenwire stack up`). Stops cleanly on Ctrl-C or SIGTERM: what was read
     but not yet published stays in the buffer for the next start.
     """
-    from greenwire.stack import discover
-
     from edge.agent import EdgeAgent, broker_settings, install_signal_handlers
     from greenwire.logs import setup_logging
+    from greenwire.stack import discover
     from shared.errors import GreenwireError
 
     setup_logging(log_level)

@@ -1,0 +1,312 @@
+"""Ingestor configuration: YAML in, one frozen, cross-checked ``IngestConfig`` out.
+
+A minimal config (InfluxDB 1.x)::
+
+    mqtt:
+      url: mqtt://127.0.0.1:1883
+    influx:
+      api: v1
+      url: http://127.0.0.1:8086
+      database: greenwire
+
+and for InfluxDB 2.x/3 (v2 write API)::
+
+    influx:
+      api: v2
+      url: https://influx.example.org
+      token_file: /etc/greenwire/influx-token
+      org: county
+      bucket: greenwire
+
+Everything is checked at start-up and every error names the file and line:
+URLs and ports, ids, that a v1 target names its database and a v2 target its
+token, org and bucket, that secrets come from a value or a file but not both,
+and that secret files can be read. ``cloud/ingest.example.yaml`` documents
+every key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from shared.errors import ConfigError
+from shared.wire import Id
+from shared.yamlconfig import load_model
+
+if TYPE_CHECKING:
+    from greenwire.stack import StackEnv
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+DEFAULT_STATE_DIR = Path(".greenwire") / "ingest"
+DEFAULT_CLIENT_ID = "greenwire-ingest-1"
+MQTT_SESSION_EXPIRY_MAX_S = 2**32 - 1
+"""MQTT 5 Session Expiry Interval is a four-byte integer; this value means "never expires"."""
+
+
+def _secret_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    """Resolve a secret file against the config file's directory and check it can be read."""
+    if value is None:
+        return None
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        value = Path(base) / value
+    if not value.is_file():
+        raise ValueError(f"{value} is not a readable file")
+    return value
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret: {exc.strerror}", path=str(path)) from exc
+
+
+class MqttSection(BaseModel):
+    """The broker the ingestor subscribes to, and how its session behaves."""
+
+    model_config = _FROZEN
+
+    url: str = Field(description="mqtt://host:port, or mqtts://host:port for TLS.")
+    client_id: str = Field(
+        default=DEFAULT_CLIENT_ID,
+        pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
+        description="Keep it stable: the broker keeps the persistent session "
+        "(and unacknowledged messages) under this id across restarts. "
+        "Give each ingestor of a group its own id.",
+    )
+    group: Id = Field(
+        default="ingest",
+        description="Shared-subscription group: ingestors of one group share the messages.",
+    )
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    password_file: Path | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    session_expiry_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        le=MQTT_SESSION_EXPIRY_MAX_S,
+        description="How long the broker keeps the session (and queues messages) while "
+        "the ingestor is away.",
+    )
+    receive_maximum: int = Field(
+        default=1000,
+        ge=1,
+        le=65_535,
+        description="Unacknowledged QoS 1 messages the broker may send before waiting "
+        "for acknowledgements: the ingestor's memory bound.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value
+
+    @field_validator("password_file")
+    @classmethod
+    def _password_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _secret_path(value, info)
+
+    @model_validator(mode="after")
+    def _one_password(self) -> Self:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        if (self.password is not None or self.password_file is not None) and self.username is None:
+            raise ValueError("a password needs a username")
+        return self
+
+    @property
+    def host(self) -> str:
+        """The broker's host name or address."""
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883, or 8883 for mqtts, when the URL has none)."""
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        """True for ``mqtts://``."""
+        return urlsplit(self.url).scheme == "mqtts"
+
+    def resolved_password(self) -> str | None:
+        """The password, read from ``password_file`` when one is given."""
+        if self.password_file is not None:
+            return _read_secret(self.password_file)
+        return self.password
+
+
+class InfluxSection(BaseModel):
+    """Where points are written: InfluxDB 1.x (``/write``) or the v2 write API."""
+
+    model_config = _FROZEN
+
+    api: Literal["v1", "v2"] = Field(
+        default="v1", description="v1: InfluxDB 1.x /write; v2: InfluxDB 2.x/3 via influxdb-client."
+    )
+    url: str = Field(description="http://host:8086 or https://...")
+    timeout_s: float = Field(default=10.0, gt=0, le=300, description="Per write request.")
+    # v1
+    database: str | None = Field(default=None, min_length=1)
+    retention_policy: str | None = Field(default=None, min_length=1)
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    password_file: Path | None = None
+    # v2
+    token: str | None = Field(default=None, repr=False, min_length=1)
+    token_file: Path | None = None
+    org: str | None = Field(default=None, min_length=1)
+    bucket: str | None = Field(default=None, min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected http://host:port or https://host:port, got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value.rstrip("/")
+
+    @field_validator("password_file", "token_file")
+    @classmethod
+    def _secret_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _secret_path(value, info)
+
+    @model_validator(mode="after")
+    def _per_api(self) -> Self:
+        v1_only = {
+            "database": self.database,
+            "retention_policy": self.retention_policy,
+            "username": self.username,
+            "password": self.password,
+            "password_file": self.password_file,
+        }
+        v2_only = {"token": self.token, "token_file": self.token_file, "org": self.org, "bucket": self.bucket}
+        if self.api == "v1":
+            wrong = [k for k, v in v2_only.items() if v is not None]
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)}: v2 settings, but api is v1")
+            if self.database is None:
+                raise ValueError("api v1 needs database")
+            if self.password is not None and self.password_file is not None:
+                raise ValueError("give password or password_file, not both")
+            if (self.password is not None or self.password_file is not None) and self.username is None:
+                raise ValueError("a password needs a username")
+        else:
+            wrong = [k for k, v in v1_only.items() if v is not None]
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)}: v1 settings, but api is v2 (use token, org, bucket)")
+            if self.token is not None and self.token_file is not None:
+                raise ValueError("give token or token_file, not both")
+            missing = [
+                name
+                for name, value in (
+                    ("token (or token_file)", self.token or self.token_file),
+                    ("org", self.org),
+                    ("bucket", self.bucket),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"api v2 needs {', '.join(missing)}")
+        return self
+
+    def resolved_password(self) -> str | None:
+        """The v1 password, read from ``password_file`` when one is given."""
+        if self.password_file is not None:
+            return _read_secret(self.password_file)
+        return self.password
+
+    def resolved_token(self) -> str | None:
+        """The v2 token, read from ``token_file`` when one is given."""
+        if self.token_file is not None:
+            return _read_secret(self.token_file)
+        return self.token
+
+    def describe(self) -> str:
+        """Where the points go, for a log line (no secrets)."""
+        if self.api == "v1":
+            rp = f", retention policy {self.retention_policy}" if self.retention_policy else ""
+            return f"InfluxDB v1 {self.url} database {self.database}{rp}"
+        return f"InfluxDB v2 {self.url} org {self.org} bucket {self.bucket}"
+
+
+class BatchSection(BaseModel):
+    """How messages are grouped into InfluxDB writes."""
+
+    model_config = _FROZEN
+
+    max_lines: int = Field(
+        default=5000, ge=1, le=1_000_000, description="Lines per InfluxDB request; a full flush is written at once."
+    )
+    max_delay_s: float = Field(
+        default=0.5, gt=0, le=60, description="A message waits at most this long before its flush starts."
+    )
+
+
+class LimitsSection(BaseModel):
+    """What the ingestor refuses before looking further."""
+
+    model_config = _FROZEN
+
+    max_payload_bytes: int = Field(default=1_048_576, ge=1024, le=256 * 1024 * 1024)
+    max_future_s: float = Field(
+        default=300, ge=0, description="A reading more than this far ahead of the ingestor's clock is rejected."
+    )
+
+
+class IngestConfig(BaseModel):
+    """The whole configuration of one ingestor."""
+
+    model_config = _FROZEN
+
+    mqtt: MqttSection
+    influx: InfluxSection
+    batch: BatchSection = BatchSection()
+    limits: LimitsSection = LimitsSection()
+    state_dir: Path = Field(
+        default=DEFAULT_STATE_DIR, description="Rejected messages are kept here as JSON lines."
+    )
+
+    @classmethod
+    def from_stack(cls, env: StackEnv) -> IngestConfig:
+        """The config for the local stack (``greenwire stack up``): its broker and database."""
+        return cls(
+            mqtt=MqttSection(url=env.mqtt_url),
+            influx=InfluxSection(api="v1", url=env.influx_url, database=env.influx_db),
+        )
+
+
+def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> IngestConfig:
+    """Validate ingestor config YAML text; raise ``ConfigError`` naming the line on any problem.
+
+    Relative secret files (``password_file``, ``token_file``) are resolved against ``base_dir``.
+    """
+    return load_model(text, IngestConfig, source=source, context={"base_dir": base_dir})
+
+
+def load_config(path: Path) -> IngestConfig:
+    """Read and validate an ingestor config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    return parse_config(text, source=str(path), base_dir=path.parent)

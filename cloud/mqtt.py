@@ -1,0 +1,212 @@
+"""The MQTT consumer: QoS 1 shared subscription, persistent session, manual acknowledgement.
+
+How delivery stays at least once:
+
+- MQTT v5 with ``clean_start=False`` on every connect (``MQTT_CLEAN_START_FIRST_ONLY``
+  would start clean on the first connect of each process and throw away
+  what the broker kept for us), a Session Expiry Interval, and a stable
+  client id: messages the ingestor has not acknowledged stay in its session
+  and are sent again after a reconnect or a restart.
+- Manual acknowledgement: paho normally sends PUBACK as soon as a message
+  is handed over; here nothing is acknowledged until :meth:`Consumer.ack`,
+  which the ingestor calls only after InfluxDB accepted the points.
+- Receive Maximum bounds how many unacknowledged messages the broker sends
+  us, which bounds the ingestor's memory while InfluxDB is down.
+
+Each connection is a *session* number. A delivery can only be acknowledged on
+the connection it arrived on (packet ids belong to a connection); deliveries
+of an earlier connection are "stale": the broker resends them, so the
+ingestor drops them instead of storing them twice.
+
+Reconnects use capped exponential backoff with jitter (1 s to 30 s). The
+first failure is logged at error level, repeats at debug level, and the
+recovery at info level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from shared.errors import BrokerError
+from shared.topics import readings_filter, shared_filter
+
+if TYPE_CHECKING:
+    from cloud.config import MqttSection
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S: Final = 1.0
+BACKOFF_CAP_S: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One received message, with what it takes to acknowledge it."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    session: int
+    """The connection it arrived on (see :attr:`Consumer.session`)."""
+
+
+Deliver = Callable[[Delivery], Awaitable[None]]
+"""Called for each message in arrival order; may wait (that is the backpressure)."""
+
+
+def backoff_delay(failures: int, *, start: float = BACKOFF_START_S, cap: float = BACKOFF_CAP_S) -> float:
+    """Capped exponential backoff with jitter: in [d/2, d] where d = min(cap, start * 2**(failures-1))."""
+    delay = min(cap, start * 2.0 ** max(0, min(failures - 1, 30)))
+    return delay * random.uniform(0.5, 1.0)
+
+
+class Consumer:
+    """Subscribes to every gateway's readings and hands messages to ``deliver``, one at a time."""
+
+    def __init__(self, config: MqttSection) -> None:
+        self.config = config
+        self._password = config.resolved_password()  # read a password_file once, at start-up
+        self.topic_filter = shared_filter(config.group, readings_filter())
+        self.session = 0
+        """Number of the current connection (0 before the first); grows on every connect."""
+        self.connected = False
+        self.connects = 0
+        self.last_error: str | None = None
+        self._paho: Any = None
+
+    def describe(self) -> str:
+        """The broker, filter and client id, for a log line."""
+        scheme = "mqtts" if self.config.tls else "mqtt"
+        return (
+            f"{scheme}://{self.config.host}:{self.config.port} {self.topic_filter} "
+            f"(client id {self.config.client_id})"
+        )
+
+    def is_current(self, delivery: Delivery) -> bool:
+        """True if ``delivery`` can still be acknowledged (its connection is the live one)."""
+        return self.connected and delivery.session == self.session
+
+    def ack(self, deliveries: Iterable[Delivery]) -> tuple[int, int]:
+        """Acknowledge deliveries, in the order given (MQTT 4.6: the order they arrived).
+
+        Returns ``(acknowledged, stale)``; stale deliveries belong to a lost
+        connection and will be sent again by the broker.
+        """
+        acked = stale = 0
+        paho = self._paho
+        for delivery in deliveries:
+            if paho is None or not self.is_current(delivery):
+                stale += 1
+                continue
+            # Part of the manual-ack workaround (see _client): paho queues the PUBACK in order.
+            paho.ack(delivery.mid, delivery.qos)
+            acked += 1
+        return acked, stale
+
+    def _client(self) -> Any:
+        import aiomqtt
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.config.session_expiry_s
+        properties.ReceiveMaximum = self.config.receive_maximum
+        client = aiomqtt.Client(
+            self.config.host,
+            self.config.port,
+            identifier=self.config.client_id,
+            username=self.config.username,
+            password=self._password,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            keepalive=self.config.keepalive_s,
+            properties=properties,
+            tls_context=ssl.create_default_context() if self.config.tls else None,
+            timeout=10,
+        )
+        # WORKAROUND: aiomqtt 2.5 has no manual-acknowledgement API yet (aiomqtt issue #345,
+        # PR #346). Reach into the paho client it wraps, and do it BEFORE connecting: with a
+        # persistent session the broker sends queued messages right after CONNACK, and paho
+        # would acknowledge those on receipt. Acks go through paho's ack() in Consumer.ack.
+        # Remove this when aiomqtt ships manual acks.
+        client._client.manual_ack_set(True)
+        return client
+
+    async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
+        """Connect, subscribe and deliver until ``stop``; reconnect after any connection loss."""
+        import aiomqtt
+
+        failures = 0
+        while not stop.is_set():
+            try:
+                client = self._client()
+                async with client:
+                    await self._subscribe(client)
+                    self.session += 1
+                    self.connects += 1
+                    self._paho = client._client
+                    self.connected = True
+                    if failures:
+                        log.info("connected to the broker again after %d failed attempts: %s",
+                                 failures, self.describe())
+                    else:
+                        log.info("subscribed: %s", self.describe())
+                    failures = 0
+                    await self._read_until(client, deliver, stop)
+            except (aiomqtt.MqttError, BrokerError) as exc:
+                failures += 1
+                self.last_error = str(exc)
+                log.log(
+                    logging.ERROR if failures == 1 else logging.DEBUG,
+                    "broker %s:%d: %s (attempt %d; retrying with backoff)",
+                    self.config.host, self.config.port, exc, failures,
+                )
+            finally:
+                self.connected = False
+                self._paho = None
+            if not stop.is_set() and failures:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff_delay(failures))
+
+    async def _subscribe(self, client: Any) -> None:
+        granted = await client.subscribe(self.topic_filter, qos=1)
+        codes = [getattr(code, "value", code) for code in granted]
+        if not codes or codes[0] != 1:
+            # 0 would mean QoS 0 (no redelivery), >= 0x80 a refusal (e.g. not authorised by the ACL).
+            raise BrokerError(f"the broker did not grant QoS 1 on {self.topic_filter}: {granted!r}")
+
+    async def _read_until(self, client: Any, deliver: Deliver, stop: asyncio.Event) -> None:
+        """Deliver messages until ``stop`` (returns) or the connection drops (raises MqttError)."""
+        session = self.session
+
+        async def read() -> None:
+            async for message in client.messages:
+                payload = message.payload
+                await deliver(
+                    Delivery(
+                        topic=message.topic.value,
+                        payload=payload if isinstance(payload, bytes) else bytes(payload),
+                        mid=message.mid,
+                        qos=message.qos,
+                        session=session,
+                    )
+                )
+
+        reader = asyncio.create_task(read(), name="mqtt-read")
+        stopper = asyncio.create_task(stop.wait(), name="mqtt-stop")
+        try:
+            await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, stopper):
+                task.cancel()
+            await asyncio.gather(reader, stopper, return_exceptions=True)
+        if reader.done() and not reader.cancelled() and reader.exception() is not None:
+            raise reader.exception()  # type: ignore[misc]

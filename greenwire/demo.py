@@ -1,0 +1,214 @@
+"""``greenwire demo``: the whole system on one machine, with a live view.
+
+Three simulated buildings (Eastron SDM630 meters replaying the 2022
+electricity of three Cambridge University buildings, each building its own
+Modbus TCP endpoint), one edge agent polling them, the local stack's
+Mosquitto, the ingestor, and InfluxDB. The view shows, per device, the last
+reading and how many readings went through; underneath, what the buffer,
+the broker link, the ingestor and InfluxDB have seen.
+
+Leaves nothing running: the servers and agents it starts stop with it, and
+the local stack is stopped again if the demo started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+log = logging.getLogger(__name__)
+
+BUILDINGS = ("b2", "b25", "b85")
+SITE = "cambridge"
+GATEWAY = "gw-demo"
+REPLAY_START = datetime(2022, 6, 1, 6, tzinfo=UTC)
+
+
+def _edge_config(mqtt_url: str, state: Path, ports: dict[str, int]) -> Any:
+    from edge.config import (
+        BufferConfig,
+        DeviceConfig,
+        EdgeConfig,
+        MqttConfig,
+        PublishConfig,
+        TcpBusConfig,
+    )
+
+    return EdgeConfig(
+        gateway=GATEWAY,
+        site=SITE,
+        mqtt=MqttConfig(url=mqtt_url),
+        buffer=BufferConfig(path=state / f"{GATEWAY}.sqlite"),
+        publish=PublishConfig(interval_s=1.0),
+        buses=tuple(
+            TcpBusConfig(
+                name=f"bldg-{building}",
+                host="127.0.0.1",
+                port=port,
+                timeout_s=0.5,
+                devices=(
+                    DeviceConfig(id=f"{building}-main", unit=1, profile="eastron-sdm630",
+                                 poll_interval_s=2.0),
+                ),
+            )
+            for building, port in ports.items()
+        ),
+    )
+
+
+def _count_points(influx_url: str, database: str) -> int | None:
+    """Points stored in the last day, straight from InfluxDB (None if it does not answer)."""
+    import httpx
+
+    try:
+        response = httpx.get(
+            f"{influx_url}/query",
+            params={"db": database, "q": 'SELECT count("active_power_w") FROM "readings" WHERE time > now() - 1d'},
+            timeout=2,
+        )
+        series = response.json()["results"][0].get("series")
+        return int(series[0]["values"][0][1]) if series else 0
+    except (httpx.HTTPError, KeyError, IndexError, ValueError):
+        return None
+
+
+def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: float) -> Group:
+    snap = agent.snapshot()
+    table = Table(title=f"greenwire demo: site {SITE}, gateway {GATEWAY} (replay x{speed:g})")
+    for column in ("device", "state", "read at (UTC)", "power kW", "energy import kWh", "reads", "errors"):
+        table.add_column(column, justify="right" if column not in ("device", "state") else "left")
+    for device in snap.devices:
+        values = device.last_values
+        state = {True: "[green]online", False: "[red]offline", None: "[yellow]waiting"}[device.online]
+        table.add_row(
+            device.device,
+            state,
+            device.last_read.strftime("%H:%M:%S.%f")[:-3] if device.last_read else "-",
+            f"{values['active_power_w'] / 1000:,.1f}" if "active_power_w" in values else "-",
+            f"{values['energy_import_kwh']:,.2f}" if "energy_import_kwh" in values else "-",
+            str(device.reads),
+            str(device.errors),
+        )
+    pub = snap.publisher
+    stats = ingestor.stats
+    footer = Text.from_markup(
+        f"edge buffer [bold]{snap.buffer_readings}[/] readings   published [bold]{pub.published_readings}[/] "
+        f"(seq {pub.last_seq})   broker {'[green]connected' if pub.connected else '[red]disconnected'}[/]\n"
+        f"ingested [bold]{stats.readings_written}[/] readings   rejected [bold]{stats.rejected_total}[/]   "
+        f"in InfluxDB [bold]{'?' if stored is None else stored}[/] points   "
+        f"running {time.monotonic() - started:,.0f} s   (Ctrl-C to stop)"
+    )
+    return Group(table, footer)
+
+
+async def _run(env: Any, seconds: float | None, speed: float, state: Path, console: Console) -> int:
+    from cloud.config import IngestConfig
+    from cloud.ingest import Ingestor
+    from edge.agent import EdgeAgent, broker_settings, install_signal_handlers
+    from simulators.modbus_meter import MeterServer, SimMeter
+    from simulators.series import Replay, builtin_series
+
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    servers = [
+        MeterServer(
+            host="127.0.0.1",
+            port=0,
+            meters=[SimMeter(device_id=1, replay=Replay(builtin_series(b), start=REPLAY_START, speed=speed))],
+        )
+        for b in BUILDINGS
+    ]
+    started = time.monotonic()
+    for server in servers:
+        await server.__aenter__()
+    try:
+        ports = {b: s.port for b, s in zip(BUILDINGS, servers, strict=True)}
+        config = _edge_config(env.mqtt_url, state, ports)
+        agent = EdgeAgent(config, broker_settings(config))
+        ingestor = Ingestor(IngestConfig.from_stack(env))
+        edge_stop, ingest_stop = asyncio.Event(), asyncio.Event()
+        console.print(
+            f"simulated meters on 127.0.0.1 ports {', '.join(map(str, ports.values()))}; "
+            f"broker {env.mqtt_url}; InfluxDB {env.influx_url} database {env.influx_db}"
+        )
+        async with asyncio.TaskGroup() as group:
+            group.create_task(ingestor.run(ingest_stop), name="ingestor")
+            group.create_task(agent.run(edge_stop), name="edge")
+            stored: int | None = None
+            deadline = None if seconds is None else started + seconds
+            last_count = 0.0
+            live = Live(console=console, refresh_per_second=4) if console.is_terminal else None
+            if live is not None:
+                live.start()
+            try:
+                while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                    if time.monotonic() - last_count >= 3:
+                        stored = await asyncio.to_thread(_count_points, env.influx_url, env.influx_db)
+                        last_count = time.monotonic()
+                        if live is None:
+                            snap = agent.snapshot()
+                            console.print(
+                                f"[{time.monotonic() - started:5.0f} s] read {sum(d.reads for d in snap.devices)}"
+                                f"  published {snap.publisher.published_readings}"
+                                f"  ingested {ingestor.stats.readings_written}"
+                                f"  rejected {ingestor.stats.rejected_total}"
+                                f"  in InfluxDB {stored}"
+                            )
+                    if live is not None:
+                        live.update(_view(agent, ingestor, stored, started, speed))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=0.5)
+            finally:
+                if live is not None:
+                    live.stop()
+                edge_stop.set()
+                # Give the ingestor a moment to store what the edge drained on its way out.
+                await asyncio.sleep(1.5)
+                ingest_stop.set()
+        console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed))
+        return 0
+    finally:
+        for server in servers:
+            await server.__aexit__(None, None, None)
+
+
+def run_demo(seconds: float | None = None, speed: float = 60.0) -> int:
+    """Run the demo; return the process exit code."""
+    from greenwire import stack
+
+    console = Console()
+    home = stack.state_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        filename=home / "demo.log",
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    env = stack.discover()
+    started_stack = False
+    if env is None:
+        console.print("starting the local stack (Mosquitto + InfluxDB)...")
+        stack.up()
+        started_stack = True
+        env = stack.discover()
+        assert env is not None
+    console.print(f"logs: {home / 'demo.log'}")
+    try:
+        return asyncio.run(_run(env, seconds, speed, home / "demo", console))
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if started_stack:
+            console.print("stopping the local stack")
+            stack.down()

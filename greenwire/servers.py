@@ -1,0 +1,396 @@
+"""Real servers as child processes: Mosquitto, InfluxDB 1.x and VictoriaMetrics.
+
+Used by ``greenwire stack``, ``greenwire demo`` and the test suite, so the
+tests run against exactly what a user runs. Each server gets a generated
+config and its state in a directory of its own, listens on loopback only, on
+a free port chosen at the first start and kept across restarts (so clients
+reconnect to the same address after ``restart()``)::
+
+    with Mosquitto(tmp / "mqtt") as broker:
+        print(broker.url)           # mqtt://127.0.0.1:40123
+        broker.restart()            # same port, same persistent sessions
+
+A server that exits or never answers raises ``StackError`` with the end of
+its log. Processes start in their own session, so Ctrl-C in a terminal does
+not reach them and ``greenwire stack up`` can return while they keep running;
+``stop()`` (or ``stop_pid()`` from another process) ends them with SIGTERM,
+then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import httpx
+
+from shared.errors import StackError
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+_SEARCH_PATH = ("/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin")
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def find_binary(name: str, package: str) -> str:
+    """The path of a server binary, or a StackError that says how to install it."""
+    found = shutil.which(name) or next(
+        (str(Path(d) / name) for d in _SEARCH_PATH if (Path(d) / name).is_file()), None
+    )
+    if found is None:
+        raise StackError(
+            f"{name} is not installed: run `make install` (or `sudo apt-get install {package}`)"
+        )
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return status != "Z"
+
+
+def stop_pid(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
+    """End a server started by another process: SIGTERM, then SIGKILL after ``timeout``."""
+    if not pid_alive(pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+class Server:
+    """A server process with a generated config, on a fixed loopback port."""
+
+    name: ClassVar[str] = "server"
+    binary: ClassVar[str] = ""
+    package: ClassVar[str] = ""
+    scheme: ClassVar[str] = "http"
+
+    def __init__(self, state_dir: Path, *, host: str = HOST, port: int = 0) -> None:
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.port = port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # -- what subclasses provide -----------------------------------------------------------
+
+    def _command(self, binary: str) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        """True once the server answers (called repeatedly until the start deadline)."""
+        raise NotImplementedError
+
+    def _after_start(self) -> None:
+        """Called once the server answers (e.g. to create a database)."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / f"{self.name}.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> Self:
+        """Start the server and wait until it answers; raise StackError if it does not."""
+        if self.running:
+            return self
+        binary = find_binary(self.binary, self.package)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.port == 0:
+            self.port = free_port(self.host)
+        command = self._command(binary)
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.state_dir,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                code = self._process.returncode
+                self._process = None
+                raise StackError(f"{self.name} exited with code {code} at start:\n{self.log_tail()}")
+            if self._ready():
+                self._after_start()
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise StackError(f"{self.name} did not answer on {self.url} within {START_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL); its state stays for the next start."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def detach(self) -> int:
+        """Forget the process but leave it running (``greenwire stack up``); return its pid.
+
+        From then on it is stopped by pid (``stop_pid``), from any process.
+        """
+        process, self._process = self._process, None
+        if process is None:
+            raise StackError(f"{self.name} is not running")
+        # Popen warns when an object whose process still runs is collected; this one is
+        # handed over on purpose, so mark it as settled.
+        process.returncode = 0
+        return process.pid
+
+    def restart(self) -> Self:
+        """Stop and start again on the same port."""
+        self.stop()
+        return self.start()
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the server's log, for an error message."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join("  " + line for line in text.splitlines()[-lines:])
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object | TracebackType | None) -> None:
+        self.stop()
+
+    def _http_ok(self, path: str, expect: int) -> bool:
+        try:
+            return httpx.get(f"{self.url}{path}", timeout=1.0).status_code == expect
+        except httpx.HTTPError:
+            return False
+
+
+class Mosquitto(Server):
+    """Mosquitto 2 with persistence, so QoS 1 sessions survive a restart."""
+
+    name = "mosquitto"
+    binary = "mosquitto"
+    package = "mosquitto"
+    scheme = "mqtt"
+
+    def _command(self, binary: str) -> list[str]:
+        config = self.state_dir / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} {self.host}",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {self.state_dir}/",
+            "autosave_interval 1",
+            # Queued QoS 1 messages of offline persistent sessions: the ingestor may be away
+            # for a while and must find everything when it comes back.
+            "max_queued_messages 1000000",
+            "max_queued_bytes 0",
+            "log_dest stdout",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        ]
+        if os.geteuid() == 0:
+            # As root Mosquitto switches to the 'mosquitto' user, which cannot write our state dir.
+            lines.append("user root")
+        config.write_text("\n".join(lines) + "\n")
+        return [binary, "-c", str(config)]
+
+    def _ready(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+                # A CONNECT for MQTT 3.1.1 with a clean session; a CONNACK (0x20) means it is serving.
+                client_id = b"greenwire-probe"
+                body = b"\x00\x04MQTT\x04\x02\x00\x05" + len(client_id).to_bytes(2, "big") + client_id
+                sock.sendall(bytes([0x10, len(body)]) + body)
+                answer = sock.recv(4)
+                sock.sendall(b"\xe0\x00")  # DISCONNECT
+                return answer[:1] == b"\x20"
+        except OSError:
+            return False
+
+
+class InfluxDB1(Server):
+    """InfluxDB 1.x (``influxd``), HTTP API only, nothing reported home."""
+
+    name = "influxdb"
+    binary = "influxd"
+    package = "influxdb"
+
+    def __init__(self, state_dir: Path, *, host: str = HOST, port: int = 0, databases: tuple[str, ...] = ()) -> None:
+        super().__init__(state_dir, host=host, port=port)
+        self.rpc_port = 0
+        self.databases = databases
+
+    def _command(self, binary: str) -> list[str]:
+        if self.rpc_port == 0:
+            self.rpc_port = free_port(self.host)
+        root = self.state_dir
+        config = root / "influxdb.conf"
+        config.write_text(
+            f"""reporting-disabled = true
+bind-address = "{self.host}:{self.rpc_port}"
+[meta]
+  dir = "{root}/meta"
+[data]
+  dir = "{root}/data"
+  wal-dir = "{root}/wal"
+  query-log-enabled = false
+  wal-fsync-delay = "0s"
+[monitor]
+  store-enabled = false
+[http]
+  enabled = true
+  bind-address = "{self.host}:{self.port}"
+  log-enabled = false
+  suppress-write-log = true
+  max-body-size = 0
+[logging]
+  level = "warn"
+  suppress-logo = true
+[continuous_queries]
+  log-enabled = false
+"""
+        )
+        return [binary, "-config", str(config)]
+
+    def _ready(self) -> bool:
+        return self._http_ok("/ping", 204)
+
+    def _after_start(self) -> None:
+        for database in self.databases:
+            self.create_database(database)
+
+    def _query(self, q: str, *, db: str | None = None, epoch: str | None = None, post: bool = False) -> Any:
+        params = {"q": q}
+        if db is not None:
+            params["db"] = db
+        if epoch is not None:
+            params["epoch"] = epoch
+        try:
+            if post:
+                response = httpx.post(f"{self.url}/query", params=params, timeout=30)
+            else:
+                response = httpx.get(f"{self.url}/query", params=params, timeout=30)
+        except httpx.HTTPError as exc:
+            raise StackError(f"InfluxDB at {self.url}: {exc}") from exc
+        body = response.json()
+        errors = [r["error"] for r in body.get("results", []) if "error" in r]
+        if response.status_code != 200 or "error" in body or errors:
+            raise StackError(f"InfluxDB refused {q!r}: {body.get('error') or errors}")
+        return body
+
+    def create_database(self, name: str) -> None:
+        self._query(f'CREATE DATABASE "{name}"', post=True)
+
+    def drop_database(self, name: str) -> None:
+        self._query(f'DROP DATABASE "{name}"', post=True)
+
+    def query(self, db: str, q: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
+        """Rows of every series of every statement, each a dict of column (tags included) to value."""
+        rows: list[dict[str, Any]] = []
+        for result in self._query(q, db=db, epoch=epoch).get("results", []):
+            for series in result.get("series", []):
+                tags = series.get("tags", {})
+                for values in series["values"]:
+                    row = dict(tags)
+                    row.update(zip(series["columns"], values, strict=True))
+                    if "name" in series:
+                        row.setdefault("_measurement", series["name"])
+                    rows.append(row)
+        return rows
+
+    def write(self, db: str, lines: list[str] | str, *, precision: str = "ns") -> None:
+        body = lines if isinstance(lines, str) else "\n".join(lines)
+        response = httpx.post(
+            f"{self.url}/write", params={"db": db, "precision": precision}, content=body.encode(), timeout=30
+        )
+        if response.status_code != 204:
+            raise StackError(f"InfluxDB refused the write: {response.status_code} {response.text.strip()}")
+
+
+class VictoriaMetrics(Server):
+    """VictoriaMetrics single node: accepts InfluxDB line protocol on /write and /api/v2/write."""
+
+    name = "victoria-metrics"
+    binary = "victoria-metrics"
+    package = "victoria-metrics"
+
+    def _command(self, binary: str) -> list[str]:
+        return [
+            binary,
+            f"-storageDataPath={self.state_dir / 'data'}",
+            "-retentionPeriod=100y",
+            f"-httpListenAddr={self.host}:{self.port}",
+            "-loggerLevel=ERROR",
+            # Samples older than the default search window (e.g. replayed 2022 data) stay queryable.
+            "-search.disableCache",
+        ]
+
+    def _ready(self) -> bool:
+        return self._http_ok("/health", 200)
+
+    def flush(self) -> None:
+        """Make what was written searchable now (VictoriaMetrics buffers for about a second)."""
+        httpx.get(f"{self.url}/internal/force_flush", timeout=10).raise_for_status()
+
+    def export(self, match: str) -> list[dict[str, Any]]:
+        """Every series matching a selector, as VictoriaMetrics' JSON-lines export gives them."""
+        import orjson
+
+        self.flush()
+        response = httpx.get(f"{self.url}/api/v1/export", params={"match[]": match}, timeout=30)
+        response.raise_for_status()
+        return [orjson.loads(line) for line in response.content.splitlines() if line.strip()]

@@ -1,0 +1,129 @@
+"""Simulated Eastron SDM630 meters on a Modbus TCP server (pymodbus), replaying recorded data.
+
+One ``MeterServer`` is one TCP endpoint, like a meter with Ethernet or an
+RS-485 gateway with several meters behind it, each on its own unit id::
+
+    async with MeterServer(port=5020, meters=[SimMeter(1, Replay(builtin_series("b2"), start))]) as server:
+        ...  # read input registers of unit 1 at 127.0.0.1:5020
+
+Values are computed when a request arrives, so every read sees the replay's
+present moment. A request for a unit id that no meter has is answered with
+exception 0x0B, "gateway target device failed to respond", as a Modbus TCP
+to RS-485 gateway answers for a meter that is dead or not there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from simulators.sdm630 import MAP_END, MeterState, write_registers
+from simulators.series import Replay
+
+INPUT_REGISTERS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class SimMeter:
+    """One simulated meter: its unit id on the bus and the series it replays."""
+
+    device_id: int
+    replay: Replay
+
+    def state(self) -> MeterState:
+        """The meter's measurements now: power and energy from the replay, voltages and frequency
+        with a small daily wobble derived from the replayed time (deterministic)."""
+        offset = self.replay.offset_s()
+        day = 2 * math.pi * offset / 86_400
+        voltages = tuple(230.0 + 3.0 * math.sin(day + k * 2.1) for k in range(3))
+        return MeterState(
+            power_w=self.replay.power_w(),
+            import_kwh=self.replay.energy_kwh(),
+            voltage_v=(voltages[0], voltages[1], voltages[2]),
+            frequency_hz=50.0 + 0.05 * math.sin(day * 24),
+        )
+
+
+class MeterServer:
+    """A Modbus TCP server presenting ``meters`` (SDM630 register map) on ``host:port``.
+
+    ``port=0`` picks a free port; ``.port`` tells which once started.
+    """
+
+    def __init__(self, *, meters: list[SimMeter], host: str = "127.0.0.1", port: int = 0) -> None:
+        ids = [m.device_id for m in meters]
+        if not meters or len(set(ids)) != len(ids) or not all(1 <= i <= 247 for i in ids):
+            raise ValueError(f"meters need distinct unit ids in 1..247, got {ids}")
+        self.meters = meters
+        self.host = host
+        self.port = port
+        self.reads = 0
+        self._server: Any = None
+
+    def _device(self, meter: SimMeter) -> Any:
+        from pymodbus.constants import ExcCodes
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        async def on_request(
+            function_code: int,
+            start_address: int,
+            address: int,
+            count: int,
+            registers: list[int],
+            set_values: list[int] | list[bool] | None,
+        ) -> ExcCodes | None:
+            if function_code != INPUT_REGISTERS or set_values is not None:
+                return ExcCodes.ILLEGAL_FUNCTION  # the map is input registers; settings are not simulated
+            write_registers(meter.state(), registers)
+            self.reads += 1
+            return None
+
+        return SimDevice(
+            id=meter.device_id,
+            simdata=[SimData(0, count=MAP_END, values=0, datatype=DataType.REGISTERS)],
+            action=on_request,
+        )
+
+    def _absent(self) -> Any:
+        """Unit id 0 stands for every id no meter has: the gateway reports that no one answered."""
+        from pymodbus.constants import ExcCodes
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        async def no_one_answers(*_: object) -> ExcCodes:
+            return ExcCodes.GATEWAY_NO_RESPONSE
+
+        return SimDevice(
+            id=0, simdata=[SimData(0, count=MAP_END, values=0, datatype=DataType.REGISTERS)], action=no_one_answers
+        )
+
+    async def start(self) -> Self:
+        """Start serving; returns once the port is bound."""
+        from pymodbus.server import ModbusTcpServer
+
+        server = ModbusTcpServer(
+            [*(self._device(m) for m in self.meters), self._absent()],
+            address=(self.host, self.port),
+            ignore_missing_devices=True,
+        )
+        await server.serve_forever(background=True)
+        self._server = server
+        sockets = getattr(server.transport, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        return self
+
+    async def stop(self) -> None:
+        """Stop serving and close every connection."""
+        server, self._server = self._server, None
+        if server is not None:
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.stop()
