@@ -268,7 +268,8 @@ class Ingestor:
                 self.stats.readings_written += item.readings
             else:
                 self.stats.rejected[item.reason] += 1
-        self.stats.rejected[RejectReason.STORE_REJECTED.value] += len(refused)
+        if refused:
+            self.stats.rejected[RejectReason.STORE_REJECTED.value] += len(refused)
 
     async def _store(self, writer: Writer, items: list[_Item]) -> list[_Item]:
         """Steps 1-3 of a flush; returns the accepted messages InfluxDB refused."""

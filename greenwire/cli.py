@@ -96,8 +96,14 @@ def schema(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: errors meant for a person end in one line and exit code 1."""
+    from shared.errors import GreenwireError
+
+    try:
+        app()
+    except GreenwireError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

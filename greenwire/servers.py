@@ -60,7 +60,10 @@ def find_binary(name: str, package: str) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists and is not a zombie."""
+    """True if a process with this pid exists and is not a zombie (reaping it if it is our child)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -98,7 +101,7 @@ class Server:
     scheme: ClassVar[str] = "http"
 
     def __init__(self, state_dir: Path, *, host: str = HOST, port: int = 0) -> None:
-        self.state_dir = Path(state_dir)
+        self.state_dir = Path(state_dir).resolve()
         self.host = host
         self.port = port
         self._process: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,278 @@
+"""The ingestor against real Mosquitto, InfluxDB 1.x and VictoriaMetrics, fed by a third-party client.
+
+The publisher here is plain paho-mqtt, not greenwire's edge: the wire
+contract is what any gateway can speak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+
+from cloud.config import IngestConfig
+from cloud.ingest import Ingestor
+from greenwire.servers import InfluxDB1, Mosquitto, VictoriaMetrics
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.integration
+
+SITE, GATEWAY = "campus-b", "gw-third"
+TOPIC = f"greenwire/v1/{SITE}/{GATEWAY}/readings"
+
+
+def _ts(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _batch(seq: int, at: datetime, **override: Any) -> dict[str, Any]:
+    """A valid batch of 4 readings (2 devices x 2 instants) with awkward but legal values."""
+    readings = [
+        {
+            "device": device,
+            "ts": _ts(at + timedelta(milliseconds=250 * k)),
+            "values": {
+                "active_power_w": 1000.0 * seq + 0.1 * k + (0.3 if device == "m2" else 0.0),
+                "energy_import_kwh": 123456.789 + seq + 1e-7 * k,
+                "power_factor": -0.987654321,
+            },
+        }
+        for device in ("m1", "m2")
+        for k in range(2)
+    ]
+    batch = {"schema": "greenwire.readings.v1", "gateway": GATEWAY, "seq": seq, "sent_at": _ts(at), "readings": readings}
+    batch.update(override)
+    return batch
+
+
+class Publisher:
+    """A third-party gateway: paho-mqtt, QoS 1, waits for each PUBACK."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"third-{uuid.uuid4().hex[:8]}")
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def publish(self, payload: bytes, topic: str = TOPIC) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(10)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def publisher(mosquitto: Mosquitto) -> Any:
+    client = Publisher(mosquitto)
+    yield client
+    client.close()
+
+
+def _config(mosquitto: Mosquitto, influx: dict[str, Any], state: Path, client_id: str, **extra: Any) -> IngestConfig:
+    # Each test its own shared-subscription group: an earlier test's ingestor keeps its persistent
+    # session (and so its group membership) after it stops, and Mosquitto queues its share for it.
+    mqtt_section = {"url": mosquitto.url, "client_id": client_id, "group": f"g{uuid.uuid4().hex[:8]}"}
+    mqtt_section.update(extra.pop("mqtt", {}))
+    return IngestConfig.model_validate(
+        {
+            "mqtt": mqtt_section,
+            "influx": influx,
+            "batch": {"max_delay_s": 0.1},
+            "state_dir": str(state),
+            **extra,
+        }
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(ingestor: Ingestor) -> AsyncIterator[Ingestor]:
+    """Run an ingestor in the background until the block ends (subscribed before it yields)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingestor.run(stop), name="ingestor")
+    try:
+        await eventually(lambda: ingestor.consumer.connected or task.done(), 10, "the ingestor to subscribe")
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.1)  # the SUBSCRIBE is acknowledged just after the connection
+        yield ingestor
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+def _v1(influxdb: InfluxDB1, db: str) -> dict[str, Any]:
+    return {"api": "v1", "url": influxdb.url, "database": db}
+
+
+def _expected(batches: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, float]]:
+    out = {}
+    for batch in batches:
+        for reading in batch["readings"]:
+            at = datetime.fromisoformat(reading["ts"])
+            ns = int(at.timestamp()) * 10**9 + at.microsecond * 1000
+            out[(reading["device"], ns)] = reading["values"]
+    return out
+
+
+def _stored(influxdb: InfluxDB1, db: str) -> dict[tuple[str, int], dict[str, Any]]:
+    rows = influxdb.query(db, 'SELECT * FROM "readings"')
+    return {(row["device"], row["time"]): row for row in rows}
+
+
+async def test_valid_readings_stored_exactly_and_each_bad_message_rejected_with_its_reason(
+    mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    good = [_batch(seq, now - timedelta(seconds=60 - seq)) for seq in range(1, 6)]
+    one = _batch(99, now)
+    bad: list[tuple[str, bytes]] = [
+        ("malformed_json", b'{"schema": "greenwire.readings.v1", "readings": [{'),
+        ("malformed_json", b"\xff\xfe not utf-8"),
+        ("unknown_schema", orjson.dumps({**one, "schema": "greenwire.readings.v9"})),
+        ("schema_violation", orjson.dumps({**one, "colour": "green"})),
+        ("schema_violation", orjson.dumps(_batch(99, now, readings=[{**one["readings"][0], "values": {"active_power_w": "12"}}]))),
+        ("non_finite_value", orjson.dumps(one).replace(b"-0.987654321", b"NaN", 1)),
+        ("non_finite_value", orjson.dumps(one).replace(b"-0.987654321", b"1e999", 1)),
+        ("future_timestamp", orjson.dumps(_batch(99, now + timedelta(minutes=6)))),
+        ("invalid_id", orjson.dumps(_batch(99, now, readings=[{**one["readings"][0], "device": "Main Incomer"}]))),
+        ("gateway_mismatch", orjson.dumps({**one, "gateway": "gw-someone-else"})),
+        ("unknown_quantity", orjson.dumps(_batch(99, now, readings=[{**one["readings"][0], "values": {"watts": 1.0}}]))),
+        ("payload_too_large", orjson.dumps({**one, "readings": one["readings"] * 400})),
+    ]
+    assert len(bad[-1][1]) > 64 * 1024
+    ingestor = Ingestor(
+        _config(mosquitto, _v1(influxdb, influx_db), tmp_path / "ingest", f"ingest-{uuid.uuid4().hex[:8]}",
+                limits={"max_payload_bytes": 64 * 1024})
+    )
+    async with running(ingestor):
+        for i, batch in enumerate(good):
+            await asyncio.to_thread(publisher.publish, orjson.dumps(batch))
+            for _, payload in bad[i * 3 : i * 3 + 3]:  # the bad ones interleaved with the good
+                await asyncio.to_thread(publisher.publish, payload)
+        await eventually(
+            lambda: ingestor.stats.accepted_messages == len(good) and ingestor.stats.rejected_total == len(bad),
+            15, "every message to be stored or rejected",
+        )
+
+    stored = _stored(influxdb, influx_db)
+    expected = _expected(good)
+    assert set(stored) == set(expected), "every valid reading, and nothing else"
+    for key, values in expected.items():
+        row = stored[key]
+        assert (row["site"], row["gateway"], row["quality"]) == (SITE, GATEWAY, "good")
+        for quantity, value in values.items():
+            assert row[quantity] == value, (key, quantity)
+
+    wanted: dict[str, int] = {}
+    for reason, _ in bad:
+        wanted[reason] = wanted.get(reason, 0) + 1
+    assert dict(ingestor.stats.rejected) == wanted
+    # Each rejected message is kept with its reason and its payload...
+    kept = [orjson.loads(line) for f in (tmp_path / "ingest").glob("rejected-*.jsonl") for line in f.read_bytes().splitlines()]
+    assert sorted(r["reason"] for r in kept) == sorted(reason for reason, _ in bad)
+    assert all(r["topic"] == TOPIC and r["detail"] for r in kept)
+    gateway_record = next(r for r in kept if r["reason"] == "gateway_mismatch")
+    assert orjson.loads(gateway_record["payload"])["gateway"] == "gw-someone-else"
+    # ... and counted in InfluxDB for the fleet dashboard.
+    counted = influxdb.query(influx_db, 'SELECT count("bytes") FROM "ingest_rejected" GROUP BY "reason"')
+    assert {row["reason"]: row["count"] for row in counted} == wanted
+
+
+async def test_influxdb_outage_nothing_acknowledged_nothing_lost(
+    mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    before = [_batch(seq, now - timedelta(seconds=100 - seq)) for seq in range(1, 3)]
+    during = [_batch(seq, now - timedelta(seconds=100 - seq)) for seq in range(3, 9)]
+    ingestor = Ingestor(_config(mosquitto, _v1(influxdb, influx_db), tmp_path / "ingest", f"ingest-{uuid.uuid4().hex[:8]}"))
+    async with running(ingestor):
+        for batch in before:
+            await asyncio.to_thread(publisher.publish, orjson.dumps(batch))
+        await eventually(lambda: ingestor.stats.acked_messages == len(before), 10, "the first batches")
+        await asyncio.to_thread(influxdb.stop)
+        try:
+            for batch in during:
+                await asyncio.to_thread(publisher.publish, orjson.dumps(batch))
+            await eventually(lambda: ingestor.stats.write_retries >= 2, 15, "write retries while InfluxDB is down")
+            assert ingestor.stats.acked_messages == len(before), "nothing acknowledged while InfluxDB is down"
+            assert ingestor.stats.pending_messages == len(during)
+        finally:
+            await asyncio.to_thread(influxdb.start)
+        await eventually(lambda: ingestor.stats.acked_messages == len(before) + len(during), 40,
+                         "the held messages to be written after InfluxDB returns")
+    assert set(_stored(influxdb, influx_db)) == set(_expected(before + during))
+    assert ingestor.stats.rejected_total == 0
+
+
+async def test_messages_published_while_the_ingestor_is_down_arrive_after_it_restarts(
+    mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    batches = [_batch(seq, now - timedelta(seconds=50 - seq)) for seq in range(1, 11)]
+    config = _config(mosquitto, _v1(influxdb, influx_db), tmp_path / "ingest", f"ingest-{uuid.uuid4().hex[:8]}")
+    first = Ingestor(config)
+    async with running(first):
+        await asyncio.to_thread(publisher.publish, orjson.dumps(batches[0]))
+        await eventually(lambda: first.stats.acked_messages == 1, 10, "the first batch")
+    for batch in batches[1:]:  # the ingestor is away; its persistent session queues these
+        await asyncio.to_thread(publisher.publish, orjson.dumps(batch))
+    second = Ingestor(config)  # same client id
+    async with running(second):
+        await eventually(lambda: second.stats.acked_messages == len(batches) - 1, 15, "the queued batches")
+    assert set(_stored(influxdb, influx_db)) == set(_expected(batches))
+
+
+async def test_two_ingestors_share_the_stream_without_duplicates(
+    mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    batches = [_batch(seq, now - timedelta(seconds=100 - seq)) for seq in range(1, 41)]
+    group = f"g{uuid.uuid4().hex[:8]}"
+    a = Ingestor(_config(mosquitto, _v1(influxdb, influx_db), tmp_path / "a", f"ingest-a-{group}", mqtt={"group": group}))
+    b = Ingestor(_config(mosquitto, _v1(influxdb, influx_db), tmp_path / "b", f"ingest-b-{group}", mqtt={"group": group}))
+    async with running(a), running(b):
+        for batch in batches:
+            await asyncio.to_thread(publisher.publish, orjson.dumps(batch))
+        await eventually(lambda: a.stats.acked_messages + b.stats.acked_messages >= len(batches), 15, "all batches")
+        await asyncio.sleep(0.3)  # a duplicate delivery, if any, would show up now
+    assert a.stats.acked_messages + b.stats.acked_messages == len(batches)
+    assert a.stats.acked_messages > 0 and b.stats.acked_messages > 0, "both members of the group took a share"
+    assert set(_stored(influxdb, influx_db)) == set(_expected(batches))
+
+
+async def test_v2_write_api_through_influxdb_client(
+    mosquitto: Mosquitto, victoria: VictoriaMetrics, publisher: Publisher, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    site_gateway = f"gw-v2-{uuid.uuid4().hex[:6]}"
+    batch = _batch(7, now - timedelta(seconds=30), gateway=site_gateway)
+    ingestor = Ingestor(
+        _config(
+            mosquitto,
+            {"api": "v2", "url": victoria.url, "token": "any-token", "org": "county", "bucket": "greenwire"},
+            tmp_path / "ingest",
+            f"ingest-{uuid.uuid4().hex[:8]}",
+        )
+    )
+    async with running(ingestor):
+        await asyncio.to_thread(publisher.publish, orjson.dumps(batch), f"greenwire/v1/{SITE}/{site_gateway}/readings")
+        await eventually(lambda: ingestor.stats.acked_messages == 1, 15, "the batch to be written")
+    series = victoria.export(f'{{__name__="readings_active_power_w",gateway="{site_gateway}"}}')
+    by_device = {s["metric"]["device"]: dict(zip(s["timestamps"], s["values"], strict=True)) for s in series}
+    assert set(by_device) == {"m1", "m2"}
+    for reading in batch["readings"]:
+        at = datetime.fromisoformat(reading["ts"])
+        # VictoriaMetrics keeps 12 significant decimal digits (its own storage format, not the write path).
+        stored = by_device[reading["device"]][int(at.timestamp() * 1000)]
+        assert stored == pytest.approx(reading["values"]["active_power_w"], rel=1e-12)
+    assert {s["metric"]["site"] for s in series} == {SITE}
