@@ -28,7 +28,7 @@ interval, and that every profile exists and loads.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -186,7 +186,9 @@ class TcpBusConfig(BaseModel):
         return self
 
 
-BusConfig = Annotated[TcpBusConfig, Field(discriminator="type")]
+# One bus type so far; serial buses join as a union chosen by `type` (defaulting to tcp,
+# so existing configs keep loading).
+BusConfig = TcpBusConfig
 
 
 class EdgeConfig(BaseModel):
