@@ -29,7 +29,7 @@ from edge.config import EdgeConfig
 from edge.modbus import DeviceState, PolledReading, TcpBus
 from edge.publisher import BrokerSettings, Publisher, PublisherStats
 from shared.errors import ConfigError
-from shared.wire import Quality, format_ts
+from shared.wire import format_ts
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def encode_readings(readings: list[PolledReading]) -> bytes:
     """A JSON array of wire readings, ready to be embedded in a batch."""
     return orjson.dumps(
         [
-            {"ts": format_ts(r.ts), "device": r.device, "values": r.values, "quality": Quality.GOOD.value}
+            {"ts": format_ts(r.ts), "device": r.device, "values": r.values, "quality": r.quality.value}
             for r in readings
         ]
     )

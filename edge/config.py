@@ -135,6 +135,16 @@ class DeviceConfig(BaseModel):
     timeout_s: float | None = Field(
         default=None, gt=0, le=60, description="Defaults to the bus timeout."
     )
+    max_power_kw: float | None = Field(
+        default=None,
+        gt=0,
+        description="The most this meter can measure (for CT-connected meters: CT ratio x rated "
+        "current x voltage). Energy counters rising faster are flagged counter_jump. "
+        "Defaults to the profile's.",
+    )
+    max_flow_m3_per_h: float | None = Field(
+        default=None, gt=0, description="For gas and water meters: volume counters rising faster are flagged."
+    )
 
     @field_validator("profile")
     @classmethod

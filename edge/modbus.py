@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from edge.config import DeviceConfig, TcpBusConfig
+from edge.counters import CounterGuard
 from edge.plan import ReadPlan, build_plan
 from edge.profile import load_profile
 from shared.errors import DeviceError
+from shared.wire import Quality
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +37,12 @@ MAX_BACKOFF_S = 300.0
 
 @dataclass(frozen=True, slots=True)
 class PolledReading:
-    """One successful read of one device: the values and when they were read."""
+    """One successful read of one device: the values, when they were read, and their quality."""
 
     device: str
     ts: datetime
     values: dict[str, float]
+    quality: Quality = Quality.GOOD
 
 
 @dataclass(slots=True)
@@ -63,8 +66,21 @@ class _Device:
     config: DeviceConfig
     plan: ReadPlan
     state: DeviceState
+    guard: CounterGuard
     next_due: float = 0.0
     retry_at: float = 0.0
+
+
+def _device(config: DeviceConfig, bus: str) -> _Device:
+    """A device's plan and counter guard, built once at start-up."""
+    profile = load_profile(config.profile)
+    counters = [c for r in profile.resolved() if (c := r.counter) is not None]
+    guard = CounterGuard(
+        counters,
+        max_power_kw=config.max_power_kw or profile.max_power_kw,
+        max_flow_m3_per_h=config.max_flow_m3_per_h,
+    )
+    return _Device(config, build_plan(profile), DeviceState(config.id, bus), guard)
 
 
 def next_slot(now: float, interval: float) -> float:
@@ -93,10 +109,7 @@ class TcpBus:
         self._wall = wall_clock
         self._lock = asyncio.Lock()
         self._client: object | None = None
-        self.devices = [
-            _Device(d, build_plan(load_profile(d.profile)), DeviceState(d.id, config.name))
-            for d in config.devices
-        ]
+        self.devices = [_device(d, config.name) for d in config.devices]
 
     @property
     def states(self) -> list[DeviceState]:
@@ -155,10 +168,13 @@ class TcpBus:
         state.dropped_values += len(values) - len(finite)
         if not finite:
             return
+        quality = device.guard.check(ts, finite)
+        if quality is not Quality.GOOD:
+            log.warning("device %s on bus %s: %s", state.device, self.config.name, quality.value)
         state.reads += 1
         state.last_read = ts
         state.last_values = finite
-        self._emit(PolledReading(state.device, ts, finite))
+        self._emit(PolledReading(state.device, ts, finite, quality))
 
     async def _connect(self) -> object:
         from pymodbus.client import AsyncModbusTcpClient

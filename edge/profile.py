@@ -36,7 +36,9 @@ from typing import Final, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.codec import DataType, WordOrder, width
+from edge.counters import CounterSpec
 from shared.errors import ConfigError
+from shared.quantities import COUNTERS
 from shared.wire import QuantityName
 from shared.yamlconfig import LocatedValueError, load_model
 
@@ -101,6 +103,12 @@ class RegisterSpec(BaseModel):
         default=(),
         description="Raw values that mean 'not implemented' (e.g. 0x8000 for a SunSpec int16).",
     )
+    rollover: float | None = Field(
+        default=None,
+        gt=0,
+        description="For a counter: the value at which it wraps to zero (e.g. 99999.99 for a "
+        "display-limited meter). Unsigned integer counters default to 2^bits x scale.",
+    )
 
 
 class Register(BaseModel):
@@ -116,6 +124,18 @@ class Register(BaseModel):
     scale: float
     offset: float
     missing: tuple[int, ...]
+    rollover: float | None
+
+    @property
+    def counter(self) -> CounterSpec | None:
+        """What the counter guard needs, if this register is a counter."""
+        if self.quantity not in COUNTERS:
+            return None
+        integer = not self.type.startswith("float")
+        rollover = self.rollover
+        if rollover is None and self.type.startswith("uint"):
+            rollover = 2 ** (16 * self.count) * abs(self.scale)
+        return CounterSpec(self.quantity, rollover=rollover, resolution=abs(self.scale) if integer else 0.0)
 
     @property
     def count(self) -> int:
@@ -138,6 +158,13 @@ class Profile(BaseModel):
     model: str = ""
     description: str = ""
     sources: tuple[str, ...] = Field(default=(), description="Where the register map comes from.")
+    max_power_kw: float | None = Field(
+        default=None,
+        gt=0,
+        description="The most the meter can measure (e.g. 3 x 230 V x 100 A for a direct-connected "
+        "three-phase meter); energy counters rising faster are flagged counter_jump. A device's "
+        "own max_power_kw (for CT-connected meters) overrides it.",
+    )
     defaults: Defaults = Defaults()
     plan: PlanOptions = PlanOptions()
     registers: tuple[RegisterSpec, ...] = Field(min_length=1)
@@ -190,6 +217,7 @@ class Profile(BaseModel):
                 scale=s.scale,
                 offset=s.offset,
                 missing=s.missing,
+                rollover=s.rollover,
             )
             for s in self.registers
         )

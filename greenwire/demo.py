@@ -34,7 +34,7 @@ GATEWAY = "gw-demo"
 REPLAY_START = datetime(2022, 6, 1, 6, tzinfo=UTC)
 
 
-def _edge_config(mqtt_url: str, state: Path, ports: dict[str, int]) -> Any:
+def _edge_config(mqtt_url: str, state: Path, ports: dict[str, int], speed: float) -> Any:
     from edge.config import (
         BufferConfig,
         DeviceConfig,
@@ -58,7 +58,9 @@ def _edge_config(mqtt_url: str, state: Path, ports: dict[str, int]) -> Any:
                 timeout_s=0.5,
                 devices=(
                     DeviceConfig(id=f"{building}-main", unit=1, profile="eastron-sdm630",
-                                 poll_interval_s=2.0),
+                                 poll_interval_s=2.0,
+                                 # CT-connected, 2 MW; the replay runs `speed` times faster
+                                 max_power_kw=2000 * speed),
                 ),
             )
             for building, port in ports.items()
@@ -133,7 +135,7 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
         await server.__aenter__()
     try:
         ports = {b: s.port for b, s in zip(BUILDINGS, servers, strict=True)}
-        config = _edge_config(env.mqtt_url, state, ports)
+        config = _edge_config(env.mqtt_url, state, ports, speed)
         agent = EdgeAgent(config, broker_settings(config))
         ingestor = Ingestor(IngestConfig.from_stack(env))
         edge_stop, ingest_stop = asyncio.Event(), asyncio.Event()

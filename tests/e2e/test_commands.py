@@ -73,6 +73,7 @@ buses:
         unit: 1
         profile: eastron-sdm630
         poll_interval_s: 1
+        max_power_kw: 7200000   # 2 MW (a CT-connected meter) replayed x3600
 """
     )
     (tmp_path / "ingest.yaml").write_text(

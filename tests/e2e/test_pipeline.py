@@ -50,9 +50,9 @@ def _edge_config(mqtt_url: str, buffer: Path, ports: dict[str, int]) -> EdgeConf
                 retries=0,
                 devices=(
                     DeviceConfig(id=f"{building}-main", unit=1, profile="eastron-sdm630",
-                                 poll_interval_s=0.5),
+                                 poll_interval_s=0.5, max_power_kw=2000 * 3600),  # 2 MW, replayed x3600
                     DeviceConfig(id=f"{building}-sub", unit=2, profile="eastron-sdm630",
-                                 poll_interval_s=0.5),
+                                 poll_interval_s=0.5, max_power_kw=2000 * 3600),  # 2 MW, replayed x3600
                 ),
             )
             for building, port in ports.items()
