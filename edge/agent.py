@@ -2,7 +2,7 @@
 
 Data flow inside a gateway::
 
-    TcpBus (one per bus) --PolledReading--> collector --batch--> SqliteBuffer --> Publisher --> MQTT
+    ModbusBus (one per bus) --PolledReading--> collector --batch--> SqliteBuffer --> Publisher --> MQTT
           per-device schedule, backoff       every publish interval       deleted after PUBACK
 
 The collector turns readings into ``greenwire.readings.v1`` reading objects
@@ -26,7 +26,7 @@ import orjson
 
 from edge.buffer import AsyncBuffer, Buffer, SqliteBuffer
 from edge.config import EdgeConfig
-from edge.modbus import DeviceState, PolledReading, TcpBus
+from edge.modbus import DeviceState, ModbusBus, PolledReading
 from edge.publisher import BrokerSettings, Publisher, PublisherStats
 from shared.errors import ConfigError
 from shared.wire import format_ts
@@ -89,7 +89,7 @@ class EdgeAgent:
         )
         self._pending: list[PolledReading] = []
         self._on_reading = on_reading
-        self.buses = [TcpBus(bus, self._collect) for bus in config.buses]
+        self.buses = [ModbusBus(bus, self._collect) for bus in config.buses]
         self.publisher = Publisher(
             broker, config.site, config.gateway, self._buffer, max_inflight=config.publish.max_inflight
         )

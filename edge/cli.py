@@ -79,7 +79,7 @@ def validate(
             rows.append(
                 {
                     "bus": bus.name,
-                    "endpoint": f"{bus.host}:{bus.port}",
+                    "endpoint": bus.endpoint,
                     "device": device.id,
                     "unit": device.unit,
                     "profile": profile.name,

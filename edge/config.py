@@ -28,13 +28,15 @@ interval, and that every profile exists and loads.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Final, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -44,6 +46,8 @@ from shared.errors import ConfigError
 from shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
 from shared.wire import Id
 from shared.yamlconfig import LocatedValueError, load_model
+
+STANDARD_BAUDRATES: Final = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -162,21 +166,30 @@ class DeviceConfig(BaseModel):
         return value
 
 
-class TcpBusConfig(BaseModel):
-    """A Modbus TCP endpoint: a meter with Ethernet, or a gateway in front of several."""
+class _BusBase(BaseModel):
+    """What every Modbus bus has: devices, timing, and one request at a time."""
 
     model_config = _FROZEN
 
     name: Id
-    type: Literal["tcp"] = "tcp"
-    host: str = Field(min_length=1)
-    port: int = Field(default=502, ge=1, le=65535)
-    timeout_s: float = Field(default=1.0, gt=0, le=60)
-    retries: int = Field(default=1, ge=0, le=10)
+    timeout_s: float = Field(default=1.0, gt=0, le=60, description="Per request.")
+    retries: int = Field(default=1, ge=0, le=10, description="Extra tries of a request that timed out.")
+    frame_gap_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=5,
+        description="Pause after each request before the next frame on this bus, for devices "
+        "or RS-485 converters that need more silence than the protocol's 3.5 characters.",
+    )
     devices: tuple[DeviceConfig, ...] = Field(min_length=1)
 
+    @property
+    def endpoint(self) -> str:
+        """Where the bus is, for logs and tables."""
+        raise NotImplementedError
+
     @model_validator(mode="after")
-    def _units_unique(self) -> TcpBusConfig:
+    def _units_unique(self) -> Self:
         seen: dict[int, str] = {}
         for index, device in enumerate(self.devices):
             if device.unit in seen:
@@ -198,7 +211,67 @@ class TcpBusConfig(BaseModel):
 
 # One bus type so far; serial buses join as a union chosen by `type` (defaulting to tcp,
 # so existing configs keep loading).
-BusConfig = TcpBusConfig
+
+class TcpBusConfig(_BusBase):
+    """A Modbus TCP endpoint: a meter with Ethernet, or a TCP gateway in front of RS-485 meters."""
+
+    type: Literal["tcp"] = "tcp"
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+
+    @property
+    def endpoint(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+
+class RtuOverTcpBusConfig(_BusBase):
+    """Modbus RTU frames carried over TCP: a transparent serial-to-Ethernet converter on an RS-485 bus."""
+
+    type: Literal["rtu-over-tcp"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+
+    @property
+    def endpoint(self) -> str:
+        return f"rtu-over-tcp://{self.host}:{self.port}"
+
+
+class SerialBusConfig(_BusBase):
+    """An RS-485 bus on a serial port of the gateway (Modbus RTU)."""
+
+    type: Literal["serial"]
+    port: str = Field(min_length=1, description="The serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...")
+    baudrate: int = Field(default=9600, description="Must match every meter on the bus.")
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+    @field_validator("baudrate")
+    @classmethod
+    def _baudrate(cls, value: int) -> int:
+        if value not in STANDARD_BAUDRATES:
+            raise ValueError(f"{value} is not a standard baud rate ({', '.join(map(str, STANDARD_BAUDRATES))})")
+        return value
+
+    @property
+    def endpoint(self) -> str:
+        return f"serial://{self.port}@{self.baudrate}/{self.bytesize}{self.parity}{self.stopbits}"
+
+
+def _bus_type(value: Any) -> str:
+    """The bus variant; ``type`` may be left out for TCP, as in configs written before serial buses."""
+    if isinstance(value, dict):
+        return str(value.get("type", "tcp"))
+    return str(getattr(value, "type", "tcp"))
+
+
+BusConfig = Annotated[
+    Annotated[TcpBusConfig, Tag("tcp")]
+    | Annotated[RtuOverTcpBusConfig, Tag("rtu-over-tcp")]
+    | Annotated[SerialBusConfig, Tag("serial")],
+    Discriminator(_bus_type, custom_error_type="bus_type",
+                  custom_error_message="type must be tcp, rtu-over-tcp or serial"),
+]
 
 
 class EdgeConfig(BaseModel):

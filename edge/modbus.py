@@ -1,6 +1,6 @@
 """Modbus polling: run each device's read plan on its bus, one request at a time.
 
-One ``TcpBus`` per physical connection owns one pymodbus client, so requests
+One ``ModbusBus`` per physical bus owns one pymodbus client, so requests
 to devices behind the same TCP gateway never interleave. Each device keeps
 its own schedule (aligned to its poll interval, like Telegraf's
 ``round_interval``) and its own failure state: a device that does not answer
@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from edge.config import DeviceConfig, TcpBusConfig
+from edge.config import BusConfig, DeviceConfig, RtuOverTcpBusConfig, SerialBusConfig
 from edge.counters import CounterGuard
 from edge.plan import ReadPlan, build_plan
 from edge.profile import load_profile
@@ -94,12 +95,12 @@ def backoff_delay(failures: int, interval: float, cap: float = MAX_BACKOFF_S) ->
     return float(base * random.uniform(0.8, 1.0))
 
 
-class TcpBus:
-    """Polls the devices of one Modbus TCP endpoint."""
+class ModbusBus:
+    """Polls the devices of one bus (Modbus TCP, RTU over TCP, or RTU on a serial port)."""
 
     def __init__(
         self,
-        config: TcpBusConfig,
+        config: BusConfig,
         emit: Callable[[PolledReading], None],
         *,
         wall_clock: Callable[[], float] = time.time,
@@ -108,7 +109,7 @@ class TcpBus:
         self._emit = emit
         self._wall = wall_clock
         self._lock = asyncio.Lock()
-        self._client: object | None = None
+        self._client: Any = None
         self.devices = [_device(d, config.name) for d in config.devices]
 
     @property
@@ -176,33 +177,44 @@ class TcpBus:
         state.last_values = finite
         self._emit(PolledReading(state.device, ts, finite, quality))
 
-    async def _connect(self) -> object:
-        from pymodbus.client import AsyncModbusTcpClient
+    def _new_client(self) -> Any:
+        """A pymodbus client for this bus; reconnects are ours (per-device backoff), not pymodbus'."""
+        from pymodbus import FramerType
+        from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
+        c = self.config
+        common: dict[str, Any] = {
+            "timeout": c.timeout_s,
+            "retries": c.retries,
+            "reconnect_delay": 0,
+            "name": f"bus-{c.name}",
+        }
+        if isinstance(c, SerialBusConfig):
+            return AsyncModbusSerialClient(
+                c.port, framer=FramerType.RTU, baudrate=c.baudrate, parity=c.parity,
+                stopbits=c.stopbits, bytesize=c.bytesize, **common,
+            )
+        framer = FramerType.RTU if isinstance(c, RtuOverTcpBusConfig) else FramerType.SOCKET
+        return AsyncModbusTcpClient(c.host, port=c.port, framer=framer, **common)
+
+    async def _connect(self) -> Any:
         if self._client is not None and getattr(self._client, "connected", False):
             return self._client
         await self._close()
-        client = AsyncModbusTcpClient(
-            self.config.host,
-            port=self.config.port,
-            timeout=self.config.timeout_s,
-            retries=self.config.retries,
-            reconnect_delay=0,  # reconnects are ours: per-device backoff, not a hidden loop
-            name=f"bus-{self.config.name}",
-        )
+        client = self._new_client()
         try:
             connected = await client.connect()
         except OSError as exc:
             client.close()
-            raise DeviceError(f"cannot connect to {self.config.host}:{self.config.port}: {exc}") from exc
+            raise DeviceError(f"cannot connect to {self.config.endpoint}: {exc}") from exc
         if not connected:
             client.close()
-            raise DeviceError(f"cannot connect to {self.config.host}:{self.config.port}")
+            raise DeviceError(f"cannot connect to {self.config.endpoint}")
         self._client = client
         return client
 
     async def _read(self, device: _Device) -> tuple[datetime, dict[str, float]]:
-        from pymodbus.exceptions import ModbusException
+        from pymodbus.exceptions import ModbusException, ModbusIOException
 
         client = await self._connect()
         unit = device.config.unit
@@ -217,11 +229,13 @@ class TcpBus:
                         now = self._wall()
                         ts = datetime.fromtimestamp(math.floor(now * 1000) / 1000, UTC)
                     read = (
-                        client.read_input_registers  # type: ignore[attr-defined]
+                        client.read_input_registers
                         if request.function == "input"
-                        else client.read_holding_registers  # type: ignore[attr-defined]
+                        else client.read_holding_registers
                     )
                     response = await read(request.address, count=request.count, device_id=unit)
+                    if self.config.frame_gap_s:
+                        await asyncio.sleep(self.config.frame_gap_s)
                     if response.isError():
                         code = getattr(response, "exception_code", "?")
                         raise DeviceError(
@@ -232,6 +246,13 @@ class TcpBus:
         except TimeoutError as exc:
             await self._close()
             raise DeviceError(f"unit {unit} did not answer within {timeout:.1f} s") from exc
+        except ModbusIOException as exc:
+            await self._close()
+            tries = 1 + self.config.retries
+            raise DeviceError(
+                f"unit {unit} did not answer within {self.config.timeout_s:g} s "
+                f"({tries} {'try' if tries == 1 else 'tries'})"
+            ) from exc
         except ModbusException as exc:
             await self._close()
             raise DeviceError(f"unit {unit}: {exc}") from exc
@@ -244,4 +265,8 @@ class TcpBus:
     async def _close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            client.close()  # type: ignore[attr-defined]
+            client.close()
+
+
+TcpBus = ModbusBus
+"""The name of ``ModbusBus`` from when only TCP buses existed."""

@@ -7,9 +7,14 @@ RS-485 gateway with several meters behind it, each on its own unit id::
         ...  # read input registers of unit 1 at 127.0.0.1:5020
 
 Values are computed when a request arrives, so every read sees the replay's
-present moment. A request for a unit id that no meter has is answered with
-exception 0x0B, "gateway target device failed to respond", as a Modbus TCP
-to RS-485 gateway answers for a meter that is dead or not there.
+present moment. Three transports, as meters are met in buildings:
+
+- ``tcp`` (Modbus TCP): a request for a unit id that no meter has is answered
+  with exception 0x0B, "gateway target device failed to respond", as a Modbus
+  TCP to RS-485 gateway answers for a meter that is dead or not there;
+- ``rtu-over-tcp`` (a transparent serial-to-Ethernet converter) and
+  ``serial`` (RTU on a serial port, e.g. one end of a pseudo-terminal pair):
+  a unit id that no meter has gets no answer at all, as on a real RS-485 bus.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from simulators.sdm630 import MAP_END, MeterState, write_registers
 from simulators.series import Replay
@@ -53,13 +58,27 @@ class MeterServer:
     ``port=0`` picks a free port; ``.port`` tells which once started.
     """
 
-    def __init__(self, *, meters: list[SimMeter], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        meters: list[SimMeter],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        transport: Literal["tcp", "rtu-over-tcp", "serial"] = "tcp",
+        serial_port: str | None = None,
+        baudrate: int = 9600,
+    ) -> None:
+        if (transport == "serial") != (serial_port is not None):
+            raise ValueError("serial_port is needed for, and only for, transport='serial'")
         ids = [m.device_id for m in meters]
         if not meters or len(set(ids)) != len(ids) or not all(1 <= i <= 247 for i in ids):
             raise ValueError(f"meters need distinct unit ids in 1..247, got {ids}")
         self.meters = meters
         self.host = host
         self.port = port
+        self.transport = transport
+        self.serial_port = serial_port
+        self.baudrate = baudrate
         self.reads = 0
         self._server: Any = None
 
@@ -100,20 +119,46 @@ class MeterServer:
         )
 
     async def start(self) -> Self:
-        """Start serving; returns once the port is bound."""
-        from pymodbus.server import ModbusTcpServer
+        """Start serving; returns once the port is bound (or the serial port is open)."""
+        from pymodbus import FramerType
+        from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-        server = ModbusTcpServer(
-            [*(self._device(m) for m in self.meters), self._absent()],
-            address=(self.host, self.port),
-            ignore_missing_devices=True,
-        )
+        devices = [self._device(m) for m in self.meters]
+        server: Any
+        if self.transport == "tcp":
+            server = ModbusTcpServer(
+                [*devices, self._absent()], address=(self.host, self.port), ignore_missing_devices=True
+            )
+        elif self.transport == "rtu-over-tcp":
+            server = ModbusTcpServer(
+                [*devices, self._absent()], address=(self.host, self.port), framer=FramerType.RTU,
+                trace_packet=self._silent_for_absent,
+            )
+        else:
+            server = ModbusSerialServer(
+                [*devices, self._absent()], framer=FramerType.RTU, port=self.serial_port, baudrate=self.baudrate,
+                trace_packet=self._silent_for_absent,
+            )
         await server.serve_forever(background=True)
         self._server = server
         sockets = getattr(server.transport, "sockets", None) or []
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
         return self
+
+    def _silent_for_absent(self, sending: bool, frame: bytes) -> bytes:
+        """On an RTU bus nobody answers for a unit id no meter has: drop such answers unsent.
+
+        (The catch-all device answers an unknown id with an exception; an RTU frame starts
+        with the unit id, so that answer is recognised here and never sent.)
+        """
+        if sending and frame and frame[0] not in self._units:
+            return b""
+        return frame
+
+    @property
+    def _units(self) -> set[int]:
+        return {m.device_id for m in self.meters}
 
     async def stop(self) -> None:
         """Stop serving and close every connection."""

@@ -104,3 +104,53 @@ def test_custom_profile_path_is_relative_to_the_config(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.yaml")
+
+
+SERIAL = textwrap.dedent(
+    """\
+    gateway: gw-02
+    site: campus-a
+    buses:
+      - name: rs485-1
+        type: serial
+        port: /dev/ttyUSB0
+        baudrate: 19200
+        parity: E
+        frame_gap_s: 0.01
+        devices:
+          - {id: main, unit: 1, profile: eastron-sdm630}
+      - name: converter
+        type: rtu-over-tcp
+        host: 10.0.0.7
+        port: 4001
+        devices:
+          - {id: pv, unit: 1, profile: eastron-sdm120}
+      - name: plant-room
+        host: 10.0.0.8
+        devices:
+          - {id: chiller, unit: 1, profile: eastron-sdm72}
+    """
+)
+
+
+def test_serial_rtu_over_tcp_and_tcp_buses() -> None:
+    config = parse_config(SERIAL)
+    assert [b.endpoint for b in config.buses] == [
+        "serial:///dev/ttyUSB0@19200/8E1",
+        "rtu-over-tcp://10.0.0.7:4001",
+        "tcp://10.0.0.8:502",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "words"),
+    [
+        ("baudrate: 19200", "baudrate: 19000", 7, "19000 is not a standard baud rate"),
+        ("type: rtu-over-tcp", "type: rtu", 12, "buses[1]: type must be tcp, rtu-over-tcp or serial"),
+        ("parity: E", "parity: X", 8, "'N', 'E' or 'O'"),
+    ],
+)
+def test_serial_mistakes_name_the_line(old: str, new: str, line: int, words: str) -> None:
+    error = _error(SERIAL.replace(old, new, 1))
+    assert words in str(error)
+    assert error.line == line, str(error)

@@ -39,24 +39,54 @@ SDM630_NAMES = {
 }
 
 
-def test_sdm630_matches_sdm_modbus_and_mbmd() -> None:
-    sdm = json.loads((REGISTERS / "sdm-modbus" / "sdm_modbus_registers.json").read_text())["SDM630"]["registers"]
-    mbmd = json.loads((REGISTERS / "mbmd" / "mbmd_register_maps.json").read_text())["meters"]["SDM"]["registers"]
-    profile = load_profile("eastron-sdm630")
+SDM120_NAMES = {
+    "voltage_l1_v": ("voltage", "Voltage"),
+    "current_l1_a": ("current", "Current"),
+    "active_power_w": ("power_active", "Power"),
+    "apparent_power_va": ("power_apparent", "ApparentPower"),
+    "reactive_power_var": ("power_reactive", "ReactivePower"),
+    "power_factor": ("power_factor", "Cosphi"),
+    "frequency_hz": ("frequency", "Frequency"),
+    "energy_import_kwh": ("import_energy_active", "Import"),
+    "energy_export_kwh": ("export_energy_active", "Export"),
+    "reactive_energy_import_kvarh": ("import_energy_reactive", "ReactiveImport"),
+    "reactive_energy_export_kvarh": ("export_energy_reactive", "ReactiveExport"),
+    "energy_total_kwh": ("total_energy_active", "Sum"),
+}
+SDM72_NAMES = {
+    q: names for q, names in SDM630_NAMES.items()
+    if not q.startswith("reactive_energy")
+} | {"active_power_w": ("total_power", "Power"), "power_factor": ("total_pf", "Cosphi")}
+
+# profile -> (sdm_modbus model, mbmd model, names, how many registers both sources give)
+EASTRON = {
+    "eastron-sdm630": ("SDM630", "SDM", SDM630_NAMES, 19),
+    "eastron-sdm120": ("SDM120", "SDM120", SDM120_NAMES, 12),
+    "eastron-sdm72": ("SDM72V2", "SDM72V2", SDM72_NAMES, 17),
+}
+
+
+@pytest.mark.parametrize("profile_name", sorted(EASTRON))
+def test_eastron_profiles_match_sdm_modbus_and_mbmd(profile_name: str) -> None:
+    sdm_model, mbmd_model, names, in_both = EASTRON[profile_name]
+    sdm = json.loads((REGISTERS / "sdm-modbus" / "sdm_modbus_registers.json").read_text())[sdm_model]["registers"]
+    mbmd = json.loads((REGISTERS / "mbmd" / "mbmd_register_maps.json").read_text())["meters"][mbmd_model]
+    assert mbmd["function_codes"] == ["ReadInputReg"] and mbmd["transforms"] == ["RTUIeee754ToFloat64"]
+    profile = load_profile(profile_name)
     registers = {r.quantity: r for r in profile.resolved()}
-    assert set(registers) == set(SDM630_NAMES)
+    assert set(registers) == set(names)
     both = 0
-    for quantity, (sdm_name, mbmd_name) in SDM630_NAMES.items():
+    for quantity, (sdm_name, mbmd_name) in names.items():
         ours = registers[quantity]
         theirs = sdm[sdm_name]
         assert ours.address == theirs["address"], quantity
         assert theirs["register_type"] == "registerType.INPUT" and ours.function == "input"
         assert theirs["data_type"] == "registerDataType.FLOAT32" and ours.type == "float32"
-        assert ours.order == "ABCD"  # both sources: big-endian words and bytes
+        assert ours.order == "ABCD" and ours.scale == 1.0  # both sources: big-endian float32, unscaled
         if mbmd_name is not None:
-            assert mbmd[mbmd_name]["address"] == ours.address, quantity
+            assert mbmd["registers"][mbmd_name]["address"] == ours.address, quantity
             both += 1
-    assert both == 19
+    assert both == in_both
 
 
 def test_shipped_profiles_all_load() -> None:
