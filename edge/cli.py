@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from edge.modbus import ModbusBus
+    from edge.plan import ReadPlan
 
 app = typer.Typer(
     help="""Run and check the edge agent of a gateway.
@@ -133,3 +137,148 @@ def run(
 
     logging.getLogger(__name__).info("publishing to mqtt://%s:%d", broker.host, broker.port)
     asyncio.run(main())
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the edge config, for editors (YAML language servers) and CI checks.
+
+    Example, with the YAML language server: put this line at the top of edge.yaml
+
+        # yaml-language-server: $schema=edge-config.schema.json
+
+    after `greenwire edge schema > edge-config.schema.json`.
+    """
+    import orjson
+
+    from edge.config import EdgeConfig
+
+    typer.echo(orjson.dumps(EdgeConfig.model_json_schema(), option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command()
+def probe(
+    config: ConfigArg,
+    device: Annotated[str, typer.Option("--device", "-d", help="The device id in the config.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Read one device once and print every value it gave, decoded, with units.
+
+    For an installer at the meter: is it wired, addressed and profiled right?
+    Exit code 1 if the device does not answer.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from edge.modbus import ModbusBus
+    from shared.errors import DeviceError
+    from shared.quantities import QUANTITIES
+
+    cfg = _load(config)
+    bus_config = next((b for b in cfg.buses if any(d.id == device for d in b.devices)), None)
+    if bus_config is None:
+        known = ", ".join(d.id for b in cfg.buses for d in b.devices)
+        typer.echo(f"error: no device {device!r} in {config} (devices: {known})", err=True)
+        raise typer.Exit(2)
+    bus = ModbusBus(bus_config, lambda reading: None)
+    try:
+        reading = asyncio.run(bus.read_once(device))
+    except DeviceError as exc:
+        typer.echo(f"error: {device} on {bus_config.endpoint}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if json_output:
+        import orjson
+
+        typer.echo(orjson.dumps({"device": device, "ts": reading.ts.isoformat(), "values": reading.values}).decode())
+        return
+    table = Table(title=f"{device} on {bus_config.endpoint}, read at {reading.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC")
+    for column, justify in (("quantity", "left"), ("value", "right"), ("unit", "left"), ("what", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for name, value in reading.values.items():
+        q = QUANTITIES[name]
+        table.add_row(name, f"{value:,.6g}", q.unit, q.description)
+    Console().print(table)
+
+
+@app.command()
+def scan(
+    config: ConfigArg,
+    bus: Annotated[str, typer.Option("--bus", "-b", help="The bus name in the config.")],
+    first: Annotated[int, typer.Option(help="First unit id to try.")] = 1,
+    last: Annotated[int, typer.Option(help="Last unit id to try.")] = 247,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Find the unit ids that answer on a bus, and guess each one's profile.
+
+    Tries each unit id with the bus's timeout (keep it short for a scan: each
+    silent id costs one timeout), then reads every shipped profile's registers
+    from each unit that answered and lists the profiles whose values look
+    like a meter's (mains voltage and frequency). Devices listed in the config
+    are not needed: only the bus settings are used.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from edge.modbus import ModbusBus
+    from edge.plan import build_plan
+    from edge.profile import list_profiles, load_profile
+
+    if not 1 <= first <= last <= 247:
+        typer.echo("error: unit ids are 1..247 and --first must not exceed --last", err=True)
+        raise typer.Exit(2)
+    cfg = _load(config)
+    bus_config = next((b for b in cfg.buses if b.name == bus), None)
+    if bus_config is None:
+        typer.echo(f"error: no bus {bus!r} in {config} (buses: {', '.join(b.name for b in cfg.buses)})", err=True)
+        raise typer.Exit(2)
+    plans = {name: build_plan(load_profile(name)) for name in list_profiles()}
+    first_requests = {(r.function, r.address, r.count) for p in plans.values() for r in p.requests[:1]}
+
+    async def run() -> list[dict[str, object]]:
+        modbus = ModbusBus(bus_config, lambda reading: None)
+        found: list[dict[str, object]] = []
+        try:
+            with Progress(transient=True) as progress:
+                task = progress.add_task(f"scanning {bus_config.endpoint}", total=last - first + 1)
+                for unit in range(first, last + 1):
+                    for function, address, count in sorted(first_requests):
+                        if await modbus.try_unit(unit, function, address, count) is not None:
+                            found.append({"unit": unit, "profiles": await _guess(modbus, unit, plans)})
+                            break
+                    progress.advance(task)
+        finally:
+            await modbus.close()
+        return found
+
+    found = asyncio.run(run())
+    if json_output:
+        import orjson
+
+        typer.echo(orjson.dumps({"bus": bus, "endpoint": bus_config.endpoint, "found": found}).decode())
+        return
+    table = Table(title=f"{len(found)} unit(s) answered on {bus_config.endpoint}")
+    table.add_column("unit", justify="right")
+    table.add_column("likely profiles")
+    for entry in found:
+        table.add_row(str(entry["unit"]), ", ".join(entry["profiles"]) or "(none of the shipped profiles fits)")  # type: ignore[arg-type]
+    Console().print(table)
+
+
+async def _guess(modbus: ModbusBus, unit: int, plans: dict[str, ReadPlan]) -> list[str]:
+    """Shipped profiles whose every request the unit answers with values that look like a meter's."""
+    fits: list[str] = []
+    for name, plan in plans.items():
+        responses: list[list[int]] = []
+        for request in plan.requests:
+            words = await modbus.try_unit(unit, request.function, request.address, request.count)
+            if words is None:
+                break
+            responses.append(words)
+        else:
+            values = plan.decode(responses)
+            voltages = [v for k, v in values.items() if k.startswith("voltage_l") and k.count("_") == 2]
+            frequency = values.get("frequency_hz")
+            if frequency is not None and 45 <= frequency <= 65 and voltages and all(80 <= v <= 500 for v in voltages):
+                fits.append(name)
+    return fits

@@ -246,6 +246,38 @@ class SerialBusConfig(_BusBase):
     stopbits: Literal[1, 2] = 1
     bytesize: Literal[7, 8] = 8
 
+    @model_validator(mode="after")
+    def _bus_can_serve(self) -> Self:
+        """The devices' polls must fit in the time the line has: frames at this baud rate."""
+        load = self.line_load()
+        if load > 1.0:
+            raise ValueError(
+                f"bus '{self.name}' cannot serve its devices: one round of polls needs "
+                f"{load:.0%} of the line's time at {self.baudrate} baud "
+                f"({self.bytesize}{self.parity}{self.stopbits}); raise the baud rate or poll less often"
+            )
+        return self
+
+    def line_load(self) -> float:
+        """Share of the line's time the devices' polls take (1.0 = always busy).
+
+        Per request: the request frame (8 bytes), the answer (5 + 2 per register), the
+        3.5-character silences after each, and ``frame_gap_s``; per device, its requests
+        every ``poll_interval_s``.
+        """
+        from edge.plan import build_plan
+        from edge.profile import load_profile
+
+        char_s = (1 + self.bytesize + (self.parity != "N") + self.stopbits) / self.baudrate
+        load = 0.0
+        for device in self.devices:
+            plan = build_plan(load_profile(device.profile))
+            seconds = sum(
+                (8 + 5 + 2 * r.count + 2 * 3.5) * char_s + self.frame_gap_s for r in plan.requests
+            )
+            load += seconds / device.poll_interval_s
+        return load
+
     @field_validator("baudrate")
     @classmethod
     def _baudrate(cls, value: int) -> int:
@@ -295,11 +327,20 @@ class EdgeConfig(BaseModel):
         if self.site in RESERVED_SITE_IDS:
             raise ValueError(f"site id {self.site!r} is reserved")
         buses: set[str] = set()
+        serial_ports: dict[str, str] = {}
         devices: dict[str, str] = {}
         for b, bus in enumerate(self.buses):
             if bus.name in buses:
                 raise LocatedValueError(f"bus name '{bus.name}' is used twice", loc=("buses", b, "name"))
             buses.add(bus.name)
+            if isinstance(bus, SerialBusConfig):
+                if bus.port in serial_ports:
+                    raise LocatedValueError(
+                        f"serial port {bus.port} is already bus '{serial_ports[bus.port]}': one port is "
+                        "one RS-485 line; put all its devices on one bus",
+                        loc=("buses", b, "port"),
+                    )
+                serial_ports[bus.port] = bus.name
             for d, device in enumerate(bus.devices):
                 if device.id in devices:
                     raise LocatedValueError(

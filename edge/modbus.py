@@ -177,6 +177,42 @@ class ModbusBus:
         state.last_values = finite
         self._emit(PolledReading(state.device, ts, finite, quality))
 
+    async def read_once(self, device_id: str) -> PolledReading:
+        """Read one device once, outside the schedule (``greenwire edge probe``); raises DeviceError."""
+        device = next((d for d in self.devices if d.config.id == device_id), None)
+        if device is None:
+            raise DeviceError(f"no device {device_id!r} on bus {self.config.name}")
+        try:
+            async with self._lock:
+                ts, values = await self._read(device)
+        finally:
+            await self._close()
+        return PolledReading(device_id, ts, values)
+
+    async def try_unit(self, unit: int, function: str, address: int, count: int) -> list[int] | None:
+        """One read of ``unit``: its registers, or None if it does not answer or refuses.
+
+        For ``greenwire edge scan``; keeps the connection open between calls.
+        """
+        from pymodbus.exceptions import ModbusException
+
+        async with self._lock:
+            client = await self._connect()
+            read = client.read_input_registers if function == "input" else client.read_holding_registers
+            try:
+                async with asyncio.timeout(self.config.timeout_s * (1 + self.config.retries) + 0.5):
+                    response = await read(address, count=count, device_id=unit)
+            except (TimeoutError, ModbusException, OSError):
+                await self._close()
+                return None
+            if response.isError():
+                return None
+            return list(response.registers)
+
+    async def close(self) -> None:
+        """Close the connection (``run`` closes it itself when it ends)."""
+        await self._close()
+
     def _new_client(self) -> Any:
         """A pymodbus client for this bus; reconnects are ours (per-device backoff), not pymodbus'."""
         from pymodbus import FramerType

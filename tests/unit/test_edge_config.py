@@ -154,3 +154,27 @@ def test_serial_mistakes_name_the_line(old: str, new: str, line: int, words: str
     error = _error(SERIAL.replace(old, new, 1))
     assert words in str(error)
     assert error.line == line, str(error)
+
+
+def test_a_slow_line_that_cannot_serve_its_devices_is_refused() -> None:
+    devices = "".join(f"      - {{id: m{u}, unit: {u}, profile: eastron-sdm630, poll_interval_s: 1}}\n" for u in range(1, 9))
+    single = "      - {id: main, unit: 1, profile: eastron-sdm630}\n"
+    assert single in SERIAL
+    text = SERIAL.replace(single, devices, 1).replace("baudrate: 19200", "baudrate: 2400\n    timeout_s: 0.2")
+    error = _error(text)
+    assert "bus 'rs485-1' cannot serve its devices" in str(error) and "at 2400 baud (8E1)" in str(error)
+    # The same eight meters fit at 38400 baud: 8 x 3 requests of (8 + 5 + 2n + 7) chars of 11 bits.
+    config = parse_config(text.replace("baudrate: 2400", "baudrate: 38400"))
+    bus = config.buses[0]
+    chars = sum(8 + 5 + 2 * n + 7 for n in (80, 26, 2))
+    expected = 8 * (chars * 11 / 38400 + 3 * 0.01)
+    assert bus.line_load() == pytest.approx(expected)  # type: ignore[union-attr]
+
+
+def test_one_serial_port_is_one_bus() -> None:
+    text = SERIAL.replace("    host: 10.0.0.7\n    port: 4001\n", "    port: /dev/ttyUSB0\n").replace(
+        "type: rtu-over-tcp", "type: serial"
+    )
+    error = _error(text)
+    assert "serial port /dev/ttyUSB0 is already bus 'rs485-1'" in str(error)
+    assert error.line == 14
