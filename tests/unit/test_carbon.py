@@ -1,0 +1,133 @@
+"""The carbon engine's pure core against real data: official factors, the GB grid, a real building."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cloud.carbon.account import location_based, minute_buckets
+from cloud.carbon.energy import CounterTracker, EnergyInterval
+from cloud.carbon.factors import FACTORS_FILE, load_factors
+from cloud.carbon.intensity import load_csv
+from simulators.series import Replay, builtin_series
+
+DATA = Path(__file__).parents[1] / "data"
+T0 = datetime(2022, 1, 10, tzinfo=UTC)
+
+
+def _at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_factor_table_is_the_official_transcription_with_sources() -> None:
+    table = load_factors()
+    official = json.loads(
+        (FACTORS_FILE.parent / "sources" / "codecarbon-3.3.2" / "china_provincial_emissions.json").read_text()
+    )["data"]
+    assert {f.zone: f.value for f in table.grid} == {zone: e["emission_factor"] for zone, e in official.items()}
+    assert table.grid_factor("CN-HI").value == 364.8 and table.grid_factor("CN-JS").value == 582.7
+    assert all(f.source and f.year == 2023 and f.gases == "co2" for f in table.grid)
+    assert table.fuel_factor("natural_gas").value == pytest.approx(0.18127 * 1000)
+    # IPCC's 56,100 kg/TJ on NCV, and EPA's HHV factor differ by about the HHV/NCV ratio (~10 %).
+    ratio = table.fuel_factor("natural_gas_ipcc").value / (0.18108 * 1000)
+    assert ratio == pytest.approx(56_100 / 277_777.8 * 1000 / 181.08, rel=1e-4) and 1.08 < ratio < 1.13
+    assert table.calorific_value("natural_gas").value_kwh_per_m3 == pytest.approx(1026 * 35.3147 / 3412.14, rel=1e-4)
+    with pytest.raises(KeyError, match="no static grid factor for zone 'CN-XZ'"):
+        table.grid_factor("CN-XZ")
+
+
+def test_neso_series_holds_each_value_for_its_hour() -> None:
+    series = load_csv(DATA / "neso-gb-2022-hourly.csv", zone="GB")
+    assert len(series.values) == 8760 and series.values[0] == pytest.approx(72.0)
+    first, second = series.values[0], series.values[1]
+    assert series.value_at(datetime(2022, 1, 1, 0, 59, 59, tzinfo=UTC)) == first  # never the later value
+    assert series.value_at(datetime(2022, 1, 1, 1, tzinfo=UTC)) == second
+    assert series.value_at(datetime(2021, 12, 31, 23, 59, tzinfo=UTC)) is None
+    assert series.value_at(series.end) is None
+
+
+def test_plain_and_electricity_maps_formats(tmp_path: Path) -> None:
+    plain = tmp_path / "zone.csv"
+    plain.write_text("timestamp,gco2_per_kwh\n2026-01-01T00:00:00Z,300\n2026-01-01T00:30:00Z,250.5\n")
+    series = load_csv(plain, zone="CN-HI")
+    assert series.value_at(datetime(2026, 1, 1, 0, 45, tzinfo=UTC)) == 250.5
+    assert series.value_at(datetime(2026, 1, 1, 1, 0, tzinfo=UTC)) is None  # the last half hour ends
+    em = tmp_path / "GB_2022_hourly.csv"
+    em.write_text(
+        "Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),"
+        "Carbon Intensity gCO₂eq/kWh (LCA),Low Carbon Percentage\n"
+        "2022-01-01 00:00:00,Great Britain,Great Britain,GB,53.59,92.88,87.03\n"
+        "2022-01-01 01:00:00,Great Britain,Great Britain,GB,55.9,95.62,87.68\n"
+    )
+    assert load_csv(em, zone="GB").values == (53.59, 55.9)
+    assert load_csv(em, zone="GB", basis="lifecycle").values == (92.88, 95.62)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,what\n1,2\n")
+    with pytest.raises(ValueError, match="unknown format"):
+        load_csv(bad, zone="X")
+
+
+def test_counter_deltas_rollover_reset_jump_and_gap() -> None:
+    tracker = CounterTracker(rollover=100_000.0, max_power_kw=60, max_gap=timedelta(minutes=15))
+    assert tracker.add(_at(0), 99_999.0) is None
+    assert tracker.add(_at(1), 99_999.5) == EnergyInterval(_at(0), _at(1), 0.5, "measured")
+    rolled = tracker.add(_at(2), 0.3)  # wrapped at 100,000 kWh
+    assert rolled is not None and rolled.flag == "rollover" and rolled.kwh == pytest.approx(0.8)
+    jump = tracker.add(_at(3), 500.0)  # 499.7 kWh in a minute from a 60 kW meter
+    assert jump == EnergyInterval(_at(2), _at(3), 0.0, "jump_rejected") and tracker.rejected_kwh == pytest.approx(499.7)
+    assert tracker.add(_at(4), 500.5) == EnergyInterval(_at(3), _at(4), 0.5, "measured")  # continues from 500
+    gap = tracker.add(_at(64), 530.5)  # an hour of silence: 30 kWh assigned when it resumes
+    assert gap is not None and gap.flag == "estimated" and gap.kwh == 30.0 and gap.estimated
+    reset = tracker.add(_at(65), 0.4)  # meter replaced
+    assert reset == EnergyInterval(_at(64), _at(65), 0.4, "reset")
+    assert tracker.add(_at(65), 0.9) is None  # same timestamp: ignored
+    flagged = tracker.add(_at(66), 0.9 + 1e6, quality="counter_jump")
+    assert flagged is not None and flagged.flag == "jump_rejected"
+
+
+def test_gap_energy_is_spread_over_the_gap_and_marked_estimated() -> None:
+    buckets = minute_buckets([EnergyInterval(_at(0), _at(60), 30.0, "estimated")])
+    assert len(buckets) == 60
+    assert all(b.kwh == pytest.approx(0.5) and b.estimated_kwh == pytest.approx(0.5) for b in buckets.values())
+    partial = minute_buckets([EnergyInterval(_at(0.5), _at(2), 3.0, "measured")])
+    assert [round(partial[_at(m)].kwh, 9) for m in (0, 1)] == [1.0, 2.0]
+
+
+def test_a_month_of_a_real_building_matches_hourly_energy_times_hourly_intensity() -> None:
+    """Counter readings every 15 min of Cambridge building b2, January 2022, against the GB grid.
+
+    The engine's path (counter deltas -> minute buckets -> minute-matched intensity) must give
+    the emissions of the independent hourly calculation: recorded kWh of each hour x that hour's
+    NESO intensity.
+    """
+    series = load_csv(DATA / "neso-gb-2022-hourly.csv", zone="GB")
+    building = builtin_series("b2")
+    start = datetime(2022, 1, 1, tzinfo=UTC)
+    clock_t0 = 0.0
+    replay = Replay(building, start=start, speed=1.0, clock=lambda: clock_t0)
+    tracker = CounterTracker(max_power_kw=5000)
+    intervals = []
+    for quarter in range(31 * 24 * 4 + 1):
+        at = quarter * 900.0
+        interval = tracker.add(start + timedelta(seconds=at), replay.energy_kwh(at))
+        if interval is not None:
+            intervals.append(interval)
+    minutes = location_based(minute_buckets(intervals), series, None)
+    assert len(minutes) == 31 * 24 * 60
+    engine_kg = sum(m.kg_co2e for m in minutes)
+    hourly_kg = sum(building.kwh[h] * series.values[h] / 1000 for h in range(31 * 24))
+    assert engine_kg == pytest.approx(hourly_kg, rel=1e-9)
+    assert sum(m.kwh for m in minutes) == pytest.approx(sum(building.kwh[: 31 * 24]), rel=1e-9)
+    assert all(m.estimated_kwh == 0 and m.factor_source.startswith("NESO") for m in minutes)
+
+
+def test_static_factor_fills_where_the_series_has_no_value() -> None:
+    factor = load_factors().grid_factor("CN-HI")
+    minutes = location_based(minute_buckets([EnergyInterval(_at(0), _at(2), 2.0, "measured")]), None, factor)
+    assert [m.kg_co2e for m in minutes] == [pytest.approx(0.3648), pytest.approx(0.3648)]
+    assert minutes[0].factor_source == "MEE & NBS Announcement 2025 No. 47, Table 3 (2023)"
+    with pytest.raises(LookupError, match="no carbon intensity"):
+        location_based(minute_buckets([EnergyInterval(_at(0), _at(1), 1.0, "measured")]), None, None)
