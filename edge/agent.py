@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,8 +27,10 @@ import orjson
 
 from edge.buffer import AsyncBuffer, Buffer, SqliteBuffer
 from edge.config import EdgeConfig
+from edge.health import ProcessMeter
 from edge.modbus import DeviceState, ModbusBus, PolledReading
 from edge.publisher import BrokerSettings, Publisher, PublisherStats
+from greenwire import __version__
 from shared.errors import ConfigError
 from shared.wire import format_ts
 
@@ -91,8 +94,44 @@ class EdgeAgent:
         self._on_reading = on_reading
         self.buses = [ModbusBus(bus, self._collect) for bus in config.buses]
         self.publisher = Publisher(
-            broker, config.site, config.gateway, self._buffer, max_inflight=config.publish.max_inflight
+            broker,
+            config.site,
+            config.gateway,
+            self._buffer,
+            max_inflight=config.publish.max_inflight,
+            health=self.health,
+            status_interval_s=config.publish.status_interval_s,
         )
+        self._process = ProcessMeter()
+
+    async def health(self) -> dict[str, object]:
+        """What the retained status reports: the agent, its devices, its buffer, its process."""
+        snap = self.snapshot()
+        oldest_ms = await self._buffer.oldest_ts_ms()
+        now_ms = time.time() * 1000
+        return {
+            "version": __version__,
+            "config_hash": self.config.config_hash,
+            "devices": [
+                {
+                    "device": d.device,
+                    "bus": d.bus,
+                    "online": d.online,
+                    "reads": d.reads,
+                    "errors": d.errors,
+                    "poll_latency_ms": d.last_latency_ms,
+                    "last_read": format_ts(d.last_read) if d.last_read else None,
+                }
+                for d in snap.devices
+            ],
+            "buffer": {
+                "readings": snap.buffer_readings,
+                "batches": snap.buffer_batches,
+                "oldest_reading_age_s": None if oldest_ms is None else round((now_ms - oldest_ms) / 1000, 3),
+                "dropped_readings": snap.dropped_readings,
+            },
+            "process": self._process.sample(),
+        }
 
     def _collect(self, reading: PolledReading) -> None:
         self._pending.append(reading)

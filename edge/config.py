@@ -125,6 +125,9 @@ class PublishConfig(BaseModel):
     interval_s: float = Field(default=1.0, gt=0, le=60, description="Batching window.")
     max_batch_readings: int = Field(default=500, ge=1, le=10_000)
     max_inflight: int = Field(default=16, ge=1, le=1000, description="Unacknowledged batches.")
+    status_interval_s: float = Field(
+        default=60.0, ge=1, le=3600, description="How often the retained status carries fresh health figures."
+    )
 
 
 class DeviceConfig(BaseModel):
@@ -355,6 +358,13 @@ class EdgeConfig(BaseModel):
     def client_id(self) -> str:
         configured = self.mqtt.client_id if self.mqtt is not None else None
         return configured or f"greenwire-edge-{self.gateway}"
+
+    @property
+    def config_hash(self) -> str:
+        """A short fingerprint of the effective config (in the status, to see what a gateway runs)."""
+        import hashlib
+
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
     @property
     def buffer_path(self) -> Path:

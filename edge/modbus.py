@@ -60,6 +60,8 @@ class DeviceState:
     last_read: datetime | None = None
     last_values: dict[str, float] = field(default_factory=dict)
     dropped_values: int = 0
+    last_latency_ms: float | None = None
+    """How long the last successful poll took, all its requests together."""
 
 
 @dataclass(slots=True)
@@ -143,6 +145,7 @@ class ModbusBus:
 
     async def _poll(self, device: _Device) -> None:
         state = device.state
+        started = time.perf_counter()
         try:
             async with self._lock:
                 ts, values = await self._read(device)
@@ -163,6 +166,7 @@ class ModbusBus:
                 state.device, self.config.name, state.consecutive_failures,
             )
         state.online = True
+        state.last_latency_ms = round((time.perf_counter() - started) * 1000, 3)
         state.consecutive_failures = 0
         device.retry_at = 0.0
         finite = {k: v for k, v in values.items() if math.isfinite(v)}

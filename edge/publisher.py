@@ -18,9 +18,10 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -58,6 +59,7 @@ class PublisherStats:
     published_readings: int = 0
     last_seq: int = 0
     last_error: str | None = None
+    status_messages: int = 0
 
 
 def encode_batch(gateway: str, batch: StoredBatch, sent_at: datetime) -> bytes:
@@ -89,6 +91,8 @@ class Publisher:
         *,
         max_inflight: int = 16,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        health: Callable[[], Awaitable[dict[str, object]]] | None = None,
+        status_interval_s: float = 60.0,
     ) -> None:
         self.broker = broker
         self.site = site
@@ -99,6 +103,19 @@ class Publisher:
         self._clock = clock
         self._topic = readings_topic(site, gateway)
         self._status_topic = status_topic(site, gateway)
+        self._health = health
+        self.status_interval_s = status_interval_s
+
+    async def _online(self) -> bytes:
+        extra = await self._health() if self._health is not None else {}
+        return status_payload(self.gateway, "online", **extra)
+
+    async def _heartbeat(self, client: Any) -> None:
+        """Refresh the retained status with current health figures every ``status_interval_s``."""
+        while True:
+            await asyncio.sleep(self.status_interval_s)
+            await client.publish(self._status_topic, await self._online(), qos=1, retain=True)
+            self.stats.status_messages += 1
 
     def _client(self) -> object:
         import aiomqtt
@@ -133,10 +150,15 @@ class Publisher:
                     if failures:
                         log.info("connected to broker %s:%d again", self.broker.host, self.broker.port)
                     failures = 0
-                    await client.publish(
-                        self._status_topic, status_payload(self.gateway, "online"), qos=1, retain=True
-                    )
-                    await self._drain(client, stop)
+                    await client.publish(self._status_topic, await self._online(), qos=1, retain=True)
+                    self.stats.status_messages += 1
+                    heartbeat = asyncio.create_task(self._heartbeat(client), name="status-heartbeat")
+                    try:
+                        await self._drain(client, stop, heartbeat)
+                    finally:
+                        heartbeat.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await heartbeat
                     await self._drain_once(client, deadline=time.monotonic() + drain_timeout_s)
                     await client.publish(
                         self._status_topic,
@@ -157,8 +179,10 @@ class Publisher:
             finally:
                 self.stats.connected = False
 
-    async def _drain(self, client: object, stop: asyncio.Event) -> None:
+    async def _drain(self, client: object, stop: asyncio.Event, heartbeat: asyncio.Task[None] | None = None) -> None:
         while not stop.is_set():
+            if heartbeat is not None and heartbeat.done():
+                heartbeat.result()  # a failed status publish means the connection failed: reconnect
             sent = await self._send_window(client)
             if sent == 0:
                 self.buffer.changed.clear()
@@ -166,8 +190,11 @@ class Publisher:
                 if not await self.buffer.peek(1):
                     waiter = asyncio.ensure_future(self.buffer.changed.wait())
                     stopper = asyncio.ensure_future(stop.wait())
+                    watched: set[asyncio.Future[Any]] = {waiter, stopper}
+                    if heartbeat is not None:
+                        watched.add(heartbeat)
                     try:
-                        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                     finally:
                         waiter.cancel()
                         stopper.cancel()
