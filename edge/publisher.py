@@ -32,6 +32,9 @@ from shared.wire import READINGS_SCHEMA, format_ts
 
 log = logging.getLogger(__name__)
 
+PUBACK_TIMEOUT_S = 10.0
+NO_MATCHING_SUBSCRIBERS = 0x10
+
 BACKOFF_START_S = 1.0
 BACKOFF_CAP_S = 30.0
 
@@ -60,6 +63,8 @@ class PublisherStats:
     last_seq: int = 0
     last_error: str | None = None
     status_messages: int = 0
+    refused_batches: int = 0
+    """PUBACKs that did not deliver (no subscriber, or refused); those batches stayed buffered."""
 
 
 def encode_batch(gateway: str, batch: StoredBatch, sent_at: datetime) -> bytes:
@@ -105,6 +110,8 @@ class Publisher:
         self._status_topic = status_topic(site, gateway)
         self._health = health
         self.status_interval_s = status_interval_s
+        self._pubacks: dict[int, asyncio.Future[int]] = {}
+        self._refusals = 0
 
     async def _online(self) -> bytes:
         extra = await self._health() if self._health is not None else {}
@@ -117,14 +124,14 @@ class Publisher:
             await client.publish(self._status_topic, await self._online(), qos=1, retain=True)
             self.stats.status_messages += 1
 
-    def _client(self) -> object:
+    def _client(self) -> Any:
         import aiomqtt
 
         will = aiomqtt.Will(
             self._status_topic, status_payload(self.gateway, "offline", reason="lost"), qos=1, retain=True
         )
         tls = ssl.create_default_context() if self.broker.tls else None
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             self.broker.host,
             self.broker.port,
             identifier=self.broker.client_id,
@@ -136,6 +143,39 @@ class Publisher:
             tls_context=tls,
             timeout=10,
         )
+        # WORKAROUND: aiomqtt's publish() waits for the PUBACK but drops its reason code. The
+        # code matters: 0x10 "no matching subscribers" means the broker accepted the batch and
+        # threw it away (e.g. Mosquitto after a restart, before the ingestor's shared
+        # subscription is back). Readings are published through paho directly (_publish_qos1)
+        # and the PUBACK's reason code is read here, before aiomqtt's own handler.
+        paho: Any = client._client
+        inner: Any = paho.on_publish
+
+        def on_publish(c: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+            waiter = self._pubacks.pop(mid, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(int(getattr(reason_code, "value", reason_code)))
+            inner(c, userdata, mid, reason_code, properties)
+
+        paho.on_publish = on_publish
+        return client
+
+    async def _publish_qos1(self, client: Any, payload: bytes) -> int:
+        """Publish one batch at QoS 1; return the PUBACK's reason code (0 = delivered to subscribers)."""
+        import aiomqtt
+        import paho.mqtt.client as mqtt
+
+        info = client._client.publish(self._topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, "could not publish")
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pubacks[info.mid] = waiter
+        try:
+            return await asyncio.wait_for(waiter, timeout=PUBACK_TIMEOUT_S)
+        except TimeoutError:
+            raise aiomqtt.MqttError(f"no PUBACK within {PUBACK_TIMEOUT_S:g} s") from None
+        finally:
+            self._pubacks.pop(info.mid, None)
 
     async def run(self, stop: asyncio.Event, drain_timeout_s: float = 5.0) -> None:
         """Connect, publish, reconnect on failure; on ``stop`` drain briefly and say offline."""
@@ -144,7 +184,7 @@ class Publisher:
         failures = 0
         while not stop.is_set():
             try:
-                async with self._client() as client:  # type: ignore[attr-defined]
+                async with self._client() as client:
                     self.stats.connected = True
                     self.stats.connects += 1
                     if failures:
@@ -204,19 +244,21 @@ class Publisher:
             pass
 
     async def _send_window(self, client: object) -> int:
-        """Publish up to ``max_inflight`` batches concurrently; ack each one the broker acknowledged."""
+        """Publish up to ``max_inflight`` batches concurrently; ack in the buffer each one delivered.
+
+        A batch is deleted from the buffer only on a PUBACK with reason code 0 (or 0x10 never:
+        "no matching subscribers" means nobody received it, so it stays and is sent again after
+        a pause, as are batches the broker refused).
+        """
         batches = await self.buffer.peek(self.max_inflight)
         if not batches:
             return 0
         sent_at = self._clock()
         results = await asyncio.gather(
-            *(
-                client.publish(self._topic, encode_batch(self.gateway, b, sent_at), qos=1)  # type: ignore[attr-defined]
-                for b in batches
-            ),
+            *(self._publish_qos1(client, encode_batch(self.gateway, b, sent_at)) for b in batches),
             return_exceptions=True,
         )
-        acked = [b for b, r in zip(batches, results, strict=True) if r is None]
+        acked = [b for b, r in zip(batches, results, strict=True) if r == 0]
         await self.buffer.ack(b.seq for b in acked)
         self.stats.published_batches += len(acked)
         self.stats.published_readings += sum(b.count for b in acked)
@@ -225,4 +267,23 @@ class Publisher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+        refused = [r for r in results if isinstance(r, int) and r != 0]
+        if refused:
+            await self._pause_after_refusal(refused[0], len(refused))
+        elif self._refusals:
+            log.info("the broker delivers readings again after %d refused windows", self._refusals)
+            self._refusals = 0
         return len(acked)
+
+    async def _pause_after_refusal(self, code: int, count: int) -> None:
+        """Keep the batches and wait (capped backoff): nobody subscribed, or the broker said no."""
+        self._refusals += 1
+        self.stats.refused_batches += count
+        reason = "no subscriber for readings (is the ingestor connected?)" if code == NO_MATCHING_SUBSCRIBERS else (
+            f"the broker refused them with reason code {code:#04x}"
+        )
+        log.log(
+            logging.WARNING if self._refusals == 1 else logging.DEBUG,
+            "%d batches kept in the buffer: %s; retrying", count, reason,
+        )
+        await asyncio.sleep(min(BACKOFF_CAP_S, 0.5 * 2 ** min(self._refusals - 1, 8)))

@@ -135,3 +135,28 @@ async def test_broker_outage_loses_nothing(mosquitto: Any, subscriber: Subscribe
         stop.set()
         await task
         await buffer.close()
+
+
+async def test_batches_nobody_receives_stay_in_the_buffer(mosquitto: Any, tmp_path: Path) -> None:
+    """A PUBACK saying "no matching subscribers" does not delete the batch: it waits for a subscriber."""
+    buffer = AsyncBuffer(SqliteBuffer(tmp_path / "b.sqlite"))
+    for i in range(3):
+        await buffer.append(_readings(2, i * 2), 2, 0)
+    site = "campus-nosub"
+    publisher = Publisher(BrokerSettings(mosquitto.host, mosquitto.port, "greenwire-edge-test-3"), site, GATEWAY, buffer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(publisher.run(stop))
+    late: Subscriber | None = None
+    try:
+        await eventually(lambda: publisher.stats.refused_batches >= 3, 10, "PUBACKs with no subscriber")
+        assert buffer.buffer.depth_batches == 3 and publisher.stats.published_batches == 0
+        late = Subscriber(mosquitto.host, mosquitto.port, f"greenwire/v1/{site}/{GATEWAY}/readings")
+        await eventually(lambda: len(late.batches()) >= 3, 15, "the kept batches, once someone subscribes")
+        await eventually(lambda: buffer.buffer.depth_batches == 0, 5, "the buffer to empty")
+        assert sorted({b.seq for b in late.batches()}) == [1, 2, 3]
+    finally:
+        stop.set()
+        await task
+        await buffer.close()
+        if late is not None:
+            late.close()
