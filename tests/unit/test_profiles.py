@@ -136,3 +136,60 @@ def test_profile_mistakes_name_file_and_line(tmp_path: Path, registers: str, lin
         load_profile(str(path))
     assert words in str(info.value)
     assert str(info.value).startswith(f"{path}:{line}:"), str(info.value)
+
+
+# profile -> (mbmd model, our quantity -> mbmd measurement, mbmd function code, transforms mbmd uses)
+MBMD = {
+    "janitza-b23": ("JANITZA", {
+        "voltage_l1_v": "VoltageL1", "voltage_l2_v": "VoltageL2", "voltage_l3_v": "VoltageL3",
+        "current_l1_a": "CurrentL1", "current_l2_a": "CurrentL2", "current_l3_a": "CurrentL3",
+        "active_power_l1_w": "PowerL1", "active_power_l2_w": "PowerL2", "active_power_l3_w": "PowerL3",
+        "active_power_w": "Power", "frequency_hz": "Frequency",
+        "energy_import_kwh": "Import", "energy_export_kwh": "Export",
+    }, "holding"),
+    "siemens-pac2200": ("PAC2200", {
+        "voltage_l1_v": "VoltageL1", "voltage_l2_v": "VoltageL2", "voltage_l3_v": "VoltageL3",
+        "current_l1_a": "CurrentL1", "current_l2_a": "CurrentL2", "current_l3_a": "CurrentL3",
+        "active_power_l1_w": "PowerL1", "active_power_l2_w": "PowerL2", "active_power_l3_w": "PowerL3",
+        "frequency_hz": "Frequency", "apparent_power_va": "ApparentPower", "active_power_w": "Power",
+        "reactive_power_var": "ReactivePower", "power_factor": "Cosphi",
+        "energy_import_kwh": "Import", "energy_export_kwh": "Export",
+    }, "input"),
+    "schneider-iem3000": ("IEM3000", {
+        "current_l1_a": "CurrentL1", "current_l2_a": "CurrentL2", "current_l3_a": "CurrentL3",
+        "voltage_l1_v": "VoltageL1", "voltage_l2_v": "VoltageL2", "voltage_l3_v": "VoltageL3",
+        "active_power_l1_w": "PowerL1", "active_power_l2_w": "PowerL2", "active_power_l3_w": "PowerL3",
+        "active_power_w": "Power", "reactive_power_var": "ReactivePower", "apparent_power_va": "ApparentPower",
+        "frequency_hz": "Frequency", "energy_import_kwh": "Import", "energy_export_kwh": "Export",
+        "reactive_energy_import_kvarh": "ReactiveImport", "reactive_energy_export_kvarh": "ReactiveExport",
+    }, "holding"),
+}
+_MBMD_FUNCTION = {"holding": "ReadHoldingReg", "input": "ReadInputReg"}
+
+
+@pytest.mark.parametrize("profile_name", sorted(MBMD))
+def test_profiles_match_mbmd_addresses_and_function(profile_name: str) -> None:
+    model, names, function = MBMD[profile_name]
+    mbmd = json.loads((REGISTERS / "mbmd" / "mbmd_register_maps.json").read_text())["meters"][model]
+    assert mbmd["function_codes"] == [_MBMD_FUNCTION[function]]
+    registers = {r.quantity: r for r in load_profile(profile_name).resolved()}
+    assert set(registers) == set(names)
+    for quantity, measurement in names.items():
+        assert registers[quantity].address == mbmd["registers"][measurement]["address"], quantity
+        assert registers[quantity].function == function
+
+
+def test_iem3000_golden_frame() -> None:
+    """Raw words as the meter sends them -> values in the vocabulary's units (kW -> W, Wh -> kWh)."""
+    from edge.plan import build_plan
+
+    plan = build_plan(load_profile("schneider-iem3000"))
+    frame = {a: 0 for r in plan.requests for a in range(r.address, r.address + r.count)}
+    frame[3059], frame[3060] = 0x4148, 0x0000  # float32 12.5 (kW), total active power
+    frame[3027], frame[3028] = 0x4366, 0x8000  # float32 230.5 (V)
+    # INT64 123,456,789 (Wh) = 0x00000000075BCD15, import energy
+    frame[3203], frame[3204], frame[3205], frame[3206] = 0x0000, 0x0000, 0x075B, 0xCD15
+    values = plan.decode([[frame[a] for a in range(r.address, r.address + r.count)] for r in plan.requests])
+    assert values["active_power_w"] == 12_500.0
+    assert values["voltage_l1_v"] == 230.5
+    assert values["energy_import_kwh"] == pytest.approx(123_456.789)
