@@ -164,6 +164,18 @@ MBMD = {
         "reactive_energy_import_kvarh": "ReactiveImport", "reactive_energy_export_kvarh": "ReactiveExport",
     }, "holding"),
 }
+_THREE_PHASE = {
+    "voltage_l1_v": "VoltageL1", "voltage_l2_v": "VoltageL2", "voltage_l3_v": "VoltageL3",
+    "current_l1_a": "CurrentL1", "current_l2_a": "CurrentL2", "current_l3_a": "CurrentL3",
+    "active_power_l1_w": "PowerL1", "active_power_l2_w": "PowerL2", "active_power_l3_w": "PowerL3",
+    "active_power_w": "Power", "power_factor": "Cosphi", "frequency_hz": "Frequency",
+    "energy_import_kwh": "Import", "energy_export_kwh": "Export",
+}
+MBMD |= {
+    "carlo-gavazzi-em24": ("CGEM24", _THREE_PHASE, "input"),
+    "carlo-gavazzi-em340": ("CGEX3X0", _THREE_PHASE, "input"),
+    "abb-b23": ("ABB", _THREE_PHASE, "holding"),
+}
 _MBMD_FUNCTION = {"holding": "ReadHoldingReg", "input": "ReadInputReg"}
 
 
@@ -193,3 +205,31 @@ def test_iem3000_golden_frame() -> None:
     assert values["active_power_w"] == 12_500.0
     assert values["voltage_l1_v"] == 230.5
     assert values["energy_import_kwh"] == pytest.approx(123_456.789)
+
+
+def test_em340_golden_frame() -> None:
+    """INT32 with the low word first, scaled: what a Carlo Gavazzi meter sends for 230.1 V and 1234.5 kWh."""
+    from edge.plan import build_plan
+
+    plan = build_plan(load_profile("carlo-gavazzi-em340"))
+    frame = {a: 0 for r in plan.requests for a in range(r.address, r.address + r.count)}
+    frame[0], frame[1] = 2301, 0  # 2301 (x0.1 V), low word first
+    frame[52], frame[53] = 12345 & 0xFFFF, 12345 >> 16  # 12345 (x0.1 kWh)
+    frame[40], frame[41] = (-15000) & 0xFFFF, ((-15000) >> 16) & 0xFFFF  # -1500.0 W: exporting
+    frame[49] = (-950) & 0xFFFF  # PF -0.950 (INT16)
+    values = plan.decode([[frame[a] for a in range(r.address, r.address + r.count)] for r in plan.requests])
+    assert values["voltage_l1_v"] == pytest.approx(230.1)
+    assert values["energy_import_kwh"] == pytest.approx(1234.5)
+    assert values["active_power_w"] == pytest.approx(-1500.0)
+    assert values["power_factor"] == pytest.approx(-0.95)
+
+
+def test_abb_not_available_registers_give_no_value() -> None:
+    from edge.plan import build_plan
+
+    plan = build_plan(load_profile("abb-b23"))
+    responses = [[0xFFFF] * r.count for r in plan.requests]
+    values = plan.decode(responses)
+    # Unsigned registers of all ones are "not available"; signed ones are -1 scaled, not a sentinel.
+    assert "voltage_l1_v" not in values and "energy_import_kwh" not in values and "frequency_hz" not in values
+    assert values["active_power_w"] == pytest.approx(-0.01)
