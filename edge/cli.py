@@ -282,3 +282,93 @@ async def _guess(modbus: ModbusBus, unit: int, plans: dict[str, ReadPlan]) -> li
             if frequency is not None and 45 <= frequency <= 65 and voltages and all(80 <= v <= 500 for v in voltages):
                 fits.append(name)
     return fits
+
+
+BUNDLE_README = """greenwire edge bundle for gateway {gateway} (site {site})
+config hash {config_hash}, made {made} by greenwire {version}
+
+Contents
+  edge.yaml                 the gateway's config (validated when the bundle was made)
+  greenwire-edge.service    systemd unit
+  secrets/                  files the config refers to (passwords, certificates), mode 0600
+  SHA256SUMS                checksums of everything above
+
+On the gateway (Raspberry Pi OS / Debian / Ubuntu), as root:
+  sha256sum -c SHA256SUMS
+  python3 -m venv /opt/greenwire && /opt/greenwire/bin/pip install 'greenwire[edge]'
+  useradd --system --home /var/lib/greenwire greenwire || true
+  install -d -m 0750 -o greenwire /etc/greenwire
+  install -m 0640 -o root -g greenwire edge.yaml /etc/greenwire/edge.yaml
+  cp -r secrets /etc/greenwire/ && chown -R root:greenwire /etc/greenwire/secrets && chmod 0640 /etc/greenwire/secrets/*
+  install -m 0644 greenwire-edge.service /etc/systemd/system/
+  systemctl daemon-reload && systemctl enable --now greenwire-edge
+  journalctl -u greenwire-edge -f
+"""
+
+
+@app.command()
+def bundle(
+    config: ConfigArg,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="The tarball to write (default gw-ID-HASH.tar.gz).")
+    ] = None,
+) -> None:
+    """Pack what a gateway needs into one tarball: config, systemd unit, secrets, a README, the config hash.
+
+    The config is validated first; files it refers to (a password file, a custom profile)
+    are copied in and the config is rewritten to point at their installed paths under
+    /etc/greenwire. Copy the tarball to the gateway and follow its README.
+    """
+    import hashlib
+    import io
+    import tarfile
+    import time as time_
+    from datetime import UTC, datetime
+
+    from greenwire import __version__
+
+    cfg = _load(config)
+    text = config.read_text(encoding="utf-8")
+    files: dict[str, tuple[bytes, int]] = {}
+    for path in _referenced_files(cfg, config.parent):
+        name = f"secrets/{path.name}" if "password" in path.name or path.suffix in (".pem", ".key", ".crt") else f"profiles/{path.name}"
+        files[name] = (path.read_bytes(), 0o600 if name.startswith("secrets/") else 0o644)
+        spellings = {str(path)}
+        if path.is_relative_to(config.parent):
+            spellings.add(str(path.relative_to(config.parent)))
+        for spelled in sorted(spellings, key=len, reverse=True):
+            text = text.replace(spelled, f"/etc/greenwire/{name}")
+    unit = (Path(__file__).parent / "systemd" / "greenwire-edge.service").read_bytes()
+    made = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    readme = BUNDLE_README.format(gateway=cfg.gateway, site=cfg.site, config_hash=cfg.config_hash, made=made,
+                                  version=__version__).encode()
+    files = {"edge.yaml": (text.encode(), 0o640), "greenwire-edge.service": (unit, 0o644), "README": (readme, 0o644),
+             **files}
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, (data, _) in sorted(files.items()))
+    files["SHA256SUMS"] = (sums.encode(), 0o644)
+    target = output or Path(f"{cfg.gateway}-{cfg.config_hash}.tar.gz")
+    prefix = f"{cfg.gateway}-{cfg.config_hash}"
+    with tarfile.open(target, "w:gz") as tar:
+        for name, (data, mode) in sorted(files.items()):
+            info = tarfile.TarInfo(f"{prefix}/{name}")
+            info.size, info.mode, info.mtime = len(data), mode, int(time_.time())
+            tar.addfile(info, io.BytesIO(data))
+    typer.echo(f"wrote {target} ({len(files)} files, config hash {cfg.config_hash})")
+
+
+def _referenced_files(cfg: object, base: Path) -> list[Path]:
+    """Files a config points at that must travel with it: password files and custom profiles."""
+    from edge.config import EdgeConfig
+    from edge.profile import PROFILES_DIR
+
+    assert isinstance(cfg, EdgeConfig)
+    found: list[Path] = []
+    if cfg.mqtt is not None and cfg.mqtt.password_file is not None:
+        password = Path(cfg.mqtt.password_file)
+        found.append(password if password.is_absolute() else base / password)
+    for bus in cfg.buses:
+        for device in bus.devices:
+            profile = Path(device.profile)
+            if profile.suffix in (".yaml", ".yml") and profile.parent != PROFILES_DIR and profile not in found:
+                found.append(profile)
+    return found
