@@ -30,6 +30,8 @@ from simulators.series import Replay
 
 INPUT_REGISTERS = 4
 
+Fault = Literal["silent", "exception", "busy", "crc"]
+
 
 @dataclass(frozen=True, slots=True)
 class SimMeter:
@@ -81,6 +83,22 @@ class MeterServer:
         self.baudrate = baudrate
         self.reads = 0
         self._server: Any = None
+        self._faults: dict[int, Fault] = {}
+
+    def set_fault(self, unit: int, fault: Fault | None) -> None:
+        """Make one meter misbehave from now on (None: behave again).
+
+        - ``silent``: no answer at all, as a meter that lost power or its wiring;
+        - ``exception``: answers exception 0x04 (server device failure);
+        - ``busy``: answers exception 0x06 (server device busy);
+        - ``crc``: answers with a corrupted frame (RTU: a bad CRC; TCP: a mangled body).
+        """
+        if unit not in self._units:
+            raise ValueError(f"no meter with unit id {unit}")
+        if fault is None:
+            self._faults.pop(unit, None)
+        else:
+            self._faults[unit] = fault
 
     def _device(self, meter: SimMeter) -> Any:
         from pymodbus.constants import ExcCodes
@@ -94,6 +112,11 @@ class MeterServer:
             registers: list[int],
             set_values: list[int] | list[bool] | None,
         ) -> ExcCodes | None:
+            fault = self._faults.get(meter.device_id)
+            if fault == "exception":
+                return ExcCodes.DEVICE_FAILURE
+            if fault == "busy":
+                return ExcCodes.DEVICE_BUSY
             if function_code != INPUT_REGISTERS or set_values is not None:
                 return ExcCodes.ILLEGAL_FUNCTION  # the map is input registers; settings are not simulated
             write_registers(meter.state(), registers)
@@ -127,7 +150,8 @@ class MeterServer:
         server: Any
         if self.transport == "tcp":
             server = ModbusTcpServer(
-                [*devices, self._absent()], address=(self.host, self.port), ignore_missing_devices=True
+                [*devices, self._absent()], address=(self.host, self.port), ignore_missing_devices=True,
+                trace_packet=self._tcp_faults,
             )
         elif self.transport == "rtu-over-tcp":
             server = ModbusTcpServer(
@@ -136,7 +160,7 @@ class MeterServer:
             )
         else:
             server = ModbusSerialServer(
-                [*devices, self._absent()], framer=FramerType.RTU, port=self.serial_port, baudrate=self.baudrate,
+                [*devices, self._absent()], framer=FramerType.RTU, port=self.serial_port or "", baudrate=self.baudrate,
                 trace_packet=self._silent_for_absent,
             )
         await server.serve_forever(background=True)
@@ -150,10 +174,27 @@ class MeterServer:
         """On an RTU bus nobody answers for a unit id no meter has: drop such answers unsent.
 
         (The catch-all device answers an unknown id with an exception; an RTU frame starts
-        with the unit id, so that answer is recognised here and never sent.)
+        with the unit id, so that answer is recognised here and never sent.) Faults set with
+        ``set_fault`` are applied here too.
         """
-        if sending and frame and frame[0] not in self._units:
+        if not sending or not frame:
+            return frame
+        unit = frame[0]
+        if unit not in self._units or self._faults.get(unit) == "silent":
             return b""
+        if self._faults.get(unit) == "crc":
+            return frame[:-1] + bytes([frame[-1] ^ 0xFF])
+        return frame
+
+    def _tcp_faults(self, sending: bool, frame: bytes) -> bytes:
+        """Faults on Modbus TCP: the unit id is byte 6 of the MBAP header."""
+        if not sending or len(frame) < 8:
+            return frame
+        fault = self._faults.get(frame[6])
+        if fault == "silent":
+            return b""
+        if fault == "crc":  # TCP has no CRC: a length field that lies is the closest thing
+            return frame[:4] + (len(frame) + 10).to_bytes(2, "big") + frame[6:]
         return frame
 
     @property
