@@ -69,20 +69,25 @@ def _config(path: Path | None) -> IngestConfig:
         f"using the local stack: broker {env.mqtt_url}, InfluxDB {env.influx_url} database {env.influx_db}",
         err=True,
     )
-    return IngestConfig.from_stack(env)
+    from greenwire.stack import state_dir
+
+    return IngestConfig.from_stack(env, state_dir=state_dir() / "ingest")
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Ingestor YAML config. Without it, the local stack (`greenwire stack up`) is used.",
+        dir_okay=False,
+    ),
+]
 
 
 @app.command(epilog=EXAMPLE)
 def run(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="Ingestor YAML config. Without it, the local stack (`greenwire stack up`) is used.",
-            dir_okay=False,
-        ),
-    ] = None,
+    config: ConfigOption = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the ingestor until Ctrl-C or SIGTERM.
@@ -117,3 +122,69 @@ def run(
     except GreenwireError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command(epilog=EXAMPLE)
+def check(
+    config: ConfigOption = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Only validate the config; contact no server.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check an ingestor config, then that its broker and InfluxDB answer.
+
+    A config problem is reported with its file and line (exit code 2). Unless
+    --offline, the broker is connected to under a throw-away client id
+    (CLIENT_ID-check: a running ingestor is not disturbed and no message is
+    taken) and InfluxDB is asked for /ping; exit code 1 if either fails.
+    """
+    import asyncio
+
+    import orjson
+
+    cfg = _config(config)
+    result: dict[str, object] = {"config": cfg.summary()}
+    if not offline:
+        result.update(asyncio.run(_reach(cfg)))
+    failed = [name for name in ("broker", "influx") if name in result and not _ok(result[name])]
+    if json_output:
+        typer.echo(orjson.dumps(result | {"ok": not failed}).decode())
+    else:
+        typer.echo(f"config OK: {cfg.mqtt.url} -> {cfg.influx.describe()}, client id {cfg.mqtt.client_id}, "
+                   f"group {cfg.mqtt.group}, rejects in {cfg.state_dir}")
+        for name in ("broker", "influx"):
+            if name in result:
+                answer = result[name]
+                assert isinstance(answer, dict)
+                typer.echo(f"{name}: {'OK' if answer['ok'] else 'FAILED'}: {answer['detail']}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _ok(answer: object) -> bool:
+    return isinstance(answer, dict) and answer.get("ok") is True
+
+
+async def _reach(cfg: IngestConfig) -> dict[str, dict[str, object]]:
+    """Whether the broker accepts a connection and InfluxDB answers /ping."""
+    from cloud.mqtt import probe
+    from cloud.writers import make_writer
+    from shared.errors import BrokerError
+
+    out: dict[str, dict[str, object]] = {}
+    try:
+        await probe(cfg.mqtt, timeout_s=5)
+        out["broker"] = {"ok": True, "detail": f"{cfg.mqtt.url} accepted a connection"}
+    except BrokerError as exc:
+        out["broker"] = {"ok": False, "detail": str(exc)}
+    writer = make_writer(cfg.influx)
+    try:
+        up = await writer.ping()
+    finally:
+        await writer.close()
+    out["influx"] = {
+        "ok": up,
+        "detail": f"{cfg.influx.url} answers /ping" if up else f"{cfg.influx.url} does not answer /ping",
+    }
+    return out

@@ -287,12 +287,38 @@ class IngestConfig(BaseModel):
     )
 
     @classmethod
-    def from_stack(cls, env: StackEnv) -> IngestConfig:
-        """The config for the local stack (``greenwire stack up``): its broker and database."""
+    def from_stack(cls, env: StackEnv, *, state_dir: Path | None = None) -> IngestConfig:
+        """The config for the local stack (``greenwire stack up``): its broker and database.
+
+        ``state_dir`` should be the stack's own (``greenwire.stack.state_dir() / "ingest"``),
+        so that rejected messages land next to the stack's state and not in the current directory.
+        """
         return cls(
             mqtt=MqttSection(url=env.mqtt_url),
             influx=InfluxSection(api="v1", url=env.influx_url, database=env.influx_db),
+            state_dir=state_dir if state_dir is not None else DEFAULT_STATE_DIR,
         )
+
+    def summary(self) -> dict[str, object]:
+        """What this config means, without secrets (``greenwire ingest check --json``)."""
+        return {
+            "mqtt": {
+                "url": self.mqtt.url,
+                "client_id": self.mqtt.client_id,
+                "group": self.mqtt.group,
+                "username": self.mqtt.username,
+                "session_expiry_s": self.mqtt.session_expiry_s,
+                "receive_maximum": self.mqtt.receive_maximum,
+            },
+            "influx": {
+                "api": self.influx.api,
+                "url": self.influx.url,
+                "target": self.influx.describe(),
+            },
+            "batch": self.batch.model_dump(),
+            "limits": self.limits.model_dump(),
+            "state_dir": str(self.state_dir),
+        }
 
 
 def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> IngestConfig:

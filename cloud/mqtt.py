@@ -136,7 +136,11 @@ class Consumer:
         # PR #346). Reach into the paho client it wraps, and do it BEFORE connecting: with a
         # persistent session the broker sends queued messages right after CONNACK, and paho
         # would acknowledge those on receipt. Acks go through paho's ack() in Consumer.ack.
-        # Remove this when aiomqtt ships manual acks.
+        # Calling ack() from the event loop is safe: aiomqtt runs paho's socket reads and
+        # writes as loop callbacks (add_reader/add_writer), so ack() only queues the PUBACK
+        # and asks the loop to write it; only connect() runs in a worker thread, and no
+        # delivery can be acknowledged before it returns. Remove this when aiomqtt ships
+        # manual acks.
         client._client.manual_ack_set(True)
         return client
 
@@ -210,3 +214,32 @@ class Consumer:
             await asyncio.gather(reader, stopper, return_exceptions=True)
         if reader.done() and not reader.cancelled() and reader.exception() is not None:
             raise reader.exception()  # type: ignore[misc]
+
+
+async def probe(config: MqttSection, *, timeout_s: float = 10.0) -> None:
+    """Connect to the broker and disconnect; raise ``BrokerError`` with the reason if that fails.
+
+    Uses a clean, throw-away session under ``{client_id}-check`` and subscribes to
+    nothing: taking over the ingestor's own id would disconnect a running
+    ingestor, and joining its shared-subscription group would take a share of
+    the stream into a session that is then thrown away.
+    """
+    import aiomqtt
+
+    client = aiomqtt.Client(
+        config.host,
+        config.port,
+        identifier=f"{config.client_id}-check"[:128],
+        username=config.username,
+        password=config.resolved_password(),
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=True,
+        keepalive=config.keepalive_s,
+        tls_context=ssl.create_default_context() if config.tls else None,
+        timeout=timeout_s,
+    )
+    try:
+        async with client:
+            pass
+    except aiomqtt.MqttError as exc:
+        raise BrokerError(f"broker {config.host}:{config.port}: {exc}") from exc

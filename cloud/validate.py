@@ -8,9 +8,11 @@ the contract, cheapest first::
     malformed_json         not JSON, truncated JSON, not UTF-8
     unknown_schema         not an object, or "schema" is absent or not greenwire.readings.v1
     non_finite_value       NaN, Infinity, 1e999 (pydantic's finite_number)
+    non_numeric_value      a quantity's value is a string, boolean, null, list or object
     unknown_quantity       a "values" key outside the vocabulary
     invalid_id             gateway or device id not [a-z0-9][a-z0-9_-]{0,62}
-    schema_violation       extra fields, wrong types, missing fields, bad ranges
+    unexpected_field       a field the schema does not define (the batch's or a reading's)
+    schema_violation       other wrong types, missing fields, bad ranges, empty lists
     future_timestamp       a reading's ts more than limits.max_future_s after ``now``
     timestamp_out_of_range a reading's ts before 1677-09-21, which InfluxDB cannot store
     gateway_mismatch       the payload's gateway is not the topic's
@@ -55,7 +57,9 @@ class RejectReason(StrEnum):
     MALFORMED_JSON = "malformed_json"
     UNKNOWN_SCHEMA = "unknown_schema"
     SCHEMA_VIOLATION = "schema_violation"
+    UNEXPECTED_FIELD = "unexpected_field"
     NON_FINITE_VALUE = "non_finite_value"
+    NON_NUMERIC_VALUE = "non_numeric_value"
     UNKNOWN_QUANTITY = "unknown_quantity"
     INVALID_ID = "invalid_id"
     FUTURE_TIMESTAMP = "future_timestamp"
@@ -143,6 +147,10 @@ def _classify(exc: ValidationError) -> Rejected:
     loc, kind = error["loc"], error["type"]
     if kind == "finite_number":
         return Rejected(RejectReason.NON_FINITE_VALUE, f"{format_loc(loc)}: not a finite number")
+    if kind == "float_type" and len(loc) >= 2 and loc[-2] == "values":
+        return Rejected(
+            RejectReason.NON_NUMERIC_VALUE, f"{format_loc(loc)}: not a number: {_short(error['input'])}"
+        )
     if kind == "literal_error" and len(loc) >= 2 and loc[-1] == "[key]" and "values" in loc:
         return Rejected(
             RejectReason.UNKNOWN_QUANTITY,
@@ -151,7 +159,7 @@ def _classify(exc: ValidationError) -> Rejected:
     if kind == "string_pattern_mismatch" and loc and loc[-1] in ("gateway", "device"):
         return Rejected(RejectReason.INVALID_ID, f"{format_loc(loc)}: invalid id {_short(error['input'])}")
     if kind == "extra_forbidden":
-        return Rejected(RejectReason.SCHEMA_VIOLATION, f"{format_loc(loc)}: unexpected field")
+        return Rejected(RejectReason.UNEXPECTED_FIELD, f"{format_loc(loc)}: unexpected field")
     if kind == "missing":
         return Rejected(RejectReason.SCHEMA_VIOLATION, f"{format_loc(loc)}: required field missing")
     where = format_loc(loc) or "batch"

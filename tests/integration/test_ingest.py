@@ -27,6 +27,8 @@ pytestmark = pytest.mark.integration
 
 SITE, GATEWAY = "campus-b", "gw-third"
 TOPIC = f"greenwire/v1/{SITE}/{GATEWAY}/readings"
+BAD_TOPIC = f"greenwire/v1/Campus B/{GATEWAY}/readings"
+"""Matches the ingestor's subscription, but the site is not a valid id."""
 
 
 def _ts(at: datetime) -> str:
@@ -139,8 +141,10 @@ async def test_valid_readings_stored_exactly_and_each_bad_message_rejected_with_
         ("malformed_json", b'{"schema": "greenwire.readings.v1", "readings": [{'),
         ("malformed_json", b"\xff\xfe not utf-8"),
         ("unknown_schema", orjson.dumps({**one, "schema": "greenwire.readings.v9"})),
-        ("schema_violation", orjson.dumps({**one, "colour": "green"})),
-        ("schema_violation", orjson.dumps(_batch(99, now, readings=[{**one["readings"][0], "values": {"active_power_w": "12"}}]))),
+        ("unexpected_field", orjson.dumps({**one, "colour": "green"})),
+        ("non_numeric_value", orjson.dumps(_batch(99, now, readings=[{**one["readings"][0], "values": {"active_power_w": "12"}}]))),
+        ("schema_violation", orjson.dumps({**one, "seq": -1})),
+        ("invalid_topic", orjson.dumps(one)),  # published on BAD_TOPIC, below
         ("non_finite_value", orjson.dumps(one).replace(b"-0.987654321", b"NaN", 1)),
         ("non_finite_value", orjson.dumps(one).replace(b"-0.987654321", b"1e999", 1)),
         ("future_timestamp", orjson.dumps(_batch(99, now + timedelta(minutes=6)))),
@@ -157,8 +161,9 @@ async def test_valid_readings_stored_exactly_and_each_bad_message_rejected_with_
     async with running(ingestor):
         for i, batch in enumerate(good):
             await asyncio.to_thread(publisher.publish, orjson.dumps(batch))
-            for _, payload in bad[i * 3 : i * 3 + 3]:  # the bad ones interleaved with the good
-                await asyncio.to_thread(publisher.publish, payload)
+            for reason, payload in bad[i * 3 : i * 3 + 3]:  # the bad ones interleaved with the good
+                topic = BAD_TOPIC if reason == "invalid_topic" else TOPIC
+                await asyncio.to_thread(publisher.publish, payload, topic)
         await eventually(
             lambda: ingestor.stats.accepted_messages == len(good) and ingestor.stats.rejected_total == len(bad),
             15, "every message to be stored or rejected",
@@ -180,7 +185,7 @@ async def test_valid_readings_stored_exactly_and_each_bad_message_rejected_with_
     # Each rejected message is kept with its reason and its payload...
     kept = [orjson.loads(line) for f in (tmp_path / "ingest").glob("rejected-*.jsonl") for line in f.read_bytes().splitlines()]
     assert sorted(r["reason"] for r in kept) == sorted(reason for reason, _ in bad)
-    assert all(r["topic"] == TOPIC and r["detail"] for r in kept)
+    assert all(r["topic"] == (BAD_TOPIC if r["reason"] == "invalid_topic" else TOPIC) and r["detail"] for r in kept)
     gateway_record = next(r for r in kept if r["reason"] == "gateway_mismatch")
     assert orjson.loads(gateway_record["payload"])["gateway"] == "gw-someone-else"
     # ... and counted in InfluxDB for the fleet dashboard.
@@ -276,3 +281,30 @@ async def test_v2_write_api_through_influxdb_client(
         stored = by_device[reading["device"]][int(at.timestamp() * 1000)]
         assert stored == pytest.approx(reading["values"]["active_power_w"], rel=1e-12)
     assert {s["metric"]["site"] for s in series} == {SITE}
+
+
+async def test_points_influxdb_refuses_become_store_rejected_and_the_rest_is_stored(
+    mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    # Someone stored co2_ppm as a string for this measurement: InfluxDB now refuses float co2_ppm
+    # in this shard with "400 partial write: field type conflict".
+    influxdb.write(influx_db, [f'readings,device=old,gateway={GATEWAY},site={SITE} co2_ppm="high" '
+                               f"{int((now - timedelta(seconds=300)).timestamp()) * 10**9}"])
+    good = [_batch(seq, now - timedelta(seconds=60 - seq)) for seq in range(1, 4)]
+    conflict = _batch(50, now - timedelta(seconds=30), readings=[
+        {"device": "iaq-1", "ts": _ts(now - timedelta(seconds=30)), "values": {"co2_ppm": 415.0}}
+    ])
+    ingestor = Ingestor(_config(mosquitto, _v1(influxdb, influx_db), tmp_path / "ingest", f"ingest-{uuid.uuid4().hex[:8]}"))
+    async with running(ingestor):
+        for batch in (good[0], conflict, good[1], good[2]):
+            await asyncio.to_thread(publisher.publish, orjson.dumps(batch))
+        await eventually(lambda: ingestor.stats.acked_messages == 4, 15, "all four messages to be settled")
+    assert ingestor.stats.accepted_messages == 3
+    assert dict(ingestor.stats.rejected) == {"store_rejected": 1}
+    stored = {key for key in _stored(influxdb, influx_db) if key[0] != "old"}
+    assert stored == set(_expected(good)), "the refused message does not take its neighbours with it"
+    kept = [orjson.loads(line) for f in (tmp_path / "ingest").glob("rejected-*.jsonl") for line in f.read_bytes().splitlines()]
+    assert [r["reason"] for r in kept] == ["store_rejected"]
+    assert "field type conflict" in kept[0]["detail"]
+    assert orjson.loads(kept[0]["payload"])["seq"] == 50

@@ -176,12 +176,8 @@ def _mutate(path: str, value: Any, *, delete: bool = False) -> bytes:
 @pytest.mark.parametrize(
     ("path", "value", "where"),
     [
-        ("extra", 1, "extra: unexpected field"),
-        ("readings.2.extra", "x", "readings[2].extra: unexpected field"),
-        ("readings.1.values.active_power_w", "1.5", "readings[1].values.active_power_w"),
-        ("readings.1.values.active_power_w", True, "readings[1].values.active_power_w"),
-        ("readings.1.values.active_power_w", None, "readings[1].values.active_power_w"),
         ("readings.1.values", {}, "readings[1].values"),
+        ("readings.1.values", [1.0], "readings[1].values"),
         ("readings.0.ts", "2026-11-22T10:00:00", "readings[0].ts"),
         ("readings.0.ts", 1_763_805_600, "readings[0].ts"),
         ("readings.0.quality", "great", "readings[0].quality"),
@@ -193,6 +189,28 @@ def _mutate(path: str, value: Any, *, delete: bool = False) -> bytes:
 )
 def test_schema_violation_names_the_field(path: str, value: Any, where: str) -> None:
     assert rejected(_mutate(path, value), RejectReason.SCHEMA_VIOLATION).startswith(where)
+
+
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [("extra", "extra: unexpected field"), ("readings.2.extra", "readings[2].extra: unexpected field")],
+)
+def test_unexpected_field(path: str, where: str) -> None:
+    assert rejected(_mutate(path, "x"), RejectReason.UNEXPECTED_FIELD) == where
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("1.5", "'1.5'"), (True, "True"), (None, "None"), ([1.0], "[1.0]"), ({"v": 1}, "{'v': 1}")]
+)
+def test_non_numeric_value(value: Any, shown: str) -> None:
+    detail = rejected(_mutate("readings.1.values.active_power_w", value), RejectReason.NON_NUMERIC_VALUE)
+    assert detail == f"readings[1].values.active_power_w: not a number: {shown}"
+
+
+def test_integer_values_are_numbers() -> None:
+    outcome = check(_mutate("readings.1.values.active_power_w", 48210))
+    assert isinstance(outcome, Accepted)
+    assert outcome.batch.readings[1].values["active_power_w"] == 48210.0
 
 
 @pytest.mark.parametrize("field", ["gateway", "sent_at", "readings", "seq"])
@@ -273,6 +291,8 @@ def test_every_validation_reason_is_reachable() -> None:
         (TOPIC, b"{", LIMITS),
         (TOPIC, encode(doc | {"schema": "x"}), LIMITS),
         (TOPIC, encode(doc | {"x": 1}), LIMITS),
+        (TOPIC, encode(doc | {"seq": "1"}), LIMITS),
+        (TOPIC, _mutate("readings.0.values.active_power_w", "1"), LIMITS),
         (TOPIC, encode(doc).replace(b'"good"', b'"good", "values": {"active_power_w": NaN}', 1), LIMITS),
         (TOPIC, _mutate("readings.0.values", {"kw": 1.0}), LIMITS),
         (TOPIC, _mutate("gateway", "GW"), LIMITS),

@@ -1,0 +1,71 @@
+"""cloud.rejects: every rejected message is kept, with its reason and payload, one JSON line each."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from cloud.rejects import MAX_STORED_PAYLOAD, RejectRecord, RejectStore, encode_record
+
+AT = datetime(2026, 11, 22, 23, 59, 59, 999_500, tzinfo=UTC)
+TOPIC = "greenwire/v1/campus-a/gw-01/readings"
+
+
+def record(payload: bytes, reason: str = "malformed_json", at: datetime = AT) -> RejectRecord:
+    return RejectRecord(received_at=at, topic=TOPIC, reason=reason, detail="why", payload=payload)
+
+
+def read(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_text_payload_kept_as_text() -> None:
+    doc = orjson.loads(encode_record(record(b'{"schema": "x", "city": "\xe5\x8c\x97\xe4\xba\xac"}')))
+    assert doc == {
+        "received_at": "2026-11-22T23:59:59.999500Z",
+        "topic": TOPIC,
+        "reason": "malformed_json",
+        "detail": "why",
+        "size": 33,
+        "payload": '{"schema": "x", "city": "北京"}',
+        "payload_encoding": "utf-8",
+        "truncated": False,
+    }
+
+
+def test_binary_payload_kept_as_base64() -> None:
+    payload = b"\xff\xfe\x00 not utf-8"
+    doc = orjson.loads(encode_record(record(payload)))
+    assert doc["payload_encoding"] == "base64"
+    assert base64.b64decode(str(doc["payload"])) == payload
+
+
+def test_large_payload_cut_at_64_kib_on_a_character_boundary() -> None:
+    payload = b"a" + "北".encode() * MAX_STORED_PAYLOAD  # a 3-byte character straddles the cut
+    doc = orjson.loads(encode_record(record(payload, "payload_too_large")))
+    assert doc["truncated"] is True and doc["size"] == len(payload)
+    assert doc["payload_encoding"] == "utf-8"
+    kept = str(doc["payload"]).encode()
+    assert payload.startswith(kept) and MAX_STORED_PAYLOAD - 3 < len(kept) <= MAX_STORED_PAYLOAD
+
+
+def test_store_appends_to_daily_files_and_counts_by_reason(tmp_path: Path) -> None:
+    store = RejectStore(tmp_path / "state")
+    next_day = datetime(2026, 11, 23, 0, 0, 0, 1, tzinfo=UTC)
+    store.append([record(b"{", "malformed_json"), record(b"[]", "unknown_schema", next_day)])
+    store.append([record(b"{{", "malformed_json")])
+    store.append([])
+    first = read(tmp_path / "state" / "rejected-20261122.jsonl")
+    second = read(tmp_path / "state" / "rejected-20261123.jsonl")
+    assert [(r["reason"], r["payload"]) for r in first] == [("malformed_json", "{"), ("malformed_json", "{{")]
+    assert [(r["reason"], r["payload"]) for r in second] == [("unknown_schema", "[]")]
+    assert dict(store.counts) == {"malformed_json": 2, "unknown_schema": 1}
+
+
+def test_a_second_store_on_the_same_directory_appends(tmp_path: Path) -> None:
+    RejectStore(tmp_path).append([record(b"1")])
+    RejectStore(tmp_path).append([record(b"2")])
+    assert [r["payload"] for r in read(tmp_path / "rejected-20261122.jsonl")] == ["1", "2"]
