@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from cloud.carbon.cli import carbon_app, import_app
 from cloud.cli import app as ingest_app
 from edge.cli import app as edge_app
 from greenwire import __version__
@@ -40,6 +41,8 @@ app.add_typer(stack_app, name="stack", help="A local Mosquitto + InfluxDB for de
 app.add_typer(edge_app, name="edge", help="Run and check a gateway's edge agent.")
 app.add_typer(ingest_app, name="ingest", help="Run the cloud ingestor (MQTT -> InfluxDB).")
 app.add_typer(sim_app, name="sim", help="Simulated meters replaying real recorded data.")
+app.add_typer(import_app, name="import", help="Bring outside data in: grid carbon intensity.")
+app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,136 @@
+"""``greenwire import grid`` and ``greenwire carbon report``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+import_app = typer.Typer(help="Bring outside data into InfluxDB (grid carbon intensity).", no_args_is_help=True)
+carbon_app = typer.Typer(help="Carbon accounts of buildings, from their meters and their grid.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Ingestor config (its influx section, api v1). Default: the local stack."),
+]
+
+
+def _influx(config: Path | None):  # type: ignore[no-untyped-def]
+    from cloud.carbon.store import InfluxV1
+    from shared.errors import ConfigError
+
+    if config is not None:
+        from cloud.config import load_config
+
+        try:
+            cfg = load_config(config)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if cfg.influx.api != "v1" or cfg.influx.database is None:
+            typer.echo("error: carbon commands use InfluxQL: give an influx section with api v1 "
+                       "(InfluxDB 2.x/3 answer it through their v1 compatibility API)", err=True)
+            raise typer.Exit(2)
+        return InfluxV1(cfg.influx.url, cfg.influx.database)
+    from greenwire.stack import discover
+
+    env = discover()
+    if env is None:
+        typer.echo("error: no --config and no local stack running (`greenwire stack up`)", err=True)
+        raise typer.Exit(2)
+    return InfluxV1(env.influx_url, env.influx_db)
+
+
+def _time(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"expected an ISO 8601 time such as 2022-01-01 or 2022-01-01T00:00Z, got {text!r}") from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+@import_app.command()
+def grid(
+    file: Annotated[Path, typer.Argument(help="CSV: NESO, Electricity Maps export, or timestamp,gco2_per_kwh.")],
+    zone: Annotated[str, typer.Option(help="The grid zone the series is for (as in the site model), e.g. GB.")],
+    basis: Annotated[Literal["direct", "lifecycle"], typer.Option(help="Which intensity to take.")] = "direct",
+    config: ConfigOption = None,
+) -> None:
+    """Import a grid carbon-intensity series for a zone into InfluxDB (measurement grid_intensity).
+
+    Each value holds from its timestamp to the next one; energy is matched to the value of
+    the minute it was used. Importing the same file again overwrites the same points.
+    """
+    from cloud.carbon.intensity import load_csv
+    from shared.errors import StoreError
+
+    try:
+        series = load_csv(file, zone=zone, basis=basis)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    influx = _influx(config)
+    try:
+        count = influx.write_series(series)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"imported {count} values for zone {zone} ({series.basis}, {series.kind}) from "
+               f"{series.starts[0]:%Y-%m-%d %H:%M} to {series.end:%Y-%m-%d %H:%M} UTC; source: {series.source}")
+
+
+@carbon_app.command()
+def report(
+    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
+    site: Annotated[str, typer.Option(help="Site id.")],
+    building: Annotated[str, typer.Option(help="Building id.")],
+    start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601; UTC when no offset.")],
+    end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """A building's energy and Scope 2 location-based emissions over a period.
+
+    Energy comes from the grid-import meters' counters (deltas, never integrated power);
+    each minute's energy is multiplied by its zone's intensity for that minute (an imported
+    series, else the static factor of the zone), and the factors used are listed.
+    """
+    from cloud.carbon.report import account_from_influx
+    from cloud.carbon.site import load_sites
+    from shared.errors import ConfigError, StoreError
+
+    try:
+        model = load_sites(sites)
+        target = model.building(site, building)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(2) from None
+    t0, t1 = _time(start), _time(end)
+    if t1 <= t0:
+        typer.echo("error: --to must be after --from", err=True)
+        raise typer.Exit(2)
+    try:
+        result = account_from_influx(_influx(config), target, t0, t1)
+    except (StoreError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if json_output:
+        import orjson
+
+        typer.echo(orjson.dumps(result.as_dict()).decode())
+        return
+    intensity = result.intensity_g_per_kwh
+    typer.echo(f"{site}/{building}, {t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC")
+    typer.echo(f"  grid import          {result.grid_import_kwh:14,.1f} kWh"
+               f"  ({result.estimated_kwh:,.1f} kWh estimated, {result.rejected_kwh:,.1f} kWh rejected)")
+    typer.echo(f"  Scope 2 (location)   {result.scope2_location_kgco2e:14,.1f} kgCO2e"
+               f"  ({'-' if intensity is None else f'{intensity:.1f}'} gCO2e/kWh)")
+    typer.echo(f"  per floor area       {result.kgco2e_per_m2_year:14,.2f} kgCO2e/m2/year (annualised)")
+    for source in sorted(result.factors):
+        typer.echo(f"  factor: {source}")
+    typer.echo(f"  factor table version {result.factor_table_version}")

@@ -1,0 +1,129 @@
+"""The site model: sites, their buildings, and which meter measures what (cloud config, YAML).
+
+::
+
+    sites:
+      - id: cambridge
+        name: University estate
+        buildings:
+          - id: b2
+            floor_area_m2: 11500
+            use: office
+            zone: GB                    # grid zone: a series imported for it, else a static factor
+            timezone: Europe/London
+            annual_budget_kgco2e: 1200000
+            meters:
+              - {gateway: gw-demo, device: b2-main, role: grid_import}
+              - {gateway: gw-demo, device: b2-pv, role: pv_generation}
+
+Roles: ``grid_import``, ``grid_export``, ``pv_generation``, ``sub_meter`` (allocation only,
+never added to the building's total), ``gas`` (m3 or kWh), ``heat`` (district heat, kWh).
+Validated like the edge config: errors name the file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.errors import ConfigError
+from shared.wire import Id
+from shared.yamlconfig import LocatedValueError, load_model
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+Role = Literal["grid_import", "grid_export", "pv_generation", "sub_meter", "gas", "heat"]
+
+
+class MeterRef(BaseModel):
+    """A meter of the fleet, by the gateway that reads it and its device id, with its role."""
+
+    model_config = _FROZEN
+
+    gateway: Id
+    device: Id
+    role: Role
+    max_power_kw: float | None = Field(default=None, gt=0, description="For rejecting implausible counter jumps.")
+
+
+class Building(BaseModel):
+    """One building and its meters."""
+
+    model_config = _FROZEN
+
+    id: Id
+    name: str = ""
+    floor_area_m2: float = Field(gt=0)
+    use: str = "other"
+    zone: str = Field(min_length=1, description="Grid zone, e.g. GB, DE, CN-HI, CN-JS.")
+    timezone: str = "UTC"
+    annual_budget_kgco2e: float | None = Field(default=None, gt=0)
+    meters: tuple[MeterRef, ...] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    def meters_with(self, role: Role) -> list[MeterRef]:
+        return [m for m in self.meters if m.role == role]
+
+
+class Site(BaseModel):
+    model_config = _FROZEN
+
+    id: Id
+    name: str = ""
+    buildings: tuple[Building, ...] = Field(min_length=1)
+
+
+class SiteModel(BaseModel):
+    """Every site the cloud accounts for."""
+
+    model_config = _FROZEN
+
+    sites: tuple[Site, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        owner: dict[tuple[str, str], str] = {}
+        for s, site in enumerate(self.sites):
+            seen: set[str] = set()
+            for b, building in enumerate(site.buildings):
+                if building.id in seen:
+                    raise LocatedValueError(f"building id '{building.id}' is used twice in site '{site.id}'",
+                                            loc=("sites", s, "buildings", b, "id"))
+                seen.add(building.id)
+                for m, meter in enumerate(building.meters):
+                    key = (meter.gateway, meter.device)
+                    if key in owner:
+                        raise LocatedValueError(
+                            f"meter {meter.gateway}/{meter.device} already belongs to building {owner[key]}",
+                            loc=("sites", s, "buildings", b, "meters", m, "device"),
+                        )
+                    owner[key] = f"{site.id}/{building.id}"
+        return self
+
+    def building(self, site: str, building: str) -> Building:
+        for s in self.sites:
+            if s.id == site:
+                for b in s.buildings:
+                    if b.id == building:
+                        return b
+                raise KeyError(f"no building {building!r} in site {site!r} ({', '.join(b.id for b in s.buildings)})")
+        raise KeyError(f"no site {site!r} ({', '.join(s.id for s in self.sites)})")
+
+
+def load_sites(path: Path) -> SiteModel:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    return load_model(text, SiteModel, source=str(path))
