@@ -130,6 +130,9 @@ def report(
                f"  ({result.estimated_kwh:,.1f} kWh estimated, {result.rejected_kwh:,.1f} kWh rejected)")
     typer.echo(f"  Scope 2 (location)   {result.scope2_location_kgco2e:14,.1f} kgCO2e"
                f"  ({'-' if intensity is None else f'{intensity:.1f}'} gCO2e/kWh)")
+    if result.gas_kwh:
+        typer.echo(f"  gas                  {result.gas_kwh:14,.1f} kWh")
+        typer.echo(f"  Scope 1 (gas)        {result.scope1_kgco2e:14,.1f} kgCO2e")
     typer.echo(f"  per floor area       {result.kgco2e_per_m2_year:14,.2f} kgCO2e/m2/year (annualised)")
     for source in sorted(result.factors):
         typer.echo(f"  factor: {source}")

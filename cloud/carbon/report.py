@@ -30,6 +30,8 @@ class Account:
     estimated_kwh: float = 0.0
     rejected_kwh: float = 0.0
     scope2_location_kgco2e: float = 0.0
+    gas_kwh: float = 0.0
+    scope1_kgco2e: float = 0.0
     floor_area_m2: float = 0.0
     factors: set[str] = field(default_factory=set)
     factor_table_version: str = ""
@@ -42,7 +44,8 @@ class Account:
     def kgco2e_per_m2_year(self) -> float:
         """Emissions per floor area, annualised from the period's length."""
         years = (self.end - self.start).total_seconds() / (365.25 * 86400)
-        return self.scope2_location_kgco2e / self.floor_area_m2 / years if years > 0 else 0.0
+        total = self.scope2_location_kgco2e + self.scope1_kgco2e
+        return total / self.floor_area_m2 / years if years > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,8 @@ class Account:
             "estimated_kwh": self.estimated_kwh,
             "rejected_kwh": self.rejected_kwh,
             "scope2_location_kgco2e": self.scope2_location_kgco2e,
+            "gas_kwh": self.gas_kwh,
+            "scope1_kgco2e": self.scope1_kgco2e,
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
             "kgco2e_per_m2_year": self.kgco2e_per_m2_year,
             "factors": sorted(self.factors),
@@ -60,13 +65,17 @@ class Account:
         }
 
 
+Counter = list[tuple[datetime, float, str]]
+
+
 def account(
     building: Building,
-    counters: dict[str, list[tuple[datetime, float, str]]],
+    counters: dict[str, Counter],
     series: IntensitySeries | None,
     start: datetime,
     end: datetime,
     table: FactorTable | None = None,
+    gas_counters: dict[str, tuple[str, Counter]] | None = None,
 ) -> Account:
     """The account of ``building`` in [start, end) from its grid-import meters' counter readings (pure).
 
@@ -93,7 +102,33 @@ def account(
         result.estimated_kwh += minute.estimated_kwh
         result.scope2_location_kgco2e += minute.kg_co2e
         result.factors.add(minute.factor_source)
+    _gas(result, building, gas_counters or {}, start, end, table)
     return result
+
+
+def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str, Counter]], start: datetime,
+         end: datetime, table: FactorTable) -> None:
+    """Scope 1 from gas meters: volume x calorific value (or energy) x the fuel's factor."""
+    if not gas_counters:
+        return
+    fuel = table.fuel_factor("natural_gas")
+    cv = table.calorific_value("natural_gas")
+    calorific = building.gas_calorific_kwh_per_m3 or cv.value_kwh_per_m3
+    intervals: list[EnergyInterval] = []
+    for field_name, readings in gas_counters.values():
+        per_unit = calorific if field_name == "gas_volume_m3" else 1.0
+        tracker = CounterTracker()
+        for ts, value, quality in readings:
+            interval = tracker.add(ts, value * per_unit, quality)
+            if interval is not None:
+                intervals.append(interval)
+    kwh = sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
+    result.gas_kwh = kwh
+    result.scope1_kgco2e = kwh * fuel.value / 1000
+    result.factors.add(f"{fuel.source} ({fuel.year}), {fuel.energy_basis}")
+    if any(f == "gas_volume_m3" for f, _ in gas_counters.values()):
+        source = "site model" if building.gas_calorific_kwh_per_m3 else f"{cv.source} ({cv.year})"
+        result.factors.add(f"gas calorific value {calorific:g} kWh/m3 ({cv.energy_basis}): {source}")
 
 
 READ_MARGIN = timedelta(hours=1)
@@ -107,4 +142,11 @@ def account_from_influx(influx: InfluxV1, building: Building, start: datetime, e
         m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN)
         for m in building.meters_with("grid_import")
     }
-    return account(building, counters, influx.series(building.zone, start, end), start, end)
+    gas: dict[str, tuple[str, Counter]] = {}
+    for meter in building.meters_with("gas"):
+        for field_name in ("gas_volume_m3", "gas_energy_kwh"):
+            readings = influx.counter(meter.gateway, meter.device, start - READ_MARGIN, end + READ_MARGIN, field_name)
+            if readings:
+                gas[meter.device] = (field_name, readings)
+                break
+    return account(building, counters, influx.series(building.zone, start, end), start, end, gas_counters=gas)

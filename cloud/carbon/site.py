@@ -61,6 +61,10 @@ class Building(BaseModel):
     zone: str = Field(min_length=1, description="Grid zone, e.g. GB, DE, CN-HI, CN-JS.")
     timezone: str = "UTC"
     annual_budget_kgco2e: float | None = Field(default=None, gt=0)
+    gas_calorific_kwh_per_m3: float | None = Field(
+        default=None, gt=0, le=20,
+        description="The gas supplier's calorific value (gross, kWh per m3); default from the factor table.",
+    )
     meters: tuple[MeterRef, ...] = Field(min_length=1)
 
     @field_validator("timezone")

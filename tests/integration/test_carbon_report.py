@@ -115,3 +115,36 @@ def test_report_cuts_energy_at_the_period_edges(influxdb: InfluxDB1, influx_db: 
     account = orjson.loads(result.output)
     assert account["grid_import_kwh"] == pytest.approx(expected, rel=1e-9)
     assert account["scope2_location_kgco2e"] == pytest.approx(expected * 0.5827, rel=1e-9)  # Jiangsu, 2023
+
+
+@pytest.mark.parametrize("field", ["gas_energy_kwh", "gas_volume_m3"])
+def test_scope1_from_a_real_gas_meter(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, field: str) -> None:
+    from simulators.series import load_series
+
+    gas = load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas")
+    replay = Replay(gas, start=START, speed=1.0, clock=lambda: 0.0)
+    per_m3 = 10.619 if field == "gas_volume_m3" else 1.0  # the factor table's default calorific value
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "boiler"})
+    influxdb.write(influx_db, [
+        prefix.line({field: replay.energy_kwh(q * 900.0) / per_m3, "quality": "good"},
+                    int((START + timedelta(minutes=15 * q)).timestamp()) * 10**9)
+        for q in range(HOURS * 4 + 1)
+    ])
+    (tmp_path / "ingest.yaml").write_text(
+        f"mqtt: {{url: 'mqtt://127.0.0.1:1883'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
+    )
+    (tmp_path / "sites.yaml").write_text(
+        "sites:\n  - id: s\n    buildings:\n      - {id: b, floor_area_m2: 100, zone: GB, meters: ["
+        "{gateway: gw-c, device: boiler, role: gas}]}\n"
+    )
+    result = CliRunner().invoke(app, [
+        "carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "s", "--building", "b",
+        "--from", "2022-01-01", "--to", "2022-01-03", "--json", "--config", str(tmp_path / "ingest.yaml"),
+    ])
+    assert result.exit_code == 0, result.output
+    account = orjson.loads(result.output)
+    expected_kwh = sum(gas.kwh[:HOURS])
+    assert account["gas_kwh"] == pytest.approx(expected_kwh, rel=1e-9)
+    assert account["scope1_kgco2e"] == pytest.approx(expected_kwh * 0.18127, rel=1e-9)  # EPA 2024, CO2e, HHV
+    assert any(f.startswith("EPA GHG Emission Factors Hub 2024") for f in account["factors"])
+    assert any("calorific value" in f for f in account["factors"]) == (field == "gas_volume_m3")
