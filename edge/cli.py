@@ -78,20 +78,21 @@ def validate(
     rows = []
     for bus in cfg.buses:
         for device in bus.devices:
-            profile = load_profile(device.profile)
-            plan = build_plan(profile)
-            rows.append(
-                {
-                    "bus": bus.name,
-                    "endpoint": bus.endpoint,
-                    "device": device.id,
-                    "unit": device.unit,
-                    "profile": profile.name,
-                    "quantities": len(profile.registers),
-                    "requests": len(plan.requests),
-                    "poll_interval_s": device.poll_interval_s,
-                }
-            )
+            row: dict[str, object] = {
+                "bus": bus.name,
+                "endpoint": bus.endpoint,
+                "device": device.id,
+                "unit": device.unit,
+                "profile": "sunspec (discovered at run time)",
+                "quantities": "-",
+                "requests": "-",
+                "poll_interval_s": device.poll_interval_s,
+            }
+            if device.profile != "sunspec":
+                profile = load_profile(device.profile)
+                row |= {"profile": profile.name, "quantities": len(profile.registers),
+                        "requests": len(build_plan(profile).requests)}
+            rows.append(row)
     if json_output:
         import orjson
 

@@ -137,7 +137,10 @@ class DeviceConfig(BaseModel):
 
     id: Id
     unit: int = Field(ge=0, le=247, description="Modbus unit (slave) id.")
-    profile: str = Field(description="A shipped profile name or a path to a profile YAML.")
+    profile: str = Field(
+        description="A shipped profile name, a path to a profile YAML, or 'sunspec' to discover the "
+        "device's SunSpec models (meters 201-204/211-214, inverters 101-103/111-113)."
+    )
     poll_interval_s: float = Field(default=10.0, ge=0.1, le=86_400)
     timeout_s: float | None = Field(
         default=None, gt=0, le=60, description="Defaults to the bus timeout."
@@ -162,6 +165,8 @@ class DeviceConfig(BaseModel):
         candidate = Path(value)
         if base is not None and not candidate.is_absolute() and candidate.suffix in (".yaml", ".yml"):
             value = str(Path(base) / candidate)
+        if value == "sunspec":
+            return value  # built from the device's own model chain when it is first reached
         try:
             load_profile(value)
         except ProfileError as exc:

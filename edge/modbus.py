@@ -27,7 +27,7 @@ from typing import Any
 from edge.config import BusConfig, DeviceConfig, RtuOverTcpBusConfig, SerialBusConfig
 from edge.counters import CounterGuard
 from edge.plan import ReadPlan, build_plan
-from edge.profile import load_profile
+from edge.profile import Profile, load_profile
 from shared.errors import DeviceError
 from shared.wire import Quality
 
@@ -67,23 +67,29 @@ class DeviceState:
 @dataclass(slots=True)
 class _Device:
     config: DeviceConfig
-    plan: ReadPlan
+    plan: ReadPlan | None
+    """None for a SunSpec device not yet discovered."""
     state: DeviceState
     guard: CounterGuard
     next_due: float = 0.0
     retry_at: float = 0.0
 
 
-def _device(config: DeviceConfig, bus: str) -> _Device:
-    """A device's plan and counter guard, built once at start-up."""
-    profile = load_profile(config.profile)
+def _guard(config: DeviceConfig, profile: Profile) -> CounterGuard:
     counters = [c for r in profile.resolved() if (c := r.counter) is not None]
-    guard = CounterGuard(
+    return CounterGuard(
         counters,
         max_power_kw=config.max_power_kw or profile.max_power_kw,
         max_flow_m3_per_h=config.max_flow_m3_per_h,
     )
-    return _Device(config, build_plan(profile), DeviceState(config.id, bus), guard)
+
+
+def _device(config: DeviceConfig, bus: str) -> _Device:
+    """A device's plan and counter guard, built once at start-up (SunSpec: at first contact)."""
+    if config.profile == "sunspec":
+        return _Device(config, None, DeviceState(config.id, bus), CounterGuard([]))
+    profile = load_profile(config.profile)
+    return _Device(config, build_plan(profile), DeviceState(config.id, bus), _guard(config, profile))
 
 
 def next_slot(now: float, interval: float) -> float:
@@ -258,6 +264,9 @@ class ModbusBus:
 
         client = await self._connect()
         unit = device.config.unit
+        if device.plan is None:
+            await self._discover(client, device)
+        assert device.plan is not None
         timeout = (device.config.timeout_s or self.config.timeout_s) * (1 + self.config.retries) + 0.5
         responses: list[Sequence[int]] = []
         ts: datetime | None = None
@@ -301,6 +310,36 @@ class ModbusBus:
             raise DeviceError(f"unit {unit}: connection failed: {exc}") from exc
         assert ts is not None
         return ts, device.plan.decode(responses)
+
+    async def _discover(self, client: Any, device: _Device) -> None:
+        """Walk a SunSpec device's model chain and build its plan (once; again after a failure)."""
+        from pymodbus.exceptions import ModbusException
+
+        from edge.sunspec import SunSpecError, build_profile, discover
+
+        unit = device.config.unit
+
+        async def read(address: int, count: int) -> list[int] | None:
+            try:
+                async with asyncio.timeout(self.config.timeout_s * (1 + self.config.retries) + 0.5):
+                    response = await client.read_holding_registers(address, count=count, device_id=unit)
+            except (TimeoutError, ModbusException) as exc:
+                await self._close()
+                raise DeviceError(f"unit {unit} did not answer SunSpec discovery at {address}") from exc
+            return None if response.isError() else list(response.registers)
+
+        try:
+            found = await discover(read)
+            profile = build_profile(found, name=f"sunspec-{device.config.id}")
+        except SunSpecError as exc:
+            raise DeviceError(f"unit {unit}: {exc}") from exc
+        device.plan = build_plan(profile)
+        device.guard = _guard(device.config, profile)
+        log.info(
+            "device %s: SunSpec %s %s (serial %s), models %s at %d: %d values in %d requests",
+            device.config.id, found.manufacturer or "?", found.model or "?", found.serial or "?",
+            [m.id for m in found.models], found.base, len(device.plan.slots), len(device.plan.requests),
+        )
 
     async def _close(self) -> None:
         client, self._client = self._client, None

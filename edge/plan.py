@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from edge.codec import Decoder, decoder
 from edge.profile import Function, Profile, Register
@@ -41,6 +42,20 @@ class _Slot:
     request: int
     offset: int
     decode: Decoder
+    sf_request: int = -1
+    sf_offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Registers a request must cover: a value, or a scale-factor register."""
+
+    function: Function
+    address: int
+    end: int
+
+
+SF_NOT_IMPLEMENTED = 0x8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +82,23 @@ class ReadPlan:
         values: dict[str, float] = {}
         for slot in self.slots:
             value = slot.decode(responses[slot.request], slot.offset)
-            if value is not None:
-                values[slot.quantity] = value
+            if value is None:
+                continue
+            if slot.sf_request >= 0:
+                raw = responses[slot.sf_request][slot.sf_offset]
+                if raw == SF_NOT_IMPLEMENTED:
+                    continue
+                value *= 10.0 ** (raw - 0x10000 if raw & 0x8000 else raw)
+            values[slot.quantity] = value
         return values
 
 
-def group_registers(registers: Sequence[Register], *, max_gap: int, max_registers: int) -> list[list[Register]]:
+def group_registers(registers: Sequence[_Span | Register], *, max_gap: int, max_registers: int) -> list[list[Any]]:
     """Registers grouped into requests (see the module docstring)."""
-    groups: list[list[Register]] = []
+    groups: list[list[Any]] = []
     for function in ("holding", "input"):
         start = end = -1
-        current: list[Register] = []
+        current: list[Any] = []
         for register in sorted((r for r in registers if r.function == function), key=lambda r: r.address):
             fits = (
                 current
@@ -97,30 +118,47 @@ def group_registers(registers: Sequence[Register], *, max_gap: int, max_register
 
 
 def build_plan(profile: Profile) -> ReadPlan:
-    """The minimal read plan of a profile, with its decoders built."""
+    """The minimal read plan of a profile, with its decoders built.
+
+    A register with a scale factor (SunSpec) needs its scale-factor register in the plan
+    too; both are grouped like any other registers, so they share a request when they are
+    close (SunSpec models keep them next to their values).
+    """
     registers = profile.resolved()
+    spans = {_Span(r.function, r.address, r.end) for r in registers}
+    spans |= {_Span(r.function, r.scale_factor, r.scale_factor + 1) for r in registers if r.scale_factor is not None}
     requests: list[ReadRequest] = []
-    slots: list[_Slot] = []
     for group in group_registers(
-        registers, max_gap=profile.plan.max_gap, max_registers=profile.plan.max_registers
+        sorted(spans, key=lambda s: (s.function, s.address)),
+        max_gap=profile.plan.max_gap,
+        max_registers=profile.plan.max_registers,
     ):
         start = group[0].address
-        end = max(r.end for r in group)
-        index = len(requests)
-        requests.append(ReadRequest(group[0].function, start, end - start))
-        for register in group:
-            slots.append(
-                _Slot(
-                    register.quantity,
-                    index,
-                    register.address - start,
-                    decoder(
-                        register.type,
-                        register.order,
-                        scale=register.scale,
-                        offset=register.offset,
-                        missing=register.missing,
-                    ),
-                )
+        requests.append(ReadRequest(group[0].function, start, max(r.end for r in group) - start))
+
+    def locate(function: str, address: int, end: int) -> tuple[int, int]:
+        for index, request in enumerate(requests):
+            if request.function == function and request.address <= address and end <= request.address + request.count:
+                return index, address - request.address
+        raise AssertionError(f"register {address} is in no request")  # grouping covers every span
+
+    slots: list[_Slot] = []
+    for register in registers:
+        index, offset = locate(register.function, register.address, register.end)
+        sf_index, sf_offset = (
+            locate(register.function, register.scale_factor, register.scale_factor + 1)
+            if register.scale_factor is not None
+            else (-1, 0)
+        )
+        slots.append(
+            _Slot(
+                register.quantity,
+                index,
+                offset,
+                decoder(register.type, register.order, scale=register.scale, offset=register.offset,
+                        missing=register.missing),
+                sf_index,
+                sf_offset,
             )
+        )
     return ReadPlan(tuple(requests), tuple(slots))

@@ -109,6 +109,13 @@ class RegisterSpec(BaseModel):
         description="For a counter: the value at which it wraps to zero (e.g. 99999.99 for a "
         "display-limited meter). Unsigned integer counters default to 2^bits x scale.",
     )
+    scale_factor: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_ADDRESS,
+        description="Address of a SunSpec scale-factor register (int16 exponent of 10, same function) "
+        "applied as value x scale x 10^sf; read in the same request as the value.",
+    )
 
 
 class Register(BaseModel):
@@ -125,6 +132,7 @@ class Register(BaseModel):
     offset: float
     missing: tuple[int, ...]
     rollover: float | None
+    scale_factor: int | None = None
 
     @property
     def counter(self) -> CounterSpec | None:
@@ -218,6 +226,7 @@ class Profile(BaseModel):
                 offset=s.offset,
                 missing=s.missing,
                 rollover=s.rollover,
+                scale_factor=s.scale_factor,
             )
             for s in self.registers
         )

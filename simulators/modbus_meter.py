@@ -35,14 +35,20 @@ Fault = Literal["silent", "exception", "busy", "crc"]
 
 @dataclass(frozen=True, slots=True)
 class SimMeter:
-    """One simulated meter: its unit id on the bus and the series it replays."""
+    """One simulated meter: its unit id on the bus and the series it replays.
+
+    With ``sunspec`` (a device image from ``simulators.sunspec_device``), the unit is a SunSpec
+    device with that image in its holding registers from 40000, instead of an SDM630.
+    """
 
     device_id: int
-    replay: Replay
+    replay: Replay | None = None
+    sunspec: tuple[int, ...] | None = None
 
     def state(self) -> MeterState:
         """The meter's measurements now: power and energy from the replay, voltages and frequency
         with a small daily wobble derived from the replayed time (deterministic)."""
+        assert self.replay is not None
         offset = self.replay.offset_s()
         day = 2 * math.pi * offset / 86_400
         voltages = tuple(230.0 + 3.0 * math.sin(day + k * 2.1) for k in range(3))
@@ -104,6 +110,12 @@ class MeterServer:
         from pymodbus.constants import ExcCodes
         from pymodbus.simulator import DataType, SimData, SimDevice
 
+        if meter.sunspec is not None:
+            return SimDevice(
+                id=meter.device_id,
+                simdata=[SimData(40000, values=list(meter.sunspec), datatype=DataType.REGISTERS)],
+            )
+
         async def on_request(
             function_code: int,
             start_address: int,
@@ -119,6 +131,7 @@ class MeterServer:
                 return ExcCodes.DEVICE_BUSY
             if function_code != INPUT_REGISTERS or set_values is not None:
                 return ExcCodes.ILLEGAL_FUNCTION  # the map is input registers; settings are not simulated
+            assert meter.replay is not None
             write_registers(meter.state(), registers)
             self.reads += 1
             return None
