@@ -96,6 +96,18 @@ def _spurious(error: Any) -> bool:
     return isinstance(given, list | tuple) and isinstance(minimum, int) and len(given) >= minimum
 
 
+def _suggest(model: type[BaseModel], key: str) -> str:
+    """"; did you mean 'x'?" when a known key of the config is close to a misspelt one."""
+    import difflib
+
+    names: set[str] = set()
+    schema = model.model_json_schema()
+    for definition in [schema, *schema.get("$defs", {}).values()]:
+        names.update(definition.get("properties", {}))
+    close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def parse_yaml(text: str, *, source: str = "<config>") -> Any:
     """Parse YAML text keeping line information, or raise ``ConfigError``."""
     yaml = YAML(typ="rt")
@@ -137,6 +149,8 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
             if first_line is None:
                 first_line = line
             message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+                message = f"unknown key '{loc[-1]}'{_suggest(model, loc[-1])}"
             where = format_loc(loc)
             at = f"line {line}: " if line is not None else ""
             problems.append(f"{at}{where + ': ' if where else ''}{message}")

@@ -65,7 +65,8 @@ def test_mqtt_section_is_optional() -> None:
         ("port: 5020", "port: 70000", 9, "less than or equal to 65535"),
         ("poll_interval_s: 10", "poll_interval_s: 1", 14, "does not fit in its poll interval"),
         ("url: mqtt://127.0.0.1:1883", "url: http://127.0.0.1:1883", 4, "mqtt://host:port"),
-        ("  - name: plant-room", "  - name: plant-room\n    colour: green", 7, "Extra inputs"),
+        ("  - name: plant-room", "  - name: plant-room\n    colour: green", 7, "unknown key 'colour'"),
+        ("poll_interval_s: 10", "poll_interval: 10", 14, "unknown key 'poll_interval'; did you mean 'poll_interval_s'?"),
     ],
 )
 def test_mistakes_name_the_line(old: str, new: str, line: int, words: str) -> None:
