@@ -44,6 +44,9 @@ class SimMeter:
     device_id: int
     replay: Replay | None = None
     sunspec: tuple[int, ...] | None = None
+    profile: str | None = None
+    """Present the meter through this profile's register map (any shipped or custom profile)
+    instead of the SDM630's: the state is encoded into each profile register, as that meter would."""
 
     def state(self) -> MeterState:
         """The meter's measurements now: power and energy from the replay, voltages and frequency
@@ -115,6 +118,8 @@ class MeterServer:
                 id=meter.device_id,
                 simdata=[SimData(40000, values=list(meter.sunspec), datatype=DataType.REGISTERS)],
             )
+        if meter.profile is not None:
+            return self._profile_device(meter)
 
         async def on_request(
             function_code: int,
@@ -139,6 +144,45 @@ class MeterServer:
         return SimDevice(
             id=meter.device_id,
             simdata=[SimData(0, count=MAP_END, values=0, datatype=DataType.REGISTERS)],
+            action=on_request,
+        )
+
+    def _profile_device(self, meter: SimMeter) -> Any:
+        """A meter presented through a profile: each register holds the state encoded as the profile decodes it."""
+        from pymodbus.constants import ExcCodes
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        from edge.codec import encode
+        from edge.profile import load_profile
+        from simulators.sdm630 import quantities
+
+        assert meter.profile is not None
+        registers = load_profile(meter.profile).resolved()
+        start = min(r.address for r in registers)
+        end = max(r.end for r in registers)
+        functions = {3 if r.function == "holding" else 4 for r in registers}
+
+        async def on_request(function_code: int, start_address: int, address: int, count: int,
+                             block: list[int], set_values: list[int] | list[bool] | None) -> ExcCodes | None:
+            fault = self._faults.get(meter.device_id)
+            if fault in ("exception", "busy"):
+                return ExcCodes.DEVICE_FAILURE if fault == "exception" else ExcCodes.DEVICE_BUSY
+            if function_code not in functions or set_values is not None:
+                return ExcCodes.ILLEGAL_FUNCTION
+            values = quantities(meter.state())
+            for register in registers:
+                value = values.get(register.quantity)
+                if value is None:
+                    continue
+                raw = (value - register.offset) / register.scale
+                words = encode(raw if register.type.startswith("float") else round(raw), register.type, register.order)
+                block[register.address - start_address : register.end - start_address] = words
+            self.reads += 1
+            return None
+
+        return SimDevice(
+            id=meter.device_id,
+            simdata=[SimData(start, count=end - start, values=0, datatype=DataType.REGISTERS)],
             action=on_request,
         )
 

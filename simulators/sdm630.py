@@ -142,3 +142,23 @@ def write_registers(state: MeterState, registers: list[int]) -> None:
     for name, value in values(state).items():
         address = ADDRESSES[name]
         registers[address], registers[address + 1] = _WORDS.unpack(_FLOAT.pack(value))
+
+
+# The simulated state under the vocabulary's names, for meters simulated from any profile.
+QUANTITY_OF: Final[dict[str, str]] = {
+    "l1_voltage": "voltage_l1_v", "l2_voltage": "voltage_l2_v", "l3_voltage": "voltage_l3_v",
+    "l1_current": "current_l1_a", "l2_current": "current_l2_a", "l3_current": "current_l3_a",
+    "l1_power_active": "active_power_l1_w", "l2_power_active": "active_power_l2_w",
+    "l3_power_active": "active_power_l3_w", "total_power_active": "active_power_w",
+    "total_power_apparent": "apparent_power_va", "total_power_reactive": "reactive_power_var",
+    "total_power_factor": "power_factor", "frequency": "frequency_hz",
+    "import_energy_active": "energy_import_kwh", "export_energy_active": "energy_export_kwh",
+    "import_energy_reactive": "reactive_energy_import_kvarh", "export_energy_reactive": "reactive_energy_export_kvarh",
+    "l12_voltage": "voltage_l1_l2_v", "l23_voltage": "voltage_l2_l3_v", "l31_voltage": "voltage_l3_l1_v",
+    "neutral_current": "current_n_a", "total_energy_active": "energy_total_kwh",
+}
+
+
+def quantities(state: MeterState) -> dict[str, float]:
+    """The meter's state by greenwire quantity name."""
+    return {QUANTITY_OF[name]: value for name, value in values(state).items() if name in QUANTITY_OF}

@@ -233,3 +233,34 @@ def test_abb_not_available_registers_give_no_value() -> None:
     # Unsigned registers of all ones are "not available"; signed ones are -1 scaled, not a sentinel.
     assert "voltage_l1_v" not in values and "energy_import_kwh" not in values and "frequency_hz" not in values
     assert values["active_power_w"] == pytest.approx(-0.01)
+
+
+# Golden words, written by hand from the data types the sources give (IEEE 754 and two's
+# complement done on paper, not by greenwire's encoder): profile, {address: word}, expected values.
+GOLDEN = [
+    ("eastron-sdm630", {0: 0x4366, 1: 0x8000, 72: 0x47C3, 73: 0x5000, 342: 0x47C3, 343: 0x5080},
+     {"voltage_l1_v": 230.5, "energy_import_kwh": 100000.0, "energy_total_kwh": 100001.0}),
+    ("eastron-sdm120", {0: 0x4366, 1: 0x8000, 12: 0x44FA, 13: 0x0000, 70: 0x4248, 71: 0x0000},
+     {"voltage_l1_v": 230.5, "active_power_w": 2000.0, "frequency_hz": 50.0}),
+    ("eastron-sdm72", {52: 0xC47A, 53: 0x0000, 224: 0x3F80, 225: 0x0000},
+     {"active_power_w": -1000.0, "current_n_a": 1.0}),
+    ("carlo-gavazzi-em24", {0: 0x08FD, 1: 0x0000, 40: 0x86A0, 41: 0x0001, 55: 0x01F4},
+     {"voltage_l1_v": 230.1, "active_power_w": 10000.0, "frequency_hz": 50.0}),
+    ("janitza-b23", {19026: 0x461C, 19027: 0x4000, 19068: 0x4B18, 19069: 0x9680},
+     {"active_power_w": 10000.0, "energy_import_kwh": 10000000.0}),
+    ("siemens-pac2200", {65: 0x4120, 66: 0x0000, 801: 0x40C3, 802: 0x8800, 803: 0x0000, 804: 0x0000},
+     {"active_power_w": 10.0, "energy_import_kwh": 10.0}),
+    ("abb-b23", {23296: 0x0000, 23297: 0x08FD, 20480: 0, 20481: 0, 20482: 0x0001, 20483: 0x86A0, 23340: 0x1388},
+     {"voltage_l1_v": 230.1, "energy_import_kwh": 1000.0, "frequency_hz": 50.0}),
+]
+
+
+@pytest.mark.parametrize(("name", "words", "expected"), GOLDEN, ids=[g[0] for g in GOLDEN])
+def test_golden_words(name: str, words: dict[int, int], expected: dict[str, float]) -> None:
+    from edge.plan import build_plan
+
+    plan = build_plan(load_profile(name))
+    responses = [[words.get(a, 0) for a in range(r.address, r.address + r.count)] for r in plan.requests]
+    values = plan.decode(responses)
+    for quantity, value in expected.items():
+        assert values[quantity] == pytest.approx(value, rel=1e-7), quantity
