@@ -32,13 +32,16 @@ class ConfigError(GreenwireError):
     ``str()`` is a complete message for a person: file, line and field.
     """
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, column: int | None = None
+    ) -> None:
         where = path or ""
         if path and line is not None:
-            where = f"{path}:{line}"
+            where = f"{path}:{line}" if column is None else f"{path}:{line}:{column}"
         super().__init__(f"{where}: {message}" if where else message)
         self.path = path
         self.line = line
+        self.column = column
 
 
 class ContractError(GreenwireError):

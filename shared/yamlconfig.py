@@ -52,21 +52,21 @@ class LocatedValueError(ValueError):
         self.loc = tuple(loc)
 
 
-def _locate(root: Any, loc: Sequence[int | str]) -> tuple[int | None, tuple[int | str, ...]]:
-    """1-based line of the deepest node of ``loc`` in the document, and ``loc`` as the file spells it.
+def _locate(root: Any, loc: Sequence[int | str]) -> tuple[int | None, int | None, tuple[int | str, ...]]:
+    """1-based line and column of the deepest node of ``loc``, and ``loc`` as the file spells it.
 
     Parts that are not keys of the file (a discriminated union's tag, as in
     ``buses[0].tcp``) are left out of the returned location.
     """
-    node, line = root, None
+    node, line, column = root, None, None
     spelled: list[int | str] = []
     found = True
     for part in loc:
         if found and isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
+            line, column = (x + 1 for x in node.lc.key(part))
             node = node[part]
         elif found and isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.lc.item(part)[0] + 1
+            line, column = (x + 1 for x in node.lc.item(part))
             node = node[part]
         elif found and isinstance(node, CommentedMap) and isinstance(part, str):
             continue  # a union tag
@@ -75,7 +75,7 @@ def _locate(root: Any, loc: Sequence[int | str]) -> tuple[int | None, tuple[int 
         spelled.append(part)
     if line is None and isinstance(root, CommentedMap | CommentedSeq):
         line = root.lc.line + 1
-    return line, tuple(spelled)
+    return line, column, tuple(spelled)
 
 
 def format_loc(loc: Sequence[int | str]) -> str:
@@ -138,6 +138,7 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
     except ValidationError as exc:
         problems = []
         first_line: int | None = None
+        first_column: int | None = None
         for error in exc.errors(include_url=False):
             if _spurious(error):
                 continue
@@ -145,9 +146,9 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
             cause = (error.get("ctx") or {}).get("error")
             if isinstance(cause, LocatedValueError):
                 loc += cause.loc
-            line, loc = _locate(document, loc)
+            line, column, loc = _locate(document, loc)
             if first_line is None:
-                first_line = line
+                first_line, first_column = line, column
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
                 message = f"unknown key '{loc[-1]}'{_suggest(model, loc[-1])}"
@@ -156,6 +157,6 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
             problems.append(f"{at}{where + ': ' if where else ''}{message}")
         if len(problems) == 1:
             text_ = problems[0].split(": ", 1)[1] if problems[0].startswith("line ") else problems[0]
-            raise ConfigError(text_, path=source, line=first_line) from None
+            raise ConfigError(text_, path=source, line=first_line, column=first_column) from None
         summary = f"{len(problems)} problems:\n  " + "\n  ".join(problems)
-        raise ConfigError(summary, path=source, line=first_line) from None
+        raise ConfigError(summary, path=source, line=first_line, column=first_column) from None

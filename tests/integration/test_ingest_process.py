@@ -151,6 +151,6 @@ def test_check_reports_config_broker_and_influxdb(
     done = subprocess.run([*GREENWIRE, "ingest", "check", "--config", str(broken)],
                           capture_output=True, timeout=60, check=False)
     assert done.returncode == 2
-    assert done.stderr.decode().startswith(f"error: {broken}:6: influx.api")
+    assert done.stderr.decode().startswith(f"error: {broken}:6:3: influx.api")
 
 
