@@ -267,34 +267,38 @@ class ModbusBus:
         if device.plan is None:
             await self._discover(client, device)
         assert device.plan is not None
-        timeout = (device.config.timeout_s or self.config.timeout_s) * (1 + self.config.retries) + 0.5
+        # A device with its own (shorter) timeout is cut off at exactly that, so it never holds the
+        # bus longer; otherwise pymodbus times out first and the 0.5 s is only a safety net.
+        own = device.config.timeout_s
+        timeout = (own or self.config.timeout_s) * (1 + self.config.retries) + (0.0 if own else 0.5)
         responses: list[Sequence[int]] = []
         ts: datetime | None = None
         try:
-            async with asyncio.timeout(timeout * len(device.plan.requests)):
-                for request in device.plan.requests:
-                    if ts is None:
-                        # The reading's time is when the device was asked, to the millisecond.
-                        now = self._wall()
-                        ts = datetime.fromtimestamp(math.floor(now * 1000) / 1000, UTC)
-                    read = (
-                        client.read_input_registers
-                        if request.function == "input"
-                        else client.read_holding_registers
-                    )
+            for request in device.plan.requests:
+                if ts is None:
+                    # The reading's time is when the device was asked, to the millisecond.
+                    now = self._wall()
+                    ts = datetime.fromtimestamp(math.floor(now * 1000) / 1000, UTC)
+                read = (
+                    client.read_input_registers
+                    if request.function == "input"
+                    else client.read_holding_registers
+                )
+                # Each request has the device's whole timeout: a dead device fails on its first.
+                async with asyncio.timeout(timeout):
                     response = await read(request.address, count=request.count, device_id=unit)
-                    if self.config.frame_gap_s:
-                        await asyncio.sleep(self.config.frame_gap_s)
-                    if response.isError():
-                        code = getattr(response, "exception_code", "?")
-                        raise DeviceError(
-                            f"unit {unit} answered exception code {code} to "
-                            f"{request.function} registers {request.address}+{request.count}"
-                        )
-                    responses.append(response.registers)
+                if self.config.frame_gap_s:
+                    await asyncio.sleep(self.config.frame_gap_s)
+                if response.isError():
+                    code = getattr(response, "exception_code", "?")
+                    raise DeviceError(
+                        f"unit {unit} answered exception code {code} to "
+                        f"{request.function} registers {request.address}+{request.count}"
+                    )
+                responses.append(response.registers)
         except TimeoutError as exc:
             await self._close()
-            raise DeviceError(f"unit {unit} did not answer within {timeout:.1f} s") from exc
+            raise DeviceError(f"unit {unit} did not answer within {timeout:g} s") from exc
         except ModbusIOException as exc:
             await self._close()
             tries = 1 + self.config.retries

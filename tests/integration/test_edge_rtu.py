@@ -108,3 +108,22 @@ async def test_rtu_over_tcp_converter() -> None:
     assert read[-1].values["active_power_w"] in {replay.power_w(at), replay.power_w(at + 0.25)}
     states = {s.device: s for s in bus.states}
     assert states["absent"].online is False and "did not answer" in (states["absent"].last_error or "")
+
+
+async def test_a_dead_unit_costs_the_others_only_its_own_timeout(pty_pair: tuple[str, str]) -> None:
+    gateway_end, meter_end = pty_pair
+    replay = Replay(builtin_series("b2"), start=datetime(2022, 9, 1, tzinfo=UTC), speed=60)
+    read: list[PolledReading] = []
+    devices = (
+        DeviceConfig(id="ghost", unit=2, profile="eastron-sdm630", poll_interval_s=1.0, timeout_s=0.1),
+        DeviceConfig(id="live", unit=1, profile="eastron-sdm630", poll_interval_s=1.0, max_power_kw=10_000),
+    )
+    config = SerialBusConfig(name="rs485-1", type="serial", port=gateway_end, baudrate=38400, timeout_s=0.4,
+                             retries=0, devices=devices)
+    async with MeterServer(meters=[SimMeter(1, replay)], transport="serial", serial_port=meter_end, baudrate=38400):
+        bus = ModbusBus(config, read.append)
+        await _run_for(bus, 3.6)
+    # The bus timeout is 0.4 s, but the dead unit has its own 0.1 s: each live read follows its
+    # slot by at most that (plus the read itself), never by the bus timeout.
+    assert len(read) >= 3
+    assert all((r.ts.timestamp() % 1.0) < 0.1 + 0.15 for r in read), [r.ts.timestamp() % 1.0 for r in read]
