@@ -130,6 +130,14 @@ def report(
                f"  ({result.estimated_kwh:,.1f} kWh estimated, {result.rejected_kwh:,.1f} kWh rejected)")
     typer.echo(f"  Scope 2 (location)   {result.scope2_location_kgco2e:14,.1f} kgCO2e"
                f"  ({'-' if intensity is None else f'{intensity:.1f}'} gCO2e/kWh)")
+    if result.scope2_market_kgco2e is not None:
+        typer.echo(f"  Scope 2 (market)     {result.scope2_market_kgco2e:14,.1f} kgCO2e"
+                   f"  ({result.instrument_kwh:,.1f} kWh covered by instruments)")
+    if result.pv_generation_kwh:
+        typer.echo(f"  PV generation        {result.pv_generation_kwh:14,.1f} kWh"
+                   f"  (self-consumed {result.pv_self_consumption_kwh or 0:,.1f} kWh, zero emissions)")
+    if result.grid_export_kwh:
+        typer.echo(f"  grid export          {result.grid_export_kwh:14,.1f} kWh  (reported, not netted)")
     if result.gas_kwh:
         typer.echo(f"  gas                  {result.gas_kwh:14,.1f} kWh")
         typer.echo(f"  Scope 1 (gas)        {result.scope1_kgco2e:14,.1f} kgCO2e")

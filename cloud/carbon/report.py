@@ -8,7 +8,7 @@ factor). ``sub_meter`` readings are never added: they allocate, they do not coun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud.carbon.account import location_based, minute_buckets
@@ -32,9 +32,20 @@ class Account:
     scope2_location_kgco2e: float = 0.0
     gas_kwh: float = 0.0
     scope1_kgco2e: float = 0.0
+    scope2_market_kgco2e: float | None = None
+    instrument_kwh: float = 0.0
+    pv_generation_kwh: float = 0.0
+    grid_export_kwh: float = 0.0
     floor_area_m2: float = 0.0
     factors: set[str] = field(default_factory=set)
     factor_table_version: str = ""
+
+    @property
+    def pv_self_consumption_kwh(self) -> float | None:
+        """PV used in the building: generation minus export (both measured), never negative."""
+        if not self.pv_generation_kwh:
+            return None
+        return max(0.0, self.pv_generation_kwh - self.grid_export_kwh)
 
     @property
     def intensity_g_per_kwh(self) -> float | None:
@@ -56,6 +67,11 @@ class Account:
             "estimated_kwh": self.estimated_kwh,
             "rejected_kwh": self.rejected_kwh,
             "scope2_location_kgco2e": self.scope2_location_kgco2e,
+            "scope2_market_kgco2e": self.scope2_market_kgco2e,
+            "instrument_kwh": self.instrument_kwh,
+            "pv_generation_kwh": self.pv_generation_kwh,
+            "grid_export_kwh": self.grid_export_kwh,
+            "pv_self_consumption_kwh": self.pv_self_consumption_kwh,
             "gas_kwh": self.gas_kwh,
             "scope1_kgco2e": self.scope1_kgco2e,
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
@@ -103,7 +119,45 @@ def account(
         result.scope2_location_kgco2e += minute.kg_co2e
         result.factors.add(minute.factor_source)
     _gas(result, building, gas_counters or {}, start, end, table)
+    result.pv_generation_kwh = _energy(building, "pv_generation", counters, start, end)
+    result.grid_export_kwh = _energy(building, "grid_export", counters, start, end)
+    _market(result, building, start, end)
     return result
+
+
+def _energy(building: Building, role: str, counters: dict[str, Counter], start: datetime, end: datetime) -> float:
+    """Energy of the meters with ``role`` in [start, end), from their counters."""
+    intervals: list[EnergyInterval] = []
+    for meter in building.meters_with(role):  # type: ignore[arg-type]
+        tracker = CounterTracker(max_power_kw=meter.max_power_kw)
+        for ts, value, quality in counters.get(meter.device, []):
+            interval = tracker.add(ts, value, quality)
+            if interval is not None:
+                intervals.append(interval)
+    return sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
+
+
+def _market(result: Account, building: Building, start: datetime, end: datetime) -> None:
+    """Scope 2 market-based: instruments first (each spread evenly over its period), residual mix for the rest."""
+    market = building.market
+    if market is None:
+        return
+    covered_kwh = covered_kg = 0.0
+    for instrument in market.instruments:
+        i0 = datetime.combine(instrument.start, datetime.min.time(), UTC)
+        i1 = datetime.combine(instrument.end, datetime.min.time(), UTC)
+        overlap = (min(end, i1) - max(start, i0)).total_seconds()
+        if overlap <= 0:
+            continue
+        kwh = instrument.kwh * overlap / (i1 - i0).total_seconds()
+        kwh = min(kwh, result.grid_import_kwh - covered_kwh)
+        covered_kwh += kwh
+        covered_kg += kwh * instrument.g_per_kwh / 1000
+        result.factors.add(f"{instrument.kind}: {instrument.source}")
+    residual = result.grid_import_kwh - covered_kwh
+    result.instrument_kwh = covered_kwh
+    result.scope2_market_kgco2e = covered_kg + residual * market.residual_mix_g_per_kwh / 1000
+    result.factors.add(f"residual mix {market.residual_mix_g_per_kwh:g} g/kWh: {market.residual_mix_source}")
 
 
 def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str, Counter]], start: datetime,
@@ -131,6 +185,12 @@ def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str,
         result.factors.add(f"gas calorific value {calorific:g} kWh/m3 ({cv.energy_basis}): {source}")
 
 
+_FIELD_OF_ROLE = {
+    "grid_import": "energy_import_kwh",
+    "grid_export": "energy_export_kwh",
+    "pv_generation": "energy_generated_kwh",
+}
+
 READ_MARGIN = timedelta(hours=1)
 """Counter readings this far outside the period are read too, so the intervals that cross its
 edges are known; their energy is then cut at the edges, minute by minute."""
@@ -139,8 +199,9 @@ edges are known; their energy is then cut at the edges, minute by minute."""
 def account_from_influx(influx: InfluxV1, building: Building, start: datetime, end: datetime) -> Account:
     """Fetch the building's counters and its zone's series, then account (see ``account``)."""
     counters = {
-        m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN)
-        for m in building.meters_with("grid_import")
+        m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN, _FIELD_OF_ROLE[m.role])
+        for m in building.meters
+        if m.role in _FIELD_OF_ROLE
     }
     gas: dict[str, tuple[str, Counter]] = {}
     for meter in building.meters_with("gas"):

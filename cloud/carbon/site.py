@@ -23,6 +23,7 @@ Validated like the edge config: errors name the file and line.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,6 +50,35 @@ class MeterRef(BaseModel):
     max_power_kw: float | None = Field(default=None, gt=0, description="For rejecting implausible counter jumps.")
 
 
+class Instrument(BaseModel):
+    """A contractual instrument for Scope 2 market-based: certificates or a PPA for a period."""
+
+    model_config = _FROZEN
+
+    kind: Literal["certificate", "ppa", "green_tariff"]
+    kwh: float = Field(gt=0, description="Energy the instrument covers over its period (spread evenly).")
+    start: date = Field(alias="from")
+    end: date = Field(alias="to", description="Exclusive.")
+    g_per_kwh: float = Field(default=0.0, ge=0, description="Emission factor of the instrument's energy.")
+    source: str = Field(min_length=1, description="Certificate batch, contract or tariff reference.")
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("'to' must be after 'from'")
+        return self
+
+
+class MarketSection(BaseModel):
+    """What Scope 2 market-based needs: the building's instruments and the residual mix."""
+
+    model_config = _FROZEN
+
+    residual_mix_g_per_kwh: float = Field(ge=0)
+    residual_mix_source: str = Field(min_length=1, description="Where the residual-mix factor comes from, and its year.")
+    instruments: tuple[Instrument, ...] = ()
+
+
 class Building(BaseModel):
     """One building and its meters."""
 
@@ -66,6 +96,7 @@ class Building(BaseModel):
         description="The gas supplier's calorific value (gross, kWh per m3); default from the factor table.",
     )
     meters: tuple[MeterRef, ...] = Field(min_length=1)
+    market: MarketSection | None = None
 
     @field_validator("timezone")
     @classmethod

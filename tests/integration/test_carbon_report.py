@@ -148,3 +148,57 @@ def test_scope1_from_a_real_gas_meter(influxdb: InfluxDB1, influx_db: str, tmp_p
     assert account["scope1_kgco2e"] == pytest.approx(expected_kwh * 0.18127, rel=1e-9)  # EPA 2024, CO2e, HHV
     assert any(f.startswith("EPA GHG Emission Factors Hub 2024") for f in account["factors"])
     assert any("calorific value" in f for f in account["factors"]) == (field == "gas_volume_m3")
+
+
+def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
+    """Certificates cover part of the import; PV generation and export are reported, never netted."""
+    consumption = Replay(builtin_series("b2"), start=START, speed=1.0, clock=lambda: 0.0)
+    generation = Replay(builtin_series("b85"), start=START, speed=1.0, clock=lambda: 0.0)  # stands in for a PV meter
+    lines = []
+    for q in range(HOURS * 4 + 1):
+        ns = int((START + timedelta(minutes=15 * q)).timestamp()) * 10**9
+        lines.append(SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "main"}).line(
+            {"energy_import_kwh": consumption.energy_kwh(q * 900.0), "quality": "good"}, ns))
+        lines.append(SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "pv"}).line(
+            {"energy_generated_kwh": generation.energy_kwh(q * 900.0), "quality": "good"}, ns))
+        lines.append(SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "export"}).line(
+            {"energy_export_kwh": 0.25 * generation.energy_kwh(q * 900.0), "quality": "good"}, ns))
+    influxdb.write(influx_db, lines)
+    (tmp_path / "ingest.yaml").write_text(
+        f"mqtt: {{url: 'mqtt://127.0.0.1:1883'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
+    )
+    (tmp_path / "sites.yaml").write_text(
+        """sites:
+  - id: s
+    buildings:
+      - id: b
+        floor_area_m2: 100
+        zone: CN-JS
+        meters:
+          - {gateway: gw-c, device: main, role: grid_import}
+          - {gateway: gw-c, device: pv, role: pv_generation}
+          - {gateway: gw-c, device: export, role: grid_export}
+        market:
+          residual_mix_g_per_kwh: 600
+          residual_mix_source: "test residual mix, not a published figure"
+          instruments:
+            - {kind: certificate, kwh: 31000, from: 2022-01-01, to: 2022-02-01, source: "GEC batch 2022-01-0042"}
+"""
+    )
+    result = CliRunner().invoke(app, [
+        "carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "s", "--building", "b",
+        "--from", "2022-01-01", "--to", "2022-01-03", "--json", "--config", str(tmp_path / "ingest.yaml"),
+    ])
+    assert result.exit_code == 0, result.output
+    account = orjson.loads(result.output)
+    imported = sum(builtin_series("b2").kwh[:HOURS])
+    generated = sum(builtin_series("b85").kwh[:HOURS])
+    covered = 31000 * 2 / 31  # the certificates' kWh spread evenly over January: two days of it
+    assert account["grid_import_kwh"] == pytest.approx(imported, rel=1e-9)
+    assert account["instrument_kwh"] == pytest.approx(covered, rel=1e-9)
+    assert account["scope2_market_kgco2e"] == pytest.approx((imported - covered) * 0.6, rel=1e-9)
+    assert account["scope2_location_kgco2e"] == pytest.approx(imported * 0.5827, rel=1e-9)
+    assert account["pv_generation_kwh"] == pytest.approx(generated, rel=1e-9)
+    assert account["grid_export_kwh"] == pytest.approx(0.25 * generated, rel=1e-9)
+    assert account["pv_self_consumption_kwh"] == pytest.approx(0.75 * generated, rel=1e-9)
+    assert "certificate: GEC batch 2022-01-0042" in account["factors"]
