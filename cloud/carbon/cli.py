@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -145,3 +146,107 @@ def report(
     for source in sorted(result.factors):
         typer.echo(f"  factor: {source}")
     typer.echo(f"  factor table version {result.factor_table_version}")
+
+
+def _targets(sites: Path, site: str | None, building: str | None):  # type: ignore[no-untyped-def]
+    from cloud.carbon.site import load_sites
+    from shared.errors import ConfigError
+
+    try:
+        model = load_sites(sites)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    chosen = [(s.id, b) for s in model.sites if site in (None, s.id) for b in s.buildings if building in (None, b.id)]
+    if not chosen:
+        typer.echo(f"error: no building matches --site {site} --building {building}", err=True)
+        raise typer.Exit(2)
+    return chosen
+
+
+@carbon_app.command()
+def backfill(
+    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
+    start: Annotated[str, typer.Option("--from", help="First day (its local midnight), ISO 8601 date.")],
+    end: Annotated[str, typer.Option("--to", help="Day after the last (exclusive).")],
+    site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
+    building: Annotated[str | None, typer.Option(help="Only this building.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Compute and store results (measurement carbon: 1m, 1h, 1d, 1mo) for whole local days.
+
+    Use it after importing history or a grid series; running it again overwrites the same
+    periods, so it is safe to repeat. Shows progress per building and day.
+    """
+    from rich.progress import Progress
+
+    from cloud.carbon.results import compute, local_midnight, month_from_days
+
+    influx = _influx(config)
+    targets = _targets(sites, site, building)
+    t0, t1 = _time(start), _time(end)
+    written = 0
+    with Progress(transient=True) as progress:
+        for site_id, target in targets:
+            first, last = local_midnight(t0, target.timezone), local_midnight(t1, target.timezone)
+            days = max(1, round((last - first).total_seconds() / 86400))
+            task = progress.add_task(f"{site_id}/{target.id}", total=days)
+            day = first
+            months: set[datetime] = set()
+            while day < last:
+                following = local_midnight(day + timedelta(hours=36), target.timezone)
+                lines = compute(influx, site_id, target, day, following)
+                influx.write(lines)
+                written += len(lines)
+                months.add(local_midnight(day.astimezone(ZoneInfo(target.timezone)).replace(day=1), target.timezone))
+                day = following
+                progress.advance(task)
+            for month in sorted(months):
+                lines = month_from_days(influx, site_id, target, month)
+                influx.write(lines)
+                written += len(lines)
+    typer.echo(f"wrote {written} result points for {len(targets)} building(s)")
+
+
+@carbon_app.command()
+def run(
+    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
+    interval_s: Annotated[float, typer.Option("--interval", help="Seconds between updates.")] = 60.0,
+    once: Annotated[bool, typer.Option("--once", help="Update once and exit (for cron or tests).")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Keep every building's results current: today's minutes, hours and day, the month, and the live
+    intensity and emission rate (measurement carbon_live) over the last 15 minutes."""
+    import time as time_
+
+    from cloud.carbon.results import compute, live_line, local_midnight, minutes, month_from_days
+    from shared.errors import StoreError
+
+    influx = _influx(config)
+    targets = _targets(sites, None, None)
+    while True:
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        try:
+            for site_id, target in targets:
+                today = local_midnight(now, target.timezone)
+                influx.write(compute(influx, site_id, target, today, today + timedelta(days=1)))
+                month = local_midnight(today.astimezone(ZoneInfo(target.timezone)).replace(day=1), target.timezone)
+                influx.write(month_from_days(influx, site_id, target, month))
+                from cloud.carbon.report import READ_MARGIN
+
+                counters = {
+                    m.device: influx.counter(m.gateway, m.device, now - READ_MARGIN, now + READ_MARGIN)
+                    for m in target.meters_with("grid_import")
+                }
+                recent = minutes(target, counters, influx.series(target.zone, now - READ_MARGIN, now),
+                                 now - READ_MARGIN, now)
+                line = live_line(site_id, target, recent, now)
+                if line is not None:
+                    influx.write([line])
+        except StoreError as exc:
+            typer.echo(f"error: {exc} (retrying at the next update)", err=True)
+            if once:
+                raise typer.Exit(1) from None
+        if once:
+            return
+        time_.sleep(interval_s)

@@ -202,3 +202,74 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
     assert account["grid_export_kwh"] == pytest.approx(0.25 * generated, rel=1e-9)
     assert account["pv_self_consumption_kwh"] == pytest.approx(0.75 * generated, rel=1e-9)
     assert "certificate: GEC batch 2022-01-0042" in account["factors"]
+
+
+def _setup(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, zone: str, tz: str) -> list[str]:
+    (tmp_path / "ingest.yaml").write_text(
+        f"mqtt: {{url: 'mqtt://127.0.0.1:1883'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
+    )
+    (tmp_path / "sites.yaml").write_text(
+        f"sites:\n  - id: s\n    buildings:\n      - {{id: b, floor_area_m2: 100, zone: {zone}, timezone: {tz}, "
+        "meters: [{gateway: gw-c, device: m, role: grid_import}]}\n"
+    )
+    return ["--sites", str(tmp_path / "sites.yaml"), "--config", str(tmp_path / "ingest.yaml")]
+
+
+def test_backfill_writes_minutes_and_roll_ups(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
+    building = builtin_series("b2")
+    replay = Replay(building, start=START, speed=1.0, clock=lambda: 0.0)
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    influxdb.write(influx_db, [
+        prefix.line({"energy_import_kwh": replay.energy_kwh(q * 900.0), "quality": "good"},
+                    int((START + timedelta(minutes=15 * q)).timestamp()) * 10**9)
+        for q in range(HOURS * 4 + 1)
+    ])
+    args = _setup(influxdb, influx_db, tmp_path, "GB", "Europe/London")
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", "grid", str(DATA / "neso-gb-2022-hourly.csv"), "--zone", "GB",
+                               "--config", args[3]]).exit_code == 0
+    done = runner.invoke(app, ["carbon", "backfill", *args, "--from", "2022-01-01", "--to", "2022-01-03"])
+    assert done.exit_code == 0, done.output
+
+    def rows(resolution: str) -> list[dict[str, object]]:
+        return influxdb.query(influx_db, f"SELECT * FROM \"carbon\" WHERE \"resolution\" = '{resolution}'")
+
+    neso = [float(line.split(",")[1]) * 1000 for line in (DATA / "neso-gb-2022-hourly.csv").read_text().splitlines()[1:]]
+    hours = rows("1h")
+    assert len(hours) == HOURS and len(rows("1m")) == HOURS * 60
+    for h, row in enumerate(hours):
+        assert row["grid_import_kwh"] == pytest.approx(building.kwh[h], rel=1e-9, abs=1e-9)
+        assert row["scope2_location_kgco2e"] == pytest.approx(building.kwh[h] * neso[h] / 1000, rel=1e-9, abs=1e-9)
+    days = rows("1d")
+    assert [row["grid_import_kwh"] for row in days] == [pytest.approx(sum(building.kwh[0:24])),
+                                                          pytest.approx(sum(building.kwh[24:48]))]
+    month = rows("1mo")
+    assert len(month) == 1 and month[0]["grid_import_kwh"] == pytest.approx(sum(building.kwh[:HOURS]))
+    assert month[0]["factor_sources"] == "NESO carbon intensity (neso-gb-2022-hourly.csv)"
+    # Running it again overwrites, it does not add.
+    assert runner.invoke(app, ["carbon", "backfill", *args, "--from", "2022-01-01", "--to", "2022-01-03"]).exit_code == 0
+    assert len(rows("1h")) == HOURS
+
+
+def test_run_keeps_today_and_the_live_figures_current(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
+    import time
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    # A meter drawing a steady 40 kW for the last 90 minutes, read every minute.
+    influxdb.write(influx_db, [
+        prefix.line({"energy_import_kwh": 5000.0 + 40.0 * k / 60, "quality": "good"},
+                    int((now - timedelta(minutes=90 - k)).timestamp()) * 10**9)
+        for k in range(91)
+    ])
+    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "Asia/Shanghai")
+    started = time.time()
+    result = CliRunner().invoke(app, ["carbon", "run", *args, "--once"])
+    assert result.exit_code == 0, result.output
+    live = influxdb.query(influx_db, 'SELECT * FROM "carbon_live"')
+    assert len(live) == 1
+    assert live[0]["intensity_g_per_kwh"] == pytest.approx(364.8)  # Hainan's 2023 factor: no series imported
+    assert live[0]["emission_rate_kg_per_h"] == pytest.approx(40.0 * 0.3648, rel=1e-6)
+    today = influxdb.query(influx_db, "SELECT * FROM \"carbon\" WHERE \"resolution\" = '1d'")
+    assert len(today) == 1 and today[0]["grid_import_kwh"] > 0
+    assert time.time() - started < 30
