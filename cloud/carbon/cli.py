@@ -143,6 +143,9 @@ def report(
         typer.echo(f"  gas                  {result.gas_kwh:14,.1f} kWh")
         typer.echo(f"  Scope 1 (gas)        {result.scope1_kgco2e:14,.1f} kgCO2e")
     typer.echo(f"  per floor area       {result.kgco2e_per_m2_year:14,.2f} kgCO2e/m2/year (annualised)")
+    if result.budget_kgco2e is not None and result.budget_used_pct is not None:
+        state = "within budget" if result.budget_used_pct <= 100 else "OVER BUDGET"
+        typer.echo(f"  budget for the period {result.budget_kgco2e:13,.1f} kgCO2e  ({result.budget_used_pct:.0f} % used: {state})")
     for source in sorted(result.factors):
         typer.echo(f"  factor: {source}")
     typer.echo(f"  factor table version {result.factor_table_version}")

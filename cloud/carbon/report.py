@@ -36,9 +36,18 @@ class Account:
     instrument_kwh: float = 0.0
     pv_generation_kwh: float = 0.0
     grid_export_kwh: float = 0.0
+    budget_kgco2e: float | None = None
+    """The building's budget for the period (annual budget x monthly share x time covered)."""
     floor_area_m2: float = 0.0
     factors: set[str] = field(default_factory=set)
     factor_table_version: str = ""
+
+    @property
+    def budget_used_pct(self) -> float | None:
+        """Location-based Scope 2 plus Scope 1 against the period's budget, in percent."""
+        if not self.budget_kgco2e:
+            return None
+        return 100 * (self.scope2_location_kgco2e + self.scope1_kgco2e) / self.budget_kgco2e
 
     @property
     def pv_self_consumption_kwh(self) -> float | None:
@@ -72,6 +81,8 @@ class Account:
             "pv_generation_kwh": self.pv_generation_kwh,
             "grid_export_kwh": self.grid_export_kwh,
             "pv_self_consumption_kwh": self.pv_self_consumption_kwh,
+            "budget_kgco2e": self.budget_kgco2e,
+            "budget_used_pct": self.budget_used_pct,
             "gas_kwh": self.gas_kwh,
             "scope1_kgco2e": self.scope1_kgco2e,
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
@@ -122,6 +133,7 @@ def account(
     result.pv_generation_kwh = _energy(building, "pv_generation", counters, start, end)
     result.grid_export_kwh = _energy(building, "grid_export", counters, start, end)
     _market(result, building, start, end)
+    result.budget_kgco2e = building.budget_between(start, end)
     return result
 
 

@@ -23,7 +23,8 @@ Validated like the edge config: errors name the file and line.
 
 from __future__ import annotations
 
-from datetime import date
+import calendar
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -91,12 +92,45 @@ class Building(BaseModel):
     zone: str = Field(min_length=1, description="Grid zone, e.g. GB, DE, CN-HI, CN-JS.")
     timezone: str = "UTC"
     annual_budget_kgco2e: float | None = Field(default=None, gt=0)
+    monthly_budget_split: tuple[float, ...] | None = Field(
+        default=None,
+        description="Twelve shares of the annual budget, January first, summing to 1 (e.g. more in winter). "
+        "Default: in proportion to the days of each month.",
+    )
     gas_calorific_kwh_per_m3: float | None = Field(
         default=None, gt=0, le=20,
         description="The gas supplier's calorific value (gross, kWh per m3); default from the factor table.",
     )
     meters: tuple[MeterRef, ...] = Field(min_length=1)
     market: MarketSection | None = None
+
+    @field_validator("monthly_budget_split")
+    @classmethod
+    def _split(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is not None and (len(value) != 12 or any(v < 0 for v in value) or abs(sum(value) - 1) > 1e-6):
+            raise ValueError(f"expected 12 non-negative shares summing to 1, got {len(value)} summing to {sum(value):g}")
+        return value
+
+    def budget_between(self, start: datetime, end: datetime) -> float | None:
+        """The share of the annual budget for [start, end), month by month, in the building's local time."""
+        if self.annual_budget_kgco2e is None:
+            return None
+        tz = ZoneInfo(self.timezone)
+        total = 0.0
+        cursor = start
+        while cursor < end:
+            local = cursor.astimezone(tz)
+            month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            month_end = (month_start.replace(day=28) + timedelta(days=4)).replace(day=1)
+            days_in_month = (month_end.date() - month_start.date()).days
+            days_in_year = 366 if calendar.isleap(local.year) else 365
+            share = (self.monthly_budget_split[local.month - 1] if self.monthly_budget_split
+                     else days_in_month / days_in_year)
+            piece_end = min(end, month_end.astimezone(UTC))
+            fraction = (piece_end - cursor) / (month_end.astimezone(UTC) - month_start.astimezone(UTC))
+            total += self.annual_budget_kgco2e * share * fraction
+            cursor = piece_end
+        return total
 
     @field_validator("timezone")
     @classmethod

@@ -45,7 +45,7 @@ def test_import_grid_and_report_a_building(influxdb: InfluxDB1, influx_db: str, 
         """sites:
   - id: cambridge
     buildings:
-      - {id: b2, floor_area_m2: 10000, zone: GB, timezone: Europe/London,
+      - {id: b2, floor_area_m2: 10000, zone: GB, timezone: Europe/London, annual_budget_kgco2e: 1000000,
          meters: [{gateway: gw-c, device: b2-main, role: grid_import}]}
   - id: haikou
     buildings:
@@ -73,6 +73,8 @@ def test_import_grid_and_report_a_building(influxdb: InfluxDB1, influx_db: str, 
     assert result["estimated_kwh"] == 0 and result["rejected_kwh"] == 0
     assert result["factors"] == ["NESO carbon intensity (neso-gb-2022-hourly.csv)"]
     assert result["kgco2e_per_m2_year"] == pytest.approx(expected_kg / 10000 / (2 / 365.25), rel=1e-9)
+    assert result["budget_kgco2e"] == pytest.approx(1_000_000 * 2 / 365)  # two January days of 2022
+    assert result["budget_used_pct"] == pytest.approx(100 * expected_kg / (1_000_000 * 2 / 365))
 
     hainan = runner.invoke(app, ["carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "haikou",
                                  "--building", "hq", *window, "--json", *config])

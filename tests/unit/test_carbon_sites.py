@@ -52,3 +52,21 @@ def test_mistakes_name_the_line(tmp_path: Path, old: str, new: str, line: int, w
         _load(tmp_path, GOOD.replace(old, new))
     assert words in str(info.value)
     assert info.value.line == line, str(info.value)
+
+
+def test_budget_for_a_period_follows_the_monthly_split(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    model = _load(tmp_path, GOOD)
+    clinic = model.building("haikou", "clinic")  # type: ignore[attr-defined]
+    # 150,000 kg a year spread by days: January 2026 (local time, UTC+8) is 31/365 of it.
+    jan = clinic.budget_between(datetime(2025, 12, 31, 16, tzinfo=UTC), datetime(2026, 1, 31, 16, tzinfo=UTC))
+    assert jan == pytest.approx(150_000 * 31 / 365)
+    winter = GOOD.replace("annual_budget_kgco2e: 150000",
+                          "annual_budget_kgco2e: 120000\n        monthly_budget_split: [0.2, 0.2, 0.1, 0.05, 0.05, "
+                          "0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.1]")
+    split = _load(tmp_path, winter).building("haikou", "clinic")  # type: ignore[attr-defined]
+    half_feb = split.budget_between(datetime(2026, 1, 31, 16, tzinfo=UTC), datetime(2026, 2, 14, 16, tzinfo=UTC))
+    assert half_feb == pytest.approx(120_000 * 0.2 / 2)
+    with pytest.raises(ConfigError, match="12 non-negative shares summing to 1"):
+        _load(tmp_path, winter.replace("0.2, 0.2,", "0.3, 0.2,"))
