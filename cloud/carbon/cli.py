@@ -216,17 +216,32 @@ def run(
     sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
     interval_s: Annotated[float, typer.Option("--interval", help="Seconds between updates.")] = 60.0,
     once: Annotated[bool, typer.Option("--once", help="Update once and exit (for cron or tests).")] = False,
+    publish: Annotated[bool, typer.Option(help="Publish each building's retained carbon signal on MQTT.")] = True,
     config: ConfigOption = None,
 ) -> None:
     """Keep every building's results current: today's minutes, hours and day, the month, and the live
-    intensity and emission rate (measurement carbon_live) over the last 15 minutes."""
+    intensity and emission rate (measurement carbon_live) over the last 15 minutes.
+
+    Each building's live figures are also published, retained, on greenwire/v1/{site}/carbon/{building}
+    (schema greenwire.carbon.v1) for building-management systems to shift load by.
+    """
     import time as time_
 
-    from cloud.carbon.results import compute, live_line, local_midnight, minutes, month_from_days
+    from cloud.carbon.results import (
+        compute,
+        live_figures,
+        live_line,
+        local_midnight,
+        minutes,
+        month_from_days,
+        signal_payload,
+    )
     from shared.errors import StoreError
+    from shared.topics import carbon_topic
 
     influx = _influx(config)
     targets = _targets(sites, None, None)
+    publisher = _signal_publisher(config, publish)
     while True:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         try:
@@ -246,10 +261,56 @@ def run(
                 line = live_line(site_id, target, recent, now)
                 if line is not None:
                     influx.write([line])
+                live = live_figures(recent, now)
+                if publisher is not None and live is not None:
+                    today_kg = sum(m.kg_co2e for m in recent if m.minute >= today)
+                    publisher.publish(carbon_topic(site_id, target.id), signal_payload(site_id, target, live, today_kg),
+                                      qos=1, retain=True).wait_for_publish(10)
         except StoreError as exc:
             typer.echo(f"error: {exc} (retrying at the next update)", err=True)
             if once:
                 raise typer.Exit(1) from None
         if once:
+            if publisher is not None:
+                publisher.disconnect()
+                publisher.loop_stop()
             return
         time_.sleep(interval_s)
+
+
+def _signal_publisher(config: Path | None, enabled: bool):  # type: ignore[no-untyped-def]
+    """A connected paho client for the carbon signal (the ingest config's broker, or the stack's)."""
+    if not enabled:
+        return None
+    import paho.mqtt.client as mqtt
+
+    if config is not None:
+        from cloud.config import load_config
+
+        section = load_config(config).mqtt
+        host, port, username, password = section.host, section.port, section.username, section.resolved_password()
+        tls = section.tls
+    else:
+        from urllib.parse import urlsplit
+
+        from greenwire.stack import discover
+
+        env = discover()
+        if env is None:
+            return None
+        parts = urlsplit(env.mqtt_url)
+        host, port, username, password, tls = parts.hostname or "127.0.0.1", parts.port or 1883, None, None, False
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="greenwire-carbon", protocol=mqtt.MQTTv5)
+    if username:
+        client.username_pw_set(username, password)
+    if tls:
+        client.tls_set()
+    try:
+        client.connect(host, port)
+    except OSError as exc:
+        typer.echo(f"error: cannot reach the broker {host}:{port} for the carbon signal: {exc}", err=True)
+        raise typer.Exit(1) from None
+    client.loop_start()
+    return client

@@ -120,6 +120,34 @@ LIVE_STALE = timedelta(minutes=10)
 """Without a measured minute this recent, there is no live figure (rather than a stale one)."""
 
 
+def live_figures(recent: list[MinuteEmissions], now: datetime) -> tuple[datetime, float, float] | None:
+    """(window end, gCO2e/kWh, kgCO2e/h) over the last 15 measured minutes; None without recent data."""
+    measured = [m.minute for m in recent if m.kwh > 0]
+    if not measured or now - max(measured) > LIVE_STALE:
+        return None
+    end = max(measured) + timedelta(minutes=1)
+    window = [m for m in recent if end - LIVE_WINDOW <= m.minute < end]
+    kwh = sum(m.kwh for m in window)
+    kg = sum(m.kg_co2e for m in window)
+    return end, 1000 * kg / kwh, kg * 3600 / LIVE_WINDOW.total_seconds()
+
+
+def signal_payload(site: str, building: Building, live: tuple[datetime, float, float], today_kg: float) -> bytes:
+    """The retained carbon signal for building-management systems (``greenwire.carbon.v1``)."""
+    import orjson
+
+    end, intensity, rate = live
+    return orjson.dumps({
+        "schema": "greenwire.carbon.v1",
+        "site": site,
+        "building": building.id,
+        "ts": end.isoformat().replace("+00:00", "Z"),
+        "intensity_g_per_kwh": round(intensity, 3),
+        "emission_rate_kg_per_h": round(rate, 4),
+        "today_kgco2e": round(today_kg, 3),
+    })
+
+
 def live_line(site: str, building: Building, recent: list[MinuteEmissions], now: datetime) -> str | None:
     """Live carbon intensity and emission rate over the last 15 measured minutes, or None without data.
 

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from greenwire.cli import app
-from greenwire.servers import InfluxDB1
+from greenwire.servers import InfluxDB1, Mosquitto
 from shared.lineprotocol import SeriesPrefix
 from simulators.series import Replay, builtin_series
 
@@ -206,9 +206,10 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
     assert "certificate: GEC batch 2022-01-0042" in account["factors"]
 
 
-def _setup(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, zone: str, tz: str) -> list[str]:
+def _setup(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, zone: str, tz: str,
+           mqtt_url: str = "mqtt://127.0.0.1:1883") -> list[str]:
     (tmp_path / "ingest.yaml").write_text(
-        f"mqtt: {{url: 'mqtt://127.0.0.1:1883'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
+        f"mqtt: {{url: '{mqtt_url}'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
     )
     (tmp_path / "sites.yaml").write_text(
         f"sites:\n  - id: s\n    buildings:\n      - {{id: b, floor_area_m2: 100, zone: {zone}, timezone: {tz}, "
@@ -253,8 +254,12 @@ def test_backfill_writes_minutes_and_roll_ups(influxdb: InfluxDB1, influx_db: st
     assert len(rows("1h")) == HOURS
 
 
-def test_run_keeps_today_and_the_live_figures_current(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
+def test_run_keeps_today_and_the_live_figures_current(
+    influxdb: InfluxDB1, influx_db: str, tmp_path: Path, mosquitto: Mosquitto
+) -> None:
     import time
+
+    from tests.integration.test_edge_publish import Subscriber
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
@@ -264,10 +269,24 @@ def test_run_keeps_today_and_the_live_figures_current(influxdb: InfluxDB1, influ
                     int((now - timedelta(minutes=90 - k)).timestamp()) * 10**9)
         for k in range(91)
     ])
-    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "Asia/Shanghai")
+    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "Asia/Shanghai", mqtt_url=mosquitto.url)
     started = time.time()
     result = CliRunner().invoke(app, ["carbon", "run", *args, "--once"])
     assert result.exit_code == 0, result.output
+    # The building's retained carbon signal, as a building-management system would read it.
+    bms = Subscriber(mosquitto.host, mosquitto.port, "greenwire/v1/s/carbon/b")
+    try:
+        deadline = time.time() + 5
+        while not bms.messages and time.time() < deadline:
+            time.sleep(0.05)
+        assert bms.messages, "no retained carbon signal"
+        topic, payload, retained = bms.messages[0]
+    finally:
+        bms.close()
+    signal = orjson.loads(payload)
+    assert retained and signal["schema"] == "greenwire.carbon.v1" and signal["building"] == "b"
+    assert signal["intensity_g_per_kwh"] == pytest.approx(364.8)
+    assert signal["emission_rate_kg_per_h"] == pytest.approx(40.0 * 0.3648, rel=1e-4)
     live = influxdb.query(influx_db, 'SELECT * FROM "carbon_live"')
     assert len(live) == 1
     assert live[0]["intensity_g_per_kwh"] == pytest.approx(364.8)  # Hainan's 2023 factor: no series imported
