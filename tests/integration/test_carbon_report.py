@@ -280,7 +280,7 @@ def test_run_keeps_today_and_the_live_figures_current(
         while not bms.messages and time.time() < deadline:
             time.sleep(0.05)
         assert bms.messages, "no retained carbon signal"
-        topic, payload, retained = bms.messages[0]
+        _topic, payload, retained = bms.messages[0]
     finally:
         bms.close()
     signal = orjson.loads(payload)
