@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import typer
@@ -241,10 +241,31 @@ def run(
 
     influx = _influx(config)
     targets = _targets(sites, None, None)
-    publisher = _signal_publisher(config, publish)
+    import queue
+
+    feed: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+    publisher = _signal_publisher(config, publish, feed)
+    if publisher is not None and once:
+        time_.sleep(1.0)  # retained and queued feed messages arrive right after subscribing
+    rejected_feed = 0
     while True:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         try:
+            if not feed.empty():
+                from cloud.carbon.feed import feed_line
+
+                taken = []
+                while not feed.empty():
+                    taken.append(feed.get_nowait())
+                lines = []
+                for topic, payload in taken:
+                    line, why = feed_line(topic, payload)
+                    if line is None:
+                        rejected_feed += 1
+                        typer.echo(f"grid feed message on {topic} rejected: {why} ({rejected_feed} so far)", err=True)
+                    else:
+                        lines.append(line)
+                influx.write(lines)
             for site_id, target in targets:
                 today = local_midnight(now, target.timezone)
                 influx.write(compute(influx, site_id, target, today, today + timedelta(days=1)))
@@ -278,8 +299,12 @@ def run(
         time_.sleep(interval_s)
 
 
-def _signal_publisher(config: Path | None, enabled: bool):  # type: ignore[no-untyped-def]
-    """A connected paho client for the carbon signal (the ingest config's broker, or the stack's)."""
+def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: ignore[no-untyped-def]
+    """A connected paho client for the carbon signal and the grid feed (the ingest config's broker, or the stack's).
+
+    It subscribes to greenwire/v1/grid/+/intensity with a persistent session, so feed values
+    published while ``carbon run`` is down are delivered when it comes back.
+    """
     if not enabled:
         return None
     import paho.mqtt.client as mqtt
@@ -301,14 +326,20 @@ def _signal_publisher(config: Path | None, enabled: bool):  # type: ignore[no-un
         parts = urlsplit(env.mqtt_url)
         host, port, username, password, tls = parts.hostname or "127.0.0.1", parts.port or 1883, None, None, False
     from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="greenwire-carbon", protocol=mqtt.MQTTv5)
+    client.on_message = lambda _c, _u, message: feed.put((message.topic, bytes(message.payload)))
+    client.on_connect = lambda c, *_: c.subscribe("greenwire/v1/grid/+/intensity", qos=1)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 7 * 86400
     if username:
         client.username_pw_set(username, password)
     if tls:
         client.tls_set()
     try:
-        client.connect(host, port)
+        client.connect(host, port, clean_start=False, properties=properties)
     except OSError as exc:
         typer.echo(f"error: cannot reach the broker {host}:{port} for the carbon signal: {exc}", err=True)
         raise typer.Exit(1) from None

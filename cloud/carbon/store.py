@@ -91,13 +91,24 @@ class InfluxV1:
     def series(self, zone: str, start: datetime, end: datetime, basis: str = "direct") -> IntensitySeries | None:
         """The zone's imported intensity covering [start, end), or None if there is none."""
         rows = self.query(
-            f'SELECT "g_per_kwh", "source", "kind" FROM "{GRID_MEASUREMENT}" WHERE "zone" = {_quote(zone)} '
+            f'SELECT "g_per_kwh", "period_s", "source", "kind" FROM "{GRID_MEASUREMENT}" WHERE "zone" = {_quote(zone)} '
             f'AND "basis" = {_quote(basis)} AND time >= {_ns(start - timedelta(days=1))} '
             f"AND time < {_ns(end)} ORDER BY time"
         )
-        if len(rows) < 2:
+        if not rows:
             return None
         starts = tuple(_from_ns(r["time"]) for r in rows)
+        # A live-feed point says its period; an imported one holds until the next point.
         steps = [b - a for a, b in itertools.pairwise(starts)]
+        periods = []
+        for index, row in enumerate(rows):
+            if row.get("period_s"):
+                periods.append(timedelta(seconds=float(row["period_s"])))
+            elif index < len(steps):
+                periods.append(steps[index])
+            elif steps:
+                periods.append(steps[-1])
+            else:
+                return None  # a single imported point has no known period
         return IntensitySeries(zone, rows[0]["kind"], basis, rows[0]["source"],  # type: ignore[arg-type]
-                               starts, tuple(float(r["g_per_kwh"]) for r in rows), (*steps, steps[-1]))
+                               starts, tuple(float(r["g_per_kwh"]) for r in rows), tuple(periods))

@@ -294,3 +294,39 @@ def test_run_keeps_today_and_the_live_figures_current(
     today = influxdb.query(influx_db, "SELECT * FROM \"carbon\" WHERE \"resolution\" = '1d'")
     assert len(today) == 1 and today[0]["grid_import_kwh"] > 0
     assert time.time() - started < 30
+
+
+def test_live_grid_feed_sets_the_intensity(
+    influxdb: InfluxDB1, influx_db: str, tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    import paho.mqtt.client as mqtt
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    influxdb.write(influx_db, [
+        prefix.line({"energy_import_kwh": 100.0 + 20.0 * k / 60, "quality": "good"},
+                    int((now - timedelta(minutes=60 - k)).timestamp()) * 10**9)
+        for k in range(61)
+    ])
+    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "Asia/Shanghai", mqtt_url=mosquitto.url)
+    feed = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="grid-feed-test")
+    feed.connect(mosquitto.host, mosquitto.port)
+    feed.loop_start()
+    hour = now.replace(minute=0) - timedelta(hours=1)
+    good = {"schema": "greenwire.grid.v1", "zone": "CN-HI", "start": hour.isoformat().replace("+00:00", "Z"),
+            "period_s": 7200, "g_per_kwh": 250.0, "source": "dispatch centre forecast"}
+    feed.publish("greenwire/v1/grid/cn-hi/intensity", orjson.dumps(good), qos=1, retain=True).wait_for_publish(5)
+    feed.publish("greenwire/v1/grid/cn-js/intensity", orjson.dumps(good), qos=1, retain=True).wait_for_publish(5)
+    try:
+        result = CliRunner().invoke(app, ["carbon", "run", *args, "--once"])
+    finally:
+        for zone in ("cn-hi", "cn-js"):  # clear the retained values for other tests on this broker
+            feed.publish(f"greenwire/v1/grid/{zone}/intensity", b"", qos=1, retain=True).wait_for_publish(5)
+        feed.disconnect()
+        feed.loop_stop()
+    assert result.exit_code == 0, result.output
+    assert "payload zone 'CN-HI' is not the topic's 'cn-js'" in result.output  # rejected, counted, the rest goes on
+    live = influxdb.query(influx_db, 'SELECT * FROM "carbon_live"')
+    assert live[0]["intensity_g_per_kwh"] == pytest.approx(250.0)  # the feed, not Hainan's static 364.8
+    stored = influxdb.query(influx_db, 'SELECT * FROM "grid_intensity"')
+    assert [(r["zone"], r["g_per_kwh"], r["period_s"]) for r in stored] == [("CN-HI", 250.0, 7200)]
