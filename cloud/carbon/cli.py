@@ -345,3 +345,98 @@ def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: i
         raise typer.Exit(1) from None
     client.loop_start()
     return client
+
+
+STATEMENT = """# Carbon statement: {site}/{building}
+
+Period: {start} to {end} (UTC; end exclusive). Prepared {made} by greenwire {version},
+factor table version {table_version}. Method: GHG Protocol corporate standard; Scope 2 guidance
+(location-based and, where instruments are recorded, market-based).
+
+## Boundary
+
+Building `{building}` of site `{site}`: {area:,.0f} m2 floor area, grid zone `{zone}`.
+Meters: {meters}.
+
+## Energy
+
+| | kWh |
+|---|---:|
+| grid import | {grid_import_kwh:,.1f} |
+| of which estimated (gaps filled when the counter resumed) | {estimated_kwh:,.1f} |
+| rejected (implausible counter jumps, not counted) | {rejected_kwh:,.1f} |
+| PV generation | {pv:,.1f} |
+| grid export (reported, not netted) | {export:,.1f} |
+| gas | {gas_kwh:,.1f} |
+
+## Emissions
+
+| | kgCO2e |
+|---|---:|
+| Scope 1 (gas) | {scope1:,.1f} |
+| Scope 2, location-based (energy x intensity of the minute it was used) | {loc:,.1f} |
+| Scope 2, market-based | {market} |
+| total (Scope 1 + Scope 2 location-based) | {total:,.1f} |
+| per floor area, annualised | {per_m2:,.2f} kgCO2e/m2/year |
+| budget for the period | {budget} |
+
+## Factors used
+
+{factors}
+
+Data quality: {estimated_pct:.2f} % of the grid import is estimated.
+"""
+
+
+@carbon_app.command()
+def statement(
+    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
+    site: Annotated[str, typer.Option(help="Site id.")],
+    building: Annotated[str, typer.Option(help="Building id.")],
+    start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601.")],
+    end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown here (default: print).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """An auditable carbon statement (Markdown) for a building and period: boundary, energy by role,
+    Scope 1 and 2 (location- and market-based), every factor with its source, and data quality."""
+    from cloud.carbon.report import account_from_influx
+    from cloud.carbon.site import load_sites
+    from greenwire import __version__
+    from shared.errors import ConfigError, StoreError
+
+    try:
+        target = load_sites(sites).building(site, building)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(2) from None
+    t0, t1 = _time(start), _time(end)
+    try:
+        a = account_from_influx(_influx(config), target, t0, t1)
+    except (StoreError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    text = STATEMENT.format(
+        site=site, building=building, start=t0.isoformat(), end=t1.isoformat(),
+        made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+        table_version=a.factor_table_version, area=target.floor_area_m2, zone=target.zone,
+        meters=", ".join(f"{m.gateway}/{m.device} ({m.role})" for m in target.meters),
+        grid_import_kwh=a.grid_import_kwh, estimated_kwh=a.estimated_kwh, rejected_kwh=a.rejected_kwh,
+        pv=a.pv_generation_kwh, export=a.grid_export_kwh, gas_kwh=a.gas_kwh, scope1=a.scope1_kgco2e,
+        loc=a.scope2_location_kgco2e,
+        market="not reported (no instruments recorded)" if a.scope2_market_kgco2e is None
+        else f"{a.scope2_market_kgco2e:,.1f}",
+        total=a.scope1_kgco2e + a.scope2_location_kgco2e, per_m2=a.kgco2e_per_m2_year,
+        budget="none set" if a.budget_kgco2e is None
+        else f"{a.budget_kgco2e:,.1f} kgCO2e ({a.budget_used_pct or 0:.0f} % used)",
+        factors="\n".join(f"- {f}" for f in sorted(a.factors)) or "- none (no energy in the period)",
+        estimated_pct=100 * a.estimated_kwh / a.grid_import_kwh if a.grid_import_kwh else 0.0,
+    )
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")

@@ -330,3 +330,25 @@ def test_live_grid_feed_sets_the_intensity(
     assert live[0]["intensity_g_per_kwh"] == pytest.approx(250.0)  # the feed, not Hainan's static 364.8
     stored = influxdb.query(influx_db, 'SELECT * FROM "grid_intensity"')
     assert [(r["zone"], r["g_per_kwh"], r["period_s"]) for r in stored] == [("CN-HI", 250.0, 7200)]
+
+
+def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
+    building = builtin_series("b25")
+    replay = Replay(building, start=START, speed=1.0, clock=lambda: 0.0)
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    influxdb.write(influx_db, [
+        prefix.line({"energy_import_kwh": replay.energy_kwh(q * 900.0), "quality": "good"},
+                    int((START + timedelta(minutes=15 * q)).timestamp()) * 10**9)
+        for q in range(HOURS * 4 + 1)
+    ])
+    args = _setup(influxdb, influx_db, tmp_path, "CN-JS", "Asia/Shanghai")
+    out = tmp_path / "statement.md"
+    result = CliRunner().invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
+                                      "--from", "2022-01-01", "--to", "2022-01-03", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    kwh = sum(building.kwh[:HOURS])
+    assert f"| grid import | {kwh:,.1f} |" in text
+    assert f"| Scope 2, location-based (energy x intensity of the minute it was used) | {kwh * 0.5827:,.1f} |" in text
+    assert "- MEE & NBS Announcement 2025 No. 47, Table 3 (2023)" in text
+    assert "Scope 2, market-based | not reported" in text
