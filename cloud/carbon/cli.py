@@ -89,7 +89,10 @@ def report(
     building: Annotated[str, typer.Option(help="Building id.")],
     start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601; UTC when no offset.")],
     end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")] = False,
+    output_format: Annotated[
+        Literal["table", "json", "csv"], typer.Option("--format", help="table (for people), json or csv.")
+    ] = "table",
     config: ConfigOption = None,
 ) -> None:
     """A building's energy and Scope 2 location-based emissions over a period.
@@ -120,10 +123,20 @@ def report(
     except (StoreError, LookupError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    if json_output:
+    if json_output or output_format == "json":
         import orjson
 
         typer.echo(orjson.dumps(result.as_dict()).decode())
+        return
+    if output_format == "csv":
+        import csv
+        import sys
+
+        row = result.as_dict()
+        row["factors"] = row["factor_sources"] = "; ".join(row["factors"])
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow(row)
         return
     intensity = result.intensity_g_per_kwh
     typer.echo(f"{site}/{building}, {t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC")

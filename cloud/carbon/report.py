@@ -88,6 +88,12 @@ class Account:
             "intensity_g_per_kwh": self.intensity_g_per_kwh,
             "kgco2e_per_m2_year": self.kgco2e_per_m2_year,
             "factors": sorted(self.factors),
+            # The names the reports are documented with (issue of the carbon engine): same values.
+            "energy_kwh": self.grid_import_kwh,
+            "emissions_location_kg": self.scope2_location_kgco2e,
+            "emissions_market_kg": self.scope2_market_kgco2e,
+            "scope1_kg": self.scope1_kgco2e,
+            "factor_sources": sorted(self.factors),
             "factor_table_version": self.factor_table_version,
         }
 

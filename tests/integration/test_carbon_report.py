@@ -86,6 +86,16 @@ def test_import_grid_and_report_a_building(influxdb: InfluxDB1, influx_db: str, 
     text = runner.invoke(app, ["carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "cambridge",
                                "--building", "b2", *window, *config])
     assert "Scope 2 (location)" in text.output and "kgCO2e" in text.output
+    assert result["energy_kwh"] == result["grid_import_kwh"]
+    assert result["emissions_location_kg"] == result["scope2_location_kgco2e"]
+    assert result["factor_sources"] == result["factors"]
+    csv_out = runner.invoke(app, ["carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "cambridge",
+                                  "--building", "b2", *window, "--format", "csv", *config])
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(csv_out.output)))
+    assert len(rows) == 1 and float(rows[0]["emissions_location_kg"]) == pytest.approx(expected_kg, rel=1e-9)
     missing = runner.invoke(app, ["carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "cambridge",
                                   "--building", "b9", *window, *config])
     assert missing.exit_code == 2 and "no building 'b9' in site 'cambridge' (b2)" in missing.output
