@@ -453,3 +453,45 @@ def statement(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")
+
+
+@carbon_app.command()
+def ranking(
+    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
+    start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601.")],
+    end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Every building ranked by emissions per floor area (kgCO2e/m2/year, Scope 1 + Scope 2
+    location-based, annualised), worst first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cloud.carbon.report import account_from_influx
+    from shared.errors import StoreError
+
+    influx = _influx(config)
+    t0, t1 = _time(start), _time(end)
+    rows = []
+    try:
+        for site_id, target in _targets(sites, None, None):
+            a = account_from_influx(influx, target, t0, t1)
+            rows.append({"site": site_id, "building": target.id, "kgco2e_per_m2_year": a.kgco2e_per_m2_year,
+                         "kgco2e": a.scope1_kgco2e + a.scope2_location_kgco2e, "floor_area_m2": target.floor_area_m2})
+    except (StoreError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    rows.sort(key=lambda r: r["kgco2e_per_m2_year"], reverse=True)
+    if json_output:
+        import orjson
+
+        typer.echo(orjson.dumps(rows).decode())
+        return
+    table = Table(title=f"buildings by kgCO2e/m2/year, {t0:%Y-%m-%d} to {t1:%Y-%m-%d}")
+    for column in ("rank", "site", "building", "kgCO2e/m2/year", "kgCO2e", "m2"):
+        table.add_column(column, justify="left" if column in ("site", "building") else "right")
+    for rank, row in enumerate(rows, start=1):
+        table.add_row(str(rank), str(row["site"]), str(row["building"]), f"{row['kgco2e_per_m2_year']:,.2f}",
+                      f"{row['kgco2e']:,.1f}", f"{row['floor_area_m2']:,.0f}")
+    Console().print(table)

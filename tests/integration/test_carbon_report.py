@@ -96,6 +96,14 @@ def test_import_grid_and_report_a_building(influxdb: InfluxDB1, influx_db: str, 
 
     rows = list(csv.DictReader(io.StringIO(csv_out.output)))
     assert len(rows) == 1 and float(rows[0]["emissions_location_kg"]) == pytest.approx(expected_kg, rel=1e-9)
+    ranked = runner.invoke(app, ["carbon", "ranking", "--sites", str(tmp_path / "sites.yaml"), *window, "--json", *config])
+    assert ranked.exit_code == 0, ranked.output
+    order = orjson.loads(ranked.output)
+    # Same meter data: Hainan's 364.8 g/kWh on 5,000 m2 against January's GB grid on 10,000 m2.
+    assert [r["building"] for r in order] == sorted(
+        ["b2", "hq"], key=lambda b: -(expected_kg / 10000 if b == "b2" else expected_kwh * 0.3648 / 5000)
+    )
+    assert order[0]["kgco2e_per_m2_year"] >= order[1]["kgco2e_per_m2_year"]
     missing = runner.invoke(app, ["carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "cambridge",
                                   "--building", "b9", *window, *config])
     assert missing.exit_code == 2 and "no building 'b9' in site 'cambridge' (b2)" in missing.output
