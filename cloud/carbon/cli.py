@@ -495,3 +495,48 @@ def ranking(
         table.add_row(str(rank), str(row["site"]), str(row["building"]), f"{row['kgco2e_per_m2_year']:,.2f}",
                       f"{row['kgco2e']:,.1f}", f"{row['floor_area_m2']:,.0f}")
     Console().print(table)
+
+
+@carbon_app.command()
+def account(
+    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
+    site: Annotated[str, typer.Option(help="Site id.")],
+    building: Annotated[str, typer.Option(help="Building id.")],
+    year: Annotated[int, typer.Option(help="The budget year (local calendar year of the building).")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 time; default now.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The building's carbon account for a year: budget, emitted so far, remaining, projected total, status."""
+    from cloud.carbon.budget import carbon_account
+    from cloud.carbon.results import local_midnight
+    from cloud.carbon.site import load_sites
+    from shared.errors import ConfigError, StoreError
+
+    try:
+        target = load_sites(sites).building(site, building)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(2) from None
+    start = local_midnight(datetime(year, 1, 1, 12, tzinfo=ZoneInfo(target.timezone)), target.timezone)
+    moment = _time(as_of) if as_of else datetime.now(UTC)
+    try:
+        result = carbon_account(_influx(config), target, start, moment)
+    except (StoreError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if json_output:
+        import orjson
+
+        typer.echo(orjson.dumps(result.as_dict()).decode())
+        return
+    budget = "none" if result.budget_kgco2e is None else f"{result.budget_kgco2e:,.0f} kgCO2e"
+    typer.echo(f"{site}/{building}, {year}, as of {moment:%Y-%m-%d %H:%M} UTC: {result.status.upper()}")
+    typer.echo(f"  budget      {budget}")
+    typer.echo(f"  emitted     {result.emitted_kgco2e:,.0f} kgCO2e")
+    if result.remaining_kgco2e is not None:
+        typer.echo(f"  remaining   {result.remaining_kgco2e:,.0f} kgCO2e")
+    typer.echo(f"  projected   {result.projected_kgco2e:,.0f} kgCO2e ({result.projection_method})")

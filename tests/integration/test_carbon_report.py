@@ -370,3 +370,33 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
     assert f"| Scope 2, location-based (energy x intensity of the minute it was used) | {kwh * 0.5827:,.1f} |" in text
     assert "- MEE & NBS Announcement 2025 No. 47, Table 3 (2023)" in text
     assert "Scope 2, market-based | not reported" in text
+
+
+@pytest.mark.parametrize(("budget_factor", "status"), [(1.05, "on track"), (0.95, "at risk"), (0.1, "over")])
+def test_carbon_account_projects_the_year(influxdb: InfluxDB1, influx_db: str, tmp_path: Path,
+                                          budget_factor: float, status: str) -> None:
+    building = builtin_series("b85")
+    replay = Replay(building, start=START, speed=1.0, clock=lambda: 0.0)
+    days = 59  # January and February 2022
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    influxdb.write(influx_db, [
+        prefix.line({"energy_import_kwh": replay.energy_kwh(q * 900.0), "quality": "good"},
+                    int((START + timedelta(minutes=15 * q)).timestamp()) * 10**9)
+        for q in range(days * 96 + 1)
+    ])
+    emitted = sum(building.kwh[: days * 24]) * 0.5827
+    february = sum(building.kwh[31 * 24 : days * 24]) * 0.5827  # the last 28 days before 1 March
+    projected = emitted + february / 28 * 306  # 306 days from 1 March to the end of the year
+    budget = projected * budget_factor if status != "over" else emitted * 0.5
+    args = _setup(influxdb, influx_db, tmp_path, "CN-JS", "UTC")
+    sites = tmp_path / "sites.yaml"
+    sites.write_text(sites.read_text().replace("floor_area_m2: 100,", f"floor_area_m2: 100, annual_budget_kgco2e: {budget},"))
+    result = CliRunner().invoke(app, ["carbon", "account", *args, "--site", "s", "--building", "b", "--year", "2022",
+                                      "--as-of", "2022-03-01T00:00Z", "--json"])
+    assert result.exit_code == 0, result.output
+    account = orjson.loads(result.output)
+    assert account["emitted_kgco2e"] == pytest.approx(emitted, rel=1e-9)
+    assert account["projected_kgco2e"] == pytest.approx(projected, rel=1e-9)
+    assert account["projection_method"] == "recent daily rate"
+    assert account["remaining_kgco2e"] == pytest.approx(budget - emitted, rel=1e-9)
+    assert account["status"] == status
