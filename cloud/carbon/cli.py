@@ -298,8 +298,9 @@ def run(
                 live = live_figures(recent, now)
                 if publisher is not None and live is not None:
                     today_kg = sum(m.kg_co2e for m in recent if m.minute >= today)
-                    publisher.publish(carbon_topic(site_id, target.id), signal_payload(site_id, target, live, today_kg),
-                                      qos=1, retain=True).wait_for_publish(10)
+                    grid_now = max(recent, key=lambda m: m.minute).factor_g_per_kwh
+                    payload = signal_payload(site_id, target, live, today_kg, grid_now)
+                    publisher.publish(carbon_topic(site_id, target.id), payload, qos=1, retain=True).wait_for_publish(10)
         except StoreError as exc:
             typer.echo(f"error: {exc} (retrying at the next update)", err=True)
             if once:

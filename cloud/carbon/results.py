@@ -132,9 +132,13 @@ def live_figures(recent: list[MinuteEmissions], now: datetime) -> tuple[datetime
     return end, 1000 * kg / kwh, kg * 3600 / LIVE_WINDOW.total_seconds()
 
 
-def signal_payload(site: str, building: Building, live: tuple[datetime, float, float], today_kg: float) -> bytes:
+def signal_payload(
+    site: str, building: Building, live: tuple[datetime, float, float], today_kg: float, grid_g_per_kwh: float
+) -> bytes:
     """The retained carbon signal for building-management systems (``greenwire.carbon.v1``)."""
     import orjson
+
+    from cloud.carbon.bands import SCHEME, band
 
     end, intensity, rate = live
     return orjson.dumps({
@@ -145,6 +149,9 @@ def signal_payload(site: str, building: Building, live: tuple[datetime, float, f
         "intensity_g_per_kwh": round(intensity, 3),
         "emission_rate_kg_per_h": round(rate, 4),
         "today_kgco2e": round(today_kg, 3),
+        "grid_intensity_g_per_kwh": round(grid_g_per_kwh, 3),
+        "grid_band": band(grid_g_per_kwh, end.year),
+        "band_scheme": SCHEME,
     })
 
 

@@ -305,6 +305,8 @@ def test_run_keeps_today_and_the_live_figures_current(
     assert retained and signal["schema"] == "greenwire.carbon.v1" and signal["building"] == "b"
     assert signal["intensity_g_per_kwh"] == pytest.approx(364.8)
     assert signal["emission_rate_kg_per_h"] == pytest.approx(40.0 * 0.3648, rel=1e-4)
+    assert signal["grid_intensity_g_per_kwh"] == pytest.approx(364.8)
+    assert signal["grid_band"] == "very high" and signal["band_scheme"] == "NESO carbon intensity index bands"
     live = influxdb.query(influx_db, 'SELECT * FROM "carbon_live"')
     assert len(live) == 1
     assert live[0]["intensity_g_per_kwh"] == pytest.approx(364.8)  # Hainan's 2023 factor: no series imported

@@ -131,3 +131,13 @@ def test_static_factor_fills_where_the_series_has_no_value() -> None:
     assert minutes[0].factor_source == "MEE & NBS Announcement 2025 No. 47, Table 3 (2023)"
     with pytest.raises(LookupError, match="no carbon intensity"):
         location_based(minute_buckets([EnergyInterval(_at(0), _at(1), 1.0, "measured")]), None, None)
+
+
+def test_intensity_bands_follow_the_years_thresholds() -> None:
+    from cloud.carbon.bands import band
+
+    # NESO 2022 bands: very low 0-44, low 45-129, moderate 130-209, high 210-310, very high 311+.
+    assert [band(v, 2022) for v in (44.9, 45, 129.5, 130, 310.5, 311)] == [
+        "very low", "low", "low", "moderate", "high", "very high"]
+    assert band(200, 2017) == "moderate" and band(200, 2026) == "high"  # the bands tighten each year
+    assert band(100, 2040) == band(100, 2030)  # beyond the table: its last year
