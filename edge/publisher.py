@@ -98,6 +98,7 @@ class Publisher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         health: Callable[[], Awaitable[dict[str, object]]] | None = None,
         status_interval_s: float = 60.0,
+        announce: bool = True,
     ) -> None:
         self.broker = broker
         self.site = site
@@ -110,6 +111,9 @@ class Publisher:
         self._status_topic = status_topic(site, gateway)
         self._health = health
         self.status_interval_s = status_interval_s
+        self.announce = announce
+        """False for a one-off upload (history import): no birth, will, heartbeat or offline status,
+        so the gateway's own retained status is left alone."""
         self._pubacks: dict[int, asyncio.Future[int]] = {}
         self._refusals = 0
 
@@ -127,10 +131,12 @@ class Publisher:
     def _client(self) -> Any:
         import aiomqtt
 
-        will = aiomqtt.Will(
+        will: aiomqtt.Will | None = aiomqtt.Will(
             self._status_topic, status_payload(self.gateway, "offline", reason="lost"), qos=1, retain=True
         )
         tls = ssl.create_default_context() if self.broker.tls else None
+        if not self.announce:
+            will = None
         client = aiomqtt.Client(
             self.broker.host,
             self.broker.port,
@@ -190,22 +196,26 @@ class Publisher:
                     if failures:
                         log.info("connected to broker %s:%d again", self.broker.host, self.broker.port)
                     failures = 0
-                    await client.publish(self._status_topic, await self._online(), qos=1, retain=True)
-                    self.stats.status_messages += 1
-                    heartbeat = asyncio.create_task(self._heartbeat(client), name="status-heartbeat")
+                    heartbeat: asyncio.Task[None] | None = None
+                    if self.announce:
+                        await client.publish(self._status_topic, await self._online(), qos=1, retain=True)
+                        self.stats.status_messages += 1
+                        heartbeat = asyncio.create_task(self._heartbeat(client), name="status-heartbeat")
                     try:
                         await self._drain(client, stop, heartbeat)
                     finally:
-                        heartbeat.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await heartbeat
+                        if heartbeat is not None:
+                            heartbeat.cancel()
+                            with contextlib.suppress(asyncio.CancelledError):
+                                await heartbeat
                     await self._drain_once(client, deadline=time.monotonic() + drain_timeout_s)
-                    await client.publish(
-                        self._status_topic,
-                        status_payload(self.gateway, "offline", reason="shutdown"),
-                        qos=1,
-                        retain=True,
-                    )
+                    if self.announce:
+                        await client.publish(
+                            self._status_topic,
+                            status_payload(self.gateway, "offline", reason="shutdown"),
+                            qos=1,
+                            retain=True,
+                        )
                     return
             except aiomqtt.MqttError as exc:
                 self.stats.connected = False

@@ -541,3 +541,86 @@ def account(
     if result.remaining_kgco2e is not None:
         typer.echo(f"  remaining   {result.remaining_kgco2e:,.0f} kgCO2e")
     typer.echo(f"  projected   {result.projected_kgco2e:,.0f} kgCO2e ({result.projection_method})")
+
+
+@import_app.command()
+def readings(
+    file: Annotated[Path, typer.Argument(help="CSV with columns timestamp,device,quantity,value (UTC offsets required).")],
+    site: Annotated[str, typer.Option(help="Site id the readings belong to.")],
+    gateway: Annotated[str, typer.Option(help="Gateway id to publish as.")],
+    batch: Annotated[int, typer.Option(help="Readings per MQTT message.")] = 500,
+    config: ConfigOption = None,
+) -> None:
+    """Publish past readings through MQTT exactly as a gateway's backlog: greenwire.readings.v1
+    batches at QoS 1 with their original timestamps, which the ingestor stores like live data.
+
+    Cumulative counters are expected (energy_import_kwh, gas_volume_m3, ...). Nothing is
+    counted as delivered until the broker has passed it to a subscriber, so start the
+    ingestor first. The gateway's own retained status is not touched.
+    """
+    import asyncio
+
+    from rich.progress import Progress
+
+    from cloud.carbon.history import HistoryError, read_history
+    from edge.agent import encode_readings
+    from edge.buffer import AsyncBuffer, MemoryBuffer
+    from edge.publisher import Publisher
+    from shared.errors import TopicError
+    from shared.topics import check_id
+
+    try:
+        check_id(site, "site")
+        check_id(gateway, "gateway")
+        history = read_history(file)
+    except (HistoryError, TopicError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not history:
+        typer.echo("nothing to import")
+        return
+    settings = _broker(config, f"greenwire-import-{gateway}")
+
+    async def upload() -> int:
+        buffer = AsyncBuffer(MemoryBuffer(max_readings=len(history) + 1))
+        for start in range(0, len(history), batch):
+            chunk = history[start : start + batch]
+            await buffer.append(encode_readings(chunk), len(chunk), int(chunk[0].ts.timestamp() * 1000))
+        publisher = Publisher(settings, site, gateway, buffer, announce=False)
+        stop = asyncio.Event()
+        task = asyncio.create_task(publisher.run(stop))
+        with Progress() as progress:
+            bar = progress.add_task(f"publishing {file.name} as {site}/{gateway}", total=len(history))
+            while buffer.buffer.depth_readings > 0 and not task.done():
+                progress.update(bar, completed=publisher.stats.published_readings)
+                await asyncio.sleep(0.2)
+            progress.update(bar, completed=publisher.stats.published_readings)
+        stop.set()
+        await task
+        await buffer.close()
+        return publisher.stats.published_readings
+
+    published = asyncio.run(upload())
+    typer.echo(f"published {published} readings ({len(history)} in the file) from "
+               f"{history[0].ts:%Y-%m-%d %H:%M} to {history[-1].ts:%Y-%m-%d %H:%M} UTC")
+
+
+def _broker(config: Path | None, client_id: str):  # type: ignore[no-untyped-def]
+    """Broker settings from the ingest config's mqtt section, or the local stack's broker."""
+    from edge.publisher import BrokerSettings
+
+    if config is not None:
+        from cloud.config import load_config
+
+        m = load_config(config).mqtt
+        return BrokerSettings(m.host, m.port, client_id, m.keepalive_s, m.username, m.resolved_password(), m.tls)
+    from urllib.parse import urlsplit
+
+    from greenwire.stack import discover
+
+    env = discover()
+    if env is None:
+        typer.echo("error: no --config and no local stack running (`greenwire stack up`)", err=True)
+        raise typer.Exit(2)
+    parts = urlsplit(env.mqtt_url)
+    return BrokerSettings(parts.hostname or "127.0.0.1", parts.port or 1883, client_id)

@@ -141,3 +141,29 @@ def test_intensity_bands_follow_the_years_thresholds() -> None:
         "very low", "low", "low", "moderate", "high", "very high"]
     assert band(200, 2017) == "moderate" and band(200, 2026) == "high"  # the bands tighten each year
     assert band(100, 2040) == band(100, 2030)  # beyond the table: its last year
+
+
+def test_history_file_rows_become_readings_and_mistakes_name_the_line(tmp_path: Path) -> None:
+    from cloud.carbon.history import HistoryError, read_history
+
+    good = tmp_path / "h.csv"
+    good.write_text(
+        "timestamp,device,quantity,value\n"
+        "2022-01-01T00:15:00Z,m1,energy_import_kwh,10.5\n"
+        "2022-01-01T00:00:00Z,m1,energy_import_kwh,10.0\n"
+        "2022-01-01T00:00:00Z,m1,active_power_w,2000\n"
+    )
+    readings = read_history(good)
+    assert [(r.ts.minute, r.values) for r in readings] == [
+        (0, {"energy_import_kwh": 10.0, "active_power_w": 2000.0}), (15, {"energy_import_kwh": 10.5})]
+    for row, words in [
+        ("2022-01-01T00:00:00,m1,energy_import_kwh,1", "has no UTC offset"),
+        ("2022-01-01T00:00:00Z,m1,watts,1", "unknown quantity 'watts'"),
+        ("2022-01-01T00:00:00Z,M 1,energy_import_kwh,1", "invalid device .M 1."),
+        ("2022-01-01T00:00:00Z,m1,energy_import_kwh,nan", "not a finite number"),
+        ("yesterday,m1,energy_import_kwh,1", "Invalid isoformat"),
+    ]:
+        bad = tmp_path / "bad.csv"
+        bad.write_text(f"timestamp,device,quantity,value\n2022-01-01T00:00:00Z,m1,energy_import_kwh,1\n{row}\n")
+        with pytest.raises(HistoryError, match=f"bad.csv:3: .*{words}"):
+            read_history(bad)
