@@ -54,9 +54,25 @@ def find_binary(name: str, package: str) -> str:
     )
     if found is None:
         raise StackError(
-            f"{name} is not installed: run `make install` (or `sudo apt-get install {package}`)"
+            f"{name} is not installed: run `make install` (scripts/install-system-deps.sh"
+            f" installs the Debian package {package!r})"
         )
     return found
+
+
+def pid_runs(pid: int, binary: str) -> bool:
+    """True if ``pid`` is alive and runs ``binary`` (not a stranger that reused the pid).
+
+    ``greenwire stack`` keeps pids in a file that may outlive a reboot; only a
+    process whose command line names the expected binary is ours to signal.
+    """
+    if not pid_alive(pid):
+        return False
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except OSError:
+        return True  # no /proc to look at: trust the pid
+    return Path(argv0.decode(errors="replace")).name == binary
 
 
 def pid_alive(pid: int) -> bool:
@@ -77,19 +93,24 @@ def pid_alive(pid: int) -> bool:
     return status != "Z"
 
 
-def stop_pid(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
-    """End a server started by another process: SIGTERM, then SIGKILL after ``timeout``."""
-    if not pid_alive(pid):
-        return
+def stop_pid(pid: int, binary: str | None = None, timeout: float = STOP_TIMEOUT_S) -> bool:
+    """End a server started by another process: SIGTERM, then SIGKILL after ``timeout``.
+
+    With ``binary``, a pid that now belongs to another program is left alone.
+    True if a process was signalled.
+    """
+    if not (pid_runs(pid, binary) if binary else pid_alive(pid)):
+        return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not pid_alive(pid):
-            return
+            return True
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+    return True
 
 
 class Server:
@@ -105,6 +126,7 @@ class Server:
         self.host = host
         self.port = port
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
 
     # -- what subclasses provide -----------------------------------------------------------
 
@@ -146,6 +168,8 @@ class Server:
             self.port = free_port(self.host)
         command = self._command(binary)
         with self.log_path.open("ab") as log:
+            # The log is kept across starts; an error shows only what this start wrote.
+            self._log_offset = log.tell()
             self._process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -154,18 +178,30 @@ class Server:
                 cwd=self.state_dir,
                 start_new_session=True,
             )
+        try:
+            self._wait_ready(self._process)
+        except BaseException:
+            # Not ready, or Ctrl-C while waiting: leave no half-started server behind.
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                code = self._process.returncode
-                self._process = None
-                raise StackError(f"{self.name} exited with code {code} at start:\n{self.log_tail()}")
+            if process.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited with code {process.returncode} at start"
+                    f" (log {self.log_path}):\n{self.log_tail()}"
+                )
             if self._ready():
                 self._after_start()
-                return self
+                return
             time.sleep(0.05)
-        self.stop()
-        raise StackError(f"{self.name} did not answer on {self.url} within {START_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+        raise StackError(
+            f"{self.name} did not answer on {self.url} within {START_TIMEOUT_S:.0f} s"
+            f" (log {self.log_path}):\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL); its state stays for the next start."""
@@ -199,18 +235,25 @@ class Server:
         return self.start()
 
     def log_tail(self, lines: int = 20) -> str:
-        """The last lines of the server's log, for an error message."""
+        """The last lines the server logged since its latest start, for an error message."""
         try:
-            text = self.log_path.read_text(errors="replace")
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_offset)
+                text = log.read().decode(errors="replace")
         except OSError:
-            return "(no log)"
-        return "\n".join("  " + line for line in text.splitlines()[-lines:])
+            return "  (no log)"
+        tail = text.splitlines()[-lines:]
+        return "\n".join("  " + line for line in tail) if tail else "  (nothing logged)"
 
     def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object | TracebackType | None) -> None:
         self.stop()
+
+    def describe(self) -> dict[str, Any]:
+        """What another process needs to find and stop this server (``greenwire stack``'s record)."""
+        return {"pid": self.pid, "port": self.port, "url": self.url, "binary": self.binary}
 
     def _http_ok(self, path: str, expect: int) -> bool:
         try:
@@ -239,6 +282,10 @@ class Mosquitto(Server):
             # for a while and must find everything when it comes back.
             "max_queued_messages 1000000",
             "max_queued_bytes 0",
+            # QoS 1 messages in flight per client (both ways; MQTT 5 clients may ask for less
+            # with Receive Maximum). Mosquitto's default of 20 would cap how many messages
+            # the ingestor can hold unacknowledged while it batches them into one write.
+            "max_inflight_messages 1000",
             "log_dest stdout",
             "log_type error",
             "log_type warning",
@@ -282,8 +329,11 @@ class InfluxDB1(Server):
             self.rpc_port = free_port(self.host)
         root = self.state_dir
         config = root / "influxdb.conf"
+        # Debian's build names the switch `reporting-enabled`, upstream `reporting-disabled`;
+        # each ignores the other's key.
         config.write_text(
             f"""reporting-disabled = true
+reporting-enabled = false
 bind-address = "{self.host}:{self.rpc_port}"
 [meta]
   dir = "{root}/meta"
@@ -327,18 +377,24 @@ bind-address = "{self.host}:{self.rpc_port}"
                 response = httpx.post(f"{self.url}/query", params=params, timeout=30)
             else:
                 response = httpx.get(f"{self.url}/query", params=params, timeout=30)
+            body = response.json()
         except httpx.HTTPError as exc:
             raise StackError(f"InfluxDB at {self.url}: {exc}") from exc
-        body = response.json()
+        except ValueError as exc:  # not JSON: a proxy's error page, a server going down
+            raise StackError(
+                f"InfluxDB at {self.url} answered {response.status_code}: {response.text[:200]!r}"
+            ) from exc
         errors = [r["error"] for r in body.get("results", []) if "error" in r]
         if response.status_code != 200 or "error" in body or errors:
             raise StackError(f"InfluxDB refused {q!r}: {body.get('error') or errors}")
         return body
 
     def create_database(self, name: str) -> None:
+        """Create a database (a no-op if it exists)."""
         self._query(f'CREATE DATABASE "{name}"', post=True)
 
     def drop_database(self, name: str) -> None:
+        """Drop a database and all its data (a no-op if it does not exist)."""
         self._query(f'DROP DATABASE "{name}"', post=True)
 
     def query(self, db: str, q: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
@@ -356,10 +412,14 @@ bind-address = "{self.host}:{self.rpc_port}"
         return rows
 
     def write(self, db: str, lines: list[str] | str, *, precision: str = "ns") -> None:
+        """Write line protocol (one string or a list of lines) to ``db``; StackError if refused."""
         body = lines if isinstance(lines, str) else "\n".join(lines)
-        response = httpx.post(
-            f"{self.url}/write", params={"db": db, "precision": precision}, content=body.encode(), timeout=30
-        )
+        try:
+            response = httpx.post(
+                f"{self.url}/write", params={"db": db, "precision": precision}, content=body.encode(), timeout=30
+            )
+        except httpx.HTTPError as exc:
+            raise StackError(f"InfluxDB at {self.url}: {exc}") from exc
         if response.status_code != 204:
             raise StackError(f"InfluxDB refused the write: {response.status_code} {response.text.strip()}")
 
@@ -378,22 +438,42 @@ class VictoriaMetrics(Server):
             "-retentionPeriod=100y",
             f"-httpListenAddr={self.host}:{self.port}",
             "-loggerLevel=ERROR",
-            # Samples older than the default search window (e.g. replayed 2022 data) stay queryable.
+            # Tests read back right after writing: no cached query results that hide new samples.
             "-search.disableCache",
         ]
 
     def _ready(self) -> bool:
         return self._http_ok("/health", 200)
 
+    def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            response = httpx.get(f"{self.url}{path}", params=params, timeout=30)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise StackError(f"VictoriaMetrics at {self.url}{path}: {exc}") from exc
+        return response
+
+    def write(self, lines: list[str] | str) -> None:
+        """Write InfluxDB line protocol (``/write``); a field ``f`` of ``m`` becomes series ``m_f``."""
+        body = lines if isinstance(lines, str) else "\n".join(lines)
+        try:
+            httpx.post(f"{self.url}/write", content=body.encode(), timeout=30).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise StackError(f"VictoriaMetrics at {self.url}/write: {exc}") from exc
+
     def flush(self) -> None:
         """Make what was written searchable now (VictoriaMetrics buffers for about a second)."""
-        httpx.get(f"{self.url}/internal/force_flush", timeout=10).raise_for_status()
+        self._get("/internal/force_flush")
 
     def export(self, match: str) -> list[dict[str, Any]]:
-        """Every series matching a selector, as VictoriaMetrics' JSON-lines export gives them."""
+        """Every series matching a selector (e.g. ``{__name__="readings_active_power_w"}``).
+
+        Flushes first, so a write made just before is included. Each item is one
+        series as ``/api/v1/export`` gives it: ``metric`` (name and labels),
+        ``values`` and ``timestamps`` (milliseconds).
+        """
         import orjson
 
         self.flush()
-        response = httpx.get(f"{self.url}/api/v1/export", params={"match[]": match}, timeout=30)
-        response.raise_for_status()
+        response = self._get("/api/v1/export", {"match[]": match})
         return [orjson.loads(line) for line in response.content.splitlines() if line.strip()]

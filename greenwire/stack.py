@@ -21,10 +21,11 @@ from typing import Any
 
 import orjson
 
-from greenwire.servers import InfluxDB1, Mosquitto, pid_alive, stop_pid
-from shared.errors import StackError
+from greenwire.servers import InfluxDB1, Mosquitto, Server, pid_runs, stop_pid
 
 DATABASE = "greenwire"
+# The services of the stack and the binary each runs (a recorded pid is ours only if it runs it).
+SERVICES = {"mosquitto": Mosquitto.binary, "influxdb": InfluxDB1.binary}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +38,22 @@ class StackEnv:
 
     def lines(self) -> list[str]:
         """``NAME=value`` lines, as ``greenwire stack env`` prints them."""
-        return [
-            f"GREENWIRE_MQTT_URL={self.mqtt_url}",
-            f"GREENWIRE_INFLUX_URL={self.influx_url}",
-            f"GREENWIRE_INFLUX_DB={self.influx_db}",
-        ]
+        return env_lines(self, export=False)
+
+
+def env_lines(env: StackEnv, *, export: bool = True) -> list[str]:
+    """The environment variables every command reads, as shell lines.
+
+    ``export GREENWIRE_MQTT_URL=mqtt://127.0.0.1:40123`` and so on, ready for
+    ``eval``; with ``export=False`` plain ``NAME=value`` lines (an env file).
+    The values are URLs and an id, with nothing a shell would expand.
+    """
+    prefix = "export " if export else ""
+    return [
+        f"{prefix}GREENWIRE_MQTT_URL={env.mqtt_url}",
+        f"{prefix}GREENWIRE_INFLUX_URL={env.influx_url}",
+        f"{prefix}GREENWIRE_INFLUX_DB={env.influx_db}",
+    ]
 
 
 def state_dir() -> Path:
@@ -82,14 +94,26 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+def _write_record(record: dict[str, Any]) -> None:
+    _stack_dir().mkdir(parents=True, exist_ok=True)
+    # Write then rename: a reader never sees half a file.
+    temporary = _record_path().with_suffix(".json.tmp")
+    temporary.write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    temporary.replace(_record_path())
+
+
 def status() -> dict[str, dict[str, Any]]:
-    """Each service of the recorded stack: pid, port, url and whether it runs and answers."""
+    """Each service of the recorded stack: pid, port, url, ``running`` and ``answering``.
+
+    ``running`` means the recorded pid is alive and still runs the service's
+    binary; ``answering`` that its port also accepts connections.
+    """
     record = _read_record() or {}
     out: dict[str, dict[str, Any]] = {}
-    for name in ("mosquitto", "influxdb"):
+    for name, binary in SERVICES.items():
         entry = record.get(name) or {}
         pid, port = entry.get("pid"), entry.get("port")
-        alive = isinstance(pid, int) and pid_alive(pid)
+        alive = isinstance(pid, int) and pid_runs(pid, binary)
         out[name] = {
             "pid": pid,
             "port": port,
@@ -116,30 +140,39 @@ def discover() -> StackEnv | None:
 
 
 def up() -> StackEnv:
-    """Start the stack (or return the one already running)."""
+    """Start the stack, or return the one already running and answering.
+
+    A half-running stack (one service died) is stopped and started afresh.
+    The ports of the previous run are reused when they are still free, so
+    clients configured from ``greenwire stack env`` keep working. Raises
+    ``StackError`` (with the server's log) if a service does not come up;
+    nothing is left running then.
+    """
     running = discover()
     if running is not None:
         return running
-    down()  # a half-running stack (one service died): start both afresh
+    down()
     root = _stack_dir()
-    previous = {name: (s.get("port") or 0) for name, s in status().items()}
-    ports = {name: port if isinstance(port, int) and port and _port_free(port) else 0
+    previous = {name: s.get("port") for name, s in status().items()}
+    ports = {name: port if isinstance(port, int) and port > 0 and _port_free(port) else 0
              for name, port in previous.items()}
     broker = Mosquitto(root / "mosquitto", port=ports["mosquitto"])
     influx = InfluxDB1(root / "influxdb", port=ports["influxdb"], databases=(DATABASE,))
-    broker.start()
+    servers: tuple[Server, ...] = (broker, influx)
+    started: list[Server] = []
     try:
-        influx.start()
-    except StackError:
-        broker.stop()
+        for server in servers:
+            server.start()
+            started.append(server)
+        # Only now hand the processes over: from here on they are found and stopped by pid.
+        record = {"mosquitto": broker.describe(), "influxdb": influx.describe(), "database": DATABASE}
+        _write_record(record)
+    except BaseException:
+        for server in started:
+            server.stop()
         raise
-    record = {
-        "mosquitto": {"pid": broker.detach(), "port": broker.port, "url": broker.url},
-        "influxdb": {"pid": influx.detach(), "port": influx.port, "url": influx.url},
-        "database": DATABASE,
-    }
-    root.mkdir(parents=True, exist_ok=True)
-    _record_path().write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    broker.detach()
+    influx.detach()
     return StackEnv(mqtt_url=broker.url, influx_url=influx.url, influx_db=DATABASE)
 
 
@@ -149,14 +182,13 @@ def down() -> bool:
     if record is None:
         return False
     stopped = False
-    for name in ("mosquitto", "influxdb"):
+    for name, binary in SERVICES.items():
         pid = (record.get(name) or {}).get("pid")
-        if isinstance(pid, int) and pid_alive(pid):
-            stop_pid(pid)
+        if isinstance(pid, int) and stop_pid(pid, binary):
             stopped = True
         with contextlib.suppress(KeyError, TypeError):
             record[name]["pid"] = None
-    _record_path().write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    _write_record(record)
     return stopped
 
 

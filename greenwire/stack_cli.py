@@ -32,7 +32,13 @@ def _fail(message: str) -> None:
 
 @app.command()
 def up(json_output: JsonOption = False) -> None:
-    """Start Mosquitto and InfluxDB (if not already running) and print where they are."""
+    """Start Mosquitto and InfluxDB (if not already running) and print where they are.
+
+    Both run in the background and keep running after this command returns,
+    until `greenwire stack down`. Running `up` again prints the same stack.
+    Data (Mosquitto's persistent sessions, InfluxDB's database "greenwire")
+    and ports are kept across `down` and `up`. Logs: .greenwire/stack/*/*.log.
+    """
     import orjson
 
     from greenwire import stack
@@ -53,7 +59,7 @@ def up(json_output: JsonOption = False) -> None:
 
 @app.command()
 def down() -> None:
-    """Stop the stack. Its data and ports are kept for the next `up`."""
+    """Stop the stack (SIGTERM, SIGKILL after 10 s). Its data and ports are kept for the next `up`."""
     from greenwire import stack
 
     typer.echo("stack stopped" if stack.down() else "stack was not running")
@@ -89,7 +95,15 @@ def env(
     export: Annotated[bool, typer.Option("--export", help="Prefix each line with `export `.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Print GREENWIRE_MQTT_URL, GREENWIRE_INFLUX_URL and GREENWIRE_INFLUX_DB of the running stack."""
+    """Print GREENWIRE_MQTT_URL, GREENWIRE_INFLUX_URL and GREENWIRE_INFLUX_DB of the running stack.
+
+    Commands given no config read these, so tools outside greenwire (a shell,
+    a notebook, Telegraf) can use the same stack:
+
+      eval "$(greenwire stack env --export)"
+
+    Exits 1 if the stack is not running.
+    """
     import orjson
 
     from greenwire import stack
@@ -101,5 +115,5 @@ def env(
     if json_output:
         typer.echo(orjson.dumps(stack.describe(found)).decode())
         return
-    for line in found.lines():
-        typer.echo(f"export {line}" if export else line)
+    for line in stack.env_lines(found, export=export):
+        typer.echo(line)

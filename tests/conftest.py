@@ -4,7 +4,9 @@ Mosquitto, InfluxDB 1.x and VictoriaMetrics run as child processes on free
 loopback ports with their state in a temporary directory (``make test``
 installs the Debian packages when they are missing). A test may stop and
 start a server to simulate an outage; the function-scoped fixtures start it
-again if a test left it stopped, so one failure does not cascade.
+again if a test left it stopped, so one failure does not cascade. A missing
+binary is an error naming ``make install``, never a skip: a suite that skips
+its integration tests would pass without proving anything.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def victoria(_victoria: VictoriaMetrics) -> Iterator[VictoriaMetrics]:
     """A running VictoriaMetrics (InfluxDB line protocol on ``/write`` and ``/api/v2/write``)."""
     _victoria.start()
     yield _victoria
+    _victoria.start()
 
 
 @pytest.fixture(autouse=True)

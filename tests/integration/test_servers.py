@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+from greenwire import servers
 from greenwire.cli import app
-from greenwire.servers import InfluxDB1, Mosquitto, VictoriaMetrics, pid_alive
+from greenwire.servers import InfluxDB1, Mosquitto, VictoriaMetrics, pid_alive, stop_pid
 from shared.errors import StackError
 
 pytestmark = pytest.mark.integration
@@ -39,6 +45,53 @@ def test_mosquitto_restarts_on_the_same_port(mosquitto: Mosquitto) -> None:
         pass
 
 
+def test_mosquitto_keeps_queued_messages_of_an_offline_session_across_a_restart(
+    mosquitto: Mosquitto,
+) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    topic = f"greenwire/v1/test/{os.getpid()}/readings"
+    received: queue.Queue[bytes] = queue.Queue()
+
+    def session(client_id: str) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client.on_message = lambda _c, _u, message: received.put(message.payload)
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 3600
+        client.connect(mosquitto.host, mosquitto.port, clean_start=False, properties=properties)
+        client.loop_start()
+        return client
+
+    def close(client: mqtt.Client) -> None:
+        client.disconnect()
+        client.loop_stop()
+
+    subscriber = session("ingest-persistent")
+    subscriber.subscribe(topic, qos=1)
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pub", protocol=mqtt.MQTTv5)
+    publisher.connect(mosquitto.host, mosquitto.port)
+    publisher.loop_start()
+    try:
+        publisher.publish(topic, b"online", qos=1).wait_for_publish(5)
+        assert received.get(timeout=5) == b"online"
+        close(subscriber)
+        publisher.publish(topic, b"while-away", qos=1).wait_for_publish(5)
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+
+    mosquitto.restart()  # persistence: the queued message is on disk, not only in memory
+
+    subscriber = session("ingest-persistent")
+    try:
+        assert received.get(timeout=5) == b"while-away"
+    finally:
+        close(subscriber)
+
+
 def test_victoria_reads_back_line_protocol(victoria: VictoriaMetrics) -> None:
     httpx.post(f"{victoria.url}/write", content=b"probe_m,site=s1 x=42.25 1654070400000000000").raise_for_status()
     series = victoria.export('{__name__="probe_m_x"}')
@@ -51,9 +104,52 @@ def test_a_port_in_use_fails_with_the_servers_own_words(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         server = InfluxDB1(tmp_path / "influx", port=taken.getsockname()[1])
-        with pytest.raises(StackError, match=r"influxdb exited with code \d+ at start:\n.*address already in use"):
+        with pytest.raises(StackError, match=r"influxdb exited with code \d+ at start \(log .*influxdb\.log\):\n.*address already in use"):
             server.start()
     assert not server.running
+
+
+def test_a_missing_binary_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(servers, "_SEARCH_PATH", ())
+    with pytest.raises(StackError, match=r"influxd is not installed: run `make install`"):
+        InfluxDB1(tmp_path / "influx").start()
+
+
+def test_stop_pid_leaves_a_process_that_reused_the_pid_alone() -> None:
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert not stop_pid(stranger.pid, "influxd")
+        assert stranger.poll() is None
+        assert stop_pid(stranger.pid, Path(sys.executable).name)
+        assert not pid_alive(stranger.pid)
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_stack_starts_again_on_the_same_ports_after_a_service_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenwire import stack
+
+    monkeypatch.setenv("GREENWIRE_HOME", str(tmp_path / "home"))
+    first = stack.up()
+    try:
+        assert stack.up() == first  # already up: the same stack, nothing started
+        os.kill(stack.status()["influxdb"]["pid"], signal.SIGKILL)
+        assert not stack.status()["influxdb"]["running"]
+        assert stack.discover() is None
+        assert stack.up() == first
+        assert stack.discover() == first
+        assert stack.env_lines(first) == [
+            f"export GREENWIRE_MQTT_URL={first.mqtt_url}",
+            f"export GREENWIRE_INFLUX_URL={first.influx_url}",
+            "export GREENWIRE_INFLUX_DB=greenwire",
+        ]
+    finally:
+        stack.down()
+    assert not any(s["running"] for s in stack.status().values())
 
 
 def test_stack_up_status_env_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
