@@ -407,13 +407,16 @@ def statement(
     sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
     site: Annotated[str, typer.Option(help="Site id.")],
     building: Annotated[str, typer.Option(help="Building id.")],
-    start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601.")],
-    end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown here (default: print).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start (inclusive), ISO 8601.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601.")] = None,
+    period: Annotated[str | None, typer.Option(help="A calendar month YYYY-MM (UTC), instead of --from/--to.")] = None,
+    output_format: Annotated[Literal["md", "html"], typer.Option("--format", help="md or html.")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: print).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """An auditable carbon statement (Markdown) for a building and period: boundary, energy by role,
-    Scope 1 and 2 (location- and market-based), every factor with its source, and data quality."""
+    """An auditable carbon statement for a building and period: boundary, energy by role, Scope 1
+    and 2 (location- and market-based), every factor with its source, data quality, and a SHA-256
+    content hash of the statement so a copy can be checked against the original."""
     from cloud.carbon.report import account_from_influx
     from cloud.carbon.site import load_sites
     from greenwire import __version__
@@ -427,7 +430,17 @@ def statement(
     except KeyError as exc:
         typer.echo(f"error: {exc.args[0]}", err=True)
         raise typer.Exit(2) from None
-    t0, t1 = _time(start), _time(end)
+    if period is not None:
+        try:
+            t0 = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
+        except ValueError:
+            raise typer.BadParameter(f"expected YYYY-MM, got {period!r}", param_hint="--period") from None
+        t1 = (t0.replace(day=28) + timedelta(days=4)).replace(day=1)
+    elif start is not None and end is not None:
+        t0, t1 = _time(start), _time(end)
+    else:
+        typer.echo("error: give --period YYYY-MM, or --from and --to", err=True)
+        raise typer.Exit(2)
     try:
         a = account_from_influx(_influx(config), target, t0, t1)
     except (StoreError, LookupError) as exc:
@@ -449,11 +462,51 @@ def statement(
         factors="\n".join(f"- {f}" for f in sorted(a.factors)) or "- none (no energy in the period)",
         estimated_pct=100 * a.estimated_kwh / a.grid_import_kwh if a.grid_import_kwh else 0.0,
     )
+    import hashlib
+
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    text += f"\nContent hash (SHA-256 of everything above this line): `{digest}`\n"
+    if output_format == "html":
+        text = _markdown_html(text, title=f"Carbon statement {site}/{building}")
     if output is None:
         typer.echo(text)
     else:
         output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output}")
+        typer.echo(f"wrote {output} (content hash {digest})")
+
+
+def _markdown_html(markdown: str, *, title: str) -> str:
+    """The statement's Markdown (headings, tables, lists, paragraphs) as a standalone HTML page."""
+    import html
+    import re
+
+    def inline(text: str) -> str:
+        return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
+
+    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>",
+           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;"
+           "border-bottom:1px solid #ddd}td:last-child{text-align:right}</style><body>"]
+    table: list[str] = []
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not all(set(c) <= {"-", ":"} for c in cells):
+                table.append("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in cells) + "</tr>")
+            continue
+        if table:
+            out.append("<table>" + "".join(table) + "</table>")
+            table = []
+        if line.startswith("# "):
+            out.append(f"<h1>{inline(line[2:])}</h1>")
+        elif line.startswith("## "):
+            out.append(f"<h2>{inline(line[3:])}</h2>")
+        elif line.startswith("- "):
+            out.append(f"<li>{inline(line[2:])}</li>")
+        elif line.strip():
+            out.append(f"<p>{inline(line)}</p>")
+    if table:
+        out.append("<table>" + "".join(table) + "</table>")
+    return "\n".join(out) + "\n</body></html>\n"
 
 
 @carbon_app.command()

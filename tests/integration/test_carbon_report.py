@@ -372,6 +372,17 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
     assert f"| Scope 2, location-based (energy x intensity of the minute it was used) | {kwh * 0.5827:,.1f} |" in text
     assert "- MEE & NBS Announcement 2025 No. 47, Table 3 (2023)" in text
     assert "Scope 2, market-based | not reported" in text
+    # The content hash covers everything above its line: a changed copy no longer matches.
+    import hashlib
+    import re
+
+    body, hash_line = text.rsplit("\nContent hash", 1)
+    assert re.search(r"`([0-9a-f]{64})`", hash_line)[1] == hashlib.sha256(body.encode()).hexdigest()  # type: ignore[index]
+    page = tmp_path / "statement.html"
+    html_run = CliRunner().invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
+                                        "--period", "2022-01", "--format", "html", "--output", str(page)])
+    assert html_run.exit_code == 0, html_run.output
+    assert page.read_text().startswith("<!doctype html>") and "<table>" in page.read_text()
 
 
 @pytest.mark.parametrize(("budget_factor", "status"), [(1.05, "on track"), (0.95, "at risk"), (0.1, "over")])
