@@ -69,17 +69,26 @@ def test_mosquitto_keeps_queued_messages_of_an_offline_session_across_a_restart(
         client.disconnect()
         client.loop_stop()
 
+    import threading
+
     subscriber = session("ingest-persistent")
+    subscribed = threading.Event()
+    subscriber.on_subscribe = lambda *_: subscribed.set()
     subscriber.subscribe(topic, qos=1)
     publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pub", protocol=mqtt.MQTTv5)
     publisher.connect(mosquitto.host, mosquitto.port)
     publisher.loop_start()
     try:
+        assert subscribed.wait(5), "the subscription was not acknowledged"
         publisher.publish(topic, b"online", qos=1).wait_for_publish(5)
         assert received.get(timeout=5) == b"online"
         close(subscriber)
         publisher.publish(topic, b"while-away", qos=1).wait_for_publish(5)
     finally:
+        if subscriber.is_connected():
+            close(subscriber)
+        else:
+            subscriber.loop_stop()
         publisher.disconnect()
         publisher.loop_stop()
 
