@@ -4,8 +4,10 @@ Three simulated buildings (Eastron SDM630 meters replaying the 2022
 electricity of three Cambridge University buildings, each building its own
 Modbus TCP endpoint), one edge agent polling them, the local stack's
 Mosquitto, the ingestor, and InfluxDB. The view shows, per device, the last
-reading and how many readings went through; underneath, what the buffer,
-the broker link, the ingestor and InfluxDB have seen.
+reading and how many readings went through, and its carbon figures: the
+intensity of its recent consumption (the carbon engine, from InfluxDB, GB grid
+average), its emission rate now, and its budget status at that rate;
+underneath, what the buffer, the broker link, the ingestor and InfluxDB have seen.
 
 Leaves nothing running: the servers and agents it starts stop with it, and
 the local stack is stopped again if the demo started it.
@@ -25,6 +27,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from shared.errors import GreenwireError
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +88,60 @@ def _count_points(influx_url: str, database: str) -> int | None:
         return None
 
 
-def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: float) -> Group:
+def _demo_buildings() -> dict[str, Any]:
+    """The demo's buildings as the carbon engine sees them: GB grid, a budget of a typical year.
+
+    Each annual budget is the building's recorded 2022 electricity at the GB average intensity,
+    so a building runs "at risk" when the replayed hours use more than its average.
+    """
+    from cloud.carbon.factors import load_factors
+    from cloud.carbon.site import Building
+    from simulators.series import builtin_series
+
+    gb = load_factors().grid_factor("GB").value
+    return {
+        b: Building.model_validate({
+            "id": b, "floor_area_m2": 1000, "zone": "GB", "timezone": "Europe/London",
+            "annual_budget_kgco2e": builtin_series(b).total_kwh * gb / 1000,
+            "meters": [{"gateway": GATEWAY, "device": f"{b}-main", "role": "grid_import"}],
+        })
+        for b in BUILDINGS
+    }
+
+
+def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> dict[str, tuple[float, float, str]]:
+    """Per building: carbon intensity of its recent consumption (the engine, from InfluxDB), its
+    emission rate now (power x that intensity), and its budget status at that rate."""
+    from datetime import timedelta
+
+    from cloud.carbon.results import live_figures, minutes
+    from cloud.carbon.store import InfluxV1
+
+    influx = InfluxV1(env.influx_url, env.influx_db)
+    now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    out: dict[str, tuple[float, float, str]] = {}
+    for name, building in buildings.items():
+        counters = {m.device: influx.counter(m.gateway, m.device, now - timedelta(minutes=20), now)
+                    for m in building.meters}
+        live = live_figures(minutes(building, counters, None, now - timedelta(minutes=20), now), now)
+        if live is None or name not in power_w:
+            continue
+        intensity = live[1]
+        per_hour = power_w[name] / 1000 * intensity / 1000
+        status = "on track" if per_hour * 8760 <= building.annual_budget_kgco2e else "at risk"
+        out[name] = (intensity, per_hour, status)
+    return out
+
+
+def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: float,
+          carbon: dict[str, tuple[float, float, str]] | None = None) -> Group:
     snap = agent.snapshot()
     table = Table(title=f"greenwire demo: site {SITE}, gateway {GATEWAY} (replay x{speed:g})")
-    for column in ("device", "state", "read at (UTC)", "power kW", "energy import kWh", "reads", "errors"):
-        table.add_column(column, justify="right" if column not in ("device", "state") else "left")
+    columns = ("device", "state", "read at (UTC)", "power kW", "energy import kWh", "gCO2e/kWh",
+               "kgCO2e/h", "budget", "reads", "errors")
+    for column in columns:
+        table.add_column(column, justify="right" if column not in ("device", "state", "budget") else "left")
+    carbon = carbon or {}
     for device in snap.devices:
         values = device.last_values
         state = {True: "[green]online", False: "[red]offline", None: "[yellow]waiting"}[device.online]
@@ -98,6 +151,7 @@ def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: 
             device.last_read.strftime("%H:%M:%S.%f")[:-3] if device.last_read else "-",
             f"{values['active_power_w'] / 1000:,.1f}" if "active_power_w" in values else "-",
             f"{values['energy_import_kwh']:,.2f}" if "energy_import_kwh" in values else "-",
+            *_carbon_cells(carbon.get(device.device.removesuffix("-main"))),
             str(device.reads),
             str(device.errors),
         )
@@ -111,6 +165,14 @@ def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: 
         f"running {time.monotonic() - started:,.0f} s   (Ctrl-C to stop)"
     )
     return Group(table, footer)
+
+
+def _carbon_cells(figures: tuple[float, float, str] | None) -> tuple[str, str, str]:
+    if figures is None:
+        return "-", "-", "[yellow]waiting"
+    intensity, per_hour, status = figures
+    colour = "green" if status == "on track" else "red"
+    return f"{intensity:,.0f}", f"{per_hour:,.1f}", f"[{colour}]{status}"
 
 
 async def _run(env: Any, seconds: float | None, speed: float, state: Path, console: Console) -> int:
@@ -147,6 +209,8 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
             group.create_task(ingestor.run(ingest_stop), name="ingestor")
             group.create_task(agent.run(edge_stop), name="edge")
             stored: int | None = None
+            carbon: dict[str, tuple[float, float, str]] = {}
+            buildings = _demo_buildings()
             deadline = None if seconds is None else started + seconds
             last_count = 0.0
             live = Live(console=console, refresh_per_second=4) if console.is_terminal else None
@@ -156,6 +220,10 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                 while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                     if time.monotonic() - last_count >= 3:
                         stored = await asyncio.to_thread(_count_points, env.influx_url, env.influx_db)
+                        power = {d.device.removesuffix("-main"): d.last_values["active_power_w"]
+                                 for d in agent.snapshot().devices if "active_power_w" in d.last_values}
+                        with contextlib.suppress(GreenwireError):
+                            carbon = await asyncio.to_thread(_carbon, env, buildings, power)
                         last_count = time.monotonic()
                         if live is None:
                             snap = agent.snapshot()
@@ -165,9 +233,10 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                                 f"  ingested {ingestor.stats.readings_written}"
                                 f"  rejected {ingestor.stats.rejected_total}"
                                 f"  in InfluxDB {stored}"
+                                + "".join(f"  {b}: {c[0]:.0f} g/kWh {c[2]}" for b, c in sorted(carbon.items()))
                             )
                     if live is not None:
-                        live.update(_view(agent, ingestor, stored, started, speed))
+                        live.update(_view(agent, ingestor, stored, started, speed, carbon))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=0.5)
             finally:
@@ -177,7 +246,7 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                 # Give the ingestor a moment to store what the edge drained on its way out.
                 await asyncio.sleep(1.5)
                 ingest_stop.set()
-        console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed))
+        console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed, carbon))
         return 0
     finally:
         for server in servers:

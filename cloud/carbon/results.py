@@ -129,7 +129,9 @@ def live_figures(recent: list[MinuteEmissions], now: datetime) -> tuple[datetime
     window = [m for m in recent if end - LIVE_WINDOW <= m.minute < end]
     kwh = sum(m.kwh for m in window)
     kg = sum(m.kg_co2e for m in window)
-    return end, 1000 * kg / kwh, kg * 3600 / LIVE_WINDOW.total_seconds()
+    # Less than 15 minutes of data (a meter just added): the rate is over the minutes there are.
+    span = (end - min(m.minute for m in window if m.kwh > 0)).total_seconds()
+    return end, 1000 * kg / kwh, kg * 3600 / span
 
 
 def signal_payload(
@@ -156,24 +158,14 @@ def signal_payload(
 
 
 def live_line(site: str, building: Building, recent: list[MinuteEmissions], now: datetime) -> str | None:
-    """Live carbon intensity and emission rate over the last 15 measured minutes, or None without data.
-
-    The window ends at the newest minute with energy (readings arrive a little late), as
-    long as it is no older than ``LIVE_STALE``; the point is stamped with the window's end.
-    """
-    measured = [m.minute for m in recent if m.kwh > 0]
-    if not measured or now - max(measured) > LIVE_STALE:
+    """The ``carbon_live`` point: intensity and emission rate over the last 15 measured minutes."""
+    live = live_figures(recent, now)
+    if live is None:
         return None
-    now = max(measured) + timedelta(minutes=1)
-    window = [m for m in recent if now - LIVE_WINDOW <= m.minute < now]
-    kwh = sum(m.kwh for m in window)
-    if not window or kwh <= 0:
-        return None
-    kg = sum(m.kg_co2e for m in window)
+    end, intensity, rate = live
     prefix = SeriesPrefix(LIVE_MEASUREMENT, {"site": site, "building": building.id})
     return prefix.line(
-        {"intensity_g_per_kwh": 1000 * kg / kwh, "emission_rate_kg_per_h": kg * 3600 / LIVE_WINDOW.total_seconds()},
-        int(now.timestamp()) * 10**9,
+        {"intensity_g_per_kwh": intensity, "emission_rate_kg_per_h": rate}, int(end.timestamp()) * 10**9
     )
 
 

@@ -27,9 +27,10 @@ def test_factor_table_is_the_official_transcription_with_sources() -> None:
     official = json.loads(
         (FACTORS_FILE.parent / "sources" / "codecarbon-3.3.2" / "china_provincial_emissions.json").read_text()
     )["data"]
-    assert {f.zone: f.value for f in table.grid} == {zone: e["emission_factor"] for zone, e in official.items()}
+    provincial = [f for f in table.grid if f.zone.startswith("CN-")]
+    assert {f.zone: f.value for f in provincial} == {zone: e["emission_factor"] for zone, e in official.items()}
     assert table.grid_factor("CN-HI").value == 364.8 and table.grid_factor("CN-JS").value == 582.7
-    assert all(f.source and f.year == 2023 and f.gases == "co2" for f in table.grid)
+    assert all(f.source and f.year == 2023 and f.gases == "co2" for f in provincial)
     assert table.fuel_factor("natural_gas").value == pytest.approx(0.18127 * 1000)
     # IPCC's 56,100 kg/TJ on NCV, and EPA's HHV factor differ by about the HHV/NCV ratio (~10 %).
     ratio = table.fuel_factor("natural_gas_ipcc").value / (0.18108 * 1000)
@@ -167,3 +168,14 @@ def test_history_file_rows_become_readings_and_mistakes_name_the_line(tmp_path: 
         bad.write_text(f"timestamp,device,quantity,value\n2022-01-01T00:00:00Z,m1,energy_import_kwh,1\n{row}\n")
         with pytest.raises(HistoryError, match=f"bad.csv:3: .*{words}"):
             read_history(bad)
+
+
+def test_country_averages_are_the_transcribed_figures() -> None:
+    source = json.loads(
+        (FACTORS_FILE.parent / "sources" / "codecarbon-3.3.2" / "global_energy_mix.json").read_text()
+    )
+    table = load_factors()
+    for iso, zone in (("GBR", "GB"), ("DEU", "DE"), ("FRA", "FR"), ("CHN", "CN"), ("USA", "US")):
+        factor = table.grid_factor(zone)
+        assert factor.value == source[iso]["carbon_intensity"] and factor.year == source[iso]["year"]
+        assert factor.source.startswith("Our World in Data")
