@@ -33,7 +33,12 @@ class ConfigError(GreenwireError):
     """
 
     def __init__(
-        self, message: str, *, path: str | None = None, line: int | None = None, column: int | None = None
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
     ) -> None:
         where = path or ""
         if path and line is not None:

@@ -24,7 +24,9 @@ from shared.errors import EncodeError
 
 FieldValue = float | int | bool | str
 
-_MEASUREMENT_ESCAPES: Final = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
+_MEASUREMENT_ESCAPES: Final = str.maketrans(
+    {",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"}
+)
 _KEY_ESCAPES: Final = str.maketrans(
     {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"}
 )

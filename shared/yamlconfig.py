@@ -52,7 +52,9 @@ class LocatedValueError(ValueError):
         self.loc = tuple(loc)
 
 
-def _locate(root: Any, loc: Sequence[int | str]) -> tuple[int | None, int | None, tuple[int | str, ...]]:
+def _locate(
+    root: Any, loc: Sequence[int | str]
+) -> tuple[int | None, int | None, tuple[int | str, ...]]:
     """1-based line and column of the deepest node of ``loc``, and ``loc`` as the file spells it.
 
     Parts that are not keys of the file (a discriminated union's tag, as in
@@ -65,7 +67,12 @@ def _locate(root: Any, loc: Sequence[int | str]) -> tuple[int | None, int | None
         if found and isinstance(node, CommentedMap) and part in node:
             line, column = (x + 1 for x in node.lc.key(part))
             node = node[part]
-        elif found and isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+        elif (
+            found
+            and isinstance(node, CommentedSeq)
+            and isinstance(part, int)
+            and 0 <= part < len(node)
+        ):
             line, column = (x + 1 for x in node.lc.item(part))
             node = node[part]
         elif found and isinstance(node, CommentedMap) and isinstance(part, str):
@@ -97,7 +104,7 @@ def _spurious(error: Any) -> bool:
 
 
 def _suggest(model: type[BaseModel], key: str) -> str:
-    """"; did you mean 'x'?" when a known key of the config is close to a misspelt one."""
+    """ "; did you mean 'x'?" when a known key of the config is close to a misspelt one."""
     import difflib
 
     names: set[str] = set()
@@ -156,7 +163,9 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
             at = f"line {line}: " if line is not None else ""
             problems.append(f"{at}{where + ': ' if where else ''}{message}")
         if len(problems) == 1:
-            text_ = problems[0].split(": ", 1)[1] if problems[0].startswith("line ") else problems[0]
+            text_ = (
+                problems[0].split(": ", 1)[1] if problems[0].startswith("line ") else problems[0]
+            )
             raise ConfigError(text_, path=source, line=first_line, column=first_column) from None
         summary = f"{len(problems)} problems:\n  " + "\n  ".join(problems)
         raise ConfigError(summary, path=source, line=first_line, column=first_column) from None
