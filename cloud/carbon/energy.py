@@ -18,6 +18,7 @@ readings into energy intervals:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -87,3 +88,8 @@ class CounterTracker:
             return False
         wrapped = value + self.rollover - last
         return 0 <= wrapped < self.rollover / 2
+
+
+def track(readings: Iterable[tuple[datetime, float, str]], tracker: CounterTracker) -> list[EnergyInterval]:
+    """The energy intervals of one counter's readings (oldest first) through ``tracker``."""
+    return [i for ts, value, quality in readings if (i := tracker.add(ts, value, quality)) is not None]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloud.carbon.account import location_based, minute_buckets
-from cloud.carbon.energy import CounterTracker, EnergyInterval
+from cloud.carbon.energy import CounterTracker, EnergyInterval, track
 from cloud.carbon.factors import FactorTable, load_factors
 from cloud.carbon.intensity import IntensitySeries
 from cloud.carbon.site import Building
@@ -124,10 +124,7 @@ def account(
     intervals: list[EnergyInterval] = []
     for meter in building.meters_with("grid_import"):
         tracker = CounterTracker(max_power_kw=meter.max_power_kw)
-        for ts, value, quality in counters.get(meter.device, []):
-            interval = tracker.add(ts, value, quality)
-            if interval is not None:
-                intervals.append(interval)
+        intervals += track(counters.get(meter.device, []), tracker)
         result.rejected_kwh += tracker.rejected_kwh
     buckets = {m: e for m, e in minute_buckets(intervals).items() if start <= m < end}
     for minute in location_based(buckets, series, static):
@@ -145,13 +142,11 @@ def account(
 
 def _energy(building: Building, role: str, counters: dict[str, Counter], start: datetime, end: datetime) -> float:
     """Energy of the meters with ``role`` in [start, end), from their counters."""
-    intervals: list[EnergyInterval] = []
-    for meter in building.meters_with(role):  # type: ignore[arg-type]
-        tracker = CounterTracker(max_power_kw=meter.max_power_kw)
-        for ts, value, quality in counters.get(meter.device, []):
-            interval = tracker.add(ts, value, quality)
-            if interval is not None:
-                intervals.append(interval)
+    intervals = [
+        i
+        for meter in building.meters_with(role)  # type: ignore[arg-type]
+        for i in track(counters.get(meter.device, []), CounterTracker(max_power_kw=meter.max_power_kw))
+    ]
     return sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
 
 
@@ -189,11 +184,7 @@ def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str,
     intervals: list[EnergyInterval] = []
     for field_name, readings in gas_counters.values():
         per_unit = calorific if field_name == "gas_volume_m3" else 1.0
-        tracker = CounterTracker()
-        for ts, value, quality in readings:
-            interval = tracker.add(ts, value * per_unit, quality)
-            if interval is not None:
-                intervals.append(interval)
+        intervals += track(((ts, value * per_unit, q) for ts, value, q in readings), CounterTracker())
     kwh = sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
     result.gas_kwh = kwh
     result.scope1_kgco2e = kwh * fuel.value / 1000

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cloud.carbon.account import MinuteEmissions, location_based, minute_buckets
-from cloud.carbon.energy import CounterTracker, EnergyInterval
+from cloud.carbon.energy import CounterTracker, track
 from cloud.carbon.factors import FactorTable, load_factors
 from cloud.carbon.intensity import IntensitySeries
 from cloud.carbon.site import Building
@@ -64,13 +64,11 @@ def minutes(
         static = table.grid_factor(building.zone)
     except KeyError:
         static = None
-    intervals: list[EnergyInterval] = []
-    for meter in building.meters_with("grid_import"):
-        tracker = CounterTracker(max_power_kw=meter.max_power_kw)
-        for ts, value, quality in counters.get(meter.device, []):
-            interval = tracker.add(ts, value, quality)
-            if interval is not None:
-                intervals.append(interval)
+    intervals = [
+        i
+        for meter in building.meters_with("grid_import")
+        for i in track(counters.get(meter.device, []), CounterTracker(max_power_kw=meter.max_power_kw))
+    ]
     buckets = {m: e for m, e in minute_buckets(intervals).items() if start <= m < end}
     return location_based(buckets, series, static)
 
