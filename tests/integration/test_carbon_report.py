@@ -413,3 +413,33 @@ def test_carbon_account_projects_the_year(influxdb: InfluxDB1, influx_db: str, t
     assert account["projection_method"] == "recent daily rate"
     assert account["remaining_kgco2e"] == pytest.approx(budget - emitted, rel=1e-9)
     assert account["status"] == status
+
+
+def test_carbon_account_projects_seasonally_from_last_year(influxdb: InfluxDB1, influx_db: str,
+                                                            tmp_path: Path) -> None:
+    """With a year of history, the rest of the year follows last year's shape, scaled by this year's
+    level so far: b85's recorded year as 2021, then January and February at 110 % of it."""
+    hourly = builtin_series("b85").kwh
+    last_year = datetime(2021, 1, 1, tzinfo=UTC)
+    so_far = 59 * 24  # hours of January and February
+    kwh = list(hourly[:8760]) + [1.1 * value for value in hourly[:so_far]]
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    counter, lines = 0.0, []
+    for hour in range(len(kwh) + 1):
+        lines.append(prefix.line({"energy_import_kwh": counter, "quality": "good"},
+                                 int((last_year + timedelta(hours=hour)).timestamp()) * 10**9))
+        if hour < len(kwh):
+            counter += kwh[hour]
+    influxdb.write(influx_db, lines)
+    factor = 0.5827  # Jiangsu's static factor, kg per kWh
+    emitted = sum(kwh[8760:]) * factor
+    projected = emitted + sum(hourly[so_far:8760]) * factor * 1.1  # last year's rest, scaled by 110 %
+    args = _setup(influxdb, influx_db, tmp_path, "CN-JS", "UTC")
+    result = CliRunner().invoke(app, ["carbon", "account", *args, "--site", "s", "--building", "b", "--year", "2022",
+                                      "--as-of", "2022-03-01T00:00Z", "--json"])
+    assert result.exit_code == 0, result.output
+    account = orjson.loads(result.output)
+    assert account["projection_method"] == "seasonal"
+    assert account["emitted_kgco2e"] == pytest.approx(emitted, rel=1e-9)
+    assert account["projected_kgco2e"] == pytest.approx(projected, rel=1e-9)
+    assert account["status"] == "no budget"
