@@ -361,47 +361,6 @@ def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: i
     return client
 
 
-STATEMENT = """# Carbon statement: {site}/{building}
-
-Period: {start} to {end} (UTC; end exclusive). Prepared {made} by greenwire {version},
-factor table version {table_version}. Method: GHG Protocol corporate standard; Scope 2 guidance
-(location-based and, where instruments are recorded, market-based).
-
-## Boundary
-
-Building `{building}` of site `{site}`: {area:,.0f} m2 floor area, grid zone `{zone}`.
-Meters: {meters}.
-
-## Energy
-
-| | kWh |
-|---|---:|
-| grid import | {grid_import_kwh:,.1f} |
-| of which estimated (gaps filled when the counter resumed) | {estimated_kwh:,.1f} |
-| rejected (implausible counter jumps, not counted) | {rejected_kwh:,.1f} |
-| PV generation | {pv:,.1f} |
-| grid export (reported, not netted) | {export:,.1f} |
-| gas | {gas_kwh:,.1f} |
-
-## Emissions
-
-| | kgCO2e |
-|---|---:|
-| Scope 1 (gas) | {scope1:,.1f} |
-| Scope 2, location-based (energy x intensity of the minute it was used) | {loc:,.1f} |
-| Scope 2, market-based | {market} |
-| total (Scope 1 + Scope 2 location-based) | {total:,.1f} |
-| per floor area, annualised | {per_m2:,.2f} kgCO2e/m2/year |
-| budget for the period | {budget} |
-
-## Factors used
-
-{factors}
-
-Data quality: {estimated_pct:.2f} % of the grid import is estimated.
-"""
-
-
 @carbon_app.command()
 def statement(
     sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
@@ -409,8 +368,11 @@ def statement(
     building: Annotated[str, typer.Option(help="Building id.")],
     start: Annotated[str | None, typer.Option("--from", help="Start (inclusive), ISO 8601.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601.")] = None,
-    period: Annotated[str | None, typer.Option(help="A calendar month YYYY-MM (UTC), instead of --from/--to.")] = None,
-    output_format: Annotated[Literal["md", "html"], typer.Option("--format", help="md or html.")] = "md",
+    period: Annotated[str | None, typer.Option(help="A calendar month YYYY-MM in the building's timezone, instead of --from/--to.")] = None,
+    output_format: Annotated[
+        Literal["md", "html", "csv", "pdf"],
+        typer.Option("--format", help="md or html (for people), csv (every figure, full precision), pdf (Chromium)."),
+    ] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: print).")] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -432,10 +394,11 @@ def statement(
         raise typer.Exit(2) from None
     if period is not None:
         try:
-            t0 = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
+            local = datetime.strptime(period, "%Y-%m").replace(tzinfo=ZoneInfo(target.timezone))
         except ValueError:
             raise typer.BadParameter(f"expected YYYY-MM, got {period!r}", param_hint="--period") from None
-        t1 = (t0.replace(day=28) + timedelta(days=4)).replace(day=1)
+        next_month = (local.replace(day=28) + timedelta(days=4)).replace(day=1)
+        t0, t1 = local.astimezone(UTC), next_month.astimezone(UTC)
     elif start is not None and end is not None:
         t0, t1 = _time(start), _time(end)
     else:
@@ -446,67 +409,71 @@ def statement(
     except (StoreError, LookupError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    text = STATEMENT.format(
-        site=site, building=building, start=t0.isoformat(), end=t1.isoformat(),
-        made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
-        table_version=a.factor_table_version, area=target.floor_area_m2, zone=target.zone,
-        meters=", ".join(f"{m.gateway}/{m.device} ({m.role})" for m in target.meters),
-        grid_import_kwh=a.grid_import_kwh, estimated_kwh=a.estimated_kwh, rejected_kwh=a.rejected_kwh,
-        pv=a.pv_generation_kwh, export=a.grid_export_kwh, gas_kwh=a.gas_kwh, scope1=a.scope1_kgco2e,
-        loc=a.scope2_location_kgco2e,
-        market="not reported (no instruments recorded)" if a.scope2_market_kgco2e is None
-        else f"{a.scope2_market_kgco2e:,.1f}",
-        total=a.scope1_kgco2e + a.scope2_location_kgco2e, per_m2=a.kgco2e_per_m2_year,
-        budget="none set" if a.budget_kgco2e is None
-        else f"{a.budget_kgco2e:,.1f} kgCO2e ({a.budget_used_pct or 0:.0f} % used)",
-        factors="\n".join(f"- {f}" for f in sorted(a.factors)) or "- none (no energy in the period)",
-        estimated_pct=100 * a.estimated_kwh / a.grid_import_kwh if a.grid_import_kwh else 0.0,
-    )
-    import hashlib
+    from cloud.carbon.statement import Header, render
 
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    text += f"\nContent hash (SHA-256 of everything above this line): `{digest}`\n"
-    if output_format == "html":
-        text = _markdown_html(text, title=f"Carbon statement {site}/{building}")
-    if output is None:
-        typer.echo(text)
+    header = Header(site, building, t0, t1, datetime.now(UTC), __version__)
+    fmt = "html" if output_format == "pdf" else output_format
+    text, digest = render(fmt, header, target, a)
+    if output_format == "pdf":
+        if output is None:
+            typer.echo("error: --format pdf needs --output FILE.pdf", err=True)
+            raise typer.Exit(2)
+        _html_to_pdf(text, output)
+        typer.echo(f"wrote {output} (content hash {digest})")
+    elif output is None:
+        typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output} (content hash {digest})")
 
 
-def _markdown_html(markdown: str, *, title: str) -> str:
-    """The statement's Markdown (headings, tables, lists, paragraphs) as a standalone HTML page."""
-    import html
-    import re
+def _html_to_pdf(page: str, output: Path) -> None:
+    """Print the HTML statement to PDF with headless Chromium (Debian package ``chromium``)."""
+    import shutil
+    import subprocess
+    import tempfile
 
-    def inline(text: str) -> str:
-        return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        typer.echo("error: --format pdf needs Chromium (apt install chromium); --format html or csv need nothing",
+                   err=True)
+        raise typer.Exit(1)
+    with tempfile.TemporaryDirectory(prefix="greenwire-pdf-") as tmp:
+        source = Path(tmp) / "statement.html"
+        source.write_text(page, encoding="utf-8")
+        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   f"--user-data-dir={tmp}/profile", "--no-pdf-header-footer",
+                   f"--print-to-pdf={output.resolve()}", source.as_uri()]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        except subprocess.TimeoutExpired:
+            typer.echo("error: Chromium did not finish printing the PDF within 120 s", err=True)
+            raise typer.Exit(1) from None
+    if done.returncode != 0 or not output.exists():
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        typer.echo(f"error: Chromium could not print the PDF: {last}", err=True)
+        raise typer.Exit(1)
 
-    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>",
-           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;"
-           "border-bottom:1px solid #ddd}td:last-child{text-align:right}</style><body>"]
-    table: list[str] = []
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= {"-", ":"} for c in cells):
-                table.append("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in cells) + "</tr>")
-            continue
-        if table:
-            out.append("<table>" + "".join(table) + "</table>")
-            table = []
-        if line.startswith("# "):
-            out.append(f"<h1>{inline(line[2:])}</h1>")
-        elif line.startswith("## "):
-            out.append(f"<h2>{inline(line[3:])}</h2>")
-        elif line.startswith("- "):
-            out.append(f"<li>{inline(line[2:])}</li>")
-        elif line.strip():
-            out.append(f"<p>{inline(line)}</p>")
-    if table:
-        out.append("<table>" + "".join(table) + "</table>")
-    return "\n".join(out) + "\n</body></html>\n"
+
+@carbon_app.command()
+def verify(
+    statement_file: Annotated[Path, typer.Argument(help="A statement written by 'carbon statement' (md or csv).")],
+) -> None:
+    """Check that a carbon statement is unchanged: recompute its SHA-256 content hash."""
+    from cloud.carbon.statement import content_hash
+    from cloud.carbon.statement import verify as matches
+
+    try:
+        text = statement_file.read_text(encoding="utf-8")
+        ok = matches(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        typer.echo(f"error: {statement_file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not ok:
+        typer.echo(f"error: {statement_file} was changed: its content no longer matches its hash", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{statement_file}: unchanged (SHA-256 {content_hash(text)})")
 
 
 @carbon_app.command()

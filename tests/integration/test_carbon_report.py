@@ -368,21 +368,54 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
     assert result.exit_code == 0, result.output
     text = out.read_text()
     kwh = sum(building.kwh[:HOURS])
-    assert f"| grid import | {kwh:,.1f} |" in text
-    assert f"| Scope 2, location-based (energy x intensity of the minute it was used) | {kwh * 0.5827:,.1f} |" in text
+    assert f"| grid import | {kwh:,.1f} | kWh |" in text
+    assert f"| Scope 2, location-based (energy x intensity of the minute it was used) | {kwh * 0.5827:,.1f} | kgCO2e |" in text
     assert "- MEE & NBS Announcement 2025 No. 47, Table 3 (2023)" in text
-    assert "Scope 2, market-based | not reported" in text
+    assert "| Scope 2, market-based | not reported (no instruments recorded) | kgCO2e |" in text
+    assert "| estimated share of grid import | 0.00 | % |" in text
     # The content hash covers everything above its line: a changed copy no longer matches.
     import hashlib
     import re
 
     body, hash_line = text.rsplit("\nContent hash", 1)
-    assert re.search(r"`([0-9a-f]{64})`", hash_line)[1] == hashlib.sha256(body.encode()).hexdigest()  # type: ignore[index]
+    digest = re.search(r"`([0-9a-f]{64})`", hash_line)[1]  # type: ignore[index]
+    assert digest == hashlib.sha256(body.encode()).hexdigest()
+    runner = CliRunner()
+    assert runner.invoke(app, ["carbon", "verify", str(out)]).exit_code == 0
+    out.write_text(text.replace(f"{kwh:,.1f}", f"{kwh - 1:,.1f}", 1))
+    tampered = runner.invoke(app, ["carbon", "verify", str(out)])
+    assert tampered.exit_code == 1 and "no longer matches its hash" in tampered.output
+
+    # CSV: every figure at full precision, for audit tools, with its own hash.
+    sheet = tmp_path / "statement.csv"
+    csv_run = runner.invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
+                                  "--from", "2022-01-01", "--to", "2022-01-03", "--format", "csv", "-o", str(sheet)])
+    assert csv_run.exit_code == 0, csv_run.output
+    import csv
+
+    rows = {(r["section"], r["item"]): r for r in csv.DictReader(sheet.read_text().splitlines())}
+    assert float(rows[("energy", "grid import")]["value"]) == pytest.approx(kwh, rel=1e-12)
+    assert float(rows[("emissions", "Scope 2, location-based (energy x intensity of the minute it was used)")]
+                 ["value"]) == pytest.approx(kwh * 0.5827, rel=1e-12)
+    assert rows[("boundary", "meter")]["value"] == "gw-c/m" and rows[("boundary", "meter")]["unit"] == "grid_import"
+    assert runner.invoke(app, ["carbon", "verify", str(sheet)]).exit_code == 0
+
+    # --period is the building's local calendar month (Asia/Shanghai: from 16:00 UTC the day before).
     page = tmp_path / "statement.html"
-    html_run = CliRunner().invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
-                                        "--period", "2022-01", "--format", "html", "--output", str(page)])
+    html_run = runner.invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
+                                   "--period", "2022-01", "--format", "html", "--output", str(page)])
     assert html_run.exit_code == 0, html_run.output
     assert page.read_text().startswith("<!doctype html>") and "<table>" in page.read_text()
+    assert "Period: 2021-12-31T16:00:00+00:00 to 2022-01-31T16:00:00+00:00" in page.read_text()
+
+    import shutil
+
+    if shutil.which("chromium"):  # installed by make test (scripts/install-system-deps.sh)
+        pdf = tmp_path / "statement.pdf"
+        pdf_run = runner.invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
+                                      "--period", "2022-01", "--format", "pdf", "--output", str(pdf)])
+        assert pdf_run.exit_code == 0, pdf_run.output
+        assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 2000
 
 
 @pytest.mark.parametrize(("budget_factor", "status"), [(1.05, "on track"), (0.95, "at risk"), (0.1, "over")])

@@ -1,0 +1,205 @@
+"""Auditable carbon statements: one set of figures, rendered as Markdown, HTML or CSV (pure).
+
+A statement is built once from a building's :class:`~cloud.carbon.report.Account` as a list of
+:class:`Line` (section, item, value, unit). Every format carries a SHA-256 content hash of
+everything above its hash line, so a copy can be checked against the original with
+:func:`verify` (``greenwire carbon verify FILE``): Markdown and CSV hash their own text; the HTML
+page is rendered from the hashed Markdown and carries the same hash.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from cloud.carbon.report import Account
+from cloud.carbon.site import Building
+
+Format = Literal["md", "html", "csv"]
+
+METHOD = (
+    "GHG Protocol corporate standard; Scope 2 guidance (location-based and, where instruments "
+    "are recorded, market-based). Energy from cumulative counter deltas; each minute's grid "
+    "energy multiplied by the grid intensity of that minute."
+)
+_HASH_MD = "\nContent hash (SHA-256 of everything above this line): `{}`\n"
+_HASH_CSV_ITEM = "content_hash_sha256"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One figure of a statement."""
+
+    section: str
+    item: str
+    value: float | str | None
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    site: str
+    building: str
+    start: datetime
+    end: datetime
+    made: datetime
+    version: str
+
+
+def lines(account: Account, building: Building) -> list[Line]:
+    """The statement's figures, in the order they are printed."""
+
+    def share(kwh: float) -> float:
+        return 100 * kwh / account.grid_import_kwh if account.grid_import_kwh else 0.0
+
+    measured = account.grid_import_kwh + account.rejected_kwh
+    rows = [
+        Line("energy", "grid import", account.grid_import_kwh, "kWh"),
+        Line("energy", "of which estimated (gaps filled when the counter resumed)", account.estimated_kwh, "kWh"),
+        Line("energy", "rejected (implausible counter jumps, not counted)", account.rejected_kwh, "kWh"),
+        Line("energy", "PV generation", account.pv_generation_kwh, "kWh"),
+        Line("energy", "PV self-consumption (zero emissions)", account.pv_self_consumption_kwh, "kWh"),
+        Line("energy", "grid export (reported, not netted)", account.grid_export_kwh, "kWh"),
+        Line("energy", "gas", account.gas_kwh, "kWh"),
+        Line("emissions", "Scope 1 (gas)", account.scope1_kgco2e, "kgCO2e"),
+        Line("emissions", "Scope 2, location-based (energy x intensity of the minute it was used)",
+             account.scope2_location_kgco2e, "kgCO2e"),
+        Line("emissions", "Scope 2, market-based",
+             "not reported (no instruments recorded)" if account.scope2_market_kgco2e is None
+             else account.scope2_market_kgco2e, "kgCO2e"),
+        Line("emissions", "total (Scope 1 + Scope 2 location-based)",
+             account.scope1_kgco2e + account.scope2_location_kgco2e, "kgCO2e"),
+        Line("emissions", "grid intensity of the energy used", account.intensity_g_per_kwh, "gCO2e/kWh"),
+        Line("emissions", "per floor area, annualised", account.kgco2e_per_m2_year, "kgCO2e/m2/year"),
+        Line("budget", "budget for the period", account.budget_kgco2e, "kgCO2e"),
+        Line("budget", "budget used", account.budget_used_pct, "%"),
+        Line("data quality", "estimated share of grid import", share(account.estimated_kwh), "%"),
+        Line("data quality", "rejected share of measured grid energy",
+             100 * account.rejected_kwh / measured if measured else 0.0, "%"),
+    ]
+    rows += [Line("factors", "factor", source, "") for source in sorted(account.factors)]
+    rows.append(Line("factors", "factor table version", account.factor_table_version, ""))
+    rows += [Line("boundary", "meter", f"{m.gateway}/{m.device}", m.role) for m in building.meters]
+    return rows
+
+
+def _number(value: float | str | None, unit: str) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return value
+    return f"{value:,.2f}" if unit in {"%", "kgCO2e/m2/year", "gCO2e/kWh"} else f"{value:,.1f}"
+
+
+def markdown(header: Header, building: Building, rows: list[Line]) -> str:
+    """The statement for people, with its content hash as the last line."""
+    by = {section: [r for r in rows if r.section == section] for section in dict.fromkeys(r.section for r in rows)}
+    out = [
+        f"# Carbon statement: {header.site}/{header.building}",
+        "",
+        f"Period: {header.start.isoformat()} to {header.end.isoformat()} (UTC; end exclusive). "
+        f"Prepared {header.made:%Y-%m-%d %H:%M} UTC by greenwire {header.version}.",
+        "",
+        f"Method: {METHOD}",
+        "",
+        "## Boundary",
+        "",
+        f"Building `{header.building}` of site `{header.site}`: {building.floor_area_m2:,.0f} m2 floor area, "
+        f"grid zone `{building.zone}`, timezone {building.timezone}.",
+        "Meters: " + ", ".join(f"{r.value} ({r.unit})" for r in by.get("boundary", [])) + ".",
+    ]
+    for section, title in (("energy", "Energy"), ("emissions", "Emissions"), ("budget", "Budget"),
+                           ("data quality", "Data quality")):
+        out += ["", f"## {title}", "", "| | value | unit |", "|---|---:|---|"]
+        out += [f"| {r.item} | {_number(r.value, r.unit)} | {r.unit} |" for r in by.get(section, [])]
+    out += ["", "## Factors used", ""]
+    factors = [r for r in by.get("factors", []) if r.item == "factor"]
+    out += [f"- {r.value}" for r in factors] or ["- none (no energy in the period)"]
+    version = next((r.value for r in by.get("factors", []) if r.item == "factor table version"), "")
+    out += ["", f"Factor table version: {version}.", ""]
+    body = "\n".join(out)
+    return body + _HASH_MD.format(hashlib.sha256(body.encode()).hexdigest())
+
+
+def to_csv(header: Header, rows: list[Line]) -> str:
+    """The statement's figures for spreadsheets and audit tools, full precision, hash last."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["section", "item", "value", "unit"])
+    for key, value in (("site", header.site), ("building", header.building), ("from", header.start.isoformat()),
+                       ("to", header.end.isoformat()), ("prepared", header.made.isoformat()),
+                       ("greenwire", header.version), ("method", METHOD)):
+        writer.writerow(["statement", key, value, ""])
+    for r in rows:
+        writer.writerow([r.section, r.item, "" if r.value is None else (repr(r.value) if isinstance(r.value, float)
+                                                                         else r.value), r.unit])
+    body = buffer.getvalue()
+    return body + f"statement,{_HASH_CSV_ITEM},{hashlib.sha256(body.encode()).hexdigest()},\n"
+
+
+def render(fmt: Format, header: Header, building: Building, account: Account) -> tuple[str, str]:
+    """The statement in ``fmt`` and its content hash."""
+    rows = lines(account, building)
+    text = to_csv(header, rows) if fmt == "csv" else markdown(header, building, rows)
+    digest = content_hash(text)
+    if fmt == "html":
+        text = markdown_html(text, title=f"Carbon statement {header.site}/{header.building}")
+    return text, digest
+
+
+def content_hash(text: str) -> str:
+    """The hash a statement carries (in any of its formats)."""
+    found = re.search(r"(?:Content hash \(SHA-256[^`]*`|statement,content_hash_sha256,)([0-9a-f]{64})", text)
+    if found is None:
+        raise ValueError("no content hash in this file: is it a greenwire carbon statement?")
+    return found[1]
+
+
+def verify(text: str) -> bool:
+    """Whether a Markdown or CSV statement still matches the hash it carries."""
+    if text.startswith("section,item,value,unit"):
+        body = text[: text.rindex(f"statement,{_HASH_CSV_ITEM},")]
+    elif text.startswith("# Carbon statement"):
+        body = text[: text.rindex("\nContent hash (SHA-256")]
+    else:
+        raise ValueError("only the Markdown and CSV forms can be verified (the HTML page shows the same hash)")
+    digest = content_hash(text)
+    return hashlib.sha256(body.encode()).hexdigest() == digest
+
+
+def markdown_html(markdown_text: str, *, title: str) -> str:
+    """The statement's Markdown (headings, tables, lists, paragraphs) as a standalone HTML page."""
+
+    def inline(text: str) -> str:
+        return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
+
+    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>",
+           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;"
+           "border-bottom:1px solid #ddd}td:nth-child(2){text-align:right}</style><body>"]
+    table: list[str] = []
+    for line in markdown_text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not all(set(c) <= {"-", ":"} for c in cells):
+                table.append("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in cells) + "</tr>")
+            continue
+        if table:
+            out.append("<table>" + "".join(table) + "</table>")
+            table = []
+        if line.startswith("# "):
+            out.append(f"<h1>{inline(line[2:])}</h1>")
+        elif line.startswith("## "):
+            out.append(f"<h2>{inline(line[3:])}</h2>")
+        elif line.startswith("- "):
+            out.append(f"<li>{inline(line[2:])}</li>")
+        elif line.strip():
+            out.append(f"<p>{inline(line)}</p>")
+    if table:
+        out.append("<table>" + "".join(table) + "</table>")
+    return "\n".join(out) + "\n</body></html>\n"
