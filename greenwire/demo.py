@@ -109,6 +109,16 @@ def _demo_buildings() -> dict[str, Any]:
     }
 
 
+def _write_site_model(buildings: dict[str, Any], path: Path) -> None:
+    """The demo's site model as YAML, so `greenwire carbon ...` works after the demo without --sites."""
+    import orjson
+
+    model = {"sites": [{"id": SITE, "name": "demo campus (Cambridge 2022 replay)",
+                        "buildings": [b.model_dump(mode="json", exclude_none=True) for b in buildings.values()]}]}
+    # JSON is YAML: one line per building keeps it readable and needs no YAML writer.
+    path.write_text(orjson.dumps(model, option=orjson.OPT_INDENT_2).decode() + "\n", encoding="utf-8")
+
+
 def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> dict[str, tuple[float, float, str]]:
     """Per building: carbon intensity of its recent consumption (the engine, from InfluxDB), its
     emission rate now (power x that intensity), and its budget status at that rate."""
@@ -211,6 +221,7 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
             stored: int | None = None
             carbon: dict[str, tuple[float, float, str]] = {}
             buildings = _demo_buildings()
+            _write_site_model(buildings, state.parent / "sites.yaml")
             deadline = None if seconds is None else started + seconds
             last_count = 0.0
             live = Live(console=console, refresh_per_second=4) if console.is_terminal else None

@@ -12,6 +12,15 @@ import typer
 import_app = typer.Typer(help="Bring outside data into InfluxDB (grid carbon intensity).", no_args_is_help=True)
 carbon_app = typer.Typer(help="Carbon accounts of buildings, from their meters and their grid.", no_args_is_help=True)
 
+SitesOption = Annotated[
+    Path | None,
+    typer.Option("--sites", envvar="GREENWIRE_SITES", show_default=False,
+                 help="The site model YAML. Default: $GREENWIRE_SITES, ./sites.yaml, else the demo's "
+                      "sites.yaml in the state directory (.greenwire/)."),
+]
+SiteOption = Annotated[
+    str | None, typer.Option(help="Site id; may be left out when the building id is unique across sites.")
+]
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Ingestor config (its influx section, api v1). Default: the local stack."),
@@ -42,6 +51,47 @@ def _influx(config: Path | None):  # type: ignore[no-untyped-def]
         typer.echo("error: no --config and no local stack running (`greenwire stack up`)", err=True)
         raise typer.Exit(2)
     return InfluxV1(env.influx_url, env.influx_db)
+
+
+def _sites_path(sites: Path | None) -> Path:
+    if sites is not None:
+        return sites
+    from greenwire.stack import state_dir
+
+    for candidate in (Path("sites.yaml"), state_dir() / "sites.yaml"):
+        if candidate.exists():
+            return candidate
+    typer.echo("error: no site model: give --sites FILE, set GREENWIRE_SITES, or run where sites.yaml is", err=True)
+    raise typer.Exit(2)
+
+
+def _model(sites: Path | None):  # type: ignore[no-untyped-def]
+    from cloud.carbon.site import load_sites
+    from shared.errors import ConfigError
+
+    try:
+        return load_sites(_sites_path(sites))
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _building(sites: Path | None, site: str | None, building: str):  # type: ignore[no-untyped-def]
+    """(site id, building) for the one building the options name, or a one-line error (exit 2)."""
+    model = _model(sites)
+    if site is None:
+        owners = [s.id for s in model.sites for b in s.buildings if b.id == building]
+        if len(owners) != 1:
+            known = ", ".join(f"{s.id}/{b.id}" for s in model.sites for b in s.buildings)
+            why = "is in several sites: give --site" if owners else "is not in the site model"
+            typer.echo(f"error: building {building!r} {why} ({known})", err=True)
+            raise typer.Exit(2)
+        site = owners[0]
+    try:
+        return site, model.building(site, building)
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _time(text: str) -> datetime:
@@ -84,11 +134,11 @@ def grid(
 
 @carbon_app.command()
 def report(
-    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
-    site: Annotated[str, typer.Option(help="Site id.")],
     building: Annotated[str, typer.Option(help="Building id.")],
     start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601; UTC when no offset.")],
     end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
+    sites: SitesOption = None,
+    site: SiteOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")] = False,
     output_format: Annotated[
         Literal["table", "json", "csv"], typer.Option("--format", help="table (for people), json or csv.")
@@ -102,18 +152,9 @@ def report(
     series, else the static factor of the zone), and the factors used are listed.
     """
     from cloud.carbon.report import account_from_influx
-    from cloud.carbon.site import load_sites
-    from shared.errors import ConfigError, StoreError
+    from shared.errors import StoreError
 
-    try:
-        model = load_sites(sites)
-        target = model.building(site, building)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except KeyError as exc:
-        typer.echo(f"error: {exc.args[0]}", err=True)
-        raise typer.Exit(2) from None
+    site, target = _building(sites, site, building)
     t0, t1 = _time(start), _time(end)
     if t1 <= t0:
         typer.echo("error: --to must be after --from", err=True)
@@ -164,15 +205,8 @@ def report(
     typer.echo(f"  factor table version {result.factor_table_version}")
 
 
-def _targets(sites: Path, site: str | None, building: str | None):  # type: ignore[no-untyped-def]
-    from cloud.carbon.site import load_sites
-    from shared.errors import ConfigError
-
-    try:
-        model = load_sites(sites)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+def _targets(sites: Path | None, site: str | None, building: str | None):  # type: ignore[no-untyped-def]
+    model = _model(sites)
     chosen = [(s.id, b) for s in model.sites if site in (None, s.id) for b in s.buildings if building in (None, b.id)]
     if not chosen:
         typer.echo(f"error: no building matches --site {site} --building {building}", err=True)
@@ -182,9 +216,9 @@ def _targets(sites: Path, site: str | None, building: str | None):  # type: igno
 
 @carbon_app.command()
 def backfill(
-    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
     start: Annotated[str, typer.Option("--from", help="First day (its local midnight), ISO 8601 date.")],
     end: Annotated[str, typer.Option("--to", help="Day after the last (exclusive).")],
+    sites: SitesOption = None,
     site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
     building: Annotated[str | None, typer.Option(help="Only this building.")] = None,
     config: ConfigOption = None,
@@ -226,7 +260,7 @@ def backfill(
 
 @carbon_app.command()
 def run(
-    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
+    sites: SitesOption = None,
     interval_s: Annotated[float, typer.Option("--interval", help="Seconds between updates.")] = 60.0,
     once: Annotated[bool, typer.Option("--once", help="Update once and exit (for cron or tests).")] = False,
     publish: Annotated[bool, typer.Option(help="Publish each building's retained carbon signal on MQTT.")] = True,
@@ -363,9 +397,9 @@ def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: i
 
 @carbon_app.command()
 def statement(
-    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
-    site: Annotated[str, typer.Option(help="Site id.")],
     building: Annotated[str, typer.Option(help="Building id.")],
+    sites: SitesOption = None,
+    site: SiteOption = None,
     start: Annotated[str | None, typer.Option("--from", help="Start (inclusive), ISO 8601.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601.")] = None,
     period: Annotated[str | None, typer.Option(help="A calendar month YYYY-MM in the building's timezone, instead of --from/--to.")] = None,
@@ -380,18 +414,10 @@ def statement(
     and 2 (location- and market-based), every factor with its source, data quality, and a SHA-256
     content hash of the statement so a copy can be checked against the original."""
     from cloud.carbon.report import account_from_influx
-    from cloud.carbon.site import load_sites
     from greenwire import __version__
-    from shared.errors import ConfigError, StoreError
+    from shared.errors import StoreError
 
-    try:
-        target = load_sites(sites).building(site, building)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except KeyError as exc:
-        typer.echo(f"error: {exc.args[0]}", err=True)
-        raise typer.Exit(2) from None
+    site, target = _building(sites, site, building)
     if period is not None:
         try:
             local = datetime.strptime(period, "%Y-%m").replace(tzinfo=ZoneInfo(target.timezone))
@@ -478,9 +504,9 @@ def verify(
 
 @carbon_app.command()
 def ranking(
-    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
     start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601.")],
     end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
+    sites: SitesOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -520,10 +546,10 @@ def ranking(
 
 @carbon_app.command()
 def account(
-    sites: Annotated[Path, typer.Option("--sites", help="The site model YAML.")],
-    site: Annotated[str, typer.Option(help="Site id.")],
     building: Annotated[str, typer.Option(help="Building id.")],
     year: Annotated[int, typer.Option(help="The budget year (local calendar year of the building).")],
+    sites: SitesOption = None,
+    site: SiteOption = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 time; default now.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
@@ -531,17 +557,9 @@ def account(
     """The building's carbon account for a year: budget, emitted so far, remaining, projected total, status."""
     from cloud.carbon.budget import carbon_account
     from cloud.carbon.results import local_midnight
-    from cloud.carbon.site import load_sites
-    from shared.errors import ConfigError, StoreError
+    from shared.errors import StoreError
 
-    try:
-        target = load_sites(sites).building(site, building)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except KeyError as exc:
-        typer.echo(f"error: {exc.args[0]}", err=True)
-        raise typer.Exit(2) from None
+    site, target = _building(sites, site, building)
     start = local_midnight(datetime(year, 1, 1, 12, tzinfo=ZoneInfo(target.timezone)), target.timezone)
     moment = _time(as_of) if as_of else datetime.now(UTC)
     try:

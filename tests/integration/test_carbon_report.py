@@ -476,3 +476,34 @@ def test_carbon_account_projects_seasonally_from_last_year(influxdb: InfluxDB1, 
     assert account["emitted_kgco2e"] == pytest.approx(emitted, rel=1e-9)
     assert account["projected_kgco2e"] == pytest.approx(projected, rel=1e-9)
     assert account["status"] == "no budget"
+
+
+def test_the_site_model_and_the_site_can_be_left_out(influxdb: InfluxDB1, influx_db: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the demo, `carbon report --building B` finds the demo's site model in the state directory;
+    the site is found from the building id when that is unique, and an ambiguous id is an error."""
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    influxdb.write(influx_db, [prefix.line({"energy_import_kwh": 10.0 * h, "quality": "good"},
+                                           int((START + timedelta(hours=h)).timestamp()) * 10**9) for h in range(3)])
+    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "UTC")
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "sites.yaml").rename(home / "sites.yaml")
+    monkeypatch.setenv("GREENWIRE_HOME", str(home))
+    monkeypatch.delenv("GREENWIRE_SITES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    window = ["--from", "2022-01-01T00:00Z", "--to", "2022-01-01T02:00Z"]
+    found = runner.invoke(app, ["carbon", "report", "--building", "b", *window, "--json", *args[2:]])
+    assert found.exit_code == 0, found.output
+    assert orjson.loads(found.output)["scope2_location_kgco2e"] == pytest.approx(20 * 0.3648)
+
+    two = tmp_path / "two.yaml"
+    two.write_text((home / "sites.yaml").read_text().replace("- id: s\n", "- id: s\n", 1)
+                   + "  - id: t\n    buildings:\n      - {id: b, floor_area_m2: 1, zone: GB, "
+                     "meters: [{gateway: gw-t, device: m, role: grid_import}]}\n")
+    ambiguous = runner.invoke(app, ["carbon", "report", "--sites", str(two), "--building", "b", *window, *args[2:]])
+    assert ambiguous.exit_code == 2 and "building 'b' is in several sites: give --site (s/b, t/b)" in ambiguous.output
+    monkeypatch.setenv("GREENWIRE_HOME", str(tmp_path / "nowhere"))
+    missing = runner.invoke(app, ["carbon", "report", "--building", "b", *window, *args[2:]])
+    assert missing.exit_code == 2 and "no site model: give --sites FILE" in missing.output
