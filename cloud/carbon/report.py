@@ -36,6 +36,8 @@ class Account:
     instrument_kwh: float = 0.0
     pv_generation_kwh: float = 0.0
     grid_export_kwh: float = 0.0
+    heat_kwh: float = 0.0
+    """District heat received (energy only: its emissions need the heat network's own factor)."""
     budget_kgco2e: float | None = None
     """The building's budget for the period (annual budget x monthly share x time covered)."""
     floor_area_m2: float = 0.0
@@ -81,6 +83,7 @@ class Account:
             "pv_generation_kwh": self.pv_generation_kwh,
             "grid_export_kwh": self.grid_export_kwh,
             "pv_self_consumption_kwh": self.pv_self_consumption_kwh,
+            "heat_kwh": self.heat_kwh,
             "budget_kgco2e": self.budget_kgco2e,
             "budget_used_pct": self.budget_used_pct,
             "gas_kwh": self.gas_kwh,
@@ -135,6 +138,7 @@ def account(
     _gas(result, building, gas_counters or {}, start, end, table)
     result.pv_generation_kwh = _energy(building, "pv_generation", counters, start, end)
     result.grid_export_kwh = _energy(building, "grid_export", counters, start, end)
+    result.heat_kwh = _energy(building, "heat", counters, start, end)
     _market(result, building, start, end)
     result.budget_kgco2e = building.budget_between(start, end)
     return result
@@ -150,12 +154,25 @@ def _energy(building: Building, role: str, counters: dict[str, Counter], start: 
     return sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
 
 
-def _market(result: Account, building: Building, start: datetime, end: datetime) -> None:
-    """Scope 2 market-based: instruments first (each spread evenly over its period), residual mix for the rest."""
+@dataclass(frozen=True, slots=True)
+class Market:
+    """Scope 2 market-based over one period."""
+
+    kgco2e: float
+    instrument_kwh: float
+    sources: tuple[str, ...]
+
+
+def market_based(building: Building, start: datetime, end: datetime, grid_import_kwh: float) -> Market | None:
+    """Instruments first (each spread evenly over its own period, capped at the import), residual mix for the rest.
+
+    None when the building records no market section (then market-based is not reported).
+    """
     market = building.market
     if market is None:
-        return
+        return None
     covered_kwh = covered_kg = 0.0
+    sources: list[str] = []
     for instrument in market.instruments:
         i0 = datetime.combine(instrument.start, datetime.min.time(), UTC)
         i1 = datetime.combine(instrument.end, datetime.min.time(), UTC)
@@ -163,21 +180,27 @@ def _market(result: Account, building: Building, start: datetime, end: datetime)
         if overlap <= 0:
             continue
         kwh = instrument.kwh * overlap / (i1 - i0).total_seconds()
-        kwh = min(kwh, result.grid_import_kwh - covered_kwh)
+        kwh = min(kwh, grid_import_kwh - covered_kwh)
         covered_kwh += kwh
         covered_kg += kwh * instrument.g_per_kwh / 1000
-        result.factors.add(f"{instrument.kind}: {instrument.source}")
-    residual = result.grid_import_kwh - covered_kwh
-    result.instrument_kwh = covered_kwh
-    result.scope2_market_kgco2e = covered_kg + residual * market.residual_mix_g_per_kwh / 1000
-    result.factors.add(f"residual mix {market.residual_mix_g_per_kwh:g} g/kWh: {market.residual_mix_source}")
+        sources.append(f"{instrument.kind}: {instrument.source}")
+    residual = grid_import_kwh - covered_kwh
+    sources.append(f"residual mix {market.residual_mix_g_per_kwh:g} g/kWh: {market.residual_mix_source}")
+    return Market(covered_kg + residual * market.residual_mix_g_per_kwh / 1000, covered_kwh, tuple(sources))
 
 
-def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str, Counter]], start: datetime,
-         end: datetime, table: FactorTable) -> None:
-    """Scope 1 from gas meters: volume x calorific value (or energy) x the fuel's factor."""
-    if not gas_counters:
-        return
+def _market(result: Account, building: Building, start: datetime, end: datetime) -> None:
+    market = market_based(building, start, end, result.grid_import_kwh)
+    if market is not None:
+        result.instrument_kwh = market.instrument_kwh
+        result.scope2_market_kgco2e = market.kgco2e
+        result.factors.update(market.sources)
+
+
+def gas_intervals(building: Building, gas_counters: dict[str, tuple[str, Counter]],
+                  table: FactorTable) -> tuple[list[EnergyInterval], float, set[str]]:
+    """The gas meters' energy intervals (volume x calorific value, or energy), the fuel's factor in
+    gCO2e/kWh, and the sources of both."""
     fuel = table.fuel_factor("natural_gas")
     cv = table.calorific_value("natural_gas")
     calorific = building.gas_calorific_kwh_per_m3 or cv.value_kwh_per_m3
@@ -185,19 +208,30 @@ def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str,
     for field_name, readings in gas_counters.values():
         per_unit = calorific if field_name == "gas_volume_m3" else 1.0
         intervals += track(((ts, value * per_unit, q) for ts, value, q in readings), CounterTracker())
-    kwh = sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
-    result.gas_kwh = kwh
-    result.scope1_kgco2e = kwh * fuel.value / 1000
-    result.factors.add(f"{fuel.source} ({fuel.year}), {fuel.energy_basis}")
+    sources = {f"{fuel.source} ({fuel.year}), {fuel.energy_basis}"}
     if any(f == "gas_volume_m3" for f, _ in gas_counters.values()):
         source = "site model" if building.gas_calorific_kwh_per_m3 else f"{cv.source} ({cv.year})"
-        result.factors.add(f"gas calorific value {calorific:g} kWh/m3 ({cv.energy_basis}): {source}")
+        sources.add(f"gas calorific value {calorific:g} kWh/m3 ({cv.energy_basis}): {source}")
+    return intervals, fuel.value, sources
+
+
+def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str, Counter]], start: datetime,
+         end: datetime, table: FactorTable) -> None:
+    """Scope 1 from gas meters: volume x calorific value (or energy) x the fuel's factor."""
+    if not gas_counters:
+        return
+    intervals, g_per_kwh, sources = gas_intervals(building, gas_counters, table)
+    kwh = sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
+    result.gas_kwh = kwh
+    result.scope1_kgco2e = kwh * g_per_kwh / 1000
+    result.factors.update(sources)
 
 
 _FIELD_OF_ROLE = {
     "grid_import": "energy_import_kwh",
     "grid_export": "energy_export_kwh",
     "pv_generation": "energy_generated_kwh",
+    "heat": "heat_energy_kwh",
 }
 
 READ_MARGIN = timedelta(hours=1)
@@ -205,8 +239,10 @@ READ_MARGIN = timedelta(hours=1)
 edges are known; their energy is then cut at the edges, minute by minute."""
 
 
-def account_from_influx(influx: InfluxV1, building: Building, start: datetime, end: datetime) -> Account:
-    """Fetch the building's counters and its zone's series, then account (see ``account``)."""
+def fetch_counters(influx: InfluxV1, building: Building, start: datetime,
+                   end: datetime) -> tuple[dict[str, Counter], dict[str, tuple[str, Counter]]]:
+    """The counter readings of every meter of the building that [start, end) needs (with a margin),
+    by device: electricity and heat counters, and gas counters with the field they count."""
     counters = {
         m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN, _FIELD_OF_ROLE[m.role])
         for m in building.meters
@@ -219,4 +255,10 @@ def account_from_influx(influx: InfluxV1, building: Building, start: datetime, e
             if readings:
                 gas[meter.device] = (field_name, readings)
                 break
+    return counters, gas
+
+
+def account_from_influx(influx: InfluxV1, building: Building, start: datetime, end: datetime) -> Account:
+    """Fetch the building's counters and its zone's series, then account (see ``account``)."""
+    counters, gas = fetch_counters(influx, building, start, end)
     return account(building, counters, influx.series(building.zone, start, end), start, end, gas_counters=gas)

@@ -5,7 +5,13 @@ Measurement ``carbon`` (one point per building and period)::
     tags    site, building, resolution (1m | 1h | 1d | 1mo)
     fields  grid_import_kwh, estimated_kwh, scope2_location_kgco2e,
             intensity_g_per_kwh (kgCO2e per kWh of that period x 1000),
-            factor_sources (the sources used, "; "-joined), factor_table_version
+            total_kgco2e (Scope 1 + Scope 2 location-based),
+            factor_sources (the sources used, "; "-joined), factor_table_version;
+            and, only for buildings with such meters: pv_generation_kwh, grid_export_kwh,
+            pv_self_consumption_kwh (generation - export, at least 0: used at zero emissions),
+            heat_kwh, gas_kwh, scope1_kgco2e; scope2_market_kgco2e and instrument_kwh when the
+            building records a market section (instruments spread over their own period and
+            capped at the period's import, the residual mix for the rest)
     time    start of the period: minutes and hours in UTC; days and months start at local
             midnight in the building's timezone (what a facility manager calls "today")
 
@@ -33,6 +39,10 @@ LIVE_MEASUREMENT = "carbon_live"
 LIVE_WINDOW = timedelta(minutes=15)
 
 
+ROLE_FIELDS = {"pv_generation": "pv_generation_kwh", "grid_export": "grid_export_kwh", "heat": "heat_kwh"}
+"""Energy of the other roles, by the field it is stored under."""
+
+
 @dataclass(slots=True)
 class PeriodResult:
     """Totals of one period."""
@@ -42,12 +52,52 @@ class PeriodResult:
     estimated_kwh: float = 0.0
     kgco2e: float = 0.0
     sources: set[str] = field(default_factory=set)
+    other_kwh: dict[str, float] = field(default_factory=dict)
+    """Energy of the other roles (``ROLE_FIELDS`` values, and ``gas_kwh``) in the period."""
+    scope1_kgco2e: float = 0.0
 
     def add(self, minute: MinuteEmissions) -> None:
         self.grid_import_kwh += minute.kwh
         self.estimated_kwh += minute.estimated_kwh
         self.kgco2e += minute.kg_co2e
         self.sources.add(minute.factor_source)
+
+
+@dataclass(slots=True)
+class OtherMinutes:
+    """Per minute, the energy of a building's other roles and its Scope 1 emissions (from gas)."""
+
+    kwh: dict[str, dict[datetime, float]] = field(default_factory=dict)
+    scope1_kg: dict[datetime, float] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)
+
+
+def other_minutes(
+    building: Building,
+    counters: dict[str, list[tuple[datetime, float, str]]],
+    gas: dict[str, tuple[str, list[tuple[datetime, float, str]]]],
+    start: datetime,
+    end: datetime,
+    table: FactorTable,
+) -> OtherMinutes:
+    """PV generation, grid export, heat and gas energy per minute of [start, end), from counter deltas."""
+    from cloud.carbon.report import gas_intervals
+
+    out = OtherMinutes()
+    for role, name in ROLE_FIELDS.items():
+        meters = building.meters_with(role)  # type: ignore[arg-type]
+        if meters:
+            intervals = [i for m in meters
+                         for i in track(counters.get(m.device, []), CounterTracker(max_power_kw=m.max_power_kw))]
+            out.kwh[name] = {t: e.kwh for t, e in minute_buckets(intervals).items() if start <= t < end}
+    if building.meters_with("gas"):
+        intervals, g_per_kwh, sources = gas_intervals(building, gas, table)
+        gas_kwh = {t: e.kwh for t, e in minute_buckets(intervals).items() if start <= t < end}
+        out.kwh["gas_kwh"] = gas_kwh
+        out.scope1_kg = {t: kwh * g_per_kwh / 1000 for t, kwh in gas_kwh.items()}
+        if gas:
+            out.sources |= sources
+    return out
 
 
 def minutes(
@@ -73,43 +123,87 @@ def minutes(
     return location_based(buckets, series, static)
 
 
-def roll_up(results: Iterable[MinuteEmissions], timezone: str) -> dict[str, dict[datetime, PeriodResult]]:
+def _period_keys(minute: datetime, tz: ZoneInfo) -> dict[str, datetime]:
+    day = minute.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        "1m": minute,
+        "1h": minute.replace(minute=0),
+        "1d": day.astimezone(UTC),
+        "1mo": day.replace(day=1).astimezone(UTC),
+    }
+
+
+def roll_up(results: Iterable[MinuteEmissions], timezone: str,
+            others: OtherMinutes | None = None) -> dict[str, dict[datetime, PeriodResult]]:
     """Minutes summed into 1m, 1h (UTC), 1d and 1mo (local calendar) periods."""
     tz = ZoneInfo(timezone)
     out: dict[str, dict[datetime, PeriodResult]] = {r: {} for r in ("1m", "1h", "1d", "1mo")}
     periods: dict[str, dict[datetime, PeriodResult]] = defaultdict(dict)
-    for minute in results:
-        local = minute.minute.astimezone(tz)
-        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        keys = {
-            "1m": minute.minute,
-            "1h": minute.minute.replace(minute=0),
-            "1d": day.astimezone(UTC),
-            "1mo": day.replace(day=1).astimezone(UTC),
-        }
-        for resolution, key in keys.items():
-            period = periods[resolution].setdefault(key, PeriodResult(key))
-            period.add(minute)
+    for result in results:
+        for resolution, key in _period_keys(result.minute, tz).items():
+            periods[resolution].setdefault(key, PeriodResult(key)).add(result)
+    if others is not None:
+        for name, by_minute in others.kwh.items():
+            for minute, kwh in by_minute.items():
+                for resolution, key in _period_keys(minute, tz).items():
+                    period = periods[resolution].setdefault(key, PeriodResult(key))
+                    period.other_kwh[name] = period.other_kwh.get(name, 0.0) + kwh
+                    if name == "gas_kwh":
+                        period.scope1_kgco2e += others.scope1_kg.get(minute, 0.0)
+                        period.sources |= others.sources
+        # A role present but silent in a period still shows as zero, not as a missing value.
+        for table in periods.values():
+            for period in table.values():
+                for name in others.kwh:
+                    period.other_kwh.setdefault(name, 0.0)
     for resolution, table in periods.items():
         out[resolution] = table
     return out
 
 
+def period_end(resolution: str, start: datetime, timezone: str) -> datetime:
+    """The (exclusive) end of the period of ``resolution`` that starts at ``start``."""
+    if resolution == "1m":
+        return start + timedelta(minutes=1)
+    if resolution == "1h":
+        return start + timedelta(hours=1)
+    local = start.astimezone(ZoneInfo(timezone))
+    if resolution == "1d":
+        return local_midnight(local.replace(hour=12) + timedelta(days=1), timezone)
+    return local_midnight((local.replace(day=28, hour=12) + timedelta(days=4)).replace(day=1), timezone)
+
+
 def lines(site: str, building: Building, rolled: dict[str, dict[datetime, PeriodResult]], version: str) -> list[str]:
     """Line protocol of the results (see the module docstring)."""
+    from cloud.carbon.report import market_based
+
     out: list[str] = []
     for resolution, periods in rolled.items():
         prefix = SeriesPrefix(MEASUREMENT, {"site": site, "building": building.id, "resolution": resolution})
         for start, p in sorted(periods.items()):
+            sources = set(p.sources)
             fields: dict[str, float | str] = {
                 "grid_import_kwh": p.grid_import_kwh,
                 "estimated_kwh": p.estimated_kwh,
                 "scope2_location_kgco2e": p.kgco2e,
-                "factor_sources": "; ".join(sorted(p.sources)),
-                "factor_table_version": version,
+                "total_kgco2e": p.kgco2e + p.scope1_kgco2e,
             }
             if p.grid_import_kwh > 0:
                 fields["intensity_g_per_kwh"] = 1000 * p.kgco2e / p.grid_import_kwh
+            fields.update(p.other_kwh)
+            if "gas_kwh" in p.other_kwh:
+                fields["scope1_kgco2e"] = p.scope1_kgco2e
+            if "pv_generation_kwh" in p.other_kwh:
+                fields["pv_self_consumption_kwh"] = max(
+                    0.0, p.other_kwh["pv_generation_kwh"] - p.other_kwh.get("grid_export_kwh", 0.0))
+            market = market_based(building, start, period_end(resolution, start, building.timezone),
+                                  p.grid_import_kwh)
+            if market is not None:
+                fields["scope2_market_kgco2e"] = market.kgco2e
+                fields["instrument_kwh"] = market.instrument_kwh
+                sources.update(market.sources)
+            fields["factor_sources"] = "; ".join(sorted(sources))
+            fields["factor_table_version"] = version
             out.append(prefix.line(fields, int(start.timestamp()) * 10**9))
     return out
 
@@ -180,17 +274,14 @@ def compute(influx: object, site: str, building: Building, start: datetime, end:
     summed from the stored days afterwards (``month_from_days``), so computing one day never
     overwrites a month with that day alone.
     """
-    from cloud.carbon.report import READ_MARGIN
+    from cloud.carbon.report import fetch_counters
     from cloud.carbon.store import InfluxV1
 
     assert isinstance(influx, InfluxV1)
-    counters = {
-        m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN)
-        for m in building.meters_with("grid_import")
-    }
+    counters, gas = fetch_counters(influx, building, start, end)
     table = load_factors()
     result = minutes(building, counters, influx.series(building.zone, start, end), start, end, table)
-    rolled = roll_up(result, building.timezone)
+    rolled = roll_up(result, building.timezone, other_minutes(building, counters, gas, start, end, table))
     del rolled["1mo"]
     return lines(site, building, rolled, table.version)
 
@@ -203,14 +294,19 @@ def month_from_days(influx: object, site: str, building: Building, month_start: 
     tz = ZoneInfo(building.timezone)
     local = month_start.astimezone(tz)
     following = (local.replace(day=28) + timedelta(days=4)).replace(day=1).astimezone(UTC)
+    others = [*ROLE_FIELDS.values(), "gas_kwh", "scope1_kgco2e"]
+    sums = ", ".join(f'sum("{name}") AS "{name}"' for name in others)
     rows = influx.query(
-        f'SELECT sum("grid_import_kwh") AS kwh, sum("estimated_kwh") AS est, sum("scope2_location_kgco2e") AS kg '
-        f'FROM "{MEASUREMENT}" WHERE "resolution" = \'1d\' AND "site" = {_quote(site)} '
+        f'SELECT sum("grid_import_kwh") AS kwh, sum("estimated_kwh") AS est, sum("scope2_location_kgco2e") AS kg, '
+        f'{sums} FROM "{MEASUREMENT}" WHERE "resolution" = \'1d\' AND "site" = {_quote(site)} '
         f'AND "building" = {_quote(building.id)} AND time >= {_ns(month_start)} AND time < {_ns(following)}'
     )
     if not rows or rows[0].get("kwh") is None:
         return []
-    period = PeriodResult(month_start, float(rows[0]["kwh"]), float(rows[0]["est"] or 0), float(rows[0]["kg"]))
+    row = rows[0]
+    period = PeriodResult(month_start, float(row["kwh"]), float(row["est"] or 0), float(row["kg"]))
+    period.other_kwh = {name: float(row[name]) for name in others[:-1] if row.get(name) is not None}
+    period.scope1_kgco2e = float(row.get("scope1_kgco2e") or 0.0)
     sources = influx.query(
         f'SELECT DISTINCT("factor_sources") AS s FROM "{MEASUREMENT}" WHERE "resolution" = \'1d\' '
         f'AND "site" = {_quote(site)} AND "building" = {_quote(building.id)} '

@@ -171,7 +171,12 @@ def test_scope1_from_a_real_gas_meter(influxdb: InfluxDB1, influx_db: str, tmp_p
 
 
 def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
-    """Certificates cover part of the import; PV generation and export are reported, never netted."""
+    """Certificates cover part of the import; PV generation and export are reported, never netted.
+    The stored results (backfill) give the same figures as the report for each day and the month."""
+    from simulators.series import load_series
+
+    gas = Replay(load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas"), start=START, speed=1.0,
+                 clock=lambda: 0.0)
     consumption = Replay(builtin_series("b2"), start=START, speed=1.0, clock=lambda: 0.0)
     generation = Replay(builtin_series("b85"), start=START, speed=1.0, clock=lambda: 0.0)  # stands in for a PV meter
     lines = []
@@ -183,6 +188,8 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
             {"energy_generated_kwh": generation.energy_kwh(q * 900.0), "quality": "good"}, ns))
         lines.append(SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "export"}).line(
             {"energy_export_kwh": 0.25 * generation.energy_kwh(q * 900.0), "quality": "good"}, ns))
+        lines.append(SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "boiler"}).line(
+            {"gas_energy_kwh": gas.energy_kwh(q * 900.0), "quality": "good"}, ns))
     influxdb.write(influx_db, lines)
     (tmp_path / "ingest.yaml").write_text(
         f"mqtt: {{url: 'mqtt://127.0.0.1:1883'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
@@ -198,6 +205,7 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
           - {gateway: gw-c, device: main, role: grid_import}
           - {gateway: gw-c, device: pv, role: pv_generation}
           - {gateway: gw-c, device: export, role: grid_export}
+          - {gateway: gw-c, device: boiler, role: gas}
         market:
           residual_mix_g_per_kwh: 600
           residual_mix_source: "test residual mix, not a published figure"
@@ -222,6 +230,28 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
     assert account["grid_export_kwh"] == pytest.approx(0.25 * generated, rel=1e-9)
     assert account["pv_self_consumption_kwh"] == pytest.approx(0.75 * generated, rel=1e-9)
     assert "certificate: GEC batch 2022-01-0042" in account["factors"]
+
+    config = ["--sites", str(tmp_path / "sites.yaml"), "--config", str(tmp_path / "ingest.yaml")]
+    done = CliRunner().invoke(app, ["carbon", "backfill", *config, "--from", "2022-01-01", "--to", "2022-01-03"])
+    assert done.exit_code == 0, done.output
+    fields = ("grid_import_kwh", "scope2_location_kgco2e", "scope2_market_kgco2e", "instrument_kwh",
+              "pv_generation_kwh", "grid_export_kwh", "pv_self_consumption_kwh", "gas_kwh", "scope1_kgco2e")
+    for resolution, start, end in (("1d", "2022-01-01", "2022-01-02"), ("1d", "2022-01-02", "2022-01-03"),
+                                   ("1mo", "2022-01-01", "2022-02-01")):
+        stored = influxdb.query(influx_db, f'SELECT * FROM "carbon" WHERE "resolution" = \'{resolution}\' '
+                                           f"AND time = '{start}T00:00:00Z'")
+        assert len(stored) == 1, (resolution, start)
+        reported = orjson.loads(CliRunner().invoke(app, [
+            "carbon", "report", *config, "--site", "s", "--building", "b", "--from", start, "--to", end, "--json",
+        ]).output)
+        for name in fields:
+            assert stored[0][name] == pytest.approx(reported[name], rel=1e-9), (resolution, start, name)
+        assert stored[0]["total_kgco2e"] == pytest.approx(reported["scope1_kgco2e"] + reported["scope2_location_kgco2e"])
+        assert "certificate: GEC batch 2022-01-0042" in str(stored[0]["factor_sources"])
+    # The month holds all of January's certificates (31,000 kWh), the residual mix the rest of the import.
+    month = influxdb.query(influx_db, 'SELECT * FROM "carbon" WHERE "resolution" = \'1mo\'')[0]
+    assert month["instrument_kwh"] == 31000 and imported > 31000
+    assert month["scope2_market_kgco2e"] == pytest.approx((imported - 31000) * 0.6, rel=1e-9)
 
 
 def _setup(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, zone: str, tz: str,
