@@ -120,20 +120,20 @@ def _write_site_model(buildings: dict[str, Any], path: Path) -> None:
 
 
 def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> dict[str, tuple[float, float, str]]:
-    """Per building: carbon intensity of its recent consumption (the engine, from InfluxDB), its
-    emission rate now (power x that intensity), and its budget status at that rate."""
+    """Per building: keep its results in InfluxDB current (as `greenwire carbon run` does), then its
+    carbon intensity of recent consumption (the engine), its emission rate now (the meter's power x
+    that intensity, since the replay runs faster than real time) and its budget status at that rate."""
     from datetime import timedelta
 
-    from cloud.carbon.results import live_figures, minutes
+    from cloud.carbon.live import refresh
     from cloud.carbon.store import InfluxV1
 
     influx = InfluxV1(env.influx_url, env.influx_db)
+    # The minute under way counts too: the demo's first minute would show nothing otherwise.
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     out: dict[str, tuple[float, float, str]] = {}
     for name, building in buildings.items():
-        counters = {m.device: influx.counter(m.gateway, m.device, now - timedelta(minutes=20), now)
-                    for m in building.meters}
-        live = live_figures(minutes(building, counters, None, now - timedelta(minutes=20), now), now)
+        live = refresh(influx, SITE, building, now).live
         if live is None or name not in power_w:
             continue
         intensity = live[1]

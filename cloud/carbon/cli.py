@@ -274,15 +274,8 @@ def run(
     """
     import time as time_
 
-    from cloud.carbon.results import (
-        compute,
-        live_figures,
-        live_line,
-        local_midnight,
-        minutes,
-        month_from_days,
-        signal_payload,
-    )
+    from cloud.carbon.live import refresh
+    from cloud.carbon.results import signal_payload
     from shared.errors import StoreError
     from shared.topics import carbon_topic
 
@@ -314,26 +307,9 @@ def run(
                         lines.append(line)
                 influx.write(lines)
             for site_id, target in targets:
-                today = local_midnight(now, target.timezone)
-                influx.write(compute(influx, site_id, target, today, today + timedelta(days=1)))
-                month = local_midnight(today.astimezone(ZoneInfo(target.timezone)).replace(day=1), target.timezone)
-                influx.write(month_from_days(influx, site_id, target, month))
-                from cloud.carbon.report import READ_MARGIN
-
-                counters = {
-                    m.device: influx.counter(m.gateway, m.device, now - READ_MARGIN, now + READ_MARGIN)
-                    for m in target.meters_with("grid_import")
-                }
-                recent = minutes(target, counters, influx.series(target.zone, now - READ_MARGIN, now),
-                                 now - READ_MARGIN, now)
-                line = live_line(site_id, target, recent, now)
-                if line is not None:
-                    influx.write([line])
-                live = live_figures(recent, now)
-                if publisher is not None and live is not None:
-                    today_kg = sum(m.kg_co2e for m in recent if m.minute >= today)
-                    grid_now = max(recent, key=lambda m: m.minute).factor_g_per_kwh
-                    payload = signal_payload(site_id, target, live, today_kg, grid_now)
+                update = refresh(influx, site_id, target, now)
+                if publisher is not None and update.live is not None and update.grid_g_per_kwh is not None:
+                    payload = signal_payload(site_id, target, update.live, update.today_kgco2e, update.grid_g_per_kwh)
                     publisher.publish(carbon_topic(site_id, target.id), payload, qos=1, retain=True).wait_for_publish(10)
         except StoreError as exc:
             typer.echo(f"error: {exc} (retrying at the next update)", err=True)

@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from cloud.carbon.site import load_sites
+from cloud.carbon.store import InfluxV1
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +54,16 @@ def test_demo_then_carbon_report(tmp_path: Path) -> None:
         figures = orjson.loads(report.stdout)
         assert figures["energy_kwh"] > 0 and figures["emissions_location_kg"] > 0
         assert figures["factor_sources"], figures
+
+        # The results Grafana reads are in InfluxDB: minutes, the day, the month and the live figures.
+        env = dict(line.split("=", 1) for line in _run(home, "stack", "env").stdout.split())
+        influx = InfluxV1(env["GREENWIRE_INFLUX_URL"], env["GREENWIRE_INFLUX_DB"])
+        for building in ("b2", "b25", "b85"):
+            where = f"WHERE \"building\" = '{building}'"
+            resolutions = {r["resolution"] for r in influx.query(f'SELECT * FROM "carbon" {where}')}
+            assert resolutions == {"1m", "1h", "1d", "1mo"}, (building, resolutions)
+            live = influx.query(f'SELECT * FROM "carbon_live" {where}')
+            assert live and live[-1]["intensity_g_per_kwh"] > 0
     finally:
         down = _run(home, "stack", "down")
         assert down.returncode == 0, down.stderr
