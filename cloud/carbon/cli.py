@@ -145,11 +145,13 @@ def report(
     ] = "table",
     config: ConfigOption = None,
 ) -> None:
-    """A building's energy and Scope 2 location-based emissions over a period.
+    """A building's energy by role and its emissions (Scope 1, Scope 2 location- and market-based) over a period.
 
-    Energy comes from the grid-import meters' counters (deltas, never integrated power);
-    each minute's energy is multiplied by its zone's intensity for that minute (an imported
-    series, else the static factor of the zone), and the factors used are listed.
+    Energy comes from the meters' counters (deltas, never integrated power); each minute's
+    grid energy is multiplied by its zone's intensity for that minute (an imported series or
+    the live feed, else the static factor of the zone), and every factor used is listed.
+
+    Example: greenwire carbon report --building b2 --from 2026-11-01 --to 2026-12-01 --format json
     """
     from cloud.carbon.report import account_from_influx
     from shared.errors import StoreError
@@ -266,10 +268,10 @@ def run(
     publish: Annotated[bool, typer.Option(help="Publish each building's retained carbon signal on MQTT.")] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Keep every building's results current: today's minutes, hours and day, the month, and the live
-    intensity and emission rate (measurement carbon_live) over the last 15 minutes.
+    """Keep every building's results and live carbon signal current, every minute.
 
-    Each building's live figures are also published, retained, on greenwire/v1/{site}/carbon/{building}
+    Each update writes today's minutes, hours and day, the month, and the live intensity and
+    emission rate over the last 15 minutes (measurement carbon_live). Each building's live figures are also published, retained, on greenwire/v1/{site}/carbon/{building}
     (schema greenwire.carbon.v1) for building-management systems to shift load by.
     """
     import time as time_
@@ -386,9 +388,14 @@ def statement(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: print).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """An auditable carbon statement for a building and period: boundary, energy by role, Scope 1
-    and 2 (location- and market-based), every factor with its source, data quality, and a SHA-256
-    content hash of the statement so a copy can be checked against the original."""
+    """An auditable carbon statement of a building for a month or period (md, html, csv or pdf).
+
+    Method, boundary, energy by role, Scope 1 and 2 (location- and market-based), every factor
+    with its source, data-quality shares, the budget, and a SHA-256 content hash so that a copy
+    can be checked against the original (greenwire carbon verify FILE).
+
+    Example: greenwire carbon statement --building b2 --period 2026-10 --format html -o b2-2026-10.html
+    """
     from cloud.carbon.report import account_from_influx
     from greenwire import __version__
     from shared.errors import StoreError
@@ -486,8 +493,10 @@ def ranking(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Every building ranked by emissions per floor area (kgCO2e/m2/year, Scope 1 + Scope 2
-    location-based, annualised), worst first."""
+    """Every building ranked by emissions per floor area, worst first.
+
+    kgCO2e/m2/year: Scope 1 + Scope 2 location-based over the period, annualised.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -565,10 +574,10 @@ def readings(
     batch: Annotated[int, typer.Option(help="Readings per MQTT message.")] = 500,
     config: ConfigOption = None,
 ) -> None:
-    """Publish past readings through MQTT exactly as a gateway's backlog: greenwire.readings.v1
-    batches at QoS 1 with their original timestamps, which the ingestor stores like live data.
+    """Publish past meter readings (CSV) through MQTT exactly as a gateway's backlog.
 
-    Cumulative counters are expected (energy_import_kwh, gas_volume_m3, ...). Nothing is
+    Batches of greenwire.readings.v1 at QoS 1 with their original timestamps, which the
+    ingestor stores like live data. CSV columns: timestamp,device,quantity,value. Cumulative counters are expected (energy_import_kwh, gas_volume_m3, ...). Nothing is
     counted as delivered until the broker has passed it to a subscriber, so start the
     ingestor first. The gateway's own retained status is not touched.
     """
