@@ -195,6 +195,8 @@ def report(
                    f"  (self-consumed {result.pv_self_consumption_kwh or 0:,.1f} kWh, zero emissions)")
     if result.grid_export_kwh:
         typer.echo(f"  grid export          {result.grid_export_kwh:14,.1f} kWh  (reported, not netted)")
+    if result.heat_kwh:
+        typer.echo(f"  district heat        {result.heat_kwh:14,.1f} kWh  (energy only: no heat-network factor)")
     if result.gas_kwh:
         typer.echo(f"  gas                  {result.gas_kwh:14,.1f} kWh")
         typer.echo(f"  Scope 1 (gas)        {result.scope1_kgco2e:14,.1f} kgCO2e")
