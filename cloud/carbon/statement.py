@@ -67,6 +67,7 @@ def lines(account: Account, building: Building) -> list[Line]:
         Line("energy", "PV self-consumption (zero emissions)", account.pv_self_consumption_kwh, "kWh"),
         Line("energy", "grid export (reported, not netted)", account.grid_export_kwh, "kWh"),
         Line("energy", "gas", account.gas_kwh, "kWh"),
+        Line("energy", "district heat (energy only: no heat-network factor recorded)", account.heat_kwh, "kWh"),
         Line("emissions", "Scope 1 (gas)", account.scope1_kgco2e, "kgCO2e"),
         Line("emissions", "Scope 2, location-based (energy x intensity of the minute it was used)",
              account.scope2_location_kgco2e, "kgCO2e"),

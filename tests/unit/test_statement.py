@@ -46,3 +46,19 @@ def test_html_shows_the_markdown_hash() -> None:
     assert page_digest == digest and digest in page and "<table>" in page
     with pytest.raises(ValueError, match="only the Markdown and CSV"):
         verify(page)
+
+
+def test_heat_is_counted_from_its_own_counter_and_never_added_to_grid_energy() -> None:
+    from datetime import timedelta
+
+    from cloud.carbon.report import account
+
+    building = Building(id="b1", floor_area_m2=100, zone="CN-JS",
+                        meters=(MeterRef(gateway="g", device="main", role="grid_import"),
+                                MeterRef(gateway="g", device="dh", role="heat")))
+    hours = [START + timedelta(hours=h) for h in range(4)]
+    counters = {"main": [(t, 100.0 + 10 * h, "good") for h, t in enumerate(hours)],
+                "dh": [(t, 5000.0 + 40 * h, "good") for h, t in enumerate(hours)]}
+    result = account(building, counters, None, START, START + timedelta(hours=3))
+    assert result.heat_kwh == pytest.approx(120.0) and result.grid_import_kwh == pytest.approx(30.0)
+    assert result.scope2_location_kgco2e == pytest.approx(30.0 * 0.5827)
