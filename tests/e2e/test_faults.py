@@ -154,3 +154,29 @@ async def test_long_outages_at_once(tmp_path: Path) -> None:
     for outcome in outcomes:
         assert isinstance(outcome, Tally)
         _assert_exact(outcome)
+
+
+async def test_gateway_clock_steps_back_and_forward(tmp_path: Path) -> None:
+    """The gateway's wall clock steps back an hour (a bad NTP server), then forward again (NTP fixes it).
+
+    Readings keep their read time as the gateway's clock gave it, so the hour-back ones are
+    stored an hour in the past: that is the gateway's data as read, not a loss. What must not
+    happen: polling stopping until the clock catches up, readings dropped or rejected, a
+    reading overwriting another.
+    """
+    # Polls take a few ms of each 1 s interval, so the steps land while the bus waits for its slot.
+    async with Pipeline(tmp_path, "clock", faketime=True, meters=3, poll_interval_s=1.0) as pipe:
+        await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
+        for offset in (-3600, 0):
+            pipe.step_gateway_clock(offset)
+            before = pipe.journal_count()
+            await asyncio.sleep(6)
+            polled = pipe.journal_count() - before
+            assert polled >= 0.4 * 6 / pipe.poll_interval_s * pipe.meters, (
+                f"polling went on after the clock stepped to {offset:+d} s ({polled} readings)"
+            )
+        tally = await pipe.finish("gateway clock stepped -1 h, then +1 h (libfaketime)")
+        times = sorted(t for _, t in pipe.stored())
+        hour = 3600 * 10**9
+        assert any(b - a > 0.9 * hour for a, b in itertools.pairwise(times)), "readings an hour back are stored"
+    _assert_exact(tally)
