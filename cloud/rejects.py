@@ -52,6 +52,8 @@ class RejectRecord:
     reason: str
     detail: str
     payload: bytes
+    size: int | None = None
+    """The message's size when ``payload`` holds only its first bytes (None: ``len(payload)``)."""
 
 
 HEALTH_MARKERS: Final = (b"greenwire.vitals", b'"subject"')
@@ -66,6 +68,7 @@ def is_health_data(topic: str, payload: bytes) -> bool:
 
 def encode_record(record: RejectRecord) -> bytes:
     """The JSON line of one record (without the newline)."""
+    size = len(record.payload) if record.size is None else record.size
     if is_health_data(record.topic, record.payload):
         return orjson.dumps(
             {
@@ -73,11 +76,11 @@ def encode_record(record: RejectRecord) -> bytes:
                 "topic": record.topic,
                 "reason": record.reason,
                 "detail": _QUOTED.sub("'...'", record.detail),
-                "size": len(record.payload),
+                "size": size,
                 "payload": None,
                 "payload_encoding": "withheld",
-                "payload_sha256": hashlib.sha256(record.payload).hexdigest(),
-                "truncated": False,
+                "payload_sha256": hashlib.sha256(record.payload[:MAX_STORED_PAYLOAD]).hexdigest(),
+                "truncated": size > MAX_STORED_PAYLOAD,
             }
         )
     kept = record.payload[:MAX_STORED_PAYLOAD]
@@ -86,7 +89,7 @@ def encode_record(record: RejectRecord) -> bytes:
         text = kept.decode("utf-8")
         encoding = "utf-8"
     except UnicodeDecodeError as exc:
-        if len(kept) < len(record.payload) and exc.reason == "unexpected end of data":
+        if len(kept) < size and exc.reason == "unexpected end of data":
             # Decoding goes left to right, so everything before the cut character is valid.
             text, encoding = kept[: exc.start].decode("utf-8"), "utf-8"
         else:
@@ -97,10 +100,10 @@ def encode_record(record: RejectRecord) -> bytes:
             "topic": record.topic,
             "reason": record.reason,
             "detail": record.detail,
-            "size": len(record.payload),
+            "size": size,
             "payload": text,
             "payload_encoding": encoding,
-            "truncated": len(record.payload) > MAX_STORED_PAYLOAD,
+            "truncated": size > MAX_STORED_PAYLOAD,
         }
     )
 

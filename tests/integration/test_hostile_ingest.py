@@ -68,6 +68,7 @@ def test_every_hostile_message_is_rejected_with_its_reason_and_the_valid_ones_ar
     now = datetime.now(UTC).replace(microsecond=0)
     expected: dict[tuple[str, int], dict[str, float]] = {}
     reasons: list[str] = []
+    sizes: list[int] = []
     publisher = Publisher(mosquitto)
     try:
         for index, (entry, payload) in enumerate(cases):
@@ -79,6 +80,7 @@ def test_every_hostile_message_is_rejected_with_its_reason_and_the_valid_ones_ar
                 expected.update(_readings(payload))
             else:
                 reasons.append(entry["expect"])
+                sizes.append(len(payload))
             assert ingest.poll() is None, f"the ingestor died on {entry['name']}"
         publisher.publish(_valid(len(cases), now), TOPIC)
         expected.update(_readings(_valid(len(cases), now)))
@@ -105,6 +107,8 @@ def test_every_hostile_message_is_rejected_with_its_reason_and_the_valid_ones_ar
         assert {q: rows[key][q] for q in values} == values, key
     records = kept()
     assert [r["reason"] for r in records] == reasons, "each rejected with its reason, in order"
+    assert [r["size"] for r in records] == sizes, "with its size as received (big ones are kept cut)"
+    assert all(r["truncated"] == (r["size"] > 64 * 1024) for r in records)
     counted = influxdb.query(influx_db, 'SELECT count("bytes") FROM "ingest_rejected" GROUP BY "reason"')
     assert {row["reason"]: row["count"] for row in counted} == dict(Counter(reasons))
     # Health data is never kept: the pseudonym in the corpus is in no rejected record and no log line.

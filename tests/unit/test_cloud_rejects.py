@@ -112,3 +112,12 @@ def test_meter_payloads_are_still_kept_whole() -> None:
     payload = b'{"schema":"greenwire.readings.v1","gateway":"gw-01","readings":[{"device":"main-incomer"}]}'
     doc = orjson.loads(encode_record(record(payload, "schema_violation")))
     assert doc["payload"] == payload.decode() and doc["payload_encoding"] == "utf-8"
+
+
+def test_a_record_cut_before_it_reached_the_store_keeps_its_real_size() -> None:
+    """The ingestor holds only the first bytes of a big bad message; the record says how big it was."""
+    kept = b"x" * MAX_STORED_PAYLOAD
+    rec = RejectRecord(received_at=AT, topic=TOPIC, reason="payload_too_large", detail="why",
+                       payload=kept, size=5_000_000)
+    doc = orjson.loads(encode_record(rec))
+    assert doc["size"] == 5_000_000 and doc["truncated"] is True and len(doc["payload"]) == MAX_STORED_PAYLOAD
