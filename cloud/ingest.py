@@ -31,6 +31,7 @@ not acknowledged and comes back on the next start), then disconnect.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from typing import Final
 from cloud.config import IngestConfig
 from cloud.mqtt import Consumer, Delivery, backoff_delay
 from cloud.points import BuildingLookup, PointEncoder, rejected_line
-from cloud.rejects import RejectRecord, RejectStore
+from cloud.rejects import MAX_STORED_PAYLOAD, RejectRecord, RejectStore
 from cloud.validate import Accepted, RejectReason, topic_ids, validate_message
 from cloud.writers import Writer, make_writer
 from shared.errors import StoreError, StoreRejected
@@ -99,6 +100,8 @@ class _Item:
     readings: int
     reason: str | None = None
     detail: str = ""
+    size: int = 0
+    """The payload's size as received (a rejected item keeps only its first bytes)."""
 
     @property
     def weight(self) -> int:
@@ -178,9 +181,14 @@ class Ingestor:
         outcome = validate_message(delivery.topic, delivery.payload, now=now, limits=self._limits)
         if isinstance(outcome, Accepted):
             lines = self._encoder.lines(outcome.site, outcome.gateway, outcome.batch)
-            item = _Item(delivery, received_ns, lines, len(lines))
+            item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload))
         else:
-            item = _Item(delivery, received_ns, [], 0, outcome.reason.value, outcome.detail)
+            size = len(delivery.payload)
+            if size > MAX_STORED_PAYLOAD:
+                # Hold no more of a bad message than the reject store keeps: a stream of big
+                # bad messages while InfluxDB is down must not be held whole.
+                delivery = dataclasses.replace(delivery, payload=delivery.payload[:MAX_STORED_PAYLOAD])
+            item = _Item(delivery, received_ns, [], 0, outcome.reason.value, outcome.detail, size)
         self.stats.received_messages += 1
         if not self._open:
             self._open_deadline = asyncio.get_running_loop().time() + self._max_delay_s
@@ -285,7 +293,7 @@ class Ingestor:
                 lines.append(
                     rejected_line(
                         reason,
-                        size=len(item.delivery.payload),
+                        size=item.size,
                         received_ns=item.received_ns,
                         site=ids[0] if ids else None,
                         gateway=ids[1] if ids else None,
@@ -305,6 +313,7 @@ class Ingestor:
                     reason=reason,
                     detail=detail,
                     payload=item.delivery.payload,
+                    size=item.size,
                 )
                 for item, reason, detail in rejects
             ]

@@ -12,13 +12,23 @@ day the message was received)::
 Each :meth:`RejectStore.append` writes its records and fsyncs once, so a
 flush's rejects are on disk before its messages are acknowledged.
 
+Health data is never kept here. A rejected message that is, or may be, wearable
+vitals (a ``.../vitals`` topic, the ``greenwire.vitals`` schema, or a ``subject``
+key anywhere in it) is recorded without its payload (``payload`` is null,
+``payload_encoding`` is ``"withheld"``) and with its SHA-256, so an operator can
+still match it against the gateway's own copy; quoted input echoed in its
+``detail`` is replaced by ``'...'``. The pseudonym of a participant must not end
+up in a file meant for debugging meter configs.
+
 Writing is blocking file I/O: the ingestor calls it through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,17 +52,44 @@ class RejectRecord:
     reason: str
     detail: str
     payload: bytes
+    size: int | None = None
+    """The message's size when ``payload`` holds only its first bytes (None: ``len(payload)``)."""
+
+
+HEALTH_MARKERS: Final = (b"greenwire.vitals", b'"subject"')
+"""Byte strings that make a payload health data for this store (see the module docstring)."""
+_QUOTED: Final = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def is_health_data(topic: str, payload: bytes) -> bool:
+    """True if a message is, or may be, wearable vitals: its payload must not be kept."""
+    return topic.endswith("/vitals") or any(marker in payload for marker in HEALTH_MARKERS)
 
 
 def encode_record(record: RejectRecord) -> bytes:
     """The JSON line of one record (without the newline)."""
+    size = len(record.payload) if record.size is None else record.size
+    if is_health_data(record.topic, record.payload):
+        return orjson.dumps(
+            {
+                "received_at": format_ts(record.received_at),
+                "topic": record.topic,
+                "reason": record.reason,
+                "detail": _QUOTED.sub("'...'", record.detail),
+                "size": size,
+                "payload": None,
+                "payload_encoding": "withheld",
+                "payload_sha256": hashlib.sha256(record.payload[:MAX_STORED_PAYLOAD]).hexdigest(),
+                "truncated": size > MAX_STORED_PAYLOAD,
+            }
+        )
     kept = record.payload[:MAX_STORED_PAYLOAD]
     try:
         # A cut in the middle of a multi-byte character would turn text into base64; cut back to whole characters.
         text = kept.decode("utf-8")
         encoding = "utf-8"
     except UnicodeDecodeError as exc:
-        if len(kept) < len(record.payload) and exc.reason == "unexpected end of data":
+        if len(kept) < size and exc.reason == "unexpected end of data":
             # Decoding goes left to right, so everything before the cut character is valid.
             text, encoding = kept[: exc.start].decode("utf-8"), "utf-8"
         else:
@@ -63,10 +100,10 @@ def encode_record(record: RejectRecord) -> bytes:
             "topic": record.topic,
             "reason": record.reason,
             "detail": record.detail,
-            "size": len(record.payload),
+            "size": size,
             "payload": text,
             "payload_encoding": encoding,
-            "truncated": len(record.payload) > MAX_STORED_PAYLOAD,
+            "truncated": size > MAX_STORED_PAYLOAD,
         }
     )
 

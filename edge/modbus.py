@@ -131,6 +131,7 @@ class ModbusBus:
             device.next_due = next_slot(now, device.config.poll_interval_s)
         try:
             while not stop.is_set():
+                self._rebase_after_clock_step(self._wall())
                 due = min(max(d.next_due, d.retry_at) for d in self.devices)
                 delay = due - self._wall()
                 if delay > 0:
@@ -148,6 +149,20 @@ class ModbusBus:
                         device.next_due = next_slot(self._wall(), device.config.poll_interval_s)
         finally:
             await self._close()
+
+    def _rebase_after_clock_step(self, now: float) -> None:
+        """Reschedule from ``now`` if the wall clock stepped back (NTP, an operator, a boot without RTC).
+
+        Polls are aligned to the wall clock, so a step back of an hour would leave every
+        due time an hour ahead and the bus silent until the clock caught up. No due time
+        is legitimately more than one poll interval (or one capped backoff) ahead.
+        """
+        for device in self.devices:
+            interval = device.config.poll_interval_s
+            if device.next_due - now > interval:
+                device.next_due = next_slot(now, interval)
+            if device.retry_at - now > MAX_BACKOFF_S:
+                device.retry_at = now + backoff_delay(device.state.consecutive_failures, interval)
 
     async def _poll(self, device: _Device) -> None:
         state = device.state

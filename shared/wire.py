@@ -104,6 +104,7 @@ class Reading(BaseModel):
     values: dict[QuantityName, FiniteFloat] = Field(
         min_length=1,
         max_length=MAX_VALUES_PER_READING,
+        fail_fast=True,
         description="Quantity name (from the vocabulary, ending in its unit) to value.",
     )
     quality: Quality = Quality.GOOD
@@ -128,7 +129,7 @@ class ReadingsBatch(BaseModel):
     gateway: Id
     seq: int = Field(ge=0, lt=2**63, description="Per-gateway sequence, survives restarts.")
     sent_at: UtcDatetime
-    readings: tuple[Reading, ...] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
+    readings: tuple[Reading, ...] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH, fail_fast=True)
 
     def to_json(self) -> bytes:
         """The batch as compact JSON bytes, as published."""

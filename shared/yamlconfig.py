@@ -13,7 +13,7 @@ pydantic error location back to the nearest line it can find.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -25,12 +25,32 @@ from shared.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip containers as plain dicts and lists (pydantic strictness needs them)."""
+MAX_VALUES: Final = 100_000
+"""Values a config may hold once YAML aliases are expanded (a big site has a few thousand)."""
+MAX_DEPTH: Final = 64
+"""How deeply mappings and lists may nest (a config needs about 6)."""
+
+
+class _TooBig(Exception):
+    """The document expands beyond MAX_VALUES or nests beyond MAX_DEPTH."""
+
+
+def _plain(node: Any, budget: list[int], depth: int = 0) -> Any:
+    """ruamel's round-trip containers as plain dicts and lists (pydantic strictness needs them).
+
+    Aliases are expanded here, so ``budget`` (values left) stops a "billion laughs"
+    document, a few lines that would expand to 10^9 values, before it takes the
+    gateway's memory.
+    """
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(f"the document expands to more than {MAX_VALUES:,} values (YAML aliases?)")
+    if depth > MAX_DEPTH:
+        raise _TooBig(f"the document nests more than {MAX_DEPTH} levels deep")
     if isinstance(node, CommentedMap):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): _plain(v, budget, depth + 1) for k, v in node.items()}
     if isinstance(node, CommentedSeq):
-        return [_plain(v) for v in node]
+        return [_plain(v, budget, depth + 1) for v in node]
     if isinstance(node, str):
         return str(node)
     return node
@@ -127,6 +147,10 @@ def parse_yaml(text: str, *, source: str = "<config>") -> Any:
         raise ConfigError(f"invalid YAML: {problem}", path=source, line=line) from exc
     except YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=source) from exc
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", path=source) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits (Python's conversion limit)
+        raise ConfigError(f"invalid YAML: {exc}", path=source) from exc
 
 
 def load_model(text: str, model: type[M], *, source: str = "<config>", context: Any = None) -> M:
@@ -141,7 +165,11 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
     if not isinstance(document, CommentedMap):
         raise ConfigError("the top level must be a mapping of keys to values", path=source, line=1)
     try:
-        return model.model_validate(_plain(document), context=context)
+        plain = _plain(document, [MAX_VALUES])
+    except _TooBig as exc:
+        raise ConfigError(str(exc), path=source) from None
+    try:
+        return model.model_validate(plain, context=context)
     except ValidationError as exc:
         problems = []
         first_line: int | None = None
