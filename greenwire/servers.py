@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -262,19 +263,66 @@ class Server:
             return False
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerSecurity:
+    """What makes a Mosquitto listener secure: TLS, passwords, ACLs, optional client certificates.
+
+    ``password_file`` and ``acl_file`` come from ``greenwire deploy credentials``
+    (``greenwire.access``), the certificates from ``greenwire.pki``. With it,
+    anonymous clients are refused and the only listener speaks TLS.
+    """
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    password_file: Path
+    acl_file: Path
+    require_certificate: bool = False
+    """Refuse clients that present no certificate signed by ``ca_file``."""
+
+
 class Mosquitto(Server):
-    """Mosquitto 2 with persistence, so QoS 1 sessions survive a restart."""
+    """Mosquitto 2 with persistence, so QoS 1 sessions survive a restart.
+
+    With ``security`` the listener is TLS only, with passwords and ACLs and no
+    anonymous access (``url`` is then ``mqtts://``).
+    """
 
     name = "mosquitto"
     binary = "mosquitto"
     package = "mosquitto"
     scheme = "mqtt"
 
+    def __init__(
+        self, state_dir: Path, *, host: str = HOST, port: int = 0, security: BrokerSecurity | None = None
+    ) -> None:
+        super().__init__(state_dir, host=host, port=port)
+        self.security = security
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.security is not None else 'mqtt'}://{self.host}:{self.port}"
+
+    def _access_lines(self) -> list[str]:
+        security = self.security
+        if security is None:
+            return ["allow_anonymous true"]
+        return [
+            "allow_anonymous false",
+            f"password_file {security.password_file.resolve()}",
+            f"acl_file {security.acl_file.resolve()}",
+            f"cafile {security.ca_file.resolve()}",
+            f"certfile {security.cert_file.resolve()}",
+            f"keyfile {security.key_file.resolve()}",
+            "tls_version tlsv1.2",
+            f"require_certificate {'true' if security.require_certificate else 'false'}",
+        ]
+
     def _command(self, binary: str) -> list[str]:
         config = self.state_dir / "mosquitto.conf"
         lines = [
             f"listener {self.port} {self.host}",
-            "allow_anonymous true",
+            *self._access_lines(),
             "persistence true",
             f"persistence_location {self.state_dir}/",
             "autosave_interval 1",
@@ -299,6 +347,8 @@ class Mosquitto(Server):
         return [binary, "-c", str(config)]
 
     def _ready(self) -> bool:
+        if self.security is not None:
+            return self._tls_ready()
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
                 # A CONNECT for MQTT 3.1.1 with a clean session; a CONNACK (0x20) means it is serving.
@@ -308,6 +358,21 @@ class Mosquitto(Server):
                 answer = sock.recv(4)
                 sock.sendall(b"\xe0\x00")  # DISCONNECT
                 return answer[:1] == b"\x20"
+        except OSError:
+            return False
+
+    def _tls_ready(self) -> bool:
+        """True once the TLS listener completes a handshake (no MQTT: anonymous clients are refused)."""
+        import ssl
+
+        assert self.security is not None
+        context = ssl.create_default_context(cafile=str(self.security.ca_file))
+        context.check_hostname = False  # only "is it serving?"; clients verify the name
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as raw, context.wrap_socket(raw):
+                return True
+        except ssl.SSLError:
+            return True  # it answers TLS and refused this client (no certificate): it is serving
         except OSError:
             return False
 

@@ -1,0 +1,301 @@
+"""Access control on the real broker: every denial of the generated ACL, against Mosquitto 2.
+
+The broker (``tests/securestack.py``) runs with the password file and ACL that
+``greenwire.access`` generated for two sites (campus-a: gw-01, gw-02;
+campus-b: gw-01), an ingestor, a grid feed for zone ``gb`` and a
+building-management reader of campus-a.
+
+How Mosquitto 2.0 denies, and so what each test looks for:
+
+- a QoS 1 publish that the ACL refuses gets PUBACK 0x87 (not authorised) and
+  reaches nobody; a QoS 0 one is dropped without a word;
+- a subscription is granted (SUBACK QoS 1) whatever the ACL says, and each
+  message is checked against the subscriber's read rights when it would be
+  delivered: a refused one is silently not sent (retained messages included);
+- a last will is checked when the broker would publish it.
+
+"Reaches nobody" is proven with a sentinel (see ``tests/mqttprobe.py``): the
+observer subscribes to everything it may read, the denied message is
+published, then a permitted one; once the permitted one has arrived, the
+denied one would have arrived before it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.mqttprobe import NO_MATCHING_SUBSCRIBERS, NOT_AUTHORIZED, Probe
+from tests.securestack import SecureBroker
+
+pytestmark = pytest.mark.integration
+
+DELIVERED = (0, NO_MATCHING_SUBSCRIBERS)
+
+
+def probe(secure: SecureBroker, username: str | None, *, password: str | None = None, **kwargs: object) -> Probe:
+    """A connection as ``username`` (with its own password unless one is given)."""
+    if username is not None and password is None:
+        password = secure.password(username)
+    return Probe(
+        secure.broker.host,
+        secure.broker.port,
+        username=username,
+        password=password,
+        client_id=f"probe-{uuid.uuid4().hex[:8]}",
+        ca_file=secure.ca_file,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def ingest(secure_broker: SecureBroker) -> Iterator[Probe]:
+    """The ingestor, subscribed to everything it may read (also the sentinel's observer)."""
+    with probe(secure_broker, "ingest") as client:
+        assert client.connected
+        for topic_filter in (
+            "greenwire/v1/+/+/readings",
+            "greenwire/v1/+/+/vitals",
+            "greenwire/v1/+/+/status",
+            "greenwire/v1/grid/+/intensity",
+            "greenwire/v1/#",
+        ):
+            assert client.subscribe(topic_filter) == [1]
+        yield client
+
+
+@pytest.fixture
+def gw01(secure_broker: SecureBroker) -> Iterator[Probe]:
+    with probe(secure_broker, "campus-a.gw-01") as client:
+        assert client.connected
+        yield client
+
+
+def unique(label: str) -> bytes:
+    return f"{label}-{uuid.uuid4().hex}".encode()
+
+
+def assert_not_delivered(observer: Probe, denied: bytes, sentinel_sender: Probe, sentinel_topic: str) -> None:
+    """``denied`` has not reached ``observer``: a later permitted message has, and it came alone."""
+    sentinel = unique("sentinel")
+    assert sentinel_sender.publish(sentinel_topic, sentinel) in DELIVERED
+    observer.wait_for(sentinel)
+    assert denied not in observer.payloads(), f"{denied!r} reached a client not allowed to read it"
+
+
+# -- connecting -------------------------------------------------------------------------------
+
+
+def test_anonymous_clients_are_refused(secure_broker: SecureBroker) -> None:
+    with probe(secure_broker, None) as client:
+        assert client.connack == NOT_AUTHORIZED
+
+
+def test_a_wrong_password_is_refused(secure_broker: SecureBroker) -> None:
+    with probe(secure_broker, "campus-a.gw-01", password="not-the-password") as client:
+        assert client.connack == NOT_AUTHORIZED
+
+
+def test_a_gateway_cannot_log_in_as_another_gateway(secure_broker: SecureBroker) -> None:
+    with probe(secure_broker, "campus-a.gw-02", password=secure_broker.password("campus-a.gw-01")) as client:
+        assert client.connack == NOT_AUTHORIZED
+    # the same gateway id at another site is another account with another password
+    with probe(secure_broker, "campus-b.gw-01", password=secure_broker.password("campus-a.gw-01")) as client:
+        assert client.connack == NOT_AUTHORIZED
+
+
+def test_every_generated_account_can_log_in(secure_broker: SecureBroker) -> None:
+    """The hashes written by greenwire.access (PBKDF2-SHA512, $7$) are what Mosquitto checks."""
+    for account in secure_broker.credentials.accounts:
+        with probe(secure_broker, account.username) as client:
+            assert client.connected, f"{account.username}: CONNACK {client.connack:#04x}"
+
+
+# -- what a gateway may publish ---------------------------------------------------------------
+
+
+def test_a_gateway_publishes_its_own_readings_vitals_and_status(gw01: Probe, ingest: Probe) -> None:
+    for kind in ("readings", "vitals", "status"):
+        payload = unique(kind)
+        assert gw01.publish(f"greenwire/v1/campus-a/gw-01/{kind}", payload) == 0
+        assert ingest.wait_for(payload).topic == f"greenwire/v1/campus-a/gw-01/{kind}"
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "greenwire/v1/campus-a/gw-02/readings",  # another gateway of its site
+        "greenwire/v1/campus-a/gw-02/vitals",
+        "greenwire/v1/campus-a/gw-02/status",
+        "greenwire/v1/campus-b/gw-01/readings",  # its own gateway id, at another site
+        "greenwire/v1/campus-a/carbon/main-building",  # the cloud's carbon signal
+        "greenwire/v1/campus-a/alerts/main-building",  # the cloud's alerts
+        "greenwire/v1/grid/gb/intensity",  # grid intensity input
+        "greenwire/v1/campus-a/gw-01/readings/extra",  # below its own topics
+        "greenwire/v1/campus-a/gw-01/commands",  # a topic of its own branch not in the contract
+        "elsewhere/entirely",
+    ],
+)
+def test_a_gateway_cannot_publish_outside_its_own_topics(gw01: Probe, ingest: Probe, topic: str) -> None:
+    payload = unique("forged")
+    assert gw01.publish(topic, payload) == NOT_AUTHORIZED
+    assert_not_delivered(ingest, payload, gw01, "greenwire/v1/campus-a/gw-01/status")
+
+
+def test_a_denied_qos0_publish_is_dropped(gw01: Probe, ingest: Probe) -> None:
+    payload = unique("forged-qos0")
+    gw01.publish("greenwire/v1/campus-a/gw-02/readings", payload, qos=0)
+    assert_not_delivered(ingest, payload, gw01, "greenwire/v1/campus-a/gw-01/status")
+
+
+def test_a_gateway_cannot_forge_a_retained_status_for_another(
+    secure_broker: SecureBroker, gw01: Probe, ingest: Probe
+) -> None:
+    payload = unique("retained-forgery")
+    assert gw01.publish("greenwire/v1/campus-a/gw-02/status", payload, retain=True) == NOT_AUTHORIZED
+    # A later subscriber finds no such retained message.
+    with probe(secure_broker, "ingest") as fresh, probe(secure_broker, "campus-a.gw-02") as gw02:
+        assert fresh.subscribe("greenwire/v1/campus-a/gw-02/status") == [1]
+        assert_not_delivered(fresh, payload, gw02, "greenwire/v1/campus-a/gw-02/status")
+
+
+def test_a_gateway_cannot_forge_another_gateways_last_will(secure_broker: SecureBroker, ingest: Probe) -> None:
+    forged = unique("forged-will")
+    client = probe(secure_broker, "campus-a.gw-01", will=("greenwire/v1/campus-a/gw-02/status", forged))
+    client.__enter__()
+    assert client.connected  # Mosquitto 2.0 checks the will when it would publish it
+    client.drop()
+    # The broker notices the closed socket and would publish the will now; then a permitted message.
+    with probe(secure_broker, "campus-a.gw-02") as gw02:
+        assert_not_delivered(ingest, forged, gw02, "greenwire/v1/campus-a/gw-02/status")
+
+
+def test_a_gateways_own_last_will_is_published(secure_broker: SecureBroker, ingest: Probe) -> None:
+    will = unique("own-will")
+    client = probe(secure_broker, "campus-a.gw-01", will=("greenwire/v1/campus-a/gw-01/status", will))
+    client.__enter__()
+    assert client.connected
+    client.drop()
+    assert ingest.wait_for(will).topic == "greenwire/v1/campus-a/gw-01/status"
+
+
+# -- what a gateway may read: nothing ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "topic_filter",
+    [
+        "greenwire/v1/campus-a/gw-02/readings",
+        "greenwire/v1/+/+/vitals",
+        "greenwire/v1/campus-a/gw-01/vitals",  # not even its own vitals back
+        "greenwire/v1/#",
+        "#",
+        "$share/ingest/greenwire/v1/+/+/readings",  # joining the ingestor's group would steal a share
+    ],
+)
+def test_a_gateway_reads_no_data(secure_broker: SecureBroker, ingest: Probe, topic_filter: str) -> None:
+    with probe(secure_broker, "campus-a.gw-01") as spy, probe(secure_broker, "campus-a.gw-02") as gw02:
+        codes = spy.subscribe(topic_filter)
+        assert codes in ([1], [NOT_AUTHORIZED])  # Mosquitto 2.0 grants it and filters each message
+        vitals, readings = unique("vitals"), unique("readings")
+        assert gw02.publish("greenwire/v1/campus-a/gw-02/vitals", vitals) == 0
+        assert gw02.publish("greenwire/v1/campus-a/gw-02/readings", readings) in DELIVERED
+        # what the spy itself publishes comes back to it only if it may read it
+        own = unique("own-vitals")
+        assert spy.publish("greenwire/v1/campus-a/gw-01/vitals", own) == 0
+        ingest.wait_for(vitals)
+        ingest.wait_for(own)
+        sentinel = unique("sentinel")
+        assert gw02.publish("greenwire/v1/campus-a/gw-02/status", sentinel) == 0
+        ingest.wait_for(sentinel)
+        assert spy.messages == [], f"a gateway read {spy.messages!r}"
+
+
+def test_a_gateway_gets_no_retained_status_of_others(secure_broker: SecureBroker, ingest: Probe) -> None:
+    retained = unique("retained-status")
+    with probe(secure_broker, "campus-a.gw-02") as gw02:
+        assert gw02.publish("greenwire/v1/campus-a/gw-02/status", retained, retain=True) == 0
+    ingest.wait_for(retained)
+    with probe(secure_broker, "ingest") as control:
+        control.subscribe("greenwire/v1/campus-a/gw-02/status")
+        assert control.wait_for(retained).retain  # the retained message is there to be had
+    with probe(secure_broker, "campus-a.gw-01") as spy:
+        spy.subscribe("greenwire/v1/+/+/status")
+        with probe(secure_broker, "campus-a.gw-02") as gw02:
+            sentinel = unique("sentinel")
+            assert gw02.publish("greenwire/v1/campus-a/gw-02/status", sentinel) == 0
+            ingest.wait_for(sentinel)
+        assert spy.messages == []
+
+
+# -- the ingestor ------------------------------------------------------------------------------
+
+
+def test_the_ingestor_shares_readings_and_writes_carbon_and_alerts(secure_broker: SecureBroker, ingest: Probe) -> None:
+    with probe(secure_broker, "ingest") as member, probe(secure_broker, "bms-a") as bms:
+        assert member.subscribe("$share/ingest/greenwire/v1/+/+/readings") == [1]
+        assert bms.subscribe("greenwire/v1/campus-a/carbon/#") == [1]
+        assert bms.subscribe("greenwire/v1/campus-a/alerts/#") == [1]
+        carbon, alert = unique("carbon"), unique("alert")
+        assert member.publish("greenwire/v1/campus-a/carbon/main-building", carbon, retain=True) == 0
+        assert member.publish("greenwire/v1/campus-a/alerts/main-building", alert) == 0
+        assert member.publish("greenwire/v1/campus-b/alerts/lab", unique("alert-b")) in DELIVERED
+        assert bms.wait_for(carbon).topic == "greenwire/v1/campus-a/carbon/main-building"
+        assert bms.wait_for(alert).topic == "greenwire/v1/campus-a/alerts/main-building"
+        with probe(secure_broker, "campus-b.gw-01") as gateway:
+            reading = unique("reading")
+            assert gateway.publish("greenwire/v1/campus-b/gw-01/readings", reading) == 0
+            member.wait_for(reading)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "greenwire/v1/campus-a/gw-01/readings",  # forging a gateway's data
+        "greenwire/v1/campus-a/gw-01/vitals",
+        "greenwire/v1/campus-a/gw-01/status",
+        "greenwire/v1/grid/gb/intensity",
+        "greenwire/v1/campus-z/carbon/main-building",  # a site not in the inventory
+        "greenwire/v1/campus-z/alerts/main-building",
+    ],
+)
+def test_the_ingestor_writes_only_carbon_and_alerts(
+    secure_broker: SecureBroker, ingest: Probe, gw01: Probe, topic: str
+) -> None:
+    payload = unique("ingest-forged")
+    with probe(secure_broker, "ingest") as writer:
+        assert writer.publish(topic, payload) == NOT_AUTHORIZED
+        assert_not_delivered(ingest, payload, gw01, "greenwire/v1/campus-a/gw-01/status")
+
+
+# -- grid feeds and readers --------------------------------------------------------------------
+
+
+def test_a_grid_feed_writes_only_its_zones(secure_broker: SecureBroker, ingest: Probe) -> None:
+    with probe(secure_broker, "grid-feed") as feed:
+        own = unique("gb")
+        assert feed.publish("greenwire/v1/grid/gb/intensity", own) == 0
+        ingest.wait_for(own)
+        for topic in ("greenwire/v1/grid/fr/intensity", "greenwire/v1/campus-a/gw-01/readings",
+                      "greenwire/v1/campus-a/carbon/main-building"):
+            forged = unique("feed-forged")
+            assert feed.publish(topic, forged) == NOT_AUTHORIZED
+            assert_not_delivered(ingest, forged, feed, "greenwire/v1/grid/gb/intensity")
+
+
+def test_a_reader_reads_only_its_sites_carbon_and_alerts(secure_broker: SecureBroker, ingest: Probe) -> None:
+    with probe(secure_broker, "bms-a") as bms, probe(secure_broker, "ingest") as writer, \
+            probe(secure_broker, "campus-a.gw-01") as gateway:
+        bms.subscribe("greenwire/v1/#")
+        other_site, other_alert, reading = unique("carbon-b"), unique("alert-b"), unique("reading")
+        assert writer.publish("greenwire/v1/campus-b/carbon/lab", other_site) in DELIVERED
+        assert writer.publish("greenwire/v1/campus-b/alerts/lab", other_alert) in DELIVERED
+        assert gateway.publish("greenwire/v1/campus-a/gw-01/readings", reading) == 0
+        assert bms.publish("greenwire/v1/campus-a/carbon/main-building", unique("bms-forged")) == NOT_AUTHORIZED
+        sentinel = unique("sentinel")
+        assert writer.publish("greenwire/v1/campus-a/carbon/main-building", sentinel) == 0
+        bms.wait_for(sentinel)
+        assert not {other_site, other_alert, reading} & bms.payloads()
+        assert {m.topic.split("/")[2] for m in bms.messages} == {"campus-a"}
