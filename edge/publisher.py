@@ -21,12 +21,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from edge.buffer import AsyncBuffer, StoredBatch
 from shared.errors import BrokerError
+from shared.tls import client_context
+from shared.tls import explain as explain_tls
 from shared.topics import readings_topic, status_topic
 from shared.wire import READINGS_SCHEMA, format_ts
 
@@ -50,6 +53,19 @@ class BrokerSettings:
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    ca_file: Path | None = None
+    """With ``tls``: the CA the broker's certificate must chain to (else the system's)."""
+    cert_file: Path | None = None
+    """With ``tls``: a client certificate (and ``key_file``) for brokers that require one."""
+    key_file: Path | None = None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context of ``mqtts://`` (hostname verified against ``ca_file``), else None."""
+        return client_context(self.ca_file, self.cert_file, self.key_file) if self.tls else None
+
+    def explain(self, error: BaseException) -> str:
+        """Why connecting failed, in words (TLS certificate problems named)."""
+        return explain_tls(error, self.host, self.ca_file) if self.tls else str(error)
 
 
 @dataclass(slots=True)
@@ -134,7 +150,7 @@ class Publisher:
         will: aiomqtt.Will | None = aiomqtt.Will(
             self._status_topic, status_payload(self.gateway, "offline", reason="lost"), qos=1, retain=True
         )
-        tls = ssl.create_default_context() if self.broker.tls else None
+        tls = self.broker.tls_context()
         if not self.announce:
             will = None
         client = aiomqtt.Client(
@@ -220,8 +236,8 @@ class Publisher:
             except aiomqtt.MqttError as exc:
                 self.stats.connected = False
                 failures += 1
-                self.stats.last_error = str(exc)
-                error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {exc}")
+                self.stats.last_error = self.broker.explain(exc)
+                error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {self.stats.last_error}")
                 log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s", error)
                 delay = min(BACKOFF_CAP_S, BACKOFF_START_S * 2 ** (failures - 1))
                 with contextlib.suppress(TimeoutError):

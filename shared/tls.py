@@ -22,6 +22,23 @@ from pathlib import Path
 from shared.errors import ConfigError
 
 
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """An SSL socket that closes itself when its handshake fails.
+
+    WORKAROUND: paho-mqtt 2.1 (``Client._ssl_wrap_socket``) drops the socket
+    without closing it when the handshake raises (unknown CA, wrong name), so
+    every refused attempt of a reconnect loop would leave a descriptor to the
+    garbage collector.
+    """
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
 def client_context(
     ca_file: Path | None = None, cert_file: Path | None = None, key_file: Path | None = None
 ) -> ssl.SSLContext:
@@ -39,6 +56,7 @@ def client_context(
     # create_default_context already sets these; say so where a reader looks for them.
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
+    context.sslsocket_class = _ClosingSSLSocket
     if cert_file is not None:
         try:
             context.load_cert_chain(str(cert_file), str(key_file) if key_file is not None else None)
@@ -79,4 +97,11 @@ def explain(error: BaseException | str, host: str, ca_file: Path | None = None) 
         return f"TLS: the broker's certificate was refused ({trust}): {text}"
     if "certificate required" in text.lower() or "TLSV13_ALERT_CERTIFICATE_REQUIRED" in text:
         return f"TLS: the broker requires a client certificate (set cert_file and key_file): {text}"
+    if "timed out" in text:
+        # With TLS 1.3 a broker refuses a missing or untrusted client certificate after the
+        # handshake; the client only sees the connection end without a CONNACK.
+        return (
+            f"{text}: no answer over TLS; if the broker is up, it may require a client certificate "
+            "signed by its CA (cert_file, key_file)"
+        )
     return text

@@ -328,7 +328,7 @@ def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: i
 
         section = load_config(config).mqtt
         host, port, username, password = section.host, section.port, section.username, section.resolved_password()
-        tls = section.tls
+        tls = section.tls_context()
     else:
         from urllib.parse import urlsplit
 
@@ -338,7 +338,7 @@ def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: i
         if env is None:
             return None
         parts = urlsplit(env.mqtt_url)
-        host, port, username, password, tls = parts.hostname or "127.0.0.1", parts.port or 1883, None, None, False
+        host, port, username, password, tls = parts.hostname or "127.0.0.1", parts.port or 1883, None, None, None
     from paho.mqtt.enums import CallbackAPIVersion
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
@@ -350,8 +350,8 @@ def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: i
     properties.SessionExpiryInterval = 7 * 86400
     if username:
         client.username_pw_set(username, password)
-    if tls:
-        client.tls_set()
+    if tls is not None:
+        client.tls_set_context(tls)
     try:
         client.connect(host, port, clean_start=False, properties=properties)
     except OSError as exc:
@@ -666,7 +666,8 @@ def _broker(config: Path | None, client_id: str):  # type: ignore[no-untyped-def
         from cloud.config import load_config
 
         m = load_config(config).mqtt
-        return BrokerSettings(m.host, m.port, client_id, m.keepalive_s, m.username, m.resolved_password(), m.tls)
+        return BrokerSettings(m.host, m.port, client_id, m.keepalive_s, m.username, m.resolved_password(), m.tls,
+                              ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file)
     from urllib.parse import urlsplit
 
     from greenwire.stack import discover
