@@ -361,8 +361,14 @@ class IngestConfig(BaseModel):
         ``state_dir`` should be the stack's own (``greenwire.stack.state_dir() / "ingest"``),
         so that rejected messages land next to the stack's state and not in the current directory.
         """
+        mqtt = MqttSection(url=env.mqtt_url)
+        if env.secure is not None:  # greenwire stack up --secure: the ingestor's account and the local CA
+            mqtt = MqttSection(
+                url=env.mqtt_url, username="ingest", password_file=env.secure.service_password_file("ingest"),
+                ca_file=env.secure.ca_file,
+            )
         return cls(
-            mqtt=MqttSection(url=env.mqtt_url),
+            mqtt=mqtt,
             influx=InfluxSection(api="v1", url=env.influx_url, database=env.influx_db),
             state_dir=state_dir if state_dir is not None else DEFAULT_STATE_DIR,
         )

@@ -126,6 +126,11 @@ def run(
     cfg = _load(config)
     stack = discover() if cfg.mqtt is None else None
     try:
+        if stack is not None and stack.secure is not None:  # greenwire stack up --secure: this gateway's account
+            from edge.config import MqttConfig
+
+            mqtt = MqttConfig(**stack.secure.gateway_mqtt(stack.mqtt_url, cfg.site, cfg.gateway))
+            cfg = cfg.model_copy(update={"mqtt": mqtt})
         broker = broker_settings(cfg, stack.mqtt_url if stack else None)
     except GreenwireError as exc:
         typer.echo(f"error: {exc}", err=True)
