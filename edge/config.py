@@ -80,7 +80,7 @@ class MqttConfig(BaseModel):
     def _tls_files(self) -> Self:
         given = [name for name in ("ca_file", "cert_file", "key_file") if getattr(self, name) is not None]
         if given and not self.tls:
-            raise ValueError(f"{', '.join(given)} need an mqtts:// url")
+            raise ValueError(f"{', '.join(given)}: only for an mqtts:// url")
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("give cert_file and key_file together")
         return self

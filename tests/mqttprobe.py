@@ -45,6 +45,8 @@ class Probe:
     client_id: str = ""
     ca_file: Path | None = None
     will: tuple[str, bytes] | None = None
+    clean_start: bool = True
+    session_expiry_s: int = 0
     connack: int | None = None
     subacks: dict[int, list[int]] = field(default_factory=dict)
     pubacks: dict[int, int] = field(default_factory=dict)
@@ -66,8 +68,8 @@ class Probe:
         client.on_message = self._on_message
         self._client = client
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = 0
-        client.connect(self.host, self.port, clean_start=True, properties=properties)
+        properties.SessionExpiryInterval = self.session_expiry_s
+        client.connect(self.host, self.port, clean_start=self.clean_start, properties=properties)
         client.loop_start()
         self._wait(lambda: self.connack is not None, "CONNACK")
         return self

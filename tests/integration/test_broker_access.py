@@ -299,3 +299,40 @@ def test_a_reader_reads_only_its_sites_carbon_and_alerts(secure_broker: SecureBr
         bms.wait_for(sentinel)
         assert not {other_site, other_alert, reading} & bms.payloads()
         assert {m.topic.split("/")[2] for m in bms.messages} == {"campus-a"}
+
+
+# -- known gap ---------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Mosquitto's password and ACL files do not bind a client id to a username: any account may connect "
+    "with the ingestor's client id, take over its persistent session, and the messages queued in it are then "
+    "dropped as unreadable for the new owner (docs/threat-model.md, 'Session takeover')",
+)
+def test_a_gateway_cannot_take_over_the_ingestors_session(secure_broker: SecureBroker) -> None:
+    session = f"ingest-session-{uuid.uuid4().hex[:8]}"
+    queued = unique("queued-for-the-ingestor")
+    persistent = Probe(secure_broker.broker.host, secure_broker.broker.port, username="ingest",
+                       password=secure_broker.password("ingest"), client_id=session, ca_file=secure_broker.ca_file,
+                       clean_start=False, session_expiry_s=300)
+    with persistent:
+        assert persistent.subscribe("greenwire/v1/+/+/status") == [1]
+    with probe(secure_broker, "campus-a.gw-02") as gw02:
+        assert gw02.publish("greenwire/v1/campus-a/gw-02/status", queued) == 0  # queued for the offline ingestor
+    thief = Probe(secure_broker.broker.host, secure_broker.broker.port, username="campus-a.gw-01",
+                  password=secure_broker.password("campus-a.gw-01"), client_id=session, ca_file=secure_broker.ca_file,
+                  clean_start=False, session_expiry_s=300)
+    with thief:
+        refused = not thief.connected
+        with probe(secure_broker, "campus-a.gw-01") as gw01:
+            # the thief's session would receive the queued message now; let a sentinel pass through the broker
+            assert gw01.publish("greenwire/v1/campus-a/gw-01/status", unique("sentinel")) == 0
+    back = Probe(secure_broker.broker.host, secure_broker.broker.port, username="ingest",
+                 password=secure_broker.password("ingest"), client_id=session, ca_file=secure_broker.ca_file,
+                 clean_start=False, session_expiry_s=0)
+    with back, probe(secure_broker, "campus-a.gw-01") as gw01:
+        sentinel = unique("sentinel")
+        assert gw01.publish("greenwire/v1/campus-a/gw-01/status", sentinel) == 0
+        back.wait_for(sentinel)  # queued messages come first, on reconnect
+        assert refused or queued in back.payloads(), "the ingestor's queued message was lost to the takeover"
