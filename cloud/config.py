@@ -364,7 +364,8 @@ class IngestConfig(BaseModel):
         mqtt = MqttSection(url=env.mqtt_url)
         if env.secure is not None:  # greenwire stack up --secure: the ingestor's account and the local CA
             mqtt = MqttSection(
-                url=env.mqtt_url, username="ingest", password_file=env.secure.service_password_file("ingest"),
+                url=env.secure.internal_url, username="ingest",
+                password_file=env.secure.service_password_file("ingest"),
                 ca_file=env.secure.ca_file,
             )
         return cls(

@@ -12,7 +12,7 @@ A site inventory names the gateways of each site and the cloud services::
       - {name: bms-campus-a, sites: [campus-a]}
 
 From it come, per account, a username, a random password and the ACL lines
-(``acl_text``), and the Mosquitto password file (``passwd_text``). What each
+(``acl_text``), and the Mosquitto password files (``passwd_text``). What each
 account may do (Mosquitto denies everything not granted, ``allow_anonymous false``):
 
 =============  ==========================================================  ==============================
@@ -26,6 +26,16 @@ grid feed      ``greenwire/v1/grid/{zone}/intensity`` for its zones        nothi
 reader         nothing                                                     ``greenwire/v1/{site}/carbon/#``,
                                                                            ``.../{site}/alerts/#``
 =============  ==========================================================  ==============================
+
+The broker has two listeners, each with its own password file
+(``per_listener_settings true``), so that no account can take over another's
+session by connecting with its client id:
+
+- *external* (gateways, grid feeds, readers: devices and systems outside the
+  cloud): ``use_username_as_clientid true``, so each client's id is its username
+  whatever it asks for; ``broker/passwd-external``.
+- *internal* (ingestors, which need stable client ids of their own for their
+  persistent sessions): ``broker/passwd-internal``; listen on a private address.
 
 A gateway's username is ``{site}.{gateway}``: gateway ids are unique only within
 a site, and ``.`` is not an id character, so the name is unambiguous. The
@@ -169,6 +179,11 @@ class Account:
     site: str | None = None
     gateway: str | None = None
 
+    @property
+    def internal(self) -> bool:
+        """True for accounts of the internal listener (ingestors); the rest use the external one."""
+        return self.role == "ingestor"
+
     @classmethod
     def for_gateway(cls, site: str, gateway: str) -> Account:
         base = f"{PREFIX}/{site}/{gateway}"
@@ -284,7 +299,10 @@ class Credentials:
     """Where ``write_credentials`` put everything."""
 
     root: Path
-    password_file: Path
+    external_password_file: Path
+    """Gateways, grid feeds and readers: the listener whose client ids are the usernames."""
+    internal_password_file: Path
+    """Ingestors: the listener for clients with stable client ids of their own."""
     acl_file: Path
     accounts: tuple[Account, ...]
     created: tuple[str, ...]
@@ -307,8 +325,9 @@ def write_credentials(inventory: Inventory, root: Path, *, rotate: bool = False)
 
     Layout (every secret 0600, every directory 0700)::
 
-        broker/passwd                           Mosquitto password_file (hashes only)
-        broker/acl                              Mosquitto acl_file
+        broker/passwd-external                  password_file of the external listener (hashes only)
+        broker/passwd-internal                  password_file of the internal listener (hashes only)
+        broker/acl                              acl_file of both listeners
         gateways/{site}/{gateway}/mqtt-password the gateway's password
         gateways/{site}/{gateway}/mqtt.yaml     the edge config's mqtt section for it
         services/{name}/mqtt-password           ingestors, grid feeds, readers
@@ -337,9 +356,12 @@ def write_credentials(inventory: Inventory, root: Path, *, rotate: bool = False)
         hashes[account.username] = hash_password(password)
         if account.role == "gateway":
             write_private(directory / "mqtt.yaml", gateway_mqtt_yaml(account), mode=0o644)
-    write_private(broker_dir / "passwd", passwd_text(hashes))
+    internal = {a.username for a in accounts if a.internal}
+    external_file, internal_file = broker_dir / "passwd-external", broker_dir / "passwd-internal"
+    write_private(external_file, passwd_text({u: h for u, h in hashes.items() if u not in internal}))
+    write_private(internal_file, passwd_text({u: h for u, h in hashes.items() if u in internal}))
     write_private(broker_dir / "acl", acl_text(accounts), mode=0o644)
-    return Credentials(root, broker_dir / "passwd", broker_dir / "acl", tuple(accounts), tuple(created))
+    return Credentials(root, external_file, internal_file, broker_dir / "acl", tuple(accounts), tuple(created))
 
 
 def gateway_mqtt_yaml(account: Account) -> str:

@@ -13,11 +13,13 @@ app = typer.Typer(
   greenwire deploy credentials sites.yaml --out secrets/   # passwd, acl, one password per account
   greenwire deploy certs --out secrets/pki --host broker.example.org
 
-The broker (Mosquitto 2) then runs with allow_anonymous false, password_file
-secrets/broker/passwd, acl_file secrets/broker/acl and a TLS listener using
-secrets/pki/server.crt and server.key; every client's ca_file is
-secrets/pki/ca.crt. Files holding secrets are written 0600, directories 0700.
-See docs/threat-model.md for what this protects against.
+The broker (Mosquitto 2) then runs two TLS listeners with per_listener_settings
+true and allow_anonymous false (deploy/mosquitto/greenwire.conf): the external
+one for gateways, grid feeds and readers (password_file broker/passwd-external,
+use_username_as_clientid true), the internal one for ingestors (password_file
+broker/passwd-internal), both with acl_file broker/acl and the certificate
+pki/server.crt; every client's ca_file is pki/ca.crt. Files holding secrets are
+written 0600, directories 0700. docs/threat-model.md says what this stops.
 """,
     no_args_is_help=True,
 )
@@ -66,6 +68,7 @@ def credentials(
         {
             "username": a.username,
             "role": a.role,
+            "listener": "internal" if a.internal else "external",
             "password_file": str(written.secret_path(a)),
             "new": a.username in written.created,
             "directory": str(account_dir(written.root, a)),
@@ -73,14 +76,16 @@ def credentials(
         for a in written.accounts
     ]
     if json_output:
-        typer.echo(orjson.dumps({"password_file": str(written.password_file), "acl_file": str(written.acl_file),
-                                 "accounts": rows}).decode())
+        typer.echo(orjson.dumps({"external_password_file": str(written.external_password_file),
+                                 "internal_password_file": str(written.internal_password_file),
+                                 "acl_file": str(written.acl_file), "accounts": rows}).decode())
         return
-    typer.echo(f"broker: password_file {written.password_file}")
-    typer.echo(f"        acl_file      {written.acl_file}")
+    typer.echo(f"broker: external listener password_file {written.external_password_file}")
+    typer.echo(f"        internal listener password_file {written.internal_password_file}")
+    typer.echo(f"        acl_file (both)                  {written.acl_file}")
     for row in rows:
         state = "new password" if row["new"] else "kept"
-        typer.echo(f"  {row['role']:<9} {row['username']:<40} {state:<12} {row['password_file']}")
+        typer.echo(f"  {row['role']:<9} {row['listener']:<8} {row['username']:<40} {state:<12} {row['password_file']}")
 
 
 @app.command()

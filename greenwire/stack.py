@@ -14,7 +14,8 @@ Set ``GREENWIRE_HOME`` to keep the state somewhere other than ``./.greenwire``.
 per account and the ACL of ``greenwire.access``, anonymous access off. The
 accounts come from a site inventory (by default the demo's gateway), the
 files live in ``.greenwire/stack/secure/`` (secrets 0600), and ``edge run`` and
-``ingest run`` without a config pick up their account from there. InfluxDB
+``ingest run`` without a config pick up their account from there. Gateways use
+``mqtt_url``; ingestors the internal listener (``SecureStack.internal_url``). InfluxDB
 stays on loopback without authentication.
 """
 
@@ -53,6 +54,8 @@ class SecureStack:
 
     ca_file: Path
     credentials: Path
+    internal_url: str
+    """The ingestors' listener (stable client ids); gateways use ``StackEnv.mqtt_url``."""
 
     def gateway_password_file(self, site: str, gateway: str) -> Path:
         return self.credentials / "gateways" / site / gateway / "mqtt-password"
@@ -103,6 +106,7 @@ def env_lines(env: StackEnv, *, export: bool = True) -> list[str]:
         f"{prefix}GREENWIRE_INFLUX_DB={env.influx_db}",
     ]
     if env.secure is not None:
+        lines.append(f"{prefix}GREENWIRE_MQTT_INTERNAL_URL={env.secure.internal_url}")
         lines.append(f"{prefix}GREENWIRE_MQTT_CA_FILE={shlex.quote(str(env.secure.ca_file))}")
     return lines
 
@@ -195,10 +199,13 @@ def _secure_from_record(record: dict[str, Any]) -> SecureStack | None:
     secure = record.get("secure")
     if not isinstance(secure, dict):
         return None
-    return SecureStack(ca_file=Path(secure["ca_file"]), credentials=Path(secure["credentials"]))
+    internal_url = (record.get("mosquitto") or {}).get("internal_url")
+    if not isinstance(internal_url, str):
+        return None
+    return SecureStack(ca_file=Path(secure["ca_file"]), credentials=Path(secure["credentials"]), internal_url=internal_url)
 
 
-def _secure_setup(root: Path, inventory_text: str) -> tuple[BrokerSecurity, SecureStack]:
+def _secure_setup(root: Path, inventory_text: str) -> tuple[BrokerSecurity, Path, Path]:
     """Credentials, ACL, CA and broker certificate for the secure stack, under ``root``."""
     from greenwire.access import parse_inventory, private_dir, write_credentials
     from greenwire.pki import ensure_ca, issue_server
@@ -207,9 +214,9 @@ def _secure_setup(root: Path, inventory_text: str) -> tuple[BrokerSecurity, Secu
     credentials = write_credentials(parse_inventory(inventory_text), root / "credentials")
     ca = ensure_ca(root / "pki")
     server = issue_server(ca, root / "pki", ["localhost", HOST])
-    security = BrokerSecurity(ca.cert_file, server.cert_file, server.key_file,
-                              credentials.password_file, credentials.acl_file)
-    return security, SecureStack(ca_file=ca.cert_file.resolve(), credentials=credentials.root.resolve())
+    security = BrokerSecurity(ca.cert_file, server.cert_file, server.key_file, credentials.external_password_file,
+                              credentials.internal_password_file, credentials.acl_file)
+    return security, ca.cert_file.resolve(), credentials.root.resolve()
 
 
 def up(*, secure: bool = False, inventory: str | None = None) -> StackEnv:
@@ -236,9 +243,9 @@ def up(*, secure: bool = False, inventory: str | None = None) -> StackEnv:
     previous = {name: s.get("port") for name, s in status().items()}
     ports = {name: port if isinstance(port, int) and port > 0 and _port_free(port) else 0
              for name, port in previous.items()}
-    security, secure_stack = (
-        _secure_setup(root / "secure", inventory or DEFAULT_INVENTORY) if secure else (None, None)
-    )
+    security: BrokerSecurity | None = None
+    if secure:
+        security, ca_file, credentials = _secure_setup(root / "secure", inventory or DEFAULT_INVENTORY)
     broker = Mosquitto(root / ("mosquitto-secure" if secure else "mosquitto"), port=ports["mosquitto"],
                        security=security)
     influx = InfluxDB1(root / "influxdb", port=ports["influxdb"], databases=(DATABASE,))
@@ -250,8 +257,10 @@ def up(*, secure: bool = False, inventory: str | None = None) -> StackEnv:
             started.append(server)
         # Only now hand the processes over: from here on they are found and stopped by pid.
         record: dict[str, Any] = {"mosquitto": broker.describe(), "influxdb": influx.describe(), "database": DATABASE}
-        if secure_stack is not None:
-            record["secure"] = {"ca_file": str(secure_stack.ca_file), "credentials": str(secure_stack.credentials)}
+        secure_stack = None
+        if security is not None:
+            secure_stack = SecureStack(ca_file=ca_file, credentials=credentials, internal_url=broker.internal_url)
+            record["secure"] = {"ca_file": str(ca_file), "credentials": str(credentials)}
         _write_record(record)
     except BaseException:
         for server in started:
@@ -282,5 +291,6 @@ def describe(env: StackEnv) -> dict[str, Any]:
     """The environment as a dict (``--json`` output); paths as strings."""
     out = asdict(env)
     if env.secure is not None:
-        out["secure"] = {"ca_file": str(env.secure.ca_file), "credentials": str(env.secure.credentials)}
+        out["secure"] = {"ca_file": str(env.secure.ca_file), "credentials": str(env.secure.credentials),
+                         "internal_url": env.secure.internal_url}
     return out

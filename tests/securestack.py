@@ -45,6 +45,14 @@ class SecureBroker:
     def ca_file(self) -> Path:
         return self.ca.cert_file
 
+    def port(self, username: str) -> int:
+        """The listener of an account: the internal one for ingestors, the external one for the rest."""
+        account = next(a for a in self.credentials.accounts if a.username == username)
+        return self.broker.internal_port if account.internal else self.broker.port
+
+    def url(self, username: str) -> str:
+        return f"mqtts://{self.broker.host}:{self.port(username)}"
+
     def password_file(self, username: str) -> Path:
         account = next(a for a in self.credentials.accounts if a.username == username)
         return self.credentials.secret_path(account)
@@ -63,7 +71,8 @@ def _secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureB
         ca_file=ca.cert_file,
         cert_file=server.cert_file,
         key_file=server.key_file,
-        password_file=credentials.password_file,
+        external_password_file=credentials.external_password_file,
+        internal_password_file=credentials.internal_password_file,
         acl_file=credentials.acl_file,
     )
     with Mosquitto(root / "mosquitto", security=security) as broker:

@@ -3,7 +3,9 @@
 The broker (``tests/securestack.py``) runs with the password file and ACL that
 ``greenwire.access`` generated for two sites (campus-a: gw-01, gw-02;
 campus-b: gw-01), an ingestor, a grid feed for zone ``gb`` and a
-building-management reader of campus-a.
+building-management reader of campus-a. Gateways, the feed and the reader log
+in on the external listener (client id forced to the username), the ingestor
+on the internal one (its own client id); each listener knows only its accounts.
 
 How Mosquitto 2.0 denies, and so what each test looks for:
 
@@ -22,11 +24,15 @@ denied one would have arrived before it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from greenwire.servers import Mosquitto, free_port
 from tests.mqttprobe import NO_MATCHING_SUBSCRIBERS, NOT_AUTHORIZED, Probe
 from tests.securestack import SecureBroker
 
@@ -35,18 +41,22 @@ pytestmark = pytest.mark.integration
 DELIVERED = (0, NO_MATCHING_SUBSCRIBERS)
 
 
-def probe(secure: SecureBroker, username: str | None, *, password: str | None = None, **kwargs: object) -> Probe:
-    """A connection as ``username`` (with its own password unless one is given)."""
+def probe(
+    secure: SecureBroker, username: str | None, *, password: str | None = None, port: int | None = None,
+    **kwargs: object,
+) -> Probe:
+    """A connection as ``username`` (its own password unless one is given) to its listener (unless ``port``)."""
     if username is not None and password is None:
         password = secure.password(username)
+    if port is None:
+        port = secure.port(username) if username is not None else secure.broker.port
     return Probe(
         secure.broker.host,
-        secure.broker.port,
+        port,
         username=username,
         password=password,
-        client_id=f"probe-{uuid.uuid4().hex[:8]}",
         ca_file=secure.ca_file,
-        **kwargs,  # type: ignore[arg-type]
+        **{"client_id": f"probe-{uuid.uuid4().hex[:8]}", **kwargs},  # type: ignore[arg-type]
     )
 
 
@@ -89,7 +99,17 @@ def assert_not_delivered(observer: Probe, denied: bytes, sentinel_sender: Probe,
 
 
 def test_anonymous_clients_are_refused(secure_broker: SecureBroker) -> None:
-    with probe(secure_broker, None) as client:
+    for port in (secure_broker.broker.port, secure_broker.broker.internal_port):
+        with probe(secure_broker, None, port=port) as client:
+            assert client.connack == NOT_AUTHORIZED
+
+
+def test_each_listener_knows_only_its_own_accounts(secure_broker: SecureBroker) -> None:
+    """Gateways, feeds and readers cannot log in where client ids are free; ingestors not where they are forced."""
+    for username in ("campus-a.gw-01", "grid-feed", "bms-a"):
+        with probe(secure_broker, username, port=secure_broker.broker.internal_port) as client:
+            assert client.connack == NOT_AUTHORIZED, username
+    with probe(secure_broker, "ingest", port=secure_broker.broker.port) as client:
         assert client.connack == NOT_AUTHORIZED
 
 
@@ -301,38 +321,87 @@ def test_a_reader_reads_only_its_sites_carbon_and_alerts(secure_broker: SecureBr
         assert {m.topic.split("/")[2] for m in bms.messages} == {"campus-a"}
 
 
-# -- known gap ---------------------------------------------------------------------------------
+# -- sessions -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Mosquitto's password and ACL files do not bind a client id to a username: any account may connect "
-    "with the ingestor's client id, take over its persistent session, and the messages queued in it are then "
-    "dropped as unreadable for the new owner (docs/threat-model.md, 'Session takeover')",
-)
 def test_a_gateway_cannot_take_over_the_ingestors_session(secure_broker: SecureBroker) -> None:
+    """A gateway asking for the ingestor's client id gets its own username as id; the ingestor's queue is intact.
+
+    Without per-listener accounts and use_username_as_clientid, any account could connect with the
+    ingestor's client id, take over its persistent session, and the messages queued in it would be
+    dropped as unreadable for the new owner.
+    """
     session = f"ingest-session-{uuid.uuid4().hex[:8]}"
     queued = unique("queued-for-the-ingestor")
-    persistent = Probe(secure_broker.broker.host, secure_broker.broker.port, username="ingest",
-                       password=secure_broker.password("ingest"), client_id=session, ca_file=secure_broker.ca_file,
-                       clean_start=False, session_expiry_s=300)
-    with persistent:
+
+    def ingestor(expiry: int) -> Probe:
+        return probe(secure_broker, "ingest", client_id=session, clean_start=False, session_expiry_s=expiry)
+
+    with ingestor(300) as persistent:
         assert persistent.subscribe("greenwire/v1/+/+/status") == [1]
     with probe(secure_broker, "campus-a.gw-02") as gw02:
         assert gw02.publish("greenwire/v1/campus-a/gw-02/status", queued) == 0  # queued for the offline ingestor
-    thief = Probe(secure_broker.broker.host, secure_broker.broker.port, username="campus-a.gw-01",
-                  password=secure_broker.password("campus-a.gw-01"), client_id=session, ca_file=secure_broker.ca_file,
-                  clean_start=False, session_expiry_s=300)
-    with thief:
-        refused = not thief.connected
+    with probe(secure_broker, "campus-a.gw-01", client_id=session, clean_start=False, session_expiry_s=300) as thief:
+        assert thief.connected  # admitted, but as client id 'campus-a.gw-01', not the ingestor's
         with probe(secure_broker, "campus-a.gw-01") as gw01:
-            # the thief's session would receive the queued message now; let a sentinel pass through the broker
+            # the second connection under the same forced id takes over the first: only its own account's
             assert gw01.publish("greenwire/v1/campus-a/gw-01/status", unique("sentinel")) == 0
-    back = Probe(secure_broker.broker.host, secure_broker.broker.port, username="ingest",
-                 password=secure_broker.password("ingest"), client_id=session, ca_file=secure_broker.ca_file,
-                 clean_start=False, session_expiry_s=0)
-    with back, probe(secure_broker, "campus-a.gw-01") as gw01:
+    with ingestor(0) as back, probe(secure_broker, "campus-a.gw-02") as gw02:
         sentinel = unique("sentinel")
-        assert gw01.publish("greenwire/v1/campus-a/gw-01/status", sentinel) == 0
+        assert gw02.publish("greenwire/v1/campus-a/gw-02/status", sentinel) == 0
         back.wait_for(sentinel)  # queued messages come first, on reconnect
-        assert refused or queued in back.payloads(), "the ingestor's queued message was lost to the takeover"
+        assert queued in back.payloads(), "the ingestor's queued message was lost to a takeover"
+
+
+# -- the shipped broker config -----------------------------------------------------------------
+
+
+class DeployedMosquitto(Mosquitto):
+    """Mosquitto run from deploy/mosquitto/greenwire.conf, its paths and addresses moved into a test directory."""
+
+    def _command(self, binary: str) -> list[str]:
+        assert self.security is not None
+        if self.internal_port == 0:
+            self.internal_port = free_port(self.host)
+        text = (Path(__file__).parents[2] / "deploy" / "mosquitto" / "greenwire.conf").read_text()
+        text = (
+            text.replace("/etc/mosquitto/greenwire/", f"{self.state_dir}/")
+            .replace("/var/lib/mosquitto/", f"{self.state_dir}/")
+            .replace("log_dest syslog", "log_dest stdout")
+            .replace("listener 8883\n", f"listener {self.port} {self.host}\n")
+            .replace("listener 8884 10.0.0.2\n", f"listener {self.internal_port} {self.host}\n")
+        )
+        if os.geteuid() == 0:
+            text += "user root\n"
+        config = self.state_dir / "deployed.conf"
+        config.write_text(text)
+        return [binary, "-c", str(config)]
+
+
+def test_the_shipped_broker_config_enforces_the_same_rules(secure_broker: SecureBroker, tmp_path: Path) -> None:
+    state = tmp_path / "deployed"
+    state.mkdir()
+    security = secure_broker.broker.security
+    assert security is not None
+    for source, name in ((security.external_password_file, "passwd-external"),
+                         (security.internal_password_file, "passwd-internal"), (security.acl_file, "acl"),
+                         (security.ca_file, "ca.crt"), (security.cert_file, "server.crt"),
+                         (security.key_file, "server.key")):
+        shutil.copy(source, state / name)
+    with DeployedMosquitto(state, security=security) as broker:
+        def connect(username: str | None, port: int, **kwargs: object) -> Probe:
+            return Probe(broker.host, port, username=username,
+                         password=secure_broker.password(username) if username else None,
+                         ca_file=secure_broker.ca_file, **{"client_id": f"d-{uuid.uuid4().hex[:6]}", **kwargs})  # type: ignore[arg-type]
+
+        with connect(None, broker.port) as anonymous:
+            assert anonymous.connack == NOT_AUTHORIZED
+        with connect("campus-a.gw-01", broker.internal_port) as wrong_listener:
+            assert wrong_listener.connack == NOT_AUTHORIZED
+        with connect("ingest", broker.internal_port) as ingestor, connect("campus-a.gw-01", broker.port) as gateway:
+            assert ingestor.connected and gateway.connected
+            assert ingestor.subscribe("greenwire/v1/+/+/readings") == [1]
+            assert gateway.publish("greenwire/v1/campus-a/gw-02/readings", b"forged") == NOT_AUTHORIZED
+            assert gateway.publish("greenwire/v1/campus-a/gw-01/readings", b"own") == 0
+            ingestor.wait_for(b"own")
+            assert b"forged" not in ingestor.payloads()

@@ -55,7 +55,7 @@ def _wait(predicate: Callable[[], object], within_s: float, what: str, log: Path
 
 def _mqtt_section(secure: SecureBroker, password_line: str) -> str:
     return (
-        f"mqtt:\n  url: {secure.broker.url}\n  client_id: secrets-{uuid.uuid4().hex[:8]}\n"
+        f"mqtt:\n  url: {secure.url('ingest')}\n  client_id: secrets-{uuid.uuid4().hex[:8]}\n"
         f"  group: g{uuid.uuid4().hex[:8]}\n  username: ingest\n  {password_line}\n"
         f"  ca_file: {secure.ca_file}\n"
     )

@@ -49,12 +49,14 @@ def test_secure_stack_up_env_ingest_check_and_down(tmp_path: Path, monkeypatch: 
         printed = runner.invoke(app, ["stack", "env"])
         values = dict(line.split("=", 1) for line in printed.output.splitlines())
         assert values["GREENWIRE_MQTT_CA_FILE"] == str(env.secure.ca_file)
+        assert values["GREENWIRE_MQTT_INTERNAL_URL"] == env.secure.internal_url != env.mqtt_url
 
         # every secret 0600, every directory on the way to one 0700, passwords never printed
         secure_root = home / "stack" / "secure"
         secrets = [*secure_root.rglob("mqtt-password"), *secure_root.rglob("*.key"),
-                   secure_root / "credentials" / "broker" / "passwd"]
-        assert len(secrets) == 3 + 2 + 1  # gw-demo, gw-roof, ingest; CA and broker keys; passwd
+                   secure_root / "credentials" / "broker" / "passwd-external",
+                   secure_root / "credentials" / "broker" / "passwd-internal"]
+        assert len(secrets) == 3 + 2 + 2  # gw-demo, gw-roof, ingest; CA and broker keys; two password files
         for secret in secrets:
             assert mode(secret) == 0o600, secret
             assert secret.read_text().strip() not in started.output
@@ -77,6 +79,7 @@ def test_secure_stack_up_env_ingest_check_and_down(tmp_path: Path, monkeypatch: 
 
         config = IngestConfig.from_stack(env)
         assert config.mqtt.username == "ingest" and config.mqtt.ca_file == env.secure.ca_file
+        assert config.mqtt.url == env.secure.internal_url
         asyncio.run(probe(config.mqtt))
         checked = runner.invoke(app, ["ingest", "check", "--json"])
         assert checked.exit_code == 0, checked.output

@@ -63,7 +63,7 @@ async def test_edge_to_ingestor_over_tls_with_generated_credentials(secure_broke
     """The edge publishes at 'localhost', the ingestor consumes at '127.0.0.1': both names are verified."""
     edge = parse_edge_config(edge_config(secure_broker, "localhost", ca_file=secure_broker.ca_file))
     ingest = parse_ingest_config(
-        ingest_config(secure_broker.broker.port, "127.0.0.1", ca_file=secure_broker.ca_file,
+        ingest_config(secure_broker.broker.internal_port, "127.0.0.1", ca_file=secure_broker.ca_file,
                       password_file=secure_broker.password_file("ingest"))
     )
     received: list[Delivery] = []
@@ -95,7 +95,7 @@ async def test_edge_to_ingestor_over_tls_with_generated_credentials(secure_broke
 
 async def test_the_ingestor_check_passes_over_tls(secure_broker: SecureBroker) -> None:
     config = parse_ingest_config(
-        ingest_config(secure_broker.broker.port, "localhost", ca_file=secure_broker.ca_file,
+        ingest_config(secure_broker.broker.internal_port, "localhost", ca_file=secure_broker.ca_file,
                       password_file=secure_broker.password_file("ingest"))
     )
     await probe(config.mqtt)
@@ -104,7 +104,7 @@ async def test_the_ingestor_check_passes_over_tls(secure_broker: SecureBroker) -
 async def test_an_unknown_ca_is_refused_with_a_clear_error(secure_broker: SecureBroker, tmp_path: Path) -> None:
     stranger = ensure_ca(tmp_path / "other-ca", name="somebody else's CA")
     config = parse_ingest_config(
-        ingest_config(secure_broker.broker.port, "127.0.0.1", ca_file=stranger.cert_file,
+        ingest_config(secure_broker.broker.internal_port, "127.0.0.1", ca_file=stranger.cert_file,
                       password_file=secure_broker.password_file("ingest"))
     )
     with pytest.raises(BrokerError) as caught:
@@ -116,7 +116,7 @@ async def test_an_unknown_ca_is_refused_with_a_clear_error(secure_broker: Secure
 
 async def test_without_ca_file_the_private_ca_is_not_trusted(secure_broker: SecureBroker) -> None:
     config = parse_ingest_config(
-        ingest_config(secure_broker.broker.port, "127.0.0.1", ca_file=None,
+        ingest_config(secure_broker.broker.internal_port, "127.0.0.1", ca_file=None,
                       password_file=secure_broker.password_file("ingest"))
     )
     with pytest.raises(BrokerError, match="not signed by the system's trusted CAs"):
@@ -130,7 +130,8 @@ def misnamed_broker(tmp_path_factory: pytest.TempPathFactory, _secure_broker: Se
     server = issue_server(_secure_broker.ca, root / "pki", ["broker.example.org"])
     security = BrokerSecurity(
         _secure_broker.ca_file, server.cert_file, server.key_file,
-        _secure_broker.credentials.password_file, _secure_broker.credentials.acl_file,
+        _secure_broker.credentials.external_password_file, _secure_broker.credentials.internal_password_file,
+        _secure_broker.credentials.acl_file,
     )
     with Mosquitto(root / "mosquitto", security=security) as broker:
         yield broker
@@ -140,7 +141,7 @@ async def test_a_wrong_hostname_is_refused_with_a_clear_error(
     misnamed_broker: Mosquitto, secure_broker: SecureBroker
 ) -> None:
     config = parse_ingest_config(
-        ingest_config(misnamed_broker.port, "127.0.0.1", ca_file=secure_broker.ca_file,
+        ingest_config(misnamed_broker.internal_port, "127.0.0.1", ca_file=secure_broker.ca_file,
                       password_file=secure_broker.password_file("ingest"))
     )
     with pytest.raises(BrokerError) as caught:
@@ -181,7 +182,8 @@ def cert_broker(tmp_path_factory: pytest.TempPathFactory, _secure_broker: Secure
     server = issue_server(_secure_broker.ca, root / "pki", ["localhost", "127.0.0.1"])
     security = BrokerSecurity(
         _secure_broker.ca_file, server.cert_file, server.key_file,
-        _secure_broker.credentials.password_file, _secure_broker.credentials.acl_file,
+        _secure_broker.credentials.external_password_file, _secure_broker.credentials.internal_password_file,
+        _secure_broker.credentials.acl_file,
         require_certificate=True,
     )
     with Mosquitto(root / "mosquitto", security=security) as broker:
@@ -193,14 +195,14 @@ async def test_client_certificates_when_the_broker_requires_them(
 ) -> None:
     password_file = secure_broker.password_file("ingest")
     without = parse_ingest_config(
-        ingest_config(cert_broker.port, "127.0.0.1", ca_file=secure_broker.ca_file, password_file=password_file)
+        ingest_config(cert_broker.internal_port, "127.0.0.1", ca_file=secure_broker.ca_file, password_file=password_file)
     )
     # aiomqtt sees the broker's TLS 1.3 "certificate required" alert only as a missing CONNACK
     with pytest.raises(BrokerError, match="it may require a client certificate signed by its CA"):
         await probe(without.mqtt, timeout_s=2)
     issued = issue_client(secure_broker.ca, tmp_path / "client", "ingest")
     with_cert = parse_ingest_config(
-        ingest_config(cert_broker.port, "127.0.0.1", ca_file=secure_broker.ca_file, password_file=password_file,
+        ingest_config(cert_broker.internal_port, "127.0.0.1", ca_file=secure_broker.ca_file, password_file=password_file,
                       extra=f"  cert_file: {issued.cert_file}\n  key_file: {issued.key_file}\n")
     )
     await probe(with_cert.mqtt)
@@ -208,7 +210,7 @@ async def test_client_certificates_when_the_broker_requires_them(
     stranger = ensure_ca(tmp_path / "other-ca", name="somebody else's CA")
     forged = issue_client(stranger, tmp_path / "forged", "ingest")
     with_forged = parse_ingest_config(
-        ingest_config(cert_broker.port, "127.0.0.1", ca_file=secure_broker.ca_file, password_file=password_file,
+        ingest_config(cert_broker.internal_port, "127.0.0.1", ca_file=secure_broker.ca_file, password_file=password_file,
                       extra=f"  cert_file: {forged.cert_file}\n  key_file: {forged.key_file}\n")
     )
     with pytest.raises(BrokerError, match="it may require a client certificate signed by its CA"):

@@ -125,17 +125,22 @@ def test_credentials_are_written_private_and_kept_across_runs(tmp_path: Path) ->
     first = write_credentials(inventory, root)
     assert set(first.created) == {a.username for a in first.accounts}
     secrets = [first.secret_path(a) for a in first.accounts]
-    assert all(mode(p) == 0o600 for p in [*secrets, first.password_file])
+    assert all(mode(p) == 0o600 for p in [*secrets, first.external_password_file, first.internal_password_file])
     directories = [root, root / "broker", root / "gateways", root / "gateways" / "campus-a",
                    root / "gateways" / "campus-a" / "gw-01", root / "services" / "ingest"]
     assert all(mode(d) == 0o700 for d in directories)
     passwords = {p: p.read_text().strip() for p in secrets}
     assert len(set(passwords.values())) == len(secrets), "one password per account"
     assert all(len(pw) >= 43 for pw in passwords.values())
-    hashes = dict(line.split(":", 1) for line in first.password_file.read_text().splitlines())
+    external = dict(line.split(":", 1) for line in first.external_password_file.read_text().splitlines())
+    internal = dict(line.split(":", 1) for line in first.internal_password_file.read_text().splitlines())
+    assert set(internal) == {"ingest"}, "only ingestors on the listener where client ids are free"
+    assert set(external) == {a.username for a in first.accounts} - {"ingest"}
     for account in first.accounts:
+        hashes = internal if account.internal else external
         assert verify_password(passwords[first.secret_path(account)], hashes[account.username])
-        assert passwords[first.secret_path(account)] not in first.password_file.read_text()
+        for passwd in (first.external_password_file, first.internal_password_file):
+            assert passwords[first.secret_path(account)] not in passwd.read_text()
     # a second run keeps every password; --rotate replaces them all
     second = write_credentials(inventory, root)
     assert second.created == ()
@@ -155,7 +160,7 @@ def test_private_files_ignore_a_permissive_umask(tmp_path: Path) -> None:
         written = write_credentials(parse_inventory(INVENTORY), tmp_path / "s")
     finally:
         os.umask(old)
-    assert mode(written.password_file) == 0o600
+    assert mode(written.external_password_file) == mode(written.internal_password_file) == 0o600
     assert all(mode(written.secret_path(a)) == 0o600 for a in written.accounts)
 
 
