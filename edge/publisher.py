@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PUBACK_TIMEOUT_S = 10.0
 NO_MATCHING_SUBSCRIBERS = 0x10
+NOT_AUTHORIZED = 0x87
 
 BACKOFF_START_S = 1.0
 BACKOFF_CAP_S = 30.0
@@ -305,9 +306,15 @@ class Publisher:
         """Keep the batches and wait (capped backoff): nobody subscribed, or the broker said no."""
         self._refusals += 1
         self.stats.refused_batches += count
-        reason = "no subscriber for readings (is the ingestor connected?)" if code == NO_MATCHING_SUBSCRIBERS else (
-            f"the broker refused them with reason code {code:#04x}"
-        )
+        if code == NO_MATCHING_SUBSCRIBERS:
+            reason = "no subscriber for readings (is the ingestor connected?)"
+        elif code == NOT_AUTHORIZED:
+            reason = (
+                f"not authorised to publish on {self._topic} (does the broker account "
+                f"{self.broker.username or '(none)'} belong to this site and gateway? see the broker's ACL)"
+            )
+        else:
+            reason = f"the broker refused them with reason code {code:#04x}"
         log.log(
             logging.WARNING if self._refusals == 1 else logging.DEBUG,
             "%d batches kept in the buffer: %s; retrying", count, reason,

@@ -405,3 +405,38 @@ def test_the_shipped_broker_config_enforces_the_same_rules(secure_broker: Secure
             assert gateway.publish("greenwire/v1/campus-a/gw-01/readings", b"own") == 0
             ingestor.wait_for(b"own")
             assert b"forged" not in ingestor.payloads()
+
+
+async def test_a_gateway_with_another_gateways_account_keeps_its_readings_and_says_why(
+    secure_broker: SecureBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The edge publisher of gw-02 configured with gw-01's account: refused, nothing deleted, a clear warning."""
+    import asyncio
+    import logging
+
+    import orjson
+
+    from edge.buffer import AsyncBuffer, SqliteBuffer
+    from edge.publisher import BrokerSettings, Publisher
+    from tests.helpers import eventually
+
+    buffer = AsyncBuffer(SqliteBuffer(tmp_path / "b.sqlite"))
+    readings = orjson.dumps([{"ts": "2026-11-22T10:00:00.000Z", "device": "m1", "values": {"active_power_w": 1.0},
+                              "quality": "good"}])
+    await buffer.append(readings, 1, 0)
+    settings = BrokerSettings(secure_broker.broker.host, secure_broker.broker.port, "greenwire-edge-gw-02",
+                              username="campus-a.gw-01", password=secure_broker.password("campus-a.gw-01"),
+                              tls=True, ca_file=secure_broker.ca_file)
+    publisher = Publisher(settings, "campus-a", "gw-02", buffer, announce=False)
+    caplog.set_level(logging.WARNING, logger="edge.publisher")
+    stop = asyncio.Event()
+    task = asyncio.create_task(publisher.run(stop, drain_timeout_s=0.1))
+    try:
+        await eventually(lambda: publisher.stats.refused_batches >= 1, 10, "the refused batch")
+    finally:
+        stop.set()
+        await task
+    assert buffer.buffer.depth_batches == 1 and publisher.stats.published_batches == 0
+    assert any("not authorised to publish on greenwire/v1/campus-a/gw-02/readings" in r.getMessage()
+               and "campus-a.gw-01" in r.getMessage() for r in caplog.records)
+    await buffer.close()
