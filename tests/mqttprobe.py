@@ -136,6 +136,10 @@ class Probe:
         self._wait(lambda: info.mid in self.pubacks, f"PUBACK for {topic}")
         return self.pubacks[info.mid]
 
+    def wait_until(self, predicate: Any, what: str) -> None:
+        """Wait until ``predicate()`` holds (it may look at ``messages``)."""
+        self._wait(predicate, what)
+
     def wait_for(self, payload: bytes) -> Received:
         """The received message with this payload (waits for it)."""
         self._wait(lambda: any(m.payload == payload for m in self.messages), f"message {payload!r}")

@@ -94,6 +94,24 @@ def test_secure_stack_up_env_ingest_check_and_down(tmp_path: Path, monkeypatch: 
         with pytest.raises(BrokerError, match="Not authorized"):
             asyncio.run(probe(MqttSection(url=env.mqtt_url, ca_file=env.secure.ca_file), timeout_s=5))
 
+        # a history import publishes with the gateway's own account (and only for gateways of the inventory)
+        history = tmp_path / "history.csv"
+        history.write_text("timestamp,device,quantity,value\n2026-01-01T00:00:00Z,main,energy_import_kwh,1.5\n"
+                           "2026-01-01T00:15:00Z,main,energy_import_kwh,2.5\n")
+        internal = int(env.secure.internal_url.rsplit(":", 1)[1])
+        ingest_password = env.secure.service_password_file("ingest").read_text().strip()
+        with Probe(host, internal, username="ingest", password=ingest_password, ca_file=env.secure.ca_file,
+                   client_id=f"i-{uuid.uuid4().hex[:6]}") as ingestor:
+            assert ingestor.subscribe("greenwire/v1/cambridge/gw-roof/readings") == [1]
+            imported = runner.invoke(app, ["import", "readings", str(history), "--site", "cambridge",
+                                           "--gateway", "gw-roof"])
+            assert imported.exit_code == 0, imported.output
+            assert "published 2 readings" in imported.output
+            ingestor.wait_until(lambda: any(b"energy_import_kwh" in m.payload for m in ingestor.messages),
+                                "the imported batch")
+        unknown = runner.invoke(app, ["import", "readings", str(history), "--site", "cambridge", "--gateway", "gw-x"])
+        assert unknown.exit_code == 2 and "has no account on the secure stack" in unknown.output
+
         # a plain `up` while the secure stack runs is refused instead of silently downgrading
         plain = runner.invoke(app, ["stack", "up"])
         assert plain.exit_code == 1 and "running with --secure" in plain.output
