@@ -27,6 +27,8 @@ every key.
 
 from __future__ import annotations
 
+import os
+import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import urlsplit
@@ -60,6 +62,22 @@ def _secret_path(value: Path | None, info: ValidationInfo) -> Path | None:
     return value
 
 
+def _env_secret(name: str | None) -> str | None:
+    """The value of the environment variable ``name``; ConfigError naming it (never a value) if unset."""
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        raise ConfigError(f"the environment variable {name} (named in the config) is not set")
+    return value.strip()
+
+
+def _one_secret(what: str, **sources: object) -> None:
+    given = [key for key, value in sources.items() if value is not None]
+    if len(given) > 1:
+        raise ValueError(f"give one of {', '.join(sources)} for the {what}, not {' and '.join(given)}")
+
+
 def _read_secret(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
@@ -87,6 +105,16 @@ class MqttSection(BaseModel):
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
     password_file: Path | None = None
+    password_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Read the password from this environment variable."
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="mqtts: the CA the broker's certificate must chain to (default: the system's). "
+        "The broker's host name is always verified.",
+    )
+    cert_file: Path | None = Field(default=None, description="mqtts: a client certificate, for brokers that require one.")
+    key_file: Path | None = Field(default=None, description="mqtts: the client certificate's private key.")
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     session_expiry_s: int = Field(
         default=7 * 86_400,
@@ -115,7 +143,7 @@ class MqttSection(BaseModel):
             raise ValueError(f"bad port in {value!r}") from exc
         return value
 
-    @field_validator("password_file")
+    @field_validator("password_file", "ca_file", "cert_file", "key_file")
     @classmethod
     def _password_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _secret_path(value, info)
@@ -124,8 +152,17 @@ class MqttSection(BaseModel):
     def _one_password(self) -> Self:
         if self.password is not None and self.password_file is not None:
             raise ValueError("give password or password_file, not both")
-        if (self.password is not None or self.password_file is not None) and self.username is None:
+        _one_secret("password", password=self.password, password_file=self.password_file,
+                    password_env=self.password_env)
+        if (
+            self.password is not None or self.password_file is not None or self.password_env is not None
+        ) and self.username is None:
             raise ValueError("a password needs a username")
+        given = [name for name in ("ca_file", "cert_file", "key_file") if getattr(self, name) is not None]
+        if given and not self.tls:
+            raise ValueError(f"{', '.join(given)}: only for an mqtts:// url")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give cert_file and key_file together")
         return self
 
     @property
@@ -145,10 +182,24 @@ class MqttSection(BaseModel):
         return urlsplit(self.url).scheme == "mqtts"
 
     def resolved_password(self) -> str | None:
-        """The password, read from ``password_file`` when one is given."""
+        """The password, read from ``password_file`` or ``password_env`` when one is given."""
         if self.password_file is not None:
             return _read_secret(self.password_file)
+        if self.password_env is not None:
+            return _env_secret(self.password_env)
         return self.password
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """For ``mqtts://``: verifies the broker against ``ca_file`` and its host name; else None."""
+        from shared.tls import client_context
+
+        return client_context(self.ca_file, self.cert_file, self.key_file) if self.tls else None
+
+    def explain(self, error: BaseException) -> str:
+        """Why connecting failed, in words (TLS certificate problems named)."""
+        from shared.tls import explain
+
+        return explain(error, self.host, self.ca_file) if self.tls else str(error)
 
 
 class InfluxSection(BaseModel):
@@ -167,9 +218,15 @@ class InfluxSection(BaseModel):
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
     password_file: Path | None = None
+    password_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Read the password from this environment variable."
+    )
     # v2
     token: str | None = Field(default=None, repr=False, min_length=1)
     token_file: Path | None = None
+    token_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Read the token from this environment variable."
+    )
     org: str | None = Field(default=None, min_length=1)
     bucket: str | None = Field(default=None, min_length=1)
 
@@ -198,8 +255,10 @@ class InfluxSection(BaseModel):
             "username": self.username,
             "password": self.password,
             "password_file": self.password_file,
+            "password_env": self.password_env,
         }
-        v2_only = {"token": self.token, "token_file": self.token_file, "org": self.org, "bucket": self.bucket}
+        v2_only = {"token": self.token, "token_file": self.token_file, "token_env": self.token_env,
+                   "org": self.org, "bucket": self.bucket}
         if self.api == "v1":
             wrong = [k for k, v in v2_only.items() if v is not None]
             if wrong:
@@ -208,7 +267,11 @@ class InfluxSection(BaseModel):
                 raise ValueError("api v1 needs database")
             if self.password is not None and self.password_file is not None:
                 raise ValueError("give password or password_file, not both")
-            if (self.password is not None or self.password_file is not None) and self.username is None:
+            _one_secret("password", password=self.password, password_file=self.password_file,
+                        password_env=self.password_env)
+            if (
+                self.password is not None or self.password_file is not None or self.password_env is not None
+            ) and self.username is None:
                 raise ValueError("a password needs a username")
         else:
             wrong = [k for k, v in v1_only.items() if v is not None]
@@ -216,10 +279,11 @@ class InfluxSection(BaseModel):
                 raise ValueError(f"{', '.join(wrong)}: v1 settings, but api is v2 (use token, org, bucket)")
             if self.token is not None and self.token_file is not None:
                 raise ValueError("give token or token_file, not both")
+            _one_secret("token", token=self.token, token_file=self.token_file, token_env=self.token_env)
             missing = [
                 name
                 for name, value in (
-                    ("token (or token_file)", self.token or self.token_file),
+                    ("token (or token_file)", self.token or self.token_file or self.token_env),
                     ("org", self.org),
                     ("bucket", self.bucket),
                 )
@@ -230,15 +294,19 @@ class InfluxSection(BaseModel):
         return self
 
     def resolved_password(self) -> str | None:
-        """The v1 password, read from ``password_file`` when one is given."""
+        """The v1 password, read from ``password_file`` or ``password_env`` when one is given."""
         if self.password_file is not None:
             return _read_secret(self.password_file)
+        if self.password_env is not None:
+            return _env_secret(self.password_env)
         return self.password
 
     def resolved_token(self) -> str | None:
-        """The v2 token, read from ``token_file`` when one is given."""
+        """The v2 token, read from ``token_file`` or ``token_env`` when one is given."""
         if self.token_file is not None:
             return _read_secret(self.token_file)
+        if self.token_env is not None:
+            return _env_secret(self.token_env)
         return self.token
 
     def describe(self) -> str:
@@ -293,8 +361,15 @@ class IngestConfig(BaseModel):
         ``state_dir`` should be the stack's own (``greenwire.stack.state_dir() / "ingest"``),
         so that rejected messages land next to the stack's state and not in the current directory.
         """
+        mqtt = MqttSection(url=env.mqtt_url)
+        if env.secure is not None:  # greenwire stack up --secure: the ingestor's account and the local CA
+            mqtt = MqttSection(
+                url=env.secure.internal_url, username="ingest",
+                password_file=env.secure.service_password_file("ingest"),
+                ca_file=env.secure.ca_file,
+            )
         return cls(
-            mqtt=MqttSection(url=env.mqtt_url),
+            mqtt=mqtt,
             influx=InfluxSection(api="v1", url=env.influx_url, database=env.influx_db),
             state_dir=state_dir if state_dir is not None else DEFAULT_STATE_DIR,
         )

@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -74,6 +73,7 @@ class Consumer:
     def __init__(self, config: MqttSection) -> None:
         self.config = config
         self._password = config.resolved_password()  # read a password_file once, at start-up
+        self._tls = config.tls_context()  # certificate files too: a bad one fails here, not at each connect
         self.topic_filter = shared_filter(config.group, readings_filter())
         self.session = 0
         """Number of the current connection (0 before the first); grows on every connect."""
@@ -129,7 +129,7 @@ class Consumer:
             clean_start=False,
             keepalive=self.config.keepalive_s,
             properties=properties,
-            tls_context=ssl.create_default_context() if self.config.tls else None,
+            tls_context=self._tls,
             timeout=10,
         )
         # WORKAROUND: aiomqtt 2.5 has no manual-acknowledgement API yet (aiomqtt issue #345,
@@ -167,11 +167,11 @@ class Consumer:
                     await self._read_until(client, deliver, stop)
             except (aiomqtt.MqttError, BrokerError) as exc:
                 failures += 1
-                self.last_error = str(exc)
+                self.last_error = self.config.explain(exc)
                 log.log(
                     logging.ERROR if failures == 1 else logging.DEBUG,
                     "broker %s:%d: %s (attempt %d; retrying with backoff)",
-                    self.config.host, self.config.port, exc, failures,
+                    self.config.host, self.config.port, self.last_error, failures,
                 )
             finally:
                 self.connected = False
@@ -235,11 +235,11 @@ async def probe(config: MqttSection, *, timeout_s: float = 10.0) -> None:
         protocol=aiomqtt.ProtocolVersion.V5,
         clean_start=True,
         keepalive=config.keepalive_s,
-        tls_context=ssl.create_default_context() if config.tls else None,
+        tls_context=config.tls_context(),
         timeout=timeout_s,
     )
     try:
         async with client:
             pass
     except aiomqtt.MqttError as exc:
-        raise BrokerError(f"broker {config.host}:{config.port}: {exc}") from exc
+        raise BrokerError(f"broker {config.host}:{config.port}: {config.explain(exc)}") from exc

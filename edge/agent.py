@@ -44,7 +44,8 @@ def broker_settings(config: EdgeConfig, fallback_url: str | None = None) -> Brok
     if config.mqtt is not None:
         m = config.mqtt
         return BrokerSettings(
-            m.host, m.port, config.client_id, m.keepalive_s, m.username, m.resolved_password(), m.tls
+            m.host, m.port, config.client_id, m.keepalive_s, m.username, m.resolved_password(), m.tls,
+            ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file,
         )
     if fallback_url is None:
         raise ConfigError(

@@ -126,6 +126,11 @@ def run(
     cfg = _load(config)
     stack = discover() if cfg.mqtt is None else None
     try:
+        if stack is not None and stack.secure is not None:  # greenwire stack up --secure: this gateway's account
+            from edge.config import MqttConfig
+
+            mqtt = MqttConfig(**stack.secure.gateway_mqtt(stack.mqtt_url, cfg.site, cfg.gateway))
+            cfg = cfg.model_copy(update={"mqtt": mqtt})
         broker = broker_settings(cfg, stack.mqtt_url if stack else None)
     except GreenwireError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -358,15 +363,17 @@ def bundle(
 
 
 def _referenced_files(cfg: object, base: Path) -> list[Path]:
-    """Files a config points at that must travel with it: password files and custom profiles."""
+    """Files a config points at that must travel with it: password, TLS files and custom profiles."""
     from edge.config import EdgeConfig
     from edge.profile import PROFILES_DIR
 
     assert isinstance(cfg, EdgeConfig)
     found: list[Path] = []
-    if cfg.mqtt is not None and cfg.mqtt.password_file is not None:
-        password = Path(cfg.mqtt.password_file)
-        found.append(password if password.is_absolute() else base / password)
+    if cfg.mqtt is not None:
+        m = cfg.mqtt
+        for secret in (m.password_file, m.ca_file, m.cert_file, m.key_file):
+            if secret is not None:
+                found.append(secret if secret.is_absolute() else base / secret)
     for bus in cfg.buses:
         for device in bus.devices:
             profile = Path(device.profile)

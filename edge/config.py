@@ -68,6 +68,22 @@ class MqttConfig(BaseModel):
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     qos: Literal[1] = Field(default=1, description="Readings are always published at QoS 1.")
+    ca_file: Path | None = Field(
+        default=None,
+        description="mqtts: the CA certificate the broker's certificate must chain to "
+        "(default: the system's trusted CAs). The broker's name is always verified.",
+    )
+    cert_file: Path | None = Field(default=None, description="mqtts: a client certificate, for brokers that require one.")
+    key_file: Path | None = Field(default=None, description="mqtts: the client certificate's private key.")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> Self:
+        given = [name for name in ("ca_file", "cert_file", "key_file") if getattr(self, name) is not None]
+        if given and not self.tls:
+            raise ValueError(f"{', '.join(given)}: only for an mqtts:// url")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give cert_file and key_file together")
+        return self
 
     @field_validator("url")
     @classmethod

@@ -21,12 +21,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from edge.buffer import AsyncBuffer, StoredBatch
 from shared.errors import BrokerError
+from shared.tls import client_context
+from shared.tls import explain as explain_tls
 from shared.topics import readings_topic, status_topic
 from shared.wire import READINGS_SCHEMA, format_ts
 
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PUBACK_TIMEOUT_S = 10.0
 NO_MATCHING_SUBSCRIBERS = 0x10
+NOT_AUTHORIZED = 0x87
 
 BACKOFF_START_S = 1.0
 BACKOFF_CAP_S = 30.0
@@ -50,6 +54,19 @@ class BrokerSettings:
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    ca_file: Path | None = None
+    """With ``tls``: the CA the broker's certificate must chain to (else the system's)."""
+    cert_file: Path | None = None
+    """With ``tls``: a client certificate (and ``key_file``) for brokers that require one."""
+    key_file: Path | None = None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context of ``mqtts://`` (hostname verified against ``ca_file``), else None."""
+        return client_context(self.ca_file, self.cert_file, self.key_file) if self.tls else None
+
+    def explain(self, error: BaseException) -> str:
+        """Why connecting failed, in words (TLS certificate problems named)."""
+        return explain_tls(error, self.host, self.ca_file) if self.tls else str(error)
 
 
 @dataclass(slots=True)
@@ -134,7 +151,7 @@ class Publisher:
         will: aiomqtt.Will | None = aiomqtt.Will(
             self._status_topic, status_payload(self.gateway, "offline", reason="lost"), qos=1, retain=True
         )
-        tls = ssl.create_default_context() if self.broker.tls else None
+        tls = self.broker.tls_context()
         if not self.announce:
             will = None
         client = aiomqtt.Client(
@@ -220,8 +237,8 @@ class Publisher:
             except aiomqtt.MqttError as exc:
                 self.stats.connected = False
                 failures += 1
-                self.stats.last_error = str(exc)
-                error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {exc}")
+                self.stats.last_error = self.broker.explain(exc)
+                error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {self.stats.last_error}")
                 log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s", error)
                 delay = min(BACKOFF_CAP_S, BACKOFF_START_S * 2 ** (failures - 1))
                 with contextlib.suppress(TimeoutError):
@@ -289,9 +306,15 @@ class Publisher:
         """Keep the batches and wait (capped backoff): nobody subscribed, or the broker said no."""
         self._refusals += 1
         self.stats.refused_batches += count
-        reason = "no subscriber for readings (is the ingestor connected?)" if code == NO_MATCHING_SUBSCRIBERS else (
-            f"the broker refused them with reason code {code:#04x}"
-        )
+        if code == NO_MATCHING_SUBSCRIBERS:
+            reason = "no subscriber for readings (is the ingestor connected?)"
+        elif code == NOT_AUTHORIZED:
+            reason = (
+                f"not authorised to publish on {self._topic} (does the broker account "
+                f"{self.broker.username or '(none)'} belong to this site and gateway? see the broker's ACL)"
+            )
+        else:
+            reason = f"the broker refused them with reason code {code:#04x}"
         log.log(
             logging.WARNING if self._refusals == 1 else logging.DEBUG,
             "%d batches kept in the buffer: %s; retrying", count, reason,

@@ -19,6 +19,7 @@ from cloud.carbon.cli import carbon_app, import_app
 from cloud.cli import app as ingest_app
 from edge.cli import app as edge_app
 from greenwire import __version__
+from greenwire.deploy_cli import app as deploy_app
 from greenwire.stack_cli import app as stack_app
 from simulators.cli import app as sim_app
 
@@ -43,6 +44,7 @@ app.add_typer(ingest_app, name="ingest", help="Run the cloud ingestor (MQTT -> I
 app.add_typer(sim_app, name="sim", help="Simulated meters replaying real recorded data.")
 app.add_typer(import_app, name="import", help="Bring outside data in: grid carbon intensity, meter history.")
 app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
+app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
 
 
 def _version(value: bool) -> None:

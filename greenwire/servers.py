@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -262,19 +263,108 @@ class Server:
             return False
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerSecurity:
+    """What makes Mosquitto secure: TLS, passwords, ACLs, optional client certificates.
+
+    The password files and ACL come from ``greenwire deploy credentials``
+    (``greenwire.access``), the certificates from ``greenwire.pki``. The broker
+    then has two TLS listeners and no anonymous access: the main one (``url``)
+    for gateways, grid feeds and readers, where each client's id is forced to
+    its username, and the internal one (``internal_url``) for ingestors, with
+    their own stable client ids. Each listener knows only its own accounts, so
+    nobody can take over a session by claiming its client id.
+    """
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    external_password_file: Path
+    internal_password_file: Path
+    acl_file: Path
+    require_certificate: bool = False
+    """Refuse clients that present no certificate signed by ``ca_file``."""
+
+
 class Mosquitto(Server):
-    """Mosquitto 2 with persistence, so QoS 1 sessions survive a restart."""
+    """Mosquitto 2 with persistence, so QoS 1 sessions survive a restart.
+
+    With ``security`` both listeners speak TLS only, with passwords and ACLs
+    and no anonymous access (``url`` and ``internal_url`` are ``mqtts://``).
+    """
 
     name = "mosquitto"
     binary = "mosquitto"
     package = "mosquitto"
     scheme = "mqtt"
 
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        host: str = HOST,
+        port: int = 0,
+        security: BrokerSecurity | None = None,
+        internal_port: int = 0,
+    ) -> None:
+        super().__init__(state_dir, host=host, port=port)
+        self.security = security
+        self.internal_port = internal_port
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.security is not None else 'mqtt'}://{self.host}:{self.port}"
+
+    @property
+    def internal_url(self) -> str:
+        """The ingestors' listener of a secure broker (the only listener otherwise)."""
+        if self.security is None:
+            return self.url
+        return f"mqtts://{self.host}:{self.internal_port}"
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self.security is not None:
+            out["internal_port"] = self.internal_port
+            out["internal_url"] = self.internal_url
+        return out
+
+    def _secure_lines(self, security: BrokerSecurity) -> list[str]:
+        if self.internal_port == 0:
+            self.internal_port = free_port(self.host)
+        tls = [
+            f"cafile {security.ca_file.resolve()}",
+            f"certfile {security.cert_file.resolve()}",
+            f"keyfile {security.key_file.resolve()}",
+            "tls_version tlsv1.2",
+            f"require_certificate {'true' if security.require_certificate else 'false'}",
+        ]
+        acl = f"acl_file {security.acl_file.resolve()}"
+        return [
+            # gateways, grid feeds, readers: a client's id is its username, whatever it asks for
+            f"listener {self.port} {self.host}",
+            "allow_anonymous false",
+            f"password_file {security.external_password_file.resolve()}",
+            acl,
+            "use_username_as_clientid true",
+            *tls,
+            # ingestors: stable client ids of their own for their persistent sessions
+            f"listener {self.internal_port} {self.host}",
+            "allow_anonymous false",
+            f"password_file {security.internal_password_file.resolve()}",
+            acl,
+            *tls,
+        ]
+
     def _command(self, binary: str) -> list[str]:
         config = self.state_dir / "mosquitto.conf"
+        if self.security is not None:
+            # Security settings then belong to the listener above them; the listener blocks come last.
+            head = ["per_listener_settings true"]
+        else:
+            head = [f"listener {self.port} {self.host}", "allow_anonymous true"]
         lines = [
-            f"listener {self.port} {self.host}",
-            "allow_anonymous true",
+            *head,
             "persistence true",
             f"persistence_location {self.state_dir}/",
             "autosave_interval 1",
@@ -295,10 +385,14 @@ class Mosquitto(Server):
         if os.geteuid() == 0:
             # As root Mosquitto switches to the 'mosquitto' user, which cannot write our state dir.
             lines.append("user root")
+        if self.security is not None:
+            lines += self._secure_lines(self.security)
         config.write_text("\n".join(lines) + "\n")
         return [binary, "-c", str(config)]
 
     def _ready(self) -> bool:
+        if self.security is not None:
+            return self._tls_ready()
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
                 # A CONNECT for MQTT 3.1.1 with a clean session; a CONNACK (0x20) means it is serving.
@@ -310,6 +404,23 @@ class Mosquitto(Server):
                 return answer[:1] == b"\x20"
         except OSError:
             return False
+
+    def _tls_ready(self) -> bool:
+        """True once both TLS listeners complete a handshake (no MQTT: anonymous clients are refused)."""
+        import ssl
+
+        assert self.security is not None
+        context = ssl.create_default_context(cafile=str(self.security.ca_file))
+        context.check_hostname = False  # only "is it serving?"; clients verify the name
+        for port in (self.port, self.internal_port):
+            try:
+                with socket.create_connection((self.host, port), timeout=0.5) as raw, context.wrap_socket(raw):
+                    pass
+            except ssl.SSLError:
+                pass  # it answers TLS and refused this client (no certificate): it is serving
+            except OSError:
+                return False
+        return True
 
 
 class InfluxDB1(Server):

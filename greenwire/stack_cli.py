@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,30 +32,53 @@ def _fail(message: str) -> None:
 
 
 @app.command()
-def up(json_output: JsonOption = False) -> None:
+def up(
+    json_output: JsonOption = False,
+    secure: Annotated[
+        bool, typer.Option("--secure", help="TLS only, a password per account, ACLs, no anonymous access.")
+    ] = False,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(help="With --secure: the site inventory whose accounts to create (default: the demo's)."),
+    ] = None,
+) -> None:
     """Start Mosquitto and InfluxDB (if not already running) and print where they are.
 
     Both run in the background and keep running after this command returns,
     until `greenwire stack down`. Running `up` again prints the same stack.
     Data (Mosquitto's persistent sessions, InfluxDB's database "greenwire")
     and ports are kept across `down` and `up`. Logs: .greenwire/stack/*/*.log.
+
+    With --secure the broker runs as in a deployment: mqtts:// only (a local CA
+    and a certificate for localhost and 127.0.0.1), a generated password per
+    gateway and service and the ACL of `greenwire deploy credentials`, anonymous
+    access off. Credentials are in .greenwire/stack/secure/ (secrets 0600);
+    `edge run` and `ingest run` without a config use them.
     """
     import orjson
 
     from greenwire import stack
-    from shared.errors import StackError
+    from shared.errors import ConfigError, StackError
 
+    if inventory is not None and not secure:
+        _fail("--inventory goes with --secure")
     try:
-        env = stack.up()
-    except StackError as exc:
+        text = inventory.read_text(encoding="utf-8") if inventory is not None else None
+        env = stack.up(secure=secure, inventory=text)
+    except (StackError, ConfigError) as exc:
         _fail(str(exc))
+        return
+    except OSError as exc:
+        _fail(f"{inventory}: {exc.strerror}")
         return
     if json_output:
         typer.echo(orjson.dumps(stack.describe(env)).decode())
         return
-    typer.echo(f"stack up (state in {stack.state_dir() / 'stack'}):")
+    typer.echo(f"stack up{' (secure)' if env.secure else ''} (state in {stack.state_dir() / 'stack'}):")
     for line in env.lines():
         typer.echo(f"  {line}")
+    if env.secure is not None:
+        typer.echo(f"  credentials: {env.secure.credentials} (a password file per account, 0600)")
 
 
 @app.command()

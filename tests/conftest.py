@@ -20,6 +20,9 @@ import pytest
 
 from greenwire.servers import InfluxDB1, Mosquitto, VictoriaMetrics
 
+# The TLS-only, password-and-ACL broker of the access and TLS tests (fixture `secure_broker`).
+pytest_plugins = ["tests.securestack"]
+
 
 @pytest.fixture(scope="session")
 def _state(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -341,18 +341,16 @@ def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: i
         from cloud.config import load_config
 
         section = load_config(config).mqtt
-        host, port, username, password = section.host, section.port, section.username, section.resolved_password()
-        tls = section.tls
     else:
-        from urllib.parse import urlsplit
-
+        from cloud.config import IngestConfig
         from greenwire.stack import discover
 
         env = discover()
         if env is None:
             return None
-        parts = urlsplit(env.mqtt_url)
-        host, port, username, password, tls = parts.hostname or "127.0.0.1", parts.port or 1883, None, None, False
+        section = IngestConfig.from_stack(env).mqtt  # the ingestor's account on a --secure stack
+    host, port, username, password = section.host, section.port, section.username, section.resolved_password()
+    tls = section.tls_context()
     from paho.mqtt.enums import CallbackAPIVersion
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
@@ -364,8 +362,8 @@ def _signal_publisher(config: Path | None, enabled: bool, feed: Any):  # type: i
     properties.SessionExpiryInterval = 7 * 86400
     if username:
         client.username_pw_set(username, password)
-    if tls:
-        client.tls_set()
+    if tls is not None:
+        client.tls_set_context(tls)
     try:
         client.connect(host, port, clean_start=False, properties=properties)
     except OSError as exc:
@@ -604,7 +602,7 @@ def readings(
     if not history:
         typer.echo("nothing to import")
         return
-    settings = _broker(config, f"greenwire-import-{gateway}")
+    settings = _broker(config, f"greenwire-import-{gateway}", site=site, gateway=gateway)
 
     async def upload() -> int:
         buffer = AsyncBuffer(MemoryBuffer(max_readings=len(history) + 1))
@@ -630,7 +628,7 @@ def readings(
                f"{history[0].ts:%Y-%m-%d %H:%M} to {history[-1].ts:%Y-%m-%d %H:%M} UTC")
 
 
-def _broker(config: Path | None, client_id: str):  # type: ignore[no-untyped-def]
+def _broker(config: Path | None, client_id: str, *, site: str = "", gateway: str = ""):  # type: ignore[no-untyped-def]
     """Broker settings from the ingest config's mqtt section, or the local stack's broker."""
     from edge.publisher import BrokerSettings
 
@@ -638,7 +636,8 @@ def _broker(config: Path | None, client_id: str):  # type: ignore[no-untyped-def
         from cloud.config import load_config
 
         m = load_config(config).mqtt
-        return BrokerSettings(m.host, m.port, client_id, m.keepalive_s, m.username, m.resolved_password(), m.tls)
+        return BrokerSettings(m.host, m.port, client_id, m.keepalive_s, m.username, m.resolved_password(), m.tls,
+                              ca_file=m.ca_file, cert_file=m.cert_file, key_file=m.key_file)
     from urllib.parse import urlsplit
 
     from greenwire.stack import discover
@@ -647,5 +646,16 @@ def _broker(config: Path | None, client_id: str):  # type: ignore[no-untyped-def
     if env is None:
         typer.echo("error: no --config and no local stack running (`greenwire stack up`)", err=True)
         raise typer.Exit(2)
+    if env.secure is not None:  # greenwire stack up --secure: only the gateway's own account may publish its readings
+        from edge.config import MqttConfig
+        from shared.errors import StackError
+
+        try:
+            own = MqttConfig(**env.secure.gateway_mqtt(env.mqtt_url, site, gateway))
+        except StackError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        return BrokerSettings(own.host, own.port, client_id, own.keepalive_s, own.username,
+                              own.resolved_password(), own.tls, ca_file=own.ca_file)
     parts = urlsplit(env.mqtt_url)
     return BrokerSettings(parts.hostname or "127.0.0.1", parts.port or 1883, client_id)
