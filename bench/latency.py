@@ -41,20 +41,35 @@ PROBE_DEVICE = "latency-probe"
 
 
 def run(broker: Any, influx: Any, work: Path, *, max_delay_s: float | None = None,
-        profile: Path | None = None) -> dict[str, Any]:
-    """Run the steady load for ``BENCH_LATENCY_SECONDS`` and return p50/p99 and their context."""
+        profile: Path | None = None, direct: bool = False) -> dict[str, Any]:
+    """Run the steady load for ``BENCH_LATENCY_SECONDS`` and return p50/p99 and their context.
+
+    ``direct``: the limit. No broker and no ingestor: the bench batches the
+    same readings itself exactly as the ingestor does (a flush when it holds
+    5,000 lines or its first reading has waited ``max_delay_s``) and POSTs
+    them to InfluxDB, so the same poller measures only batching and the
+    database under the same load.
+    """
     import paho.mqtt.client as mqtt
+
+    if max_delay_s is None:
+        max_delay_s = _default_max_delay()
 
     gateways = env_int("BENCH_LATENCY_GATEWAYS", 100, 100)
     meters = env_int("BENCH_LATENCY_METERS", 100, 100)
     seconds = env_float("BENCH_LATENCY_SECONDS", 30, 10)
     warmup_s = 3.0
-    database = "bench_latency"
+    database = "bench_latency_direct" if direct else "bench_latency"
     influx.create_database(database)
-    config = ingest_config(work / "ingest-latency.yaml", mqtt_url=broker.url, influx_url=influx.url,
-                           database=database, client_id="bench-latency", state_dir=work / "state-latency",
-                           max_delay_s=max_delay_s)
-    proc = IngestProcess(config, work / "ingest-latency.log", profile=profile)
+    proc = None
+    if not direct:
+        config = ingest_config(work / "ingest-latency.yaml", mqtt_url=broker.url, influx_url=influx.url,
+                               database=database, client_id="bench-latency",
+                               state_dir=work / "state-latency", max_delay_s=max_delay_s)
+        proc = IngestProcess(config, work / "ingest-latency.log", profile=profile)
+    pending: list[str] = []
+    pending_since = [0.0]
+    pending_lock = threading.Lock()
     slot_ms = 1000 // gateways  # the gateways' poll cycles, staggered evenly over the second
     sent: dict[int, int] = {}  # slot ts_ms -> readings
     late_ms: list[float] = []
@@ -62,12 +77,41 @@ def run(broker: Any, influx: Any, work: Path, *, max_delay_s: float | None = Non
     visible_from: dict[int, float] = {}  # when the query that saw it was sent (lower bound)
     stop = threading.Event()
 
+    def direct_writer() -> None:
+        with httpx.Client(base_url=influx.url, timeout=30) as http:
+            while not stop.is_set() or pending:
+                with pending_lock:
+                    due = pending and (len(pending) >= 5000 or time.monotonic() - pending_since[0] >= max_delay_s)
+                    batch = pending[:] if due else []
+                    if due:
+                        pending.clear()
+                if not batch:
+                    time.sleep(0.002)
+                    continue
+                response = http.post("/write", params={"db": database, "precision": "ns"},
+                                     content="\n".join(batch).encode())
+                if response.status_code != 204:
+                    raise RuntimeError(f"InfluxDB refused: {response.status_code} {response.text}")
+
+    def send_direct(gw: str, readings: list[dict[str, Any]], ts_ms: int) -> None:
+        lines = [
+            f"readings,device={r['device']},gateway={gw},site=bench "
+            + ",".join(f"{k}={v}" for k, v in r["values"].items())
+            + f',quality="good" {ts_ms * 1_000_000}'
+            for r in readings
+        ]
+        with pending_lock:
+            if not pending:
+                pending_since[0] = time.monotonic()
+            pending.extend(lines)
+
     def publisher() -> None:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-latency-pub",
                              protocol=mqtt.MQTTv5)
         client.max_inflight_messages_set(1000)
-        client.connect(broker.host, broker.port)
-        client.loop_start()
+        if not direct:
+            client.connect(broker.host, broker.port)
+            client.loop_start()
         seqs = [0] * gateways
         start_ms = (int(time.time() * 1000) // 1000 + 1) * 1000
         slot = 0
@@ -87,13 +131,17 @@ def run(broker: Any, influx: Any, work: Path, *, max_delay_s: float | None = Non
                 readings.append({**probe, "device": PROBE_DEVICE})
                 gw = f"gw-{g:03d}"
                 seqs[g] += 1
-                client.publish(f"greenwire/v1/bench/{gw}/readings",
-                               batch_payload(gw, seqs[g], readings, ts_ms), qos=1)
+                if direct:
+                    send_direct(gw, readings, ts_ms)
+                else:
+                    client.publish(f"greenwire/v1/bench/{gw}/readings",
+                                   batch_payload(gw, seqs[g], readings, ts_ms), qos=1)
                 sent[ts_ms] = len(readings)
                 slot += 1
         finally:
-            client.disconnect()
-            client.loop_stop()
+            if not direct:
+                client.disconnect()
+                client.loop_stop()
 
     def poller() -> None:
         with httpx.Client(base_url=influx.url, timeout=10) as http:
@@ -119,10 +167,13 @@ def run(broker: Any, influx: Any, work: Path, *, max_delay_s: float | None = Non
     stop_at = [0.0]
     query_ms: list[float] = []
     try:
-        wait_subscribed(broker.host, broker.port, "greenwire/v1/bench/PROBE/readings")
-        proc.start_profile()
         threads = [threading.Thread(target=publisher, name="bench-latency-pub"),
                    threading.Thread(target=poller, name="bench-latency-poll")]
+        if proc is not None:
+            wait_subscribed(broker.host, broker.port, "greenwire/v1/bench/PROBE/readings")
+            proc.start_profile()
+        else:
+            threads.append(threading.Thread(target=direct_writer, name="bench-latency-direct"))
         for thread in threads:
             thread.start()
         cpu_start = time.monotonic()
@@ -133,7 +184,8 @@ def run(broker: Any, influx: Any, work: Path, *, max_delay_s: float | None = Non
             thread.join()
         elapsed = time.monotonic() - cpu_start
     finally:
-        proc.stop()
+        if proc is not None:
+            proc.stop()
     first = min(sent) if sent else 0
     measured = sorted(ts for ts in sent if ts >= first + warmup_s * 1000)
     latencies = sorted((visible[ts] * 1000 - ts) for ts in measured if ts in visible)
@@ -158,7 +210,8 @@ def run(broker: Any, influx: Any, work: Path, *, max_delay_s: float | None = Non
         "publisher_late_p99_ms": round(sorted(late_ms)[int(0.99 * len(late_ms))], 1) if late_ms else None,
         "poll_period_ms": POLL_S * 1000,
         "query_p50_ms": round(statistics.median(query_ms), 1) if query_ms else None,
-        "ingest_max_delay_s": max_delay_s if max_delay_s is not None else _default_max_delay(),
+        "ingest_max_delay_s": max_delay_s,
+        "mode": "direct" if direct else "pipeline",
     }
 
 
