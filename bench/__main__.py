@@ -1,145 +1,356 @@
-"""``make bench``: what greenwire measures, and the first figures.
+"""``make bench``: greenwire's figures, each beside a limit measured in the same run.
 
-Each figure is printed beside a reference measured in the same run on the
-same machine, because shared machines are noisy and absolute numbers mean
-little. Results go to ``bench-results/results.json`` and ``results.md``.
+Shared machines are noisy, so no figure stands alone: the pipeline's ingest
+rate is set beside InfluxDB's own write rate, the backlog drain beside the
+broker's raw QoS 1 rate, the carbon stage beside the ingestor's CPU per
+reading, two ingestors beside one, and so on, all measured minutes apart on
+the same machine against the same real servers (Mosquitto 2, InfluxDB 1.x).
 
-Measured now: the line-protocol encoder against influxdb-client's ``Point``,
-and strict validation of ``greenwire.readings.v1`` against plain JSON parsing.
-Planned (the performance issue fills these in): pipeline ingest throughput
-against InfluxDB's own write limit, end-to-end latency p50/p99 at 10,000
-readings/s, edge CPU and RSS at 100 meters x 60 registers per second,
-backlog drain rate, carbon-stage throughput, and scale-out with two ingestors.
+Sections (each its own module, runnable alone for debugging):
+
+======================  ===========================================  ===================
+section                 figure                                       target
+======================  ===========================================  ===================
+micro                   line-protocol encoder vs influxdb-client      -
+                        Point; strict validation vs orjson parse
+ingest (bench.ingest)   pipeline readings/s vs direct /write          ratio >= 0.8
+scale-out               2 ingestors on one shared subscription vs 1   -
+latency                 read -> visible in InfluxDB at 10k/s, p99     <= 250 ms
+drain (bench.drain)     1,000,000 buffered readings, live polling on  >= 50,000/s
+carbon (bench.carbon)   carbon stage readings/CPU-s, share of ingest  -
+edge footprint          agent CPU and RSS, 100 meters every second    <= 10 %, <= 64 MB
+======================  ===========================================  ===================
+
+Results: ``bench/results/latest.json`` and ``latest.md`` (a full run; they
+are committed, and ``python -m bench.capacity`` builds the capacity model
+from them), or ``quick.json``/``quick.md`` with ``BENCH_QUICK=1``.
+
+Knobs (environment): ``BENCH_QUICK=1`` (a run of a few minutes),
+``BENCH_ONLY=ingest,latency`` (sections to run), ``BENCH_PROFILE=1`` (run
+the pipeline's ingestor under py-spy and keep its top functions),
+``BENCH_READINGS``, ``BENCH_REPEAT``, ``BENCH_LATENCY_SECONDS``,
+``BENCH_DRAIN_READINGS``, ``BENCH_EDGE_SECONDS``, ``BENCH_OUT`` (a
+directory).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import orjson
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-PLANNED = [
-    "ingest throughput: pipeline vs direct line-protocol writes to InfluxDB (target ratio >= 0.8)",
-    "end-to-end latency p50/p99 at 10,000 readings/s (target p99 <= poll interval + 250 ms)",
-    "backlog drain: 1,000,000 buffered readings (target >= 50,000 readings/s)",
-    "carbon engine: readings/s and share of ingest CPU",
-    "scale-out: 2 ingestors on one shared subscription vs 1",
-]
+from bench.common import QUICK, env_int, tail_probe
+
+SECTIONS = ("micro", "carbon", "ingest", "latency", "drain", "edge")
+TARGETS = {
+    "ingest_ratio": 0.8,
+    "latency_p99_ms": 250.0,
+    "drain_readings_per_s": 50_000,
+    "edge_cpu_pct": 10.0,
+    "edge_rss_mb": 64.0,
+}
+
+console = Console()
 
 
-def _rate(label: str, n: int, fn: Callable[[], object], repeat: int = 3) -> float:
+def _best_rate(n: int, fn: Callable[[], object], repeat: int = 3) -> float:
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
-    rate = n / best
-    print(f"  {label:<55} {rate:>12,.0f} /s")
-    return rate
+    return n / best
 
 
-def _sample_batch(n: int) -> bytes:
-    t0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
-    readings = [
-        {
-            "ts": (t0 + timedelta(milliseconds=i)).isoformat().replace("+00:00", "Z"),
-            "device": f"meter-{i % 100}",
-            "values": {
-                "active_power_w": 48210.5 + i,
-                "energy_import_kwh": 183442.61 + i / 1000,
-                "voltage_l1_v": 230.1,
-                "current_l1_a": 69.8,
-                "frequency_hz": 50.01,
-                "power_factor": 0.95,
-            },
-            "quality": "good",
-        }
-        for i in range(n)
-    ]
-    return orjson.dumps(
-        {"schema": "greenwire.readings.v1", "gateway": "gw-01", "seq": 1,
-         "sent_at": "2026-11-22T10:00:01.250Z", "readings": readings}
-    )
+def micro() -> dict[str, Any]:
+    """The encoder against influxdb-client's Point; strict validation against the JSON parse."""
+    import orjson
+    from influxdb_client import Point
 
-
-def main() -> None:
+    from bench.common import fleet_messages
     from shared.lineprotocol import SeriesPrefix
     from shared.wire import ReadingsBatch
 
-    results: dict[str, object] = {"machine": platform.machine(), "python": platform.python_version()}
-    print("greenwire bench\n\nplanned (performance issue):")
-    for item in PLANNED:
-        print(f"  - {item}")
-
-    print("\nline-protocol encoding (lines of 6 fields):")
     n = 50_000
     fields = {"active_power_w": 48210.5, "energy_import_kwh": 183442.61, "voltage_l1_v": 230.1,
               "current_l1_a": 69.8, "frequency_hz": 50.01, "power_factor": 0.95}
     prefix = SeriesPrefix("readings", {"site": "campus-a", "gateway": "gw-01", "device": "m1"})
-    ours = _rate("greenwire SeriesPrefix.line", n,
-                 lambda: [prefix.line(fields, 1_700_000_000_000_000_000 + i) for i in range(n)])
-    try:
-        from influxdb_client import Point
+    ours = _best_rate(n, lambda: [prefix.line(fields, 1_700_000_000_000_000_000 + i) for i in range(n)])
 
-        def points() -> None:
-            for i in range(n):
-                p = Point("readings").tag("site", "campus-a").tag("gateway", "gw-01").tag("device", "m1")
-                for k, v in fields.items():
-                    p = p.field(k, v)
-                p.time(1_700_000_000_000_000_000 + i).to_line_protocol()
+    def points() -> None:
+        for i in range(n):
+            p = Point("readings").tag("site", "campus-a").tag("gateway", "gw-01").tag("device", "m1")
+            for k, v in fields.items():
+                p = p.field(k, v)
+            p.time(1_700_000_000_000_000_000 + i).to_line_protocol()
 
-        theirs = _rate("influxdb-client Point (reference)", n, points)
-        results["encode"] = {"greenwire_lines_per_s": ours, "point_lines_per_s": theirs,
-                             "ratio": ours / theirs}
-        print(f"  ratio {ours / theirs:.1f}x")
-    except ImportError:
-        results["encode"] = {"greenwire_lines_per_s": ours}
-
-    print("\nvalidation of greenwire.readings.v1 (100-reading batches):")
-    payload = _sample_batch(100)
+    theirs = _best_rate(n, points)
+    payload = fleet_messages(100, gateways=1, per_message=100)[0].payload
     batches = 500
-    parse = _rate("orjson.loads only (reference: the JSON parse floor)", batches * 100,
-                  lambda: [orjson.loads(payload) for _ in range(batches)])
-    strict = _rate("ReadingsBatch.model_validate_json (strict)", batches * 100,
-                   lambda: [ReadingsBatch.model_validate_json(payload) for _ in range(batches)])
-    results["validate"] = {"readings_per_s": strict, "json_parse_readings_per_s": parse,
-                           "ratio": strict / parse}
-    print(f"  ratio {strict / parse:.2f} of the JSON parse floor")
+    parse = _best_rate(batches * 100, lambda: [orjson.loads(payload) for _ in range(batches)])
+    strict = _best_rate(batches * 100, lambda: [ReadingsBatch.model_validate_json(payload) for _ in range(batches)])
+    return {
+        "encode": {"greenwire_lines_per_s": round(ours), "point_lines_per_s": round(theirs),
+                   "ratio": round(ours / theirs, 2)},
+        "validate": {"readings_per_s": round(strict), "json_parse_readings_per_s": round(parse),
+                     "ratio": round(strict / parse, 3)},
+    }
 
+
+def ingest_section(influx: Any, mosquitto: Callable[[str], Any], work: Path, profile_dir: Path | None,
+                   progress: Callable[[str], None]) -> dict[str, Any]:
+    """Direct writes, the pipeline with one ingestor, and with two; best of ``BENCH_REPEAT``."""
+    from bench import ingest
+
+    messages = ingest.workload()
+    progress(f"encoding {sum(m.readings for m in messages):,} readings for the direct writes")
+    lines = ingest.encode_lines(messages)
+    tail = tail_probe(lines)
+    repeat = env_int("BENCH_REPEAT", 2, 1)
+    runs: dict[str, list[dict[str, Any]]] = {"direct": [], "one": [], "two": []}
+    for r in range(repeat):
+        progress(f"direct /write, 5,000-line requests (round {r + 1}/{repeat})")
+        runs["direct"].append(ingest.direct(influx, f"bench_direct_{r}", lines))
+        for tag, count in (("one", 1), ("two", 2)):
+            progress(f"pipeline, {count} ingestor{'s' if count > 1 else ''} (round {r + 1}/{repeat})")
+            with mosquitto(f"ingest-{tag}-{r}") as broker:
+                profile = profile_dir if (profile_dir is not None and r == 0) else None
+                runs[tag].append(ingest.pipeline(broker, influx, f"bench_{tag}_{r}", messages, ingestors=count,
+                                                 work=work, tag=f"{tag}{r}", profile_dir=profile,
+                                                 tail=tail))
+
+    def best(key: str) -> dict[str, Any]:
+        return max(runs[key], key=lambda x: x["readings_per_s"])
+
+    direct, one, two = best("direct"), best("one"), best("two")
+    return {
+        "direct": direct, "pipeline": one, "pipeline_two_ingestors": two,
+        "all_runs": runs,
+        "ratio": round(one["readings_per_s"] / direct["readings_per_s"], 3),
+        "scale_out_ratio": round(two["readings_per_s"] / one["readings_per_s"], 3),
+        "two_vs_direct_ratio": round(two["readings_per_s"] / direct["readings_per_s"], 3),
+    }
+
+
+def latency_section(influx: Any, mosquitto: Callable[[str], Any], work: Path,
+                    progress: Callable[[str], None]) -> dict[str, Any]:
+    from bench import latency
+
+    max_delay = latency._default_max_delay()
+    progress("InfluxDB round trip for one flush at 10,000 readings/s")
+    floor = latency.write_floor(influx, max(1, int(10_000 * max_delay)))
+    seconds = os.environ.get("BENCH_LATENCY_SECONDS", 10 if QUICK else 30)
+    progress(f"the limit: the same readings batched alike, written straight to InfluxDB, {seconds} s")
+    limit = latency.run(None, influx, work, direct=True)
+    progress(f"the pipeline: steady 10,000 readings/s for {seconds} s")
+    with mosquitto("latency") as broker:
+        result = latency.run(broker, influx, work)
+    result["write_floor"] = floor
+    result["direct"] = limit
+    result["p99_ratio"] = round(result["p99_ms"] / limit["p99_ms"], 2)
+    return result
+
+
+def drain_section(mosquitto: Callable[[str], Any], work: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    from bench import drain
+
+    total = env_int("BENCH_DRAIN_READINGS", 1_000_000, 200_000)
+    progress(f"filling the buffer with {total:,} readings, then draining")
+    with mosquitto("drain") as broker:
+        return drain.run(broker, work, progress=lambda seen: progress(
+            f"draining: {seen:,} of {total:,} backlog readings at the subscriber"))
+
+
+def carbon_section(ingest_result: dict[str, Any] | None) -> dict[str, Any]:
+    from bench import carbon
+
+    result = carbon.run()
+    if ingest_result is not None:
+        ingest_rate = ingest_result["pipeline"].get("ingest_readings_per_cpu_s")
+        if ingest_rate:
+            carbon_cost = 1 / result["readings_per_cpu_s"]
+            ingest_cost = 1 / ingest_rate
+            result["ingest_readings_per_cpu_s"] = ingest_rate
+            result["share_of_ingest_cpu"] = round(carbon_cost / (carbon_cost + ingest_cost), 3)
+            result["vs_ingest_ratio"] = round(result["readings_per_cpu_s"] / ingest_rate, 2)
+    return result
+
+
+def edge_section() -> dict[str, Any]:
     from bench import edge_footprint
 
-    print("\nedge footprint: 100 SDM630 meters (108 registers, 23 values each) polled every second:")
-    edge = edge_footprint.run()
-    results["edge"] = edge
-    print(f"  agent CPU {edge['cpu_pct_of_one_core']:.2f} % of one core (target <= {edge_footprint.TARGET_CPU_PCT:g} %), "
-          f"peak RSS {edge['peak_rss_mb']:.1f} MB (target <= {edge_footprint.TARGET_RSS_MB:g} MB)")
-    print(f"  {edge['readings_received_per_s']:.0f} readings/s reached the broker (100 expected); "
-          f"{edge['requests_per_cycle_planned']} requests per cycle "
-          f"(one per value would be {edge['requests_per_cycle_one_per_value']})")
+    seconds = float(os.environ.get("BENCH_EDGE_SECONDS", 15 if QUICK else 60))
+    return edge_footprint.run(seconds)
 
-    out = Path("bench-results")
-    out.mkdir(exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    lines = ["| figure | value | reference | ratio |", "|---|---|---|---|"]
-    enc = results["encode"]
-    if isinstance(enc, dict) and "point_lines_per_s" in enc:
-        lines.append(f"| line protocol, lines/s | {enc['greenwire_lines_per_s']:,.0f} | "
-                     f"{enc['point_lines_per_s']:,.0f} (influxdb-client Point) | {enc['ratio']:.1f} |")
-    val = results["validate"]
-    assert isinstance(val, dict)
-    lines.append(f"| strict validation, readings/s | {val['readings_per_s']:,.0f} | "
-                 f"{val['json_parse_readings_per_s']:,.0f} (orjson parse) | {val['ratio']:.2f} |")
-    lines.append(f"| edge agent CPU, % of one core (100 meters/s) | {edge['cpu_pct_of_one_core']:.2f} | "
-                 f"target <= {edge_footprint.TARGET_CPU_PCT:g} | {edge['cpu_pct_of_one_core'] / edge_footprint.TARGET_CPU_PCT:.2f} |")
-    lines.append(f"| edge agent peak RSS, MB | {edge['peak_rss_mb']:.1f} | target <= {edge_footprint.TARGET_RSS_MB:g} | "
-                 f"{edge['peak_rss_mb'] / edge_footprint.TARGET_RSS_MB:.2f} |")
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    print(f"\nwrote {out}/results.json and {out}/results.md")
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def _row(figure: str, value: str, limit: str, ratio: str, target: str, met: bool | None) -> list[str]:
+    return [figure, value, limit, ratio, target, "-" if met is None else ("yes" if met else "NO")]
+
+
+def table_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The figures, each beside its limit: figure, value, limit, ratio, target, met."""
+    rows: list[list[str]] = []
+    m = results.get("micro")
+    if m:
+        e, v = m["encode"], m["validate"]
+        rows.append(_row("line protocol encoder, lines/s", f"{e['greenwire_lines_per_s']:,}",
+                         f"{e['point_lines_per_s']:,} (influxdb-client Point)", f"{e['ratio']:.1f}", "-", None))
+        rows.append(_row("strict validation, readings/s", f"{v['readings_per_s']:,}",
+                         f"{v['json_parse_readings_per_s']:,} (orjson parse)", f"{v['ratio']:.2f}", "-", None))
+    i = results.get("ingest")
+    if i:
+        rows.append(_row("ingest pipeline, readings/s (1 ingestor)", f"{i['pipeline']['readings_per_s']:,}",
+                         f"{i['direct']['readings_per_s']:,} (direct /write, 5,000 lines)", f"{i['ratio']:.2f}",
+                         ">= 0.8", i["ratio"] >= TARGETS["ingest_ratio"]))
+        rows.append(_row("ingest pipeline, readings/s (2 ingestors, shared subscription)",
+                         f"{i['pipeline_two_ingestors']['readings_per_s']:,}",
+                         f"{i['pipeline']['readings_per_s']:,} (1 ingestor)", f"{i['scale_out_ratio']:.2f}",
+                         "-", None))
+        rows.append(_row("ingestor CPU efficiency, readings per CPU-second",
+                         f"{i['pipeline']['ingest_readings_per_cpu_s']:,}",
+                         f"{round(i['direct']['readings'] / i['direct']['influx_cpu_s']):,} (InfluxDB, direct)",
+                         f"{i['pipeline']['ingest_readings_per_cpu_s'] * i['direct']['influx_cpu_s'] / i['direct']['readings']:.2f}",
+                         "-", None))
+    lat = results.get("latency")
+    if lat:
+        direct_lat = lat["direct"]
+        rows.append(_row("latency read -> visible, p50 ms (10,000 readings/s)", f"{lat['p50_ms']:.0f}",
+                         f"{direct_lat['p50_ms']:.0f} (same batching, straight to InfluxDB)",
+                         f"{lat['p50_ms'] / direct_lat['p50_ms']:.2f}", "-", None))
+        rows.append(_row("latency read -> visible, p99 ms (10,000 readings/s)", f"{lat['p99_ms']:.0f}",
+                         f"{direct_lat['p99_ms']:.0f} (same batching, straight to InfluxDB)",
+                         f"{lat['p99_ratio']:.2f}", "<= 250 (+ poll interval)",
+                         lat["p99_ms"] <= TARGETS["latency_p99_ms"]))
+    d = results.get("drain")
+    if d:
+        rows.append(_row(f"backlog drain, readings/s ({d['backlog_readings']:,} buffered, live polling)",
+                         f"{d['readings_per_s']:,}", f"{d['broker_raw']['readings_per_s']:,} (broker raw QoS 1, same messages)",
+                         f"{d['ratio']:.2f}", ">= 50,000", d["readings_per_s"] >= TARGETS["drain_readings_per_s"]))
+    c = results.get("carbon")
+    if c:
+        limit = f"{c['ingest_readings_per_cpu_s']:,} (ingestor)" if "ingest_readings_per_cpu_s" in c else "-"
+        ratio = f"{c['vs_ingest_ratio']:.1f}" if "vs_ingest_ratio" in c else "-"
+        rows.append(_row("carbon stage, readings per CPU-second", f"{c['readings_per_cpu_s']:,}", limit, ratio, "-", None))
+        if "share_of_ingest_cpu" in c:
+            rows.append(_row("carbon stage, share of ingest + carbon CPU", f"{100 * c['share_of_ingest_cpu']:.0f} %",
+                             "-", "-", "-", None))
+    ed = results.get("edge")
+    if ed:
+        rows.append(_row("edge agent CPU, % of one core (100 meters/s)", f"{ed['cpu_pct_of_one_core']:.2f}",
+                         "10 (target)", f"{ed['cpu_pct_of_one_core'] / TARGETS['edge_cpu_pct']:.2f}", "<= 10 %",
+                         ed["cpu_pct_of_one_core"] <= TARGETS["edge_cpu_pct"]))
+        rows.append(_row("edge agent peak RSS, MB", f"{ed['peak_rss_mb']:.1f}", "64 (target)",
+                         f"{ed['peak_rss_mb'] / TARGETS['edge_rss_mb']:.2f}", "<= 64 MB",
+                         ed["peak_rss_mb"] <= TARGETS["edge_rss_mb"]))
+    return rows
+
+
+HEADER = ["figure", "value", "limit measured in the same run", "ratio", "target", "met"]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results table, and the profile summaries, as Markdown."""
+    meta = results["meta"]
+    out = [f"# greenwire bench, {meta['finished']}", "",
+           f"`{meta['command']}` on {meta['machine']} ({meta['cpus']} CPUs, shared), Python {meta['python']}, "
+           f"{'quick' if meta['quick'] else 'full'} run of {meta['seconds']:.0f} s.", "",
+           "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    out += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    for name, summary in results.get("profiles", {}).items():
+        from bench.profiles import render
+
+        out += ["", f"## profile: {name}", "", "```", render(summary), "```"]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    from greenwire.servers import InfluxDB1, Mosquitto
+
+    only = [s.strip() for s in os.environ.get("BENCH_ONLY", ",".join(SECTIONS)).split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown sections {', '.join(sorted(unknown))} (known: {', '.join(SECTIONS)})")
+    profile = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
+    out_dir = Path(os.environ.get("BENCH_OUT", Path(__file__).parent / "results"))
+    stem = "quick" if QUICK else "latest"
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    console.print(f"[bold]greenwire bench[/] ({'quick' if QUICK else 'full'} run; sections: {', '.join(only)})")
+    with tempfile.TemporaryDirectory(prefix="greenwire-bench-") as tmp, ExitStack() as stack, Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.fields[section]:<8}"), TextColumn("{task.description}"),
+        BarColumn(bar_width=20), TimeElapsedColumn(), console=console, transient=False,
+    ) as bar:
+        work = Path(tmp)
+        task = bar.add_task("starting", total=len(only), section="")
+        influx = None
+        if {"ingest", "latency"} & set(only):
+            bar.update(task, description="starting InfluxDB", section="servers")
+            influx = stack.enter_context(InfluxDB1(work / "influxdb"))
+
+        def mosquitto(name: str) -> Mosquitto:
+            # A fresh broker per run: no persistent sessions of an earlier run queue messages in this one.
+            return Mosquitto(work / f"mosquitto-{name}")
+
+        def note(section: str) -> Callable[[str], None]:
+            return lambda text: bar.update(task, description=text, section=section)
+
+        profile_dir = work / "profiles" if profile else None
+        if profile_dir is not None:
+            profile_dir.mkdir()
+        for section in only:
+            note(section)("running")
+            if section == "micro":
+                results["micro"] = micro()
+            elif section == "ingest":
+                results["ingest"] = ingest_section(influx, mosquitto, work, profile_dir, note(section))
+            elif section == "latency":
+                results["latency"] = latency_section(influx, mosquitto, work, note(section))
+            elif section == "drain":
+                results["drain"] = drain_section(mosquitto, work, note(section))
+            elif section == "carbon":
+                results["carbon"] = {}  # filled after ingest, which gives the ingestor's CPU per reading
+            elif section == "edge":
+                note(section)("100 simulated meters polled every second")
+                results["edge"] = edge_section()
+            bar.advance(task)
+        if "carbon" in results:
+            note("carbon")("carbon stage alone")
+            results["carbon"] = carbon_section(results.get("ingest"))
+        if profile_dir is not None:
+            from bench.profiles import summarize
+
+            results["profiles"] = {p.stem: summarize(p) for p in sorted(profile_dir.glob("*.txt"))}
+        bar.update(task, description="done", section="")
+    results["meta"] = {
+        "command": " ".join(f"{k}={os.environ[k]}" for k in sorted(os.environ) if k.startswith("BENCH_"))
+        + (" " if any(k.startswith("BENCH_") for k in os.environ) else "") + ".venv/bin/python -m bench",
+        "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "quick": QUICK, "seconds": round(time.monotonic() - started, 1), "sections": only,
+        "targets": TARGETS,
+    }
+    table = Table(*HEADER, title="greenwire bench")
+    for row in table_rows(results):
+        table.add_row(*row)
+    console.print(table)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / f"{stem}.md").write_text(markdown(results))
+    console.print(f"wrote {out_dir / stem}.json and .md in {results['meta']['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -158,6 +158,7 @@ class Ingestor:
         self._abandon = asyncio.Event()
         self._disconnect = asyncio.Event()
         self._last_ns = 0
+        self._storing = False
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -169,6 +170,12 @@ class Ingestor:
 
     async def _deliver(self, delivery: Delivery) -> None:
         """Validate a message and add it to the open flush (waits while the open flush is full)."""
+        if self._storing:
+            # Messages already queued in the client are handed over without yielding to the
+            # event loop, so validating them back to back would hold up the write in flight:
+            # its request body goes out, and its answer comes in, only when the loop runs.
+            # Yield once per message so that validation and the write overlap.
+            await asyncio.sleep(0)
         while self._open_weight >= self._max_lines or self._closing.is_set():
             if self._closing.is_set():
                 # Shutting down: leave this message unacknowledged; the broker keeps it.
@@ -219,7 +226,11 @@ class Ingestor:
                     continue
             items, self._open, self._open_weight = self._open, [], 0
             self._room.set()
-            await self._flush(items)
+            self._storing = True
+            try:
+                await self._flush(items)
+            finally:
+                self._storing = False
 
     async def _flush(self, items: list[_Item]) -> None:
         failures = 0

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
+import orjson
+
 from shared.lineprotocol import SeriesPrefix, escape_key, format_field, format_float
 from shared.quantities import QUANTITIES
 from shared.wire import Quality, ReadingsBatch
@@ -40,6 +42,13 @@ BuildingLookup = Callable[[str, str, str], str | None]
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _FIELD_KEYS: Final = {name: escape_key(name) for name in QUANTITIES}
 _QUALITY_FIELDS: Final = {q: f"quality={format_field(q.value)}" for q in Quality}
+_MAX_TEMPLATES: Final = 4096
+
+
+def _fields_slow(values: dict[str, float]) -> str:
+    """The field set value by value through :func:`format_float` (any magnitude)."""
+    keys = _FIELD_KEYS
+    return ",".join([f"{keys[k]}={format_float(v)}" for k, v in values.items()])
 
 
 def timestamp_ns(ts: datetime) -> int:
@@ -60,6 +69,7 @@ class PointEncoder:
         self._building_of = building_of
         self._max_series = max_series
         self._prefixes: dict[tuple[str, str, str], str] = {}
+        self._templates: dict[tuple[str, ...], str] = {}
 
     def _prefix(self, site: str, gateway: str, device: str) -> str:
         key = (site, gateway, device)
@@ -75,14 +85,52 @@ class PointEncoder:
         return prefix
 
     def lines(self, site: str, gateway: str, batch: ReadingsBatch) -> list[str]:
-        """One line per reading of ``batch`` received from ``site``/``gateway``."""
+        """One line per reading of ``batch`` received from ``site``/``gateway``.
+
+        The hot path formats a reading's values in one ``orjson.dumps`` call
+        (shortest round-trip digits, the same as ``repr``) and drops the
+        ``.0`` of integral values, which is what :func:`format_float` writes
+        for magnitudes in [1e-4, 1e6) and zero. A reading with any value
+        outside that range (Go's encoder writes those with an exponent) goes
+        through :func:`format_float` value by value. The field names of each
+        distinct set of quantities become one ``%`` template, kept per
+        encoder. About twice as fast as formatting value by value, and the
+        same text (``tests/unit/test_cloud_points.py`` checks both paths).
+        """
         out: list[str] = []
-        keys = _FIELD_KEYS
+        append = out.append
+        quality_fields = _QUALITY_FIELDS
+        templates = self._templates
+        dumps = orjson.dumps
         for reading in batch.readings:
-            fields = ",".join([f"{keys[k]}={format_float(v)}" for k, v in reading.values.items()])
-            out.append(
+            values = reading.values
+            numbers = dumps(list(values.values()))
+            # Exponent notation (b"e"), small magnitudes (orjson writes 1e-5 as 0.00001, so
+            # b"0.0000" is in the text of every non-zero value under 1e-4, and may flag a
+            # few harmless others) and magnitudes of 1e6 and more take the general path.
+            if (
+                b"e" in numbers
+                or b"0.0000" in numbers
+                or max(values.values()) >= 1e6
+                or min(values.values()) <= -1e6
+            ):
+                fields = _fields_slow(values)
+            else:
+                names = tuple(values)
+                template = templates.get(names)
+                if template is None:
+                    if len(templates) >= _MAX_TEMPLATES:
+                        templates.clear()
+                    keys = [_FIELD_KEYS[k].replace("%", "%%") for k in names]
+                    template = templates[names] = ",".join([f"{k}=%s" for k in keys])
+                # Shortest round-trip text never ends in 0 after the point except for ".0".
+                text = numbers[1:-1].replace(b".0,", b",").decode()
+                if text.endswith(".0"):
+                    text = text[:-2]
+                fields = template % tuple(text.split(","))
+            append(
                 f"{self._prefix(site, gateway, reading.device)} {fields},"
-                f"{_QUALITY_FIELDS[reading.quality]} {timestamp_ns(reading.ts)}"
+                f"{quality_fields[reading.quality]} {timestamp_ns(reading.ts)}"
             )
         return out
 

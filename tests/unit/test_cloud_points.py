@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from cloud.points import PointEncoder, rejected_line, timestamp_ns
+from cloud.points import PointEncoder, _fields_slow, rejected_line, timestamp_ns
 from shared.wire import ReadingsBatch
 
 
@@ -97,3 +99,25 @@ def test_rejected_point_carries_reason_ids_when_known_and_size() -> None:
         == "ingest_rejected,gateway=gw-01,reason=gateway_mismatch,site=campus-a bytes=734i 17"
     )
     assert rejected_line("invalid_topic", size=3, received_ns=18) == "ingest_rejected,reason=invalid_topic bytes=3i 18"
+
+
+FAST_PATH_EDGES = [0.0, -0.0, 1e-4, -1e-4, 9.99e-5, 1e-5, 1.5e-7, 0.00012, 10.00001, 999_999.9999, 1e6, -1e6,
+                   -999_999.5, 1234567.0, 230.0, 100.0, -1200.0, 0.1 + 0.2, 5e-324, 1e16, 1e21, 183442.61]
+
+
+@pytest.mark.parametrize("value", FAST_PATH_EDGES)
+def test_fast_field_formatting_is_format_float_at_the_edges(value: float) -> None:
+    values = {"active_power_w": value, "energy_import_kwh": 183442.0, "power_factor": 0.95}
+    line = PointEncoder().lines("s", "g", batch([{"ts": "2026-11-22T10:00:00Z", "device": "m", "values": values}], "g"))[0]
+    assert line.split(" ")[1] == _fields_slow(values) + ',quality="good"'
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=8))
+def test_fast_field_formatting_is_format_float_for_any_values(numbers: list[float]) -> None:
+    names = ["active_power_w", "energy_import_kwh", "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
+             "current_l1_a", "frequency_hz", "power_factor"]
+    values = dict(zip(names, numbers, strict=False))
+    encoder = PointEncoder()
+    readings = [{"ts": "2026-11-22T10:00:00Z", "device": "m", "values": values}] * 2  # template reused
+    for line in encoder.lines("s", "g", batch(readings, "g")):
+        assert line.split(" ")[1] == _fields_slow(values) + ',quality="good"'
