@@ -196,6 +196,7 @@ def backfill(
     """
     from rich.progress import Progress
 
+    from cloud.carbon import facts
     from cloud.carbon.results import compute, local_midnight, month_from_days
 
     influx = _influx(config)
@@ -212,6 +213,7 @@ def backfill(
             while day < last:
                 following = local_midnight(day + timedelta(hours=36), target.timezone)
                 lines = compute(influx, site_id, target, day, following)
+                lines += facts.daily_lines(influx, site_id, target, day, following)
                 influx.write(lines)
                 written += len(lines)
                 months.add(local_midnight(day.astimezone(ZoneInfo(target.timezone)).replace(day=1), target.timezone))
@@ -221,6 +223,8 @@ def backfill(
                 lines = month_from_days(influx, site_id, target, month)
                 influx.write(lines)
                 written += len(lines)
+            influx.write([facts.account_line(influx, site_id, target, min(last, datetime.now(UTC)))])
+            written += 1
     typer.echo(f"wrote {written} result points for {len(targets)} building(s)")
 
 
@@ -240,6 +244,7 @@ def run(
     """
     import time as time_
 
+    from cloud.carbon import facts
     from cloud.carbon.results import (
         compute,
         live_figures,
@@ -254,6 +259,7 @@ def run(
 
     influx = _influx(config)
     targets = _targets(sites, None, None)
+    accounts = facts.AccountSchedule()
     import queue
 
     feed: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
@@ -284,6 +290,9 @@ def run(
                 influx.write(compute(influx, site_id, target, today, today + timedelta(days=1)))
                 month = local_midnight(today.astimezone(ZoneInfo(target.timezone)).replace(day=1), target.timezone)
                 influx.write(month_from_days(influx, site_id, target, month))
+                influx.write(facts.daily_lines(influx, site_id, target, today, now))
+                if accounts.due(site_id, target.id, now):
+                    influx.write([facts.account_line(influx, site_id, target, now)])
                 from cloud.carbon.report import READ_MARGIN
 
                 counters = {

@@ -226,7 +226,7 @@ def fleet() -> Dashboard:
                 description="Time of the last read of each meter.", width=12, interval="1m", min=0),
             Row("Ingestor"),
             Panel("timeseries", "Ingest lag", "s", (Query(
-                'SELECT max("lag_max_s") AS "max", mean("lag_mean_s") AS "mean" FROM "ingest_lag" '
+                'SELECT max("lag_max_s") AS "oldest reading", min("lag_newest_s") AS "newest reading" FROM "ingest_lag" '
                 'WHERE "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ AND $timeFilter '
                 'GROUP BY time($__interval), "gateway" fill(null)', alias="$tag_gateway $col"),),
                 description="Time from a meter read to the ingestor receiving it. Seconds normally; a "
