@@ -214,11 +214,12 @@ def fleet() -> Dashboard:
                 thresholds=steps("green", (300, "orange"), (3600, "red")), color_by_thresholds=True,
                 width=12, interval="1m", min=0),
             Panel("timeseries", "Poll errors per device", "suffix: errors", (Query(
-                'SELECT non_negative_difference(max("errors")) FROM "gateway_device" WHERE "site" =~ /^$site$/ '
-                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY time($__interval), "gateway", "device" '
-                'fill(none)', alias="$tag_gateway/$tag_device"),),
-                description="Failed Modbus requests per interval, per meter (from the gateways' status).",
-                thresholds=steps("green", (1, "orange"), (10, "red")), width=12, bars=True, interval="1m", min=0),
+                'SELECT non_negative_difference("errors") FROM "gateway_device" WHERE "site" =~ /^$site$/ '
+                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY "gateway", "device"',
+                alias="$tag_gateway/$tag_device"),),
+                description="Failed Modbus requests between two status messages of the gateway, per meter "
+                "(the counter's increase; a restart of the agent starts it again from 0).",
+                thresholds=steps("green", (1, "orange"), (10, "red")), width=12, bars=True, min=0),
             Panel("timeseries", "Poll latency", "ms", (Query(
                 'SELECT mean("poll_latency_ms") FROM "gateway_device" WHERE "site" =~ /^$site$/ '
                 'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY time($__interval), "gateway", "device" '
@@ -234,9 +235,10 @@ def fleet() -> Dashboard:
                 thresholds=steps("green", (60, "orange"), (900, "red")), color_by_thresholds=True,
                 width=12, interval="10s", min=0),
             Panel("timeseries", "Readings written per second", "suffix: readings/s", (Query(
-                'SELECT non_negative_derivative(max("readings_written"), 1s) FROM "ingest_stats" '
-                'WHERE $timeFilter GROUP BY time($__interval), "instance" fill(null)', alias="$tag_instance"),),
-                description="Throughput of each ingestor into InfluxDB.", width=12, interval="10s", min=0),
+                'SELECT non_negative_derivative("readings_written", 1s) FROM "ingest_stats" '
+                'WHERE $timeFilter GROUP BY "instance"', alias="$tag_instance"),),
+                description="Throughput of each ingestor into InfluxDB, between two of its self-metric points.",
+                width=12, min=0),
             Panel("timeseries", "Rejected messages by reason", "suffix: messages", (Query(
                 'SELECT count("bytes") FROM "ingest_rejected" WHERE $timeFilter '
                 'GROUP BY time($__interval), "reason" fill(none)', alias="$tag_reason"),),
