@@ -12,14 +12,14 @@ app = typer.Typer(no_args_is_help=True, help="Grafana dashboards as code: build 
 
 @app.command()
 def build(
-    out: Annotated[Path, typer.Option(help="Directory of the dashboard JSON files.")] = Path(
-        "deploy/grafana/dashboards"
+    out: Annotated[Path, typer.Option(help="Directory for dashboards/ and provisioning/alerting/.")] = Path(
+        "deploy/grafana"
     ),
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if the files differ from the code.")
     ] = False,
 ) -> None:
-    """Generate deploy/grafana/dashboards/*.json from cloud/grafana/dashboards.py."""
+    """Generate deploy/grafana/dashboards/*.json and the alert rules from cloud/grafana/."""
     from cloud.grafana.build import stale, write
 
     if check:
@@ -32,3 +32,29 @@ def build(
         return
     for path in write(out):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def push(
+    url: Annotated[str, typer.Option(help="Grafana's URL, e.g. https://grafana.example.org")],
+    token: Annotated[str, typer.Option(envvar="GRAFANA_TOKEN", help="Service-account token (or $GRAFANA_TOKEN).")],
+    influx_url: Annotated[
+        str, typer.Option(help="The InfluxDB URL as Grafana reaches it.", envvar="GREENWIRE_INFLUX_URL")
+    ] = "http://influxdb:8086",
+    influx_db: Annotated[
+        str, typer.Option(help="InfluxQL database (a 2.x bucket's DBRP name).", envvar="GREENWIRE_INFLUX_DB")
+    ] = "greenwire",
+    influx_token: Annotated[
+        str | None, typer.Option(help="InfluxDB 2.x API token for the datasource.", envvar="GREENWIRE_INFLUX_TOKEN")
+    ] = None,
+) -> None:
+    """Upload the datasource, dashboards and alert rules through Grafana's HTTP API (idempotent)."""
+    from cloud.grafana.push import GrafanaError, InfluxTarget
+    from cloud.grafana.push import push as push_all
+
+    try:
+        count = push_all(url, token, InfluxTarget(influx_url, influx_db, influx_token), echo=typer.echo)
+    except GrafanaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"pushed {count} dashboards to {url}")

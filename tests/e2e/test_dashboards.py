@@ -88,3 +88,19 @@ def test_world_has_every_documented_measurement(world: World, tmp_path: Path) ->
     expected = {"readings", "ingest_rejected", "carbon", "carbon_live", "grid_intensity", "carbon_daily",
                 "carbon_account", "gateway_status", "gateway_device", "ingest_lag", "ingest_stats"}
     assert expected <= _measurements(world)
+
+
+def test_alert_rule_queries_return_data(world: World) -> None:
+    from datetime import timedelta
+
+    from cloud.grafana.alerts import RULES
+    from cloud.grafana.macros import interpolate
+
+    query = influx_query(world.influx_url, world.db)
+    for rule in RULES:
+        for q in rule.queries:
+            sent = interpolate(q.sql, start=world.now - timedelta(seconds=q.range_s), end=world.now, variables={},
+                               interval=timedelta(minutes=1))
+            series = query(sent)
+            assert any(v is not None for s in series for row in s["values"] for v in row[1:]), (rule.title, sent)
+            assert all({"site"} <= set(s.get("tags", {})) for s in series), "one alert per site and gateway/building"

@@ -4,6 +4,7 @@ dashboard JSON, and every panel is usable by a facility manager (a unit, a query
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,39 +26,41 @@ from cloud.grafana.model import Panel, Query, Threshold
 from greenwire.cli import app
 
 ROOT = Path(__file__).parents[2]
-DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
+GRAFANA = ROOT / "deploy" / "grafana"
 SCHEMA = json.loads((ROOT / "tests" / "data" / "grafana-dashboard-schema" / "dashboard.jsonschema.json").read_text())
 
 
 def test_checked_in_json_is_what_the_code_generates() -> None:
-    assert stale(DASHBOARDS) == [], "run `greenwire grafana build` and commit deploy/grafana/dashboards"
+    assert stale(GRAFANA) == [], "run `greenwire grafana build` and commit deploy/grafana"
 
 
 def test_check_fails_on_a_changed_file(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["grafana", "build", "--out", str(tmp_path)]).exit_code == 0
     assert runner.invoke(app, ["grafana", "build", "--out", str(tmp_path), "--check"]).exit_code == 0
-    fleet = tmp_path / "fleet.json"
+    fleet = tmp_path / "dashboards" / "fleet.json"
     fleet.write_text(fleet.read_text().replace("Gateways online", "Gateways up"))
     result = runner.invoke(app, ["grafana", "build", "--out", str(tmp_path), "--check"])
     assert result.exit_code == 1
     assert "fleet.json" in result.output
-    (tmp_path / "stray.json").write_text("{}")
-    assert "stray.json" in stale(tmp_path)
+    (tmp_path / "dashboards" / "stray.json").write_text("{}")
+    assert "dashboards/stray.json" in stale(tmp_path)
+    (tmp_path / "provisioning" / "alerting" / "greenwire.yaml").unlink()
+    assert "provisioning/alerting/greenwire.yaml" in stale(tmp_path)
 
 
-@pytest.mark.parametrize("name", sorted(generated()))
+@pytest.mark.parametrize("name", sorted(n for n in generated() if n.endswith(".json")))
 def test_dashboard_validates_against_grafanas_schema(name: str) -> None:
     document = json.loads(generated()[name])
     jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft7Validator)
 
 
 def test_the_schema_rejects_what_grafana_would_reject() -> None:
-    document = json.loads(generated()["fleet.json"])
+    document = json.loads(generated()["dashboards/fleet.json"])
     document["panels"][0]["gridPos"]["w"] = 30
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft7Validator)
-    document = json.loads(generated()["fleet.json"])
+    document = json.loads(generated()["dashboards/fleet.json"])
     document["panels"][0]["colour"] = "red"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft7Validator)
@@ -156,3 +159,38 @@ def test_min_interval_and_formatting() -> None:
     now = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)
     assert resolve_relative("now-6h", now) == now - timedelta(hours=6)
     assert resolve_relative("now/d", now) == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_alert_rules_provisioning_is_well_formed() -> None:
+    from ruamel.yaml import YAML
+
+    document = YAML(typ="safe").load((GRAFANA / "provisioning" / "alerting" / "greenwire.yaml").read_text())
+    rules = document["groups"][0]["rules"]
+    assert {r["title"] for r in rules} == {"Gateway offline", "Gateway buffer growing", "Carbon budget at risk"}
+    for rule in rules:
+        refs = [d["refId"] for d in rule["data"]]
+        assert rule["condition"] in refs and len(refs) == len(set(refs))
+        for item in rule["data"]:
+            model = item["model"]
+            if item["datasourceUid"] == "__expr__":
+                used = set(re.findall(r"\$(\w+)", model["expression"])) if model["type"] == "math" else {
+                    model["expression"]}
+                assert used <= set(refs), (rule["title"], used)
+            else:
+                assert item["datasourceUid"] == "greenwire-influxdb" and "$timeFilter" in model["query"]
+                assert item["relativeTimeRange"]["from"] > 0
+        assert re.fullmatch(r"\d+[mh]", rule["for"])
+
+
+def test_provisioning_files_name_the_dashboards_datasource() -> None:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    source = yaml.load((GRAFANA / "provisioning" / "datasources" / "greenwire.yaml").read_text())["datasources"][0]
+    assert source["uid"] == "greenwire-influxdb" and source["type"] == "influxdb"
+    provider = yaml.load((GRAFANA / "provisioning" / "dashboards" / "greenwire.yaml").read_text())["providers"][0]
+    assert provider["type"] == "file" and provider["options"]["path"].endswith("/greenwire")
+    for text in generated().values():
+        if text.startswith("{"):
+            uids = {t["datasource"]["uid"] for p in json.loads(text)["panels"] for t in p.get("targets", [])}
+            assert uids <= {source["uid"]}
