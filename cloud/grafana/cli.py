@@ -58,3 +58,41 @@ def push(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"pushed {count} dashboards to {url}")
+
+
+def report_command(
+    site: Annotated[str, typer.Option(help="Site id.")],
+    start: Annotated[str, typer.Option("--from", help="Start, ISO 8601 (UTC when no offset).")],
+    end: Annotated[str, typer.Option("--to", help="End, ISO 8601 (UTC when no offset).")],
+    out: Annotated[Path, typer.Option(help="Directory for index.html and the PNG charts.")] = Path("report"),
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Ingestor config (its influx section, api v1). Default: the local stack."),
+    ] = None,
+) -> None:
+    """Render the main dashboard panels of a site to PNG and one HTML page, from the dashboards' own queries."""
+    from datetime import UTC, datetime
+
+    from cloud.carbon.cli import _influx
+    from cloud.grafana.evaluate import influx_query
+    from cloud.grafana.report import report
+
+    def when(text: str) -> datetime:
+        try:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            typer.echo(f"error: not an ISO 8601 time: {text!r}", err=True)
+            raise typer.Exit(2) from None
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+    t0, t1 = when(start), when(end)
+    if t1 <= t0:
+        typer.echo("error: --to must be after --from", err=True)
+        raise typer.Exit(2)
+    influx = _influx(config)
+    try:
+        index = report(influx_query(influx.url, influx.database), site, t0, t1, out)
+    except LookupError as exc:
+        typer.echo(f"error: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {index}")
