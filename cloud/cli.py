@@ -89,6 +89,10 @@ ConfigOption = Annotated[
 def run(
     config: ConfigOption = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    sites: Annotated[
+        Path | None,
+        typer.Option("--sites", help="Site model YAML: readings and meters get their building tag.", dir_okay=False),
+    ] = None,
 ) -> None:
     """Run the ingestor until Ctrl-C or SIGTERM.
 
@@ -109,13 +113,23 @@ def run(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     cfg = _config(config)
+    building_of = None
+    if sites is not None:
+        from cloud.buildings import building_lookup
+        from cloud.carbon.site import load_sites
+
+        try:
+            building_of = building_lookup(load_sites(sites))
+        except GreenwireError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await Ingestor(cfg).run(stop)
+        await Ingestor(cfg, building_of=building_of).run(stop)
 
     try:
         asyncio.run(main())

@@ -41,9 +41,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from cloud.config import IngestConfig
+from cloud.fleet import StatusIngest
 from cloud.mqtt import Consumer, Delivery, backoff_delay
 from cloud.points import BuildingLookup, PointEncoder, rejected_line
 from cloud.rejects import MAX_STORED_PAYLOAD, RejectRecord, RejectStore
+from cloud.selfmetrics import SelfMetrics
 from cloud.validate import Accepted, RejectReason, topic_ids, validate_message
 from cloud.writers import Writer, make_writer
 from shared.errors import StoreError, StoreRejected
@@ -139,6 +141,8 @@ class Ingestor:
         self.stats = IngestStats()
         self.consumer = Consumer(config.mqtt)
         self.rejects = RejectStore(config.state_dir)
+        self.status = StatusIngest(config, self.rejects, building_of=building_of)
+        self.selfmetrics = SelfMetrics(config.mqtt.client_id, interval_s=stats_interval_s)
         self._encoder = PointEncoder(building_of)
         self._writer = writer
         self._owns_writer = writer is None
@@ -189,6 +193,7 @@ class Ingestor:
         if isinstance(outcome, Accepted):
             lines = self._encoder.lines(outcome.site, outcome.gateway, outcome.batch)
             item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload))
+            self.selfmetrics.observe(outcome.site, outcome.gateway, outcome.batch, received_ns)
         else:
             size = len(delivery.payload)
             if size > MAX_STORED_PAYLOAD:
@@ -364,6 +369,10 @@ class Ingestor:
                 group.create_task(self.consumer.run(self._deliver, self._disconnect), name="ingest-mqtt")
                 writer_task = group.create_task(self._writer_loop(), name="ingest-writer")
                 group.create_task(self._report_loop(), name="ingest-stats")
+                group.create_task(self.status.run(lambda: self._writer, self._disconnect), name="ingest-status")
+                group.create_task(
+                    self.selfmetrics.run(lambda: self._writer, self.stats, self._disconnect), name="ingest-selfmetrics"
+                )
                 await stop.wait()
                 self._closing.set()
                 done, _ = await asyncio.wait({writer_task}, timeout=self._drain_timeout_s)

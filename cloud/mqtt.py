@@ -70,11 +70,12 @@ def backoff_delay(failures: int, *, start: float = BACKOFF_START_S, cap: float =
 class Consumer:
     """Subscribes to every gateway's readings and hands messages to ``deliver``, one at a time."""
 
-    def __init__(self, config: MqttSection) -> None:
+    def __init__(self, config: MqttSection, *, topic_filter: str | None = None) -> None:
         self.config = config
         self._password = config.resolved_password()  # read a password_file once, at start-up
         self._tls = config.tls_context()  # certificate files too: a bad one fails here, not at each connect
-        self.topic_filter = shared_filter(config.group, readings_filter())
+        self.topic_filter = topic_filter or shared_filter(config.group, readings_filter())
+        """Every gateway's readings through the group's shared subscription, unless told otherwise."""
         self.session = 0
         """Number of the current connection (0 before the first); grows on every connect."""
         self.connected = False

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from edge import watchdog
 from edge.buffer import AsyncBuffer, Buffer, SqliteBuffer
 from edge.config import EdgeConfig
 from edge.health import ProcessMeter
@@ -178,6 +179,7 @@ class EdgeAgent:
                     group.create_task(bus.run(polling_stopped), name=f"bus-{bus.config.name}")
                 group.create_task(self._collector(polling_stopped), name="collector")
                 group.create_task(self.publisher.run(publisher_stop), name="publisher")
+                group.create_task(watchdog.run(publisher_stop), name="sd-notify")
                 await stop.wait()
                 polling_stopped.set()
                 # Let the buses and the collector finish (the collector writes its last batch).

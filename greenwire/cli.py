@@ -17,6 +17,8 @@ import typer
 
 from cloud.carbon.cli import carbon_app, import_app
 from cloud.cli import app as ingest_app
+from cloud.grafana.cli import app as grafana_app
+from cloud.grafana.cli import report_command
 from edge.cli import app as edge_app
 from greenwire import __version__
 from greenwire.deploy_cli import app as deploy_app
@@ -45,6 +47,8 @@ app.add_typer(sim_app, name="sim", help="Simulated meters replaying real recorde
 app.add_typer(import_app, name="import", help="Bring outside data in: grid carbon intensity, meter history.")
 app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
 app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
+app.add_typer(grafana_app, name="grafana", help="Grafana dashboards as code: build, push.")
+app.command("report")(report_command)
 
 
 def _version(value: bool) -> None:

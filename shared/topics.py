@@ -110,6 +110,11 @@ def readings_filter(site: str = "+", gateway: str = "+") -> str:
     return f"{PREFIX}/{site}/{gateway}/readings"
 
 
+def status_filter(site: str = "+", gateway: str = "+") -> str:
+    """Subscription filter for gateways' retained status (wildcards by default)."""
+    return f"{PREFIX}/{site}/{gateway}/status"
+
+
 def shared_filter(group: str, topic_filter: str) -> str:
     """An MQTT v5 shared subscription: members of ``group`` share the messages."""
     check_id(group, "shared-subscription group")

@@ -234,6 +234,7 @@ def backfill(
     """
     from rich.progress import Progress
 
+    from cloud.carbon import facts
     from cloud.carbon.results import compute, local_midnight, month_from_days
 
     influx = _influx(config)
@@ -250,6 +251,7 @@ def backfill(
             while day < last:
                 following = local_midnight(day + timedelta(hours=36), target.timezone)
                 lines = compute(influx, site_id, target, day, following)
+                lines += facts.daily_lines(influx, site_id, target, day, following)
                 influx.write(lines)
                 written += len(lines)
                 months.add(local_midnight(day.astimezone(ZoneInfo(target.timezone)).replace(day=1), target.timezone))
@@ -259,6 +261,8 @@ def backfill(
                 lines = month_from_days(influx, site_id, target, month)
                 influx.write(lines)
                 written += len(lines)
+            influx.write([facts.account_line(influx, site_id, target, min(last, datetime.now(UTC)))])
+            written += 1
     typer.echo(f"wrote {written} result points for {len(targets)} building(s)")
 
 
@@ -278,6 +282,7 @@ def run(
     """
     import time as time_
 
+    from cloud.carbon import facts
     from cloud.carbon.live import refresh
     from cloud.carbon.results import signal_payload
     from shared.errors import StoreError
@@ -285,6 +290,7 @@ def run(
 
     influx = _influx(config)
     targets = _targets(sites, None, None)
+    accounts = facts.AccountSchedule()
     import queue
 
     feed: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
@@ -311,7 +317,7 @@ def run(
                         lines.append(line)
                 influx.write(lines)
             for site_id, target in targets:
-                update = refresh(influx, site_id, target, now)
+                update = refresh(influx, site_id, target, now, accounts)
                 if publisher is not None and update.live is not None and update.grid_g_per_kwh is not None:
                     payload = signal_payload(site_id, target, update.live, update.today_kgco2e, update.grid_g_per_kwh)
                     publisher.publish(carbon_topic(site_id, target.id), payload, qos=1, retain=True).wait_for_publish(10)

@@ -1,8 +1,10 @@
 """Keeping a building's results current: what ``greenwire carbon run`` (and the demo) do each update.
 
 One update of a building writes today's minutes, hours and day, re-sums the month from its days,
-and writes the live figures (``carbon_live``: intensity and emission rate over the last 15
-measured minutes). It returns what the carbon signal for building-management systems needs.
+writes today's account (``carbon_daily``), the year's account when it is due (``carbon_account``,
+see ``cloud.carbon.facts``) and the live figures (``carbon_live``: intensity and emission rate
+over the last 15 measured minutes). It returns what the carbon signal for building-management
+systems needs.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from cloud.carbon.facts import AccountSchedule, account_line, daily_lines
 from cloud.carbon.report import READ_MARGIN, fetch_counters
 from cloud.carbon.results import (
     MEASUREMENT,
@@ -37,12 +40,17 @@ class LiveUpdate:
     """The grid intensity of the latest measured minute."""
 
 
-def refresh(influx: InfluxV1, site: str, building: Building, now: datetime) -> LiveUpdate:
-    """Recompute and store today's results, the month and the live figures of ``building`` at ``now``."""
+def refresh(influx: InfluxV1, site: str, building: Building, now: datetime,
+            accounts: AccountSchedule | None = None) -> LiveUpdate:
+    """Recompute and store today's results, the month and the live figures of ``building`` at ``now``
+    (and the year's account when ``accounts`` says it is due)."""
     today = local_midnight(now, building.timezone)
     influx.write(compute(influx, site, building, today, today + timedelta(days=1)))
     month = local_midnight(today.astimezone(ZoneInfo(building.timezone)).replace(day=1), building.timezone)
     influx.write(month_from_days(influx, site, building, month))
+    influx.write(daily_lines(influx, site, building, today, now))
+    if accounts is not None and accounts.due(site, building.id, now):
+        influx.write([account_line(influx, site, building, now)])
     counters, _ = fetch_counters(influx, building, now - timedelta(minutes=1), now)
     recent = minutes(building, counters, influx.series(building.zone, now - READ_MARGIN, now), now - READ_MARGIN, now)
     line = live_line(site, building, recent, now)

@@ -1,0 +1,266 @@
+"""The dashboards facility managers, operators and pilot staff look at, as code.
+
+``greenwire grafana build`` writes them to ``deploy/grafana/dashboards/*.json``. Every
+query is InfluxQL against the measurements documented in the README's "InfluxDB schema"
+(answered by InfluxDB 1.x, 2.x through a DBRP mapping, and 3). Every panel states its
+unit; colours follow thresholds a facility manager can read (green is fine, orange needs
+a look, red needs action).
+
+- ``portfolio``: every building of a site: live carbon intensity, emissions today
+  against the day's budget, the year's budget status, kgCO2e/m2 ranking, grid intensity
+- ``building``: one building: power, energy by role, emissions location- and
+  market-based, intensity, PV self-consumption, meter status, share of estimated data
+- ``fleet``: gateways online, buffers, poll errors, ingest lag, rejected messages
+- ``health``: the health pilot, aggregated (no participant identifiers)
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from cloud.grafana.model import Dashboard, Panel, Query, Row, ValueText, Variable, steps
+
+G_PER_KWH: Final = "suffix: gCO2e/kWh"
+KG: Final = "suffix: kgCO2e"
+KG_PER_H: Final = "suffix: kgCO2e/h"
+KG_PER_M2: Final = "suffix: kgCO2e/m²"
+
+SITE = Variable("site", "Site", 'SHOW TAG VALUES FROM "carbon" WITH KEY = "site"')
+BUILDINGS = Variable(
+    "building", "Building", 'SHOW TAG VALUES FROM "carbon" WITH KEY = "building" WHERE "site" =~ /^$site$/',
+    multi=True, include_all=True,
+)
+BUILDING = Variable(
+    "building", "Building", 'SHOW TAG VALUES FROM "carbon" WITH KEY = "building" WHERE "site" =~ /^$site$/',
+)
+FLEET_SITE = Variable(
+    "site", "Site", 'SHOW TAG VALUES FROM "gateway_status" WITH KEY = "site"', multi=True, include_all=True
+)
+GATEWAY = Variable(
+    "gateway", "Gateway", 'SHOW TAG VALUES FROM "gateway_status" WITH KEY = "gateway" WHERE "site" =~ /^$site$/',
+    multi=True, include_all=True,
+)
+
+# Intensity colours: NESO index bands for 2026 (cloud/carbon/data/sources/neso-bands):
+# very low and low green, moderate from 90 yellow, high from 170 orange, very high from 231 red.
+INTENSITY = steps("green", (90, "yellow"), (170, "orange"), (231, "red"))
+BUDGET_PCT = steps("green", (80, "orange"), (100, "red"))
+ONLINE = (ValueText("1", "online", "green"), ValueText("0", "offline", "red"))
+
+_SITE = '"site" =~ /^$site$/'
+_BLDG = f'{_SITE} AND "building" =~ /^$building$/'
+
+
+def portfolio() -> Dashboard:
+    return Dashboard(
+        uid="greenwire-portfolio",
+        title="greenwire / Portfolio",
+        description="Every building of a site: live carbon intensity, today's emissions against budget, "
+        "the year's budget status, ranking by kgCO2e/m², and the grid's intensity per zone.",
+        variables=(SITE, BUILDINGS),
+        time_from="now-24h",
+        panels=(
+            Panel("bargauge", "Live carbon intensity", G_PER_KWH, (Query(
+                f'SELECT last("intensity_g_per_kwh") FROM "carbon_live" WHERE {_BLDG} AND $timeFilter '
+                'GROUP BY "building"', alias="$tag_building"),),
+                description="Carbon intensity of each building's grid electricity over the last 15 measured "
+                "minutes (measurement carbon_live, written every minute by `greenwire carbon run`).",
+                thresholds=INTENSITY, width=8, decimals=0, min=0),
+            Panel("bargauge", "Emissions today against the day's budget", "percent", (Query(
+                f'SELECT last("today_budget_used_pct") FROM "carbon_account" WHERE {_BLDG} AND $timeFilter '
+                'GROUP BY "building"', alias="$tag_building"),),
+                description="Location-based Scope 2 plus Scope 1 emitted since local midnight, as a share "
+                "of the day's part of the annual budget. Over 100 % means today used more than its share.",
+                thresholds=BUDGET_PCT, width=8, decimals=0, min=0, max=150),
+            Panel("stat", "Budget status (year)", "none", (Query(
+                f'SELECT last("status_code") FROM "carbon_account" WHERE {_BLDG} AND $timeFilter '
+                'GROUP BY "building"', alias="$tag_building"),),
+                description="The year's carbon account: on track, at risk (projected over budget) or over "
+                "(emitted more than the budget already). Projection as in `greenwire carbon account`.",
+                thresholds=steps("green", (1, "orange"), (2, "red")), width=8,
+                mappings=(ValueText("0", "on track", "green"), ValueText("1", "at risk", "orange"),
+                          ValueText("2", "over", "red"), ValueText("-1", "no budget", "blue"))),
+            Panel("timeseries", "Emissions per hour", KG, (Query(
+                f'SELECT sum("scope2_location_kgco2e") FROM "carbon" WHERE "resolution" = \'1h\' AND {_BLDG} '
+                'AND $timeFilter GROUP BY time($__interval), "building" fill(null)', alias="$tag_building"),),
+                description="Scope 2 location-based emissions of each building, time-matched to the grid's "
+                "intensity minute by minute.", width=12, bars=True, stacked=True, interval="1h", decimals=1),
+            Panel("table", "Ranking: kgCO2e per m² in the period", KG_PER_M2, (Query(
+                f'SELECT sum("kgco2e_per_m2") AS "kgCO2e/m²", sum("scope2_location_kgco2e") AS "kgCO2e" '
+                f'FROM "carbon_daily" WHERE {_BLDG} AND $timeFilter GROUP BY "building"', format="table"),),
+                description="Emissions (Scope 1 and location-based Scope 2) per floor area over the chosen "
+                "days, worst first. Choose at least a day: the figures are per local day.",
+                width=12, decimals=2, sort_by="kgCO2e/m²", time_from="now-30d",
+                thresholds=steps("green", (5, "orange"), (10, "red"))),
+            Row("Grid"),
+            Panel("timeseries", "Grid carbon intensity per zone", G_PER_KWH, (Query(
+                'SELECT mean("g_per_kwh") FROM "grid_intensity" WHERE $timeFilter '
+                'GROUP BY time($__interval), "zone" fill(previous)', alias="$tag_zone"),),
+                description="The grid's carbon intensity (imported series or live feed), per zone.",
+                thresholds=INTENSITY, color_by_thresholds=True, width=16, interval="30m", min=0),
+            Panel("stat", "Grid intensity now", G_PER_KWH, (Query(
+                'SELECT last("g_per_kwh") FROM "grid_intensity" WHERE $timeFilter GROUP BY "zone"',
+                alias="$tag_zone"),),
+                description="The latest grid intensity per zone (NESO index band colours).",
+                thresholds=INTENSITY, width=8, decimals=0),
+        ),
+    )
+
+
+def building() -> Dashboard:
+    return Dashboard(
+        uid="greenwire-building",
+        title="greenwire / Building",
+        description="One building: power, energy by role, emissions location- and market-based, "
+        "intensity, PV self-consumption, meter status and data quality.",
+        variables=(SITE, BUILDING),
+        time_from="now-7d",
+        panels=(
+            Panel("timeseries", "Grid power", "kwatt", (Query(
+                f'SELECT mean("grid_import_kwh") * 60 FROM "carbon" WHERE "resolution" = \'1m\' AND {_BLDG} '
+                'AND $timeFilter GROUP BY time($__interval) fill(null)', alias="grid import"),),
+                description="Average grid-import power from the building's grid meters' energy counters, "
+                "minute by minute (kWh per minute x 60).", width=16, interval="1m", min=0),
+            Panel("stat", "Live intensity", G_PER_KWH, (Query(
+                f'SELECT last("intensity_g_per_kwh") FROM "carbon_live" WHERE {_BLDG} AND $timeFilter'),),
+                description="Intensity of the building's grid electricity over the last 15 measured minutes.",
+                thresholds=INTENSITY, width=4, decimals=0),
+            Panel("stat", "Emission rate now", KG_PER_H, (Query(
+                f'SELECT last("emission_rate_kg_per_h") FROM "carbon_live" WHERE {_BLDG} AND $timeFilter'),),
+                description="kgCO2e per hour over the last 15 measured minutes.",
+                thresholds=steps("green"), width=4, decimals=1),
+            Panel("timeseries", "Energy by role per day", "kwatth", (Query(
+                'SELECT last("grid_import_kwh") AS "grid import", last("grid_export_kwh") AS "grid export", '
+                'last("pv_generation_kwh") AS "PV generation", last("gas_kwh") AS "gas" '
+                f'FROM "carbon_daily" WHERE {_BLDG} AND $timeFilter GROUP BY time(1d) fill(none)'),),
+                description="Energy per local day, by the meter's role in the site model. Sub-meters "
+                "allocate and are never added.", width=12, bars=True, interval="1d", min=0, decimals=0),
+            Panel("timeseries", "Emissions per day: location- and market-based", KG, (Query(
+                'SELECT last("scope2_location_kgco2e") AS "Scope 2 location-based", '
+                'last("scope2_market_kgco2e") AS "Scope 2 market-based", last("scope1_kgco2e") AS "Scope 1" '
+                f'FROM "carbon_daily" WHERE {_BLDG} AND $timeFilter GROUP BY time(1d) fill(none)'),),
+                description="GHG Protocol Scope 2 both ways (market-based needs the building's instruments "
+                "and residual mix in the site model) and Scope 1 from gas.",
+                width=12, bars=True, interval="1d", min=0, decimals=1),
+            Panel("timeseries", "Carbon intensity per hour", G_PER_KWH, (Query(
+                f'SELECT mean("intensity_g_per_kwh") FROM "carbon" WHERE "resolution" = \'1h\' AND {_BLDG} '
+                'AND $timeFilter GROUP BY time($__interval) fill(null)', alias="building"),),
+                description="kgCO2e per kWh of each hour's grid import, x 1000.",
+                thresholds=INTENSITY, color_by_thresholds=True, width=12, interval="1h", min=0),
+            Panel("timeseries", "PV self-consumption per day", "kwatth", (Query(
+                'SELECT last("pv_self_consumption_kwh") AS "self-consumed", last("grid_export_kwh") AS "exported" '
+                f'FROM "carbon_daily" WHERE {_BLDG} AND $timeFilter GROUP BY time(1d) fill(none)'),),
+                description="PV generation used in the building (generation minus export, both measured) "
+                "and what went to the grid. Empty for a building without PV.",
+                width=12, bars=True, stacked=True, interval="1d", min=0, decimals=0),
+            Panel("table", "Meter status", "none", (Query(
+                'SELECT last("online") AS "online", last("errors") AS "poll errors", '
+                'last("poll_latency_ms") AS "latency ms" FROM "gateway_device" '
+                f'WHERE {_BLDG} AND $timeFilter GROUP BY "gateway", "device"', format="table"),),
+                description="Each meter of the building as its gateway last reported it.",
+                width=12, thresholds=steps("red", (1, "green")), mappings=ONLINE),
+            Panel("stat", "Share of estimated data", "percent", (Query(
+                'SELECT sum("estimated_kwh") / sum("grid_import_kwh") * 100 FROM "carbon" '
+                f'WHERE "resolution" = \'1d\' AND {_BLDG} AND $timeFilter'),),
+                description="Energy in the period that was interpolated across gaps or flagged, as a share "
+                "of the grid import. Above 5 % the figures need a look.",
+                thresholds=steps("green", (5, "orange"), (20, "red")), width=6, decimals=1, min=0),
+            Panel("stat", "Budget used today", "percent", (Query(
+                f'SELECT last("today_budget_used_pct") FROM "carbon_account" WHERE {_BLDG} AND $timeFilter'),),
+                description="Emitted since local midnight against the day's share of the annual budget.",
+                thresholds=BUDGET_PCT, width=6, decimals=0),
+        ),
+    )
+
+
+def fleet() -> Dashboard:
+    return Dashboard(
+        uid="greenwire-fleet",
+        title="greenwire / Fleet",
+        description="Gateways and the ingestor: who is online, what the buffers hold, which meters fail, "
+        "how late data arrives and what is rejected.",
+        variables=(FLEET_SITE, GATEWAY),
+        time_from="now-6h",
+        refresh="30s",
+        panels=(
+            Panel("stat", "Gateways online", "none", (Query(
+                'SELECT sum("online") FROM (SELECT last("online") AS "online" FROM "gateway_status" '
+                'WHERE "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY "gateway")'),),
+                description="Gateways whose last status in the range is online (birth or heartbeat).",
+                thresholds=steps("red", (1, "green")), width=6),
+            Panel("stat", "Gateways offline", "none", (Query(
+                'SELECT count("online") - sum("online") FROM (SELECT last("online") AS "online" '
+                'FROM "gateway_status" WHERE "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ AND $timeFilter '
+                'GROUP BY "gateway")'),),
+                description="Gateways whose last status is offline: shut down, or their last will (connection lost).",
+                thresholds=steps("green", (1, "red")), width=6),
+            Panel("state-timeline", "Gateway state", "none", (Query(
+                'SELECT last("online") FROM "gateway_status" WHERE "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ '
+                'AND $timeFilter GROUP BY time($__interval), "gateway" fill(previous)', alias="$tag_gateway"),),
+                description="Online and offline over time, per gateway.",
+                thresholds=steps("red", (1, "green")), mappings=ONLINE, width=12, interval="1m"),
+            Panel("timeseries", "Buffer depth", "suffix: readings", (Query(
+                'SELECT max("buffer_readings") FROM "gateway_status" WHERE "site" =~ /^$site$/ '
+                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY time($__interval), "gateway" fill(null)',
+                alias="$tag_gateway"),),
+                description="Readings waiting in each gateway's disk buffer. Growing means the uplink or the "
+                "broker is not keeping up.", thresholds=steps("green", (10000, "orange"), (100000, "red")),
+                color_by_thresholds=True, width=12, interval="1m", min=0),
+            Panel("timeseries", "Oldest buffered reading", "s", (Query(
+                'SELECT max("oldest_reading_age_s") FROM "gateway_status" WHERE "site" =~ /^$site$/ '
+                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY time($__interval), "gateway" fill(null)',
+                alias="$tag_gateway"),),
+                description="Age of the oldest reading still in the buffer: how far behind a gateway is.",
+                thresholds=steps("green", (300, "orange"), (3600, "red")), color_by_thresholds=True,
+                width=12, interval="1m", min=0),
+            Panel("timeseries", "Poll errors per device", "suffix: errors", (Query(
+                'SELECT non_negative_difference("errors") FROM "gateway_device" WHERE "site" =~ /^$site$/ '
+                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY "gateway", "device"',
+                alias="$tag_gateway/$tag_device"),),
+                description="Failed Modbus requests between two status messages of the gateway, per meter "
+                "(the counter's increase; a restart of the agent starts it again from 0).",
+                thresholds=steps("green", (1, "orange"), (10, "red")), width=12, bars=True, min=0),
+            Panel("timeseries", "Poll latency", "ms", (Query(
+                'SELECT mean("poll_latency_ms") FROM "gateway_device" WHERE "site" =~ /^$site$/ '
+                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY time($__interval), "gateway", "device" '
+                'fill(null)', alias="$tag_gateway/$tag_device"),),
+                description="Time of the last read of each meter.", width=12, interval="1m", min=0),
+            Row("Ingestor"),
+            Panel("timeseries", "Ingest lag", "s", (Query(
+                'SELECT max("lag_max_s") AS "oldest reading", min("lag_newest_s") AS "newest reading" FROM "ingest_lag" '
+                'WHERE "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ AND $timeFilter '
+                'GROUP BY time($__interval), "gateway" fill(null)', alias="$tag_gateway $col"),),
+                description="Time from a meter read to the ingestor receiving it. Seconds normally; a "
+                "buffered backlog after an outage shows as hours.",
+                thresholds=steps("green", (60, "orange"), (900, "red")), color_by_thresholds=True,
+                width=12, interval="10s", min=0),
+            Panel("timeseries", "Readings written per second", "suffix: readings/s", (Query(
+                'SELECT non_negative_derivative("readings_written", 1s) FROM "ingest_stats" '
+                'WHERE $timeFilter GROUP BY "instance"', alias="$tag_instance"),),
+                description="Throughput of each ingestor into InfluxDB, between two of its self-metric points.",
+                width=12, min=0),
+            Panel("timeseries", "Rejected messages by reason", "suffix: messages", (Query(
+                'SELECT count("bytes") FROM "ingest_rejected" WHERE $timeFilter '
+                'GROUP BY time($__interval), "reason" fill(none)', alias="$tag_reason"),),
+                description="Messages the ingestor would not store, by stable reason code; each one is kept "
+                "with its payload in the ingestor's rejected-*.jsonl files.",
+                thresholds=steps("green", (1, "red")), width=12, bars=True, stacked=True, interval="1m", min=0),
+            Panel("stat", "Messages pending", "suffix: messages", (Query(
+                'SELECT last("pending_messages") FROM "ingest_stats" WHERE $timeFilter GROUP BY "instance"',
+                alias="$tag_instance"),),
+                description="Received but not yet stored and acknowledged (InfluxDB slow or down).",
+                thresholds=steps("green", (1000, "orange"), (10000, "red")), width=6),
+            Panel("stat", "Write retries", "none", (Query(
+                'SELECT last("write_retries") FROM "ingest_stats" WHERE $timeFilter GROUP BY "instance"',
+                alias="$tag_instance"),),
+                description="InfluxDB write attempts that failed and were retried since the ingestor started.",
+                thresholds=steps("green", (1, "orange")), width=6),
+        ),
+    )
+
+
+def all_dashboards() -> dict[str, Dashboard]:
+    """File stem -> dashboard."""
+    from cloud.grafana.health import health
+
+    return {"portfolio": portfolio(), "building": building(), "fleet": fleet(), "health": health()}

@@ -1,0 +1,108 @@
+"""Run a dashboard's panels against InfluxDB the way Grafana would, without Grafana.
+
+Template variables are filled by their own ``SHOW TAG VALUES`` queries in order (a later
+variable's query may use an earlier one), then each panel's queries are interpolated by
+:mod:`cloud.grafana.macros` for the panel's time range (its ``timeFrom`` or the
+dashboard's) and sent to InfluxDB's ``/query`` with millisecond epochs, as Grafana's
+InfluxQL backend does. Used by the panel-query proof in the tests and by ``greenwire report``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from cloud.grafana.macros import VariableValue, calculate_interval, interpolate, resolve_relative
+from cloud.grafana.model import Dashboard, Panel, Variable
+from shared.errors import StoreError, StoreRejected
+
+Query = Callable[[str], list[dict[str, Any]]]
+"""InfluxQL text -> the ``series`` of its result (``name``, ``tags``, ``columns``, ``values``)."""
+
+
+def influx_query(url: str, database: str, *, timeout_s: float = 30.0) -> Query:
+    """A :data:`Query` against InfluxDB's 1.x ``/query`` (also on 2.x with a DBRP mapping)."""
+    base = url.rstrip("/")
+
+    def run(q: str) -> list[dict[str, Any]]:
+        try:
+            response = httpx.get(f"{base}/query", params={"db": database, "q": q, "epoch": "ms"}, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise StoreError(f"InfluxDB at {url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise StoreRejected(f"InfluxDB refused {q!r}: {response.text[:300]}")
+        series: list[dict[str, Any]] = []
+        for result in response.json().get("results", []):
+            if "error" in result:
+                raise StoreRejected(f"InfluxDB refused {q!r}: {result['error']}")
+            series += result.get("series", [])
+        return series
+
+    return run
+
+
+def variable_values(variable: Variable, chosen: dict[str, VariableValue], query: Query, now: datetime) -> list[str]:
+    """The options of a variable given the earlier variables' selection."""
+    text = interpolate(variable.query, start=now, end=now, variables=chosen, interval=calculate_interval(now, now))
+    values = {str(row[1]) for s in query(text) for row in s["values"]}
+    return sorted(values)
+
+
+def selections(board: Dashboard, query: Query, now: datetime) -> Iterator[dict[str, VariableValue]]:
+    """Every selection a user can make: each value of a single-value variable, "All" of a multi one."""
+
+    def walk(index: int, chosen: dict[str, VariableValue]) -> Iterator[dict[str, VariableValue]]:
+        if index == len(board.variables):
+            yield dict(chosen)
+            return
+        variable = board.variables[index]
+        options = variable_values(variable, chosen, query, now)
+        picks = [tuple(options)] if variable.include_all else [(o,) for o in options]
+        for pick in picks:
+            if not pick:
+                continue
+            chosen[variable.name] = VariableValue(pick, multi=variable.multi, include_all=variable.include_all)
+            yield from walk(index + 1, chosen)
+        chosen.pop(variable.name, None)
+
+    yield from walk(0, {})
+
+
+@dataclass(frozen=True, slots=True)
+class PanelData:
+    """What one panel's queries returned for one selection and range."""
+
+    panel: Panel
+    sent: tuple[str, ...]
+    series: tuple[dict[str, Any], ...]
+    start: datetime
+    end: datetime
+
+    @property
+    def has_values(self) -> bool:
+        """True if some series has a non-null value in a column other than time."""
+        return any(v is not None for s in self.series for row in s["values"] for v in row[1:])
+
+
+def panel_range(board: Dashboard, panel: Panel, now: datetime, start: datetime | None = None,
+                end: datetime | None = None) -> tuple[datetime, datetime]:
+    """The range a panel queries: an explicit one, else its own ``timeFrom``, else the dashboard's."""
+    if start is not None and end is not None:
+        return start, end
+    return resolve_relative(panel.time_from or board.time_from, now), now
+
+
+def run_panel(board: Dashboard, panel: Panel, chosen: dict[str, VariableValue], query: Query, now: datetime,
+              *, start: datetime | None = None, end: datetime | None = None,
+              max_data_points: int = 1000) -> PanelData:
+    """Interpolate and run every query of ``panel``."""
+    t0, t1 = panel_range(board, panel, now, start, end)
+    interval = calculate_interval(t0, t1, max_data_points=max_data_points, min_interval=panel.interval)
+    sent = tuple(interpolate(q.sql, start=t0, end=t1, variables=chosen, interval=interval) for q in panel.queries)
+    series = tuple(itertools.chain.from_iterable(query(text) for text in sent))
+    return PanelData(panel, sent, series, t0, t1)

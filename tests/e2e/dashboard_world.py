@@ -1,0 +1,234 @@
+"""Real data through the whole system into real InfluxDB 1.6, for the dashboard and report tests.
+
+Two sites, three buildings, the last two days up to now:
+
+- cambridge/b2 and cambridge/b25: the recorded 2022 electricity of two Cambridge University
+  buildings (simulators/data, MIT), replayed from 28 November 2022 as grid-import counters
+  read every 5 minutes; b2 has certificates and a residual mix (market-based Scope 2);
+- golden/rsf: NREL's Research Support Facility, 20-22 June 2011 (tests/data/nrel-rsf-2011,
+  CC BY 4.0): import, export and PV generation counters from its hourly net and PV;
+
+published through MQTT as gateway backlogs (``greenwire import readings``) to a running
+ingestor that tags buildings from the site model; a live edge agent polling a simulated
+SDM630 (and a unit that does not answer) for its status; one malformed message; the NESO
+hourly GB intensity (tests/data) shifted onto the window (``greenwire import grid``); then
+``greenwire carbon backfill`` and ``greenwire carbon run --once``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from typer.testing import CliRunner
+
+from cloud.buildings import building_lookup
+from cloud.carbon.site import load_sites
+from cloud.config import load_config
+from cloud.ingest import Ingestor
+from edge.agent import EdgeAgent, broker_settings
+from edge.config import EdgeConfig
+from greenwire.cli import app
+from greenwire.servers import InfluxDB1, Mosquitto
+from simulators.modbus_meter import MeterServer, SimMeter
+from simulators.series import Replay, builtin_series
+from tests.helpers import eventually
+
+DATA = Path(__file__).parents[1] / "data"
+STEP = timedelta(minutes=5)
+
+SITES_YAML = """\
+sites:
+  - id: cambridge
+    buildings:
+      - id: b2
+        floor_area_m2: 11500
+        zone: GB
+        timezone: Europe/London
+        annual_budget_kgco2e: 250000
+        market:
+          residual_mix_g_per_kwh: 360
+          residual_mix_source: "AIB European Residual Mixes 2023, GB"
+          instruments:
+            - {kind: certificate, kwh: 2000000, from: 2026-01-01, to: 2027-01-01, source: "REGO batch 2026-07"}
+        meters:
+          - {gateway: gw-hist-c, device: b2-main, role: grid_import}
+          - {gateway: gw-live, device: b2-sub, role: sub_meter}
+      - id: b25
+        floor_area_m2: 4200
+        zone: GB
+        timezone: Europe/London
+        annual_budget_kgco2e: 60000
+        meters:
+          - {gateway: gw-hist-c, device: b25-main, role: grid_import}
+  - id: golden
+    buildings:
+      - id: rsf
+        floor_area_m2: 20600
+        zone: US
+        timezone: America/Denver
+        annual_budget_kgco2e: 400000
+        meters:
+          - {gateway: gw-hist-g, device: rsf-import, role: grid_import}
+          - {gateway: gw-hist-g, device: rsf-export, role: grid_export}
+          - {gateway: gw-hist-g, device: rsf-pv, role: pv_generation}
+"""
+
+
+@dataclass(frozen=True)
+class World:
+    db: str
+    influx_url: str
+    ingest_yaml: Path
+    sites_yaml: Path
+    start: datetime
+    data_end: datetime
+    now: datetime
+    """When the world was ready: the "now" of the dashboards' relative ranges."""
+
+
+def _ts(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _cambridge_rows(start: datetime, now: datetime) -> list[str]:
+    rows = []
+    for name in ("b2", "b25"):
+        replay = Replay(builtin_series(name), start=datetime(2022, 11, 28, tzinfo=UTC), speed=1.0, clock=lambda: 0.0)
+        at = start
+        while at <= now:
+            rows.append(f"{_ts(at)},{name}-main,energy_import_kwh,{replay.energy_kwh((at - start).total_seconds())!r}")
+            at += STEP
+    return rows
+
+
+def _rsf_rows(start: datetime, now: datetime) -> list[str]:
+    with (DATA / "nrel-rsf-2011" / "rsf-2011-06-20-to-22.csv").open(newline="", encoding="utf-8") as handle:
+        hours = [(float(r["Building Net (kW)"]), -float(r["PV (kW)"])) for r in csv.DictReader(handle)]
+    # Per hour of the window (cycling through the 72 recorded hours): kWh imported, exported, generated.
+    counters = [0.0, 0.0, 0.0]
+    rows = []
+    at = start
+    while at <= now:
+        for device, value in zip(("rsf-import", "rsf-export", "rsf-pv"), counters, strict=True):
+            quantity = {"rsf-import": "energy_import_kwh", "rsf-export": "energy_export_kwh",
+                        "rsf-pv": "energy_generated_kwh"}[device]
+            rows.append(f"{_ts(at)},{device},{quantity},{value!r}")
+        net, pv = hours[int((at - start).total_seconds() // 3600) % len(hours)]
+        share = STEP / timedelta(hours=1)  # the hour's energy spread evenly over its 5-minute steps
+        counters[0] += max(net, 0.0) * share
+        counters[1] += max(-net, 0.0) * share
+        counters[2] += pv * share
+        at += STEP
+    return rows
+
+
+def _grid_csv(path: Path, start: datetime, now: datetime) -> None:
+    with (DATA / "neso-gb-2022-hourly.csv").open(encoding="utf-8") as handle:
+        lines = handle.read().splitlines()[1:]
+    first = (datetime(2022, 11, 28, tzinfo=UTC) - datetime(2022, 1, 1, tzinfo=UTC)).days * 24
+    out = ["timestamp,gco2_per_kwh"]
+    at, i = start - timedelta(hours=2), first
+    while at <= now + timedelta(hours=2):
+        out.append(f"{_ts(at)},{float(lines[i].split(',')[1]) * 1000!r}")
+        at += timedelta(hours=1)
+        i += 1
+    path.write_text("\n".join(out) + "\n")
+
+
+def _publish_malformed(broker: Mosquitto) -> None:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bad-{uuid.uuid4().hex[:6]}")
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    client.publish("greenwire/v1/cambridge/gw-live/readings", b'{"schema": "greenwire.readings.v1", "gateway"',
+                   qos=1).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+async def _run_live_agent(broker: Mosquitto, tmp: Path) -> None:
+    replay = Replay(builtin_series("b2"), start=datetime(2022, 11, 30, tzinfo=UTC), speed=60)
+    async with MeterServer(meters=[SimMeter(1, replay)]) as server:
+        edge = EdgeConfig.model_validate({
+            "gateway": "gw-live", "site": "cambridge", "mqtt": {"url": broker.url},
+            "buffer": {"path": str(tmp / "live.sqlite")},
+            "publish": {"status_interval_s": 1, "interval_s": 0.5},
+            "buses": [{"name": "plant", "host": "127.0.0.1", "port": server.port, "timeout_s": 0.2, "devices": [
+                {"id": "b2-sub", "unit": 1, "profile": "eastron-sdm630", "poll_interval_s": 0.5},
+                {"id": "b2-chiller", "unit": 7, "profile": "eastron-sdm630", "poll_interval_s": 0.5},
+            ]}],
+        })
+        agent = EdgeAgent(edge, broker_settings(edge))
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        await asyncio.sleep(3.5)
+        stop.set()
+        await task
+
+
+def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
+    """Everything above; returns where it is."""
+    db = f"dash_{uuid.uuid4().hex[:10]}"
+    influxdb.create_database(db)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = (now - timedelta(days=2)).replace(hour=0, minute=0)
+    sites_yaml = tmp / "sites.yaml"
+    sites_yaml.write_text(SITES_YAML)
+    ingest_yaml = tmp / "ingest.yaml"
+    ingest_yaml.write_text(
+        f"mqtt: {{url: '{broker.url}', client_id: 'ingest-{db}', group: 'g{db}'}}\n"
+        f"influx: {{api: v1, url: '{influxdb.url}', database: {db}}}\n"
+        f"batch: {{max_delay_s: 0.1}}\nstate_dir: '{tmp / 'ingest'}'\n"
+    )
+    files = {"cambridge": ("gw-hist-c", _cambridge_rows(start, now)), "golden": ("gw-hist-g", _rsf_rows(start, now))}
+
+    async def ingest() -> None:
+        ingestor = Ingestor(load_config(ingest_yaml), building_of=building_lookup(load_sites(sites_yaml)),
+                            stats_interval_s=0.5)
+        stop = asyncio.Event()
+        task = asyncio.create_task(ingestor.run(stop))
+        try:
+            await eventually(lambda: ingestor.consumer.connected and ingestor.status.consumer.connected, 10,
+                             "the ingestor to subscribe")
+            await asyncio.sleep(0.2)
+            total = 0
+            for site, (gateway, rows) in files.items():
+                path = tmp / f"{site}.csv"
+                path.write_text("timestamp,device,quantity,value\n" + "\n".join(rows) + "\n")
+                done = await asyncio.to_thread(
+                    subprocess.run,
+                    [sys.executable, "-m", "greenwire", "import", "readings", str(path), "--site", site,
+                     "--gateway", gateway, "--config", str(ingest_yaml)],
+                    capture_output=True, text=True, timeout=180,
+                )
+                assert done.returncode == 0, done.stderr
+                total += len(rows)
+            await _run_live_agent(broker, tmp)
+            await asyncio.to_thread(_publish_malformed, broker)
+            await eventually(lambda: ingestor.stats.readings_written >= total and ingestor.stats.rejected_total >= 1
+                             and ingestor.status.stored >= 3, 60, "the history, the status and the reject stored")
+            await asyncio.sleep(1.2)  # two more self-metrics intervals
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+    asyncio.run(ingest())
+    runner = CliRunner()
+    grid = tmp / "grid.csv"
+    _grid_csv(grid, start, now)
+    for args in (
+        ["import", "grid", str(grid), "--zone", "GB"],
+        ["carbon", "backfill", "--sites", str(sites_yaml), "--from", start.date().isoformat(),
+         "--to", (now + timedelta(days=1)).date().isoformat()],
+        ["carbon", "run", "--sites", str(sites_yaml), "--once", "--no-publish"],
+    ):
+        result = runner.invoke(app, [*args, "--config", str(ingest_yaml)])
+        assert result.exit_code == 0, (args, result.output)
+    return World(db, influxdb.url, ingest_yaml, sites_yaml, start, now, datetime.now(UTC))

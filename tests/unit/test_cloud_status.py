@@ -1,0 +1,106 @@
+"""Gateway status and ingest self-metrics as points: what the Fleet dashboard reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from cloud.ingest import IngestStats
+from cloud.selfmetrics import SelfMetrics
+from cloud.status import StatusAccepted, status_points
+from cloud.validate import Rejected, RejectReason
+from edge.publisher import status_payload
+from shared.wire import ReadingsBatch
+
+TOPIC = "greenwire/v1/campus-a/gw-01/status"
+NOW = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
+
+
+def _health(ts: str = "2026-11-22T10:00:00.000Z", **extra: object) -> bytes:
+    message = orjson.loads(status_payload("gw-01", "online", version="0.1.0", config_hash="abcd", **extra))
+    message["ts"] = ts
+    return orjson.dumps(message)
+
+
+def test_health_status_becomes_a_gateway_point_and_one_point_per_device() -> None:
+    payload = _health(
+        devices=[
+            {"device": "main", "bus": "plant", "online": True, "reads": 12, "errors": 0, "poll_latency_ms": 8.5,
+             "last_read": "2026-11-22T09:59:59.000Z"},
+            {"device": "absent", "bus": "plant", "online": False, "reads": 0, "errors": 7, "poll_latency_ms": None,
+             "last_read": None},
+        ],
+        buffer={"readings": 40, "batches": 2, "oldest_reading_age_s": 12.5, "dropped_readings": 3},
+        process={"cpu_pct": 1.5, "rss_mb": 50.2, "peak_rss_mb": 60.0},
+    )
+    out = status_points(TOPIC, payload, received=NOW, max_future_s=300,
+                        building_of=lambda s, g, d: "b2" if d == "main" else None)
+    assert isinstance(out, StatusAccepted)
+    ns = 1795341600000000000  # date -u -d 2026-11-22T10:00:00Z +%s
+    assert out.lines == [
+        f'gateway_status,gateway=gw-01,site=campus-a online=1i,state="online",buffer_readings=40i,'
+        f"buffer_batches=2i,oldest_reading_age_s=12.5,dropped_readings=3i,devices_online=1i,devices_total=2i,"
+        f"cpu_pct=1.5,rss_mb=50.2 {ns}",
+        f"gateway_device,building=b2,bus=plant,device=main,gateway=gw-01,site=campus-a "
+        f"online=1i,reads=12i,errors=0i,poll_latency_ms=8.5 {ns}",
+        f"gateway_device,bus=plant,device=absent,gateway=gw-01,site=campus-a online=0i,reads=0i,errors=7i {ns}",
+    ]
+
+
+def test_a_last_will_is_stored_when_it_arrives_not_when_it_was_built() -> None:
+    will = orjson.loads(status_payload("gw-01", "offline", reason="lost"))
+    will["ts"] = "2026-11-20T08:00:00.000Z"  # the connect, two days before the loss
+    out = status_points(TOPIC, orjson.dumps(will), received=NOW, max_future_s=300)
+    assert isinstance(out, StatusAccepted)
+    assert out.lines == [f'gateway_status,gateway=gw-01,site=campus-a online=0i,state="offline",reason="lost" '
+                         f"{int(NOW.timestamp()) * 10**9}"]
+    shutdown = orjson.loads(status_payload("gw-01", "offline", reason="shutdown"))
+    shutdown["ts"] = "2026-11-22T09:00:00.000Z"
+    out = status_points(TOPIC, orjson.dumps(shutdown), received=NOW, max_future_s=300)
+    assert isinstance(out, StatusAccepted) and out.lines[0].endswith(" 1795338000000000000")
+
+
+def test_bad_status_messages_are_rejected_with_a_reason() -> None:
+    cases = {
+        b"{not json": RejectReason.MALFORMED_JSON,
+        b"[]": RejectReason.UNKNOWN_SCHEMA,
+        orjson.dumps({"schema": "greenwire.readings.v1", "gateway": "gw-01"}): RejectReason.UNKNOWN_SCHEMA,
+        _health(colour="red"): RejectReason.UNEXPECTED_FIELD,
+        _health(buffer={"readings": -1, "batches": 0, "dropped_readings": 0}): RejectReason.SCHEMA_VIOLATION,
+        _health(ts="2026-11-22T11:00:00.000Z"): RejectReason.FUTURE_TIMESTAMP,
+    }
+    for payload, reason in cases.items():
+        out = status_points(TOPIC, payload, received=NOW, max_future_s=300)
+        assert isinstance(out, Rejected) and out.reason is reason, (payload, out)
+    other = status_points("greenwire/v1/campus-a/gw-02/status", _health(), received=NOW, max_future_s=300)
+    assert isinstance(other, Rejected) and other.reason is RejectReason.GATEWAY_MISMATCH
+    wrong_topic = status_points("greenwire/v1/campus-a/gw-01/readings", _health(), received=NOW, max_future_s=300)
+    assert isinstance(wrong_topic, Rejected) and wrong_topic.reason is RejectReason.INVALID_TOPIC
+
+
+def _batch(*offsets_s: float) -> ReadingsBatch:
+    return ReadingsBatch.model_validate({
+        "schema": "greenwire.readings.v1", "gateway": "gw-01", "seq": 1, "sent_at": NOW,
+        "readings": [{"ts": NOW - timedelta(seconds=s), "device": "m", "values": {"active_power_w": 1.0}}
+                     for s in offsets_s],
+    }, strict=False)
+
+
+def test_ingest_lag_per_gateway_and_counters() -> None:
+    metrics = SelfMetrics("ingest-1", clock_ns=lambda: 42)
+    received = int(NOW.timestamp()) * 10**9
+    metrics.observe("campus-a", "gw-01", _batch(3600, 10), received)   # a backlog: an hour old
+    metrics.observe("campus-a", "gw-01", _batch(2.5, 1.5), received)   # live
+    metrics.observe("campus-b", "gw-07", _batch(4), received)
+    stats = IngestStats(received_messages=3, accepted_messages=3, readings_written=5, acked_messages=3)
+    stats.rejected["malformed_json"] = 2
+    lines = metrics.lines(stats)
+    assert lines[0] == ("ingest_lag,gateway=gw-01,instance=ingest-1,site=campus-a "
+                        "lag_max_s=3600,lag_newest_s=1.5,messages=2i,readings=4i 42")
+    assert lines[1] == ("ingest_lag,gateway=gw-07,instance=ingest-1,site=campus-b "
+                        "lag_max_s=4,lag_newest_s=4,messages=1i,readings=1i 42")
+    assert lines[2].startswith("ingest_stats,instance=ingest-1 received_messages=3i,accepted_messages=3i,"
+                               "readings_written=5i,rejected_total=2i,acked_messages=3i,")
+    # A new interval: no messages, so no lag point; the counters are still written.
+    assert [line.split(",")[0] for line in metrics.lines(stats)] == ["ingest_stats"]

@@ -1,0 +1,196 @@
+"""Dashboards as code: the checked-in JSON is what the code generates, it is valid Grafana
+dashboard JSON, and every panel is usable by a facility manager (a unit, a query, thresholds)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from cloud.grafana.build import generated, stale
+from cloud.grafana.dashboards import all_dashboards
+from cloud.grafana.macros import (
+    VariableValue,
+    calculate_interval,
+    format_interval,
+    interpolate,
+    resolve_relative,
+    variables_used,
+)
+from cloud.grafana.model import Panel, Query, Threshold
+from greenwire.cli import app
+
+ROOT = Path(__file__).parents[2]
+GRAFANA = ROOT / "deploy" / "grafana"
+SCHEMA = json.loads((ROOT / "tests" / "data" / "grafana-dashboard-schema" / "dashboard.jsonschema.json").read_text())
+
+
+def test_checked_in_json_is_what_the_code_generates() -> None:
+    assert stale(GRAFANA) == [], "run `greenwire grafana build` and commit deploy/grafana"
+
+
+def test_check_fails_on_a_changed_file(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["grafana", "build", "--out", str(tmp_path)]).exit_code == 0
+    assert runner.invoke(app, ["grafana", "build", "--out", str(tmp_path), "--check"]).exit_code == 0
+    fleet = tmp_path / "dashboards" / "fleet.json"
+    fleet.write_text(fleet.read_text().replace("Gateways online", "Gateways up"))
+    result = runner.invoke(app, ["grafana", "build", "--out", str(tmp_path), "--check"])
+    assert result.exit_code == 1
+    assert "fleet.json" in result.output
+    (tmp_path / "dashboards" / "stray.json").write_text("{}")
+    assert "dashboards/stray.json" in stale(tmp_path)
+    (tmp_path / "provisioning" / "alerting" / "greenwire.yaml").unlink()
+    assert "provisioning/alerting/greenwire.yaml" in stale(tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in generated() if n.endswith(".json")))
+def test_dashboard_validates_against_grafanas_schema(name: str) -> None:
+    document = json.loads(generated()[name])
+    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft7Validator)
+
+
+def test_the_schema_rejects_what_grafana_would_reject() -> None:
+    document = json.loads(generated()["dashboards/fleet.json"])
+    document["panels"][0]["gridPos"]["w"] = 30
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft7Validator)
+    document = json.loads(generated()["dashboards/fleet.json"])
+    document["panels"][0]["colour"] = "red"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft7Validator)
+
+
+@pytest.mark.parametrize("name", sorted(all_dashboards()))
+def test_every_panel_has_a_unit_thresholds_and_influxql(name: str) -> None:
+    board = all_dashboards()[name]
+    document = board.to_json()
+    defined = {v["name"] for v in document["templating"]["list"]}
+    assert document["time"]["from"].startswith("now-")
+    for panel in document["panels"]:
+        if panel["type"] == "row":
+            continue
+        defaults = panel["fieldConfig"]["defaults"]
+        assert defaults["unit"], panel["title"]
+        steps = defaults["thresholds"]["steps"]
+        assert steps[0]["value"] is None and all(s["color"] for s in steps), panel["title"]
+        for target in panel["targets"]:
+            assert target["rawQuery"] is True
+            assert target["query"].startswith(("SELECT", "SHOW")), target["query"]
+            assert "$timeFilter" in target["query"], f"{panel['title']}: the query ignores the time range"
+        assert variables_used([t["query"] for t in panel["targets"]]) <= defined, panel["title"]
+    ids = [p["id"] for p in document["panels"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_panels_do_not_overlap() -> None:
+    for board in all_dashboards().values():
+        cells: set[tuple[int, int]] = set()
+        for panel in board.to_json()["panels"]:
+            pos = panel["gridPos"]
+            assert pos["x"] + pos["w"] <= 24
+            mine = {(pos["x"] + i, pos["y"] + j) for i in range(pos["w"]) for j in range(pos["h"])}
+            assert not cells & mine, panel["title"]
+            cells |= mine
+
+
+def test_health_dashboard_shows_no_individual_identifiers() -> None:
+    for panel in all_dashboards()["health"].to_json()["panels"]:
+        for target in panel.get("targets", []):
+            query = target["query"]
+            # Participants may be counted, never listed or grouped by.
+            assert 'GROUP BY "subject"' not in query and "participant" not in query.split("FROM")[0].replace(
+                "participants", ""), query
+
+
+def test_builder_refuses_a_panel_without_unit_or_query() -> None:
+    with pytest.raises(ValueError, match="no unit"):
+        Panel("stat", "x", "", (Query("SELECT 1"),))
+    with pytest.raises(ValueError, match="no query"):
+        Panel("stat", "x", "kwatt", ())
+    with pytest.raises(ValueError, match="base"):
+        Panel("stat", "x", "kwatt", (Query("SELECT 1"),), thresholds=(Threshold(5, "red"),))
+
+
+# -- Grafana's substitution ---------------------------------------------------------------------
+
+START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+
+
+def test_time_filter_and_interval_as_grafana_sends_them() -> None:
+    end = START + timedelta(hours=6)
+    interval = calculate_interval(START, end)
+    assert format_interval(interval) == "20s"  # 21.6 s per point rounds to 20 s
+    text = interpolate(
+        'SELECT mean("x") FROM "m" WHERE "site" =~ /^$site$/ AND $timeFilter GROUP BY time($__interval)',
+        start=START, end=end, variables={"site": VariableValue(("campus-a",))}, interval=interval,
+    )
+    assert text == (
+        'SELECT mean("x") FROM "m" WHERE "site" =~ /^campus-a$/ AND '
+        "time >= 1795996800000ms and time <= 1796018400000ms GROUP BY time(20s)"
+    )
+
+
+def test_multi_value_and_all_variables_become_regex_alternatives() -> None:
+    query = 'WHERE "building" =~ /^$building$/ AND "g" = \'${gateway}\' AND [[site]]'
+    out = interpolate(
+        query, start=START, end=START + timedelta(days=1), interval=timedelta(minutes=1),
+        variables={
+            "building": VariableValue(("b2", "b25.x"), multi=True, include_all=True),
+            "gateway": VariableValue(("gw-01",)),
+            "site": VariableValue(("c",), multi=True),
+        },
+    )
+    assert out == 'WHERE "building" =~ /^(b2|b25\\.x)$/ AND "g" = \'gw-01\' AND c'
+    with pytest.raises(KeyError, match="zone"):
+        interpolate("$zone", start=START, end=START, variables={}, interval=timedelta(seconds=1))
+
+
+def test_min_interval_and_formatting() -> None:
+    assert calculate_interval(START, START + timedelta(hours=1), min_interval="1m") == timedelta(minutes=1)
+    assert calculate_interval(START, START + timedelta(days=30)) == timedelta(minutes=30)  # 43.2 min -> 30 min
+    assert format_interval(timedelta(days=2)) == "2d"
+    assert format_interval(timedelta(milliseconds=100)) == "100ms"
+    now = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)
+    assert resolve_relative("now-6h", now) == now - timedelta(hours=6)
+    assert resolve_relative("now/d", now) == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_alert_rules_provisioning_is_well_formed() -> None:
+    from ruamel.yaml import YAML
+
+    document = YAML(typ="safe").load((GRAFANA / "provisioning" / "alerting" / "greenwire.yaml").read_text())
+    rules = document["groups"][0]["rules"]
+    assert {r["title"] for r in rules} == {"Gateway offline", "Gateway buffer growing", "Carbon budget at risk"}
+    for rule in rules:
+        refs = [d["refId"] for d in rule["data"]]
+        assert rule["condition"] in refs and len(refs) == len(set(refs))
+        for item in rule["data"]:
+            model = item["model"]
+            if item["datasourceUid"] == "__expr__":
+                used = set(re.findall(r"\$(\w+)", model["expression"])) if model["type"] == "math" else {
+                    model["expression"]}
+                assert used <= set(refs), (rule["title"], used)
+            else:
+                assert item["datasourceUid"] == "greenwire-influxdb" and "$timeFilter" in model["query"]
+                assert item["relativeTimeRange"]["from"] > 0
+        assert re.fullmatch(r"\d+[mh]", rule["for"])
+
+
+def test_provisioning_files_name_the_dashboards_datasource() -> None:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    source = yaml.load((GRAFANA / "provisioning" / "datasources" / "greenwire.yaml").read_text())["datasources"][0]
+    assert source["uid"] == "greenwire-influxdb" and source["type"] == "influxdb"
+    provider = yaml.load((GRAFANA / "provisioning" / "dashboards" / "greenwire.yaml").read_text())["providers"][0]
+    assert provider["type"] == "file" and provider["options"]["path"].endswith("/greenwire")
+    for text in generated().values():
+        if text.startswith("{"):
+            uids = {t["datasource"]["uid"] for p in json.loads(text)["panels"] for t in p.get("targets", [])}
+            assert uids <= {source["uid"]}
