@@ -23,7 +23,8 @@ SiteOption = Annotated[
 ]
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Ingestor config (its influx section, api v1). Default: the local stack."),
+    typer.Option("--config", "-c", help="Ingestor config (its influx section; with api v2 the bucket needs a "
+                 "DBRP mapping of the same name). Default: the local stack."),
 ]
 
 
@@ -39,11 +40,18 @@ def _influx(config: Path | None):  # type: ignore[no-untyped-def]
         except ConfigError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        if cfg.influx.api != "v1" or cfg.influx.database is None:
-            typer.echo("error: carbon commands use InfluxQL: give an influx section with api v1 "
-                       "(InfluxDB 2.x/3 answer it through their v1 compatibility API)", err=True)
-            raise typer.Exit(2)
-        return InfluxV1(cfg.influx.url, cfg.influx.database)
+        influx = cfg.influx
+        try:
+            if influx.api == "v2":
+                # InfluxDB 2.x/3 answer InfluxQL on /query through a DBRP mapping of the bucket.
+                assert influx.bucket is not None
+                return InfluxV1(influx.url, influx.bucket, token=influx.resolved_token())
+            assert influx.database is not None
+            return InfluxV1(influx.url, influx.database, username=influx.username,
+                            password=influx.resolved_password())
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     from greenwire.stack import discover
 
     env = discover()

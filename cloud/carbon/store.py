@@ -36,17 +36,36 @@ def _quote(value: str) -> str:
 class InfluxV1:
     """The few InfluxQL calls the carbon commands need."""
 
-    def __init__(self, url: str, database: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, database: str, *, timeout_s: float = 30.0, username: str | None = None,
+                 password: str | None = None, token: str | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        """``username``/``password`` for InfluxDB 1.x with authentication; ``token`` for InfluxDB 2.x
+        and 3, whose v1-compatible ``/query`` and ``/write`` answer here through a DBRP mapping
+        (``database`` is then the mapped database name, usually the bucket's)."""
         self.url = url.rstrip("/")
         self.database = database
-        self._timeout = timeout_s
+        self._client_options: dict[str, Any] = {
+            "headers": {"Authorization": f"Token {token}"} if token else {},
+            "auth": httpx.BasicAuth(username, password or "") if username else None,
+            "timeout": timeout_s,
+            "transport": transport,
+        }
+
+    def _client(self) -> httpx.Client:
+        # One client a call, closed after it, as httpx.get does: the commands make few calls.
+        return httpx.Client(**self._client_options)
+
+    def __repr__(self) -> str:  # never the credentials
+        return f"InfluxV1({self.url!r}, {self.database!r})"
 
     def query(self, q: str) -> list[dict[str, Any]]:
         try:
-            response = httpx.get(f"{self.url}/query", params={"db": self.database, "q": q, "epoch": "ns"},
-                                 timeout=self._timeout)
+            with self._client() as client:
+                response = client.get(f"{self.url}/query", params={"db": self.database, "q": q, "epoch": "ns"})
         except httpx.HTTPError as exc:
             raise StoreError(f"InfluxDB at {self.url}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise StoreRejected(f"InfluxDB at {self.url} refused the credentials ({response.status_code})")
         body = response.json()
         rows: list[dict[str, Any]] = []
         for result in body.get("results", []):
@@ -63,8 +82,9 @@ class InfluxV1:
         for start in range(0, len(lines), batch):
             body = "\n".join(lines[start : start + batch]).encode()
             try:
-                response = httpx.post(f"{self.url}/write", params={"db": self.database, "precision": "ns"},
-                                      content=body, timeout=self._timeout)
+                with self._client() as client:
+                    response = client.post(f"{self.url}/write", params={"db": self.database, "precision": "ns"},
+                                           content=body)
             except httpx.HTTPError as exc:
                 raise StoreError(f"InfluxDB at {self.url}: {exc}") from exc
             if response.status_code != 204:
