@@ -82,7 +82,7 @@ def test_the_numbers_behind_the_panels_are_the_engines(world: World) -> None:
     ranking = next(p for p in board.panel_list() if p.title.startswith("Ranking"))
     chosen = next(c for c in selections(board, sources, world.now) if c["site"].values == ("cambridge",))
     data = run_panel(board, ranking, chosen, sources, world.now)
-    rows = {s["tags"]["building"]: s["values"][0] for s in data.series}  # time, kgCO2e/m2, kgCO2e
+    rows = {s["tags"]["building"]: s["values"][0] for s in data.series}  # time, kgCO2e/m2
     assert set(rows) == {"b2", "b25"}
     for building, area in (("b2", 11500), ("b25", 4200)):
         stored = query(f'SELECT sum("scope2_location_kgco2e") FROM "carbon" WHERE "resolution" = \'1d\' AND '

@@ -202,3 +202,22 @@ def test_provisioning_files_name_the_dashboards_datasource() -> None:
         if text.startswith("{"):
             uids = {t["datasource"]["uid"] for p in json.loads(text)["panels"] for t in p.get("targets", [])}
             assert uids <= provisioned
+
+
+def test_value_mappings_and_units_apply_to_a_single_value_column() -> None:
+    """A panel's unit and value mappings apply to every field; a panel with several value columns would
+    show a wrong unit, or turn a count of 1 into "online"."""
+    for board in all_dashboards().values():
+        for panel in board.panel_list():
+            if panel.mappings or panel.kind == "table":
+                for query in panel.queries:
+                    assert _columns(query.sql.split(" FROM ")[0]) == 1, (panel.title, query.sql)
+
+
+def _columns(select: str) -> int:
+    """Value columns of a SELECT list: commas outside parentheses, plus one."""
+    depth, columns = 0, 1
+    for char in select:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        columns += char == "," and depth == 0
+    return columns
