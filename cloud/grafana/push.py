@@ -58,7 +58,7 @@ def datasource(target: InfluxTarget, uid: str, name: str, database: str, *, defa
         "access": "proxy",
         "url": target.url,
         "isDefault": default,
-        "jsonData": {"dbName": database, "httpMode": "POST", "timeInterval": "10s"},
+        "jsonData": {"version": "InfluxQL", "dbName": database, "httpMode": "POST", "timeInterval": "10s"},
     }
     if target.token:
         body["jsonData"]["httpHeaderName1"] = "Authorization"

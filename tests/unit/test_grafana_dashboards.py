@@ -196,6 +196,7 @@ def test_provisioning_files_name_the_dashboards_datasource() -> None:
     provisioned = {s["uid"] for s in sources}
     assert provisioned == {"greenwire-influxdb", "greenwire-influxdb-health"}
     assert all(s["type"] == "influxdb" and s["jsonData"]["dbName"].startswith("${") for s in sources)
+    assert all(s["jsonData"]["version"] == "InfluxQL" for s in sources)
     provider = yaml.load((GRAFANA / "provisioning" / "dashboards" / "greenwire.yaml").read_text())["providers"][0]
     assert provider["type"] == "file" and provider["options"]["path"].endswith("/greenwire")
     for text in generated().values():
