@@ -47,13 +47,16 @@ def push(
     influx_token: Annotated[
         str | None, typer.Option(help="InfluxDB 2.x API token for the datasource.", envvar="GREENWIRE_INFLUX_TOKEN")
     ] = None,
+    health_db: Annotated[
+        str, typer.Option(help="The health pilot's InfluxQL database.", envvar="GREENWIRE_HEALTH_INFLUX_DB")
+    ] = "greenwire_health",
 ) -> None:
     """Upload the datasource, dashboards and alert rules through Grafana's HTTP API (idempotent)."""
     from cloud.grafana.push import GrafanaError, InfluxTarget
     from cloud.grafana.push import push as push_all
 
     try:
-        count = push_all(url, token, InfluxTarget(influx_url, influx_db, influx_token), echo=typer.echo)
+        count = push_all(url, token, InfluxTarget(influx_url, influx_db, influx_token, health_db), echo=typer.echo)
     except GrafanaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -75,6 +78,7 @@ def report_command(
 
     from cloud.carbon.cli import _influx
     from cloud.grafana.evaluate import influx_query
+    from cloud.grafana.model import DATASOURCE_UID
     from cloud.grafana.report import report
 
     def when(text: str) -> datetime:
@@ -91,7 +95,7 @@ def report_command(
         raise typer.Exit(2)
     influx = _influx(config)
     try:
-        index = report(influx_query(influx.url, influx.database), site, t0, t1, out)
+        index = report({DATASOURCE_UID: influx_query(influx.url, influx.database)}, site, t0, t1, out)
     except LookupError as exc:
         typer.echo(f"error: {exc.args[0]}", err=True)
         raise typer.Exit(1) from None

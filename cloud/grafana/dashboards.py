@@ -86,7 +86,7 @@ def portfolio() -> Dashboard:
                 description="Scope 2 location-based emissions of each building, time-matched to the grid's "
                 "intensity minute by minute.", width=12, bars=True, stacked=True, interval="1h", decimals=1),
             Panel("table", "Ranking: kgCO2e per m² in the period", KG_PER_M2, (Query(
-                f'SELECT sum("kgco2e_per_m2") AS "kgCO2e/m²", sum("scope2_location_kgco2e") AS "kgCO2e" '
+                f'SELECT sum("kgco2e_per_m2") AS "kgCO2e/m²" '
                 f'FROM "carbon_daily" WHERE {_BLDG} AND $timeFilter GROUP BY "building"', format="table"),),
                 description="Emissions (Scope 1 and location-based Scope 2) per floor area over the chosen "
                 "days, worst first. Choose at least a day: the figures are per local day.",
@@ -153,11 +153,11 @@ def building() -> Dashboard:
                 description="PV generation used in the building (generation minus export, both measured) "
                 "and what went to the grid. Empty for a building without PV.",
                 width=12, bars=True, stacked=True, interval="1d", min=0, decimals=0),
-            Panel("table", "Meter status", "none", (Query(
-                'SELECT last("online") AS "online", last("errors") AS "poll errors", '
-                'last("poll_latency_ms") AS "latency ms" FROM "gateway_device" '
-                f'WHERE {_BLDG} AND $timeFilter GROUP BY "gateway", "device"', format="table"),),
-                description="Each meter of the building as its gateway last reported it.",
+            Panel("stat", "Meter status", "none", (Query(
+                'SELECT last("online") FROM "gateway_device" '
+                f'WHERE {_BLDG} AND $timeFilter GROUP BY "gateway", "device"', alias="$tag_device"),),
+                description="Each meter of the building as its gateway last reported it (poll errors and "
+                "latency per meter are on the Fleet dashboard).",
                 width=12, thresholds=steps("red", (1, "green")), mappings=ONLINE),
             Panel("stat", "Share of estimated data", "percent", (Query(
                 'SELECT sum("estimated_kwh") / sum("grid_import_kwh") * 100 FROM "carbon" '

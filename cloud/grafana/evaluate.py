@@ -10,7 +10,7 @@ InfluxQL backend does. Used by the panel-query proof in the tests and by ``green
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,8 @@ from shared.errors import StoreError, StoreRejected
 
 Query = Callable[[str], list[dict[str, Any]]]
 """InfluxQL text -> the ``series`` of its result (``name``, ``tags``, ``columns``, ``values``)."""
+Sources = Mapping[str, Query]
+"""Datasource uid -> how to query its database (the energy and the health databases differ)."""
 
 
 def influx_query(url: str, database: str, *, timeout_s: float = 30.0) -> Query:
@@ -46,14 +48,15 @@ def influx_query(url: str, database: str, *, timeout_s: float = 30.0) -> Query:
     return run
 
 
-def variable_values(variable: Variable, chosen: dict[str, VariableValue], query: Query, now: datetime) -> list[str]:
+def variable_values(variable: Variable, chosen: dict[str, VariableValue], sources: Sources,
+                    now: datetime) -> list[str]:
     """The options of a variable given the earlier variables' selection."""
     text = interpolate(variable.query, start=now, end=now, variables=chosen, interval=calculate_interval(now, now))
-    values = {str(row[1]) for s in query(text) for row in s["values"]}
+    values = {str(row[1]) for s in sources[variable.datasource](text) for row in s["values"]}
     return sorted(values)
 
 
-def selections(board: Dashboard, query: Query, now: datetime) -> Iterator[dict[str, VariableValue]]:
+def selections(board: Dashboard, sources: Sources, now: datetime) -> Iterator[dict[str, VariableValue]]:
     """Every selection a user can make: each value of a single-value variable, "All" of a multi one."""
 
     def walk(index: int, chosen: dict[str, VariableValue]) -> Iterator[dict[str, VariableValue]]:
@@ -61,7 +64,7 @@ def selections(board: Dashboard, query: Query, now: datetime) -> Iterator[dict[s
             yield dict(chosen)
             return
         variable = board.variables[index]
-        options = variable_values(variable, chosen, query, now)
+        options = variable_values(variable, chosen, sources, now)
         picks = [tuple(options)] if variable.include_all else [(o,) for o in options]
         for pick in picks:
             if not pick:
@@ -97,12 +100,13 @@ def panel_range(board: Dashboard, panel: Panel, now: datetime, start: datetime |
     return resolve_relative(panel.time_from or board.time_from, now), now
 
 
-def run_panel(board: Dashboard, panel: Panel, chosen: dict[str, VariableValue], query: Query, now: datetime,
+def run_panel(board: Dashboard, panel: Panel, chosen: dict[str, VariableValue], sources: Sources, now: datetime,
               *, start: datetime | None = None, end: datetime | None = None,
               max_data_points: int = 1000) -> PanelData:
     """Interpolate and run every query of ``panel``."""
     t0, t1 = panel_range(board, panel, now, start, end)
     interval = calculate_interval(t0, t1, max_data_points=max_data_points, min_interval=panel.interval)
     sent = tuple(interpolate(q.sql, start=t0, end=t1, variables=chosen, interval=interval) for q in panel.queries)
-    series = tuple(itertools.chain.from_iterable(query(text) for text in sent))
+    series = tuple(itertools.chain.from_iterable(
+        sources[q.datasource](text) for q, text in zip(panel.queries, sent, strict=True)))
     return PanelData(panel, sent, series, t0, t1)

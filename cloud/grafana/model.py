@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 DATASOURCE_UID: Final = "greenwire-influxdb"
+"""The energy database (``greenwire``): readings, carbon results, fleet and ingest metrics."""
+HEALTH_DATASOURCE_UID: Final = "greenwire-influxdb-health"
+"""The health pilot's own database (``greenwire_health``), kept apart from the energy data."""
 DATASOURCE: Final = {"type": "influxdb", "uid": DATASOURCE_UID}
+
+
+def datasource_ref(uid: str) -> dict[str, str]:
+    """A panel's or target's reference to one of the provisioned InfluxDB datasources."""
+    return {"type": "influxdb", "uid": uid}
 SCHEMA_VERSION: Final = 39
 """Grafana 11's dashboard schema version (what Grafana 11.x writes when it saves a dashboard)."""
 GRID_COLUMNS: Final = 24
@@ -53,11 +61,12 @@ class Query:
     sql: str
     alias: str | None = None
     format: Literal["time_series", "table"] = "time_series"
+    datasource: str = DATASOURCE_UID
 
     def to_json(self, ref: str) -> dict[str, Any]:
         target: dict[str, Any] = {
             "refId": ref,
-            "datasource": DATASOURCE,
+            "datasource": datasource_ref(self.datasource),
             "query": self.sql,
             "rawQuery": True,
             "resultFormat": self.format,
@@ -112,6 +121,8 @@ class Panel:
             raise ValueError(f"panel {self.title!r}: width {self.width} is not in 1..{GRID_COLUMNS}")
         if self.thresholds[0].value is not None:
             raise ValueError(f"panel {self.title!r}: the first threshold is the base (value None)")
+        if len({q.datasource for q in self.queries}) > 1:
+            raise ValueError(f"panel {self.title!r}: all queries of a panel use one datasource")
 
     def _field_config(self) -> dict[str, Any]:
         defaults: dict[str, Any] = {
@@ -172,7 +183,7 @@ class Panel:
             "type": self.kind,
             "title": self.title,
             "description": self.description,
-            "datasource": DATASOURCE,
+            "datasource": datasource_ref(self.queries[0].datasource),
             "gridPos": {"h": self.height, "w": self.width, "x": x, "y": y},
             "targets": [q.to_json(chr(ord("A") + i)) for i, q in enumerate(self.queries)],
             "fieldConfig": self._field_config(),
@@ -205,13 +216,14 @@ class Variable:
     query: str
     multi: bool = False
     include_all: bool = False
+    datasource: str = DATASOURCE_UID
 
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "query",
             "name": self.name,
             "label": self.label,
-            "datasource": DATASOURCE,
+            "datasource": datasource_ref(self.datasource),
             "query": self.query,
             "refresh": 1,
             "sort": 1,

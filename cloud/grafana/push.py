@@ -5,7 +5,8 @@ For users who do not provision from files: ``greenwire grafana push --url URL --
 grafana-client; every step is idempotent (create, or update what exists), so pushing
 again after ``greenwire grafana build`` brings a server up to date:
 
-1. ``GET /api/datasources/uid/greenwire-influxdb``: ``PUT`` it if it exists, else ``POST /api/datasources``
+1. ``GET /api/datasources/uid/{uid}``: ``PUT`` it if it exists, else ``POST /api/datasources``, for the
+   energy datasource and the health pilot's
 2. ``GET /api/folders/greenwire``, else ``POST /api/folders``
 3. ``POST /api/dashboards/db`` for each dashboard, ``overwrite: true``, into the folder
 4. ``PUT /api/v1/provisioning/folder/greenwire/rule-groups/greenwire``: the alert rules
@@ -21,7 +22,7 @@ from typing import Any
 
 from cloud.grafana.alerts import FOLDER_TITLE, FOLDER_UID, GROUP, api_rule_group
 from cloud.grafana.dashboards import all_dashboards
-from cloud.grafana.model import DATASOURCE_UID
+from cloud.grafana.model import DATASOURCE_UID, HEALTH_DATASOURCE_UID
 from shared.errors import GreenwireError
 
 
@@ -37,18 +38,27 @@ class InfluxTarget:
     database: str
     token: str | None = None
     """InfluxDB 2.x API token, sent as ``Authorization: Token ...``."""
+    health_database: str = "greenwire_health"
 
 
-def datasource(target: InfluxTarget) -> dict[str, Any]:
-    """The datasource as the HTTP API takes it (the same as the provisioning file)."""
+def datasources(target: InfluxTarget) -> list[dict[str, Any]]:
+    """Both datasources as the HTTP API takes them (the same as the provisioning file)."""
+    return [
+        datasource(target, DATASOURCE_UID, "greenwire InfluxDB", target.database, default=True),
+        datasource(target, HEALTH_DATASOURCE_UID, "greenwire health pilot", target.health_database),
+    ]
+
+
+def datasource(target: InfluxTarget, uid: str, name: str, database: str, *, default: bool = False) -> dict[str, Any]:
+    """One InfluxQL datasource."""
     body: dict[str, Any] = {
-        "name": "greenwire InfluxDB",
-        "uid": DATASOURCE_UID,
+        "name": name,
+        "uid": uid,
         "type": "influxdb",
         "access": "proxy",
         "url": target.url,
-        "isDefault": True,
-        "jsonData": {"dbName": target.database, "httpMode": "POST", "timeInterval": "10s"},
+        "isDefault": default,
+        "jsonData": {"version": "InfluxQL", "dbName": database, "httpMode": "POST", "timeInterval": "10s"},
     }
     if target.token:
         body["jsonData"]["httpHeaderName1"] = "Authorization"
@@ -91,12 +101,14 @@ def _push(api: Any, url: str, target: InfluxTarget, echo: Callable[[str], None])
             raise GrafanaError(f"Grafana {url}: {what}: {exc}") from exc
         return True
 
-    body = datasource(target)
-    if exists("datasource", lambda: api.datasource.get_datasource_by_uid(DATASOURCE_UID)):
-        step("update datasource", lambda: api.datasource.update_datasource_by_uid(DATASOURCE_UID, body))
-    else:
-        step("create datasource", lambda: api.datasource.create_datasource(body))
-    echo(f"datasource {DATASOURCE_UID} -> {target.url} ({target.database})")
+    for body in datasources(target):
+        uid = body["uid"]
+        if exists(f"datasource {uid}", lambda u=uid: api.datasource.get_datasource_by_uid(u)):  # type: ignore[misc]
+            step(f"update datasource {uid}",
+                 lambda u=uid, b=body: api.datasource.update_datasource_by_uid(u, b))  # type: ignore[misc]
+        else:
+            step(f"create datasource {uid}", lambda b=body: api.datasource.create_datasource(b))  # type: ignore[misc]
+        echo(f"datasource {uid} -> {target.url} ({body['jsonData']['dbName']})")
     if not exists("folder", lambda: api.folder.get_folder(FOLDER_UID)):
         step("create folder", lambda: api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID))
     boards = all_dashboards()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from cloud.grafana.dashboards import building, portfolio
-from cloud.grafana.evaluate import PanelData, Query, run_panel, variable_values
+from cloud.grafana.evaluate import PanelData, Sources, run_panel, variable_values
 from cloud.grafana.macros import VariableValue
 from cloud.grafana.model import Dashboard, Panel
 
@@ -140,24 +140,24 @@ def _panel(board: Dashboard, title: str) -> Panel:
     return next(p for p in board.panel_list() if p.title == title)
 
 
-def collect(query: Query, site: str, start: datetime, end: datetime, out: Path) -> list[Chart]:
+def collect(sources: Sources, site: str, start: datetime, end: datetime, out: Path) -> list[Chart]:
     """Run and draw the report's panels into ``out``; returns the charts in page order."""
     out.mkdir(parents=True, exist_ok=True)
     charts: list[Chart] = []
     board = portfolio()
     chosen = {"site": VariableValue((site,))}
-    buildings = variable_values(board.variables[1], chosen, query, end)
+    buildings = variable_values(board.variables[1], chosen, sources, end)
     if not buildings:
         raise LookupError(f"no building of site {site!r} has carbon results in InfluxDB (run `greenwire carbon backfill`)")
     chosen["building"] = VariableValue(tuple(buildings), multi=True, include_all=True)
     for index, title in enumerate(PORTFOLIO_PANELS):
-        data = run_panel(board, _panel(board, title), chosen, query, end, start=start, end=end)
+        data = run_panel(board, _panel(board, title), chosen, sources, end, start=start, end=end)
         charts.append(draw(data, out / f"site-{index}.png", f"site {site}"))
     one = building()
     for name in buildings:
         selection = {"site": VariableValue((site,)), "building": VariableValue((name,))}
         for index, title in enumerate(BUILDING_PANELS):
-            data = run_panel(one, _panel(one, title), selection, query, end, start=start, end=end)
+            data = run_panel(one, _panel(one, title), selection, sources, end, start=start, end=end)
             charts.append(draw(data, out / f"{name}-{index}.png", f"building {name}"))
     return charts
 
@@ -201,9 +201,9 @@ def page(charts: list[Chart], site: str, start: datetime, end: datetime) -> str:
 """
 
 
-def report(query: Query, site: str, start: datetime, end: datetime, out: Path) -> Path:
+def report(sources: Sources, site: str, start: datetime, end: datetime, out: Path) -> Path:
     """Write the charts and ``index.html`` into ``out``; returns the page's path."""
-    charts = collect(query, site, start, end, out)
+    charts = collect(sources, site, start, end, out)
     index = out / "index.html"
     index.write_text(page(charts, site, start, end), encoding="utf-8")
     return index

@@ -92,6 +92,8 @@ class World:
     data_end: datetime
     now: datetime
     """When the world was ready: the "now" of the dashboards' relative ranges."""
+    health_db: str = "greenwire_health"
+    """Where the health service would write; absent until it runs in this world."""
 
 
 def _ts(at: datetime) -> str:
@@ -231,4 +233,4 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
     ):
         result = runner.invoke(app, [*args, "--config", str(ingest_yaml)])
         assert result.exit_code == 0, (args, result.output)
-    return World(db, influxdb.url, ingest_yaml, sites_yaml, start, now, datetime.now(UTC))
+    return World(db, influxdb.url, ingest_yaml, sites_yaml, start, now, datetime.now(UTC), health_db=f"{db}_health")

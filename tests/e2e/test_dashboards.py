@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from cloud.grafana.dashboards import all_dashboards
-from cloud.grafana.evaluate import influx_query, run_panel, selections
+from cloud.grafana.evaluate import Query, influx_query, run_panel, selections
+from cloud.grafana.model import DATASOURCE_UID, HEALTH_DATASOURCE_UID
 from greenwire.servers import InfluxDB1, Mosquitto
+from shared.errors import StoreRejected
 from tests.e2e.dashboard_world import World, build_world
 
 pytestmark = pytest.mark.e2e
@@ -32,9 +34,17 @@ def world(_mosquitto: Mosquitto, _influxdb: InfluxDB1, tmp_path_factory: pytest.
         _influxdb.drop_database(built.db)
 
 
-def _measurements(world: World) -> set[str]:
-    rows = influx_query(world.influx_url, world.db)("SHOW MEASUREMENTS")
+def _measurements(world: World, db: str | None = None) -> set[str]:
+    try:
+        rows = influx_query(world.influx_url, db or world.db)("SHOW MEASUREMENTS")
+    except StoreRejected:  # the database does not exist
+        return set()
     return {row[0] for s in rows for row in s["values"]}
+
+
+def _sources(world: World) -> dict[str, Query]:
+    return {DATASOURCE_UID: influx_query(world.influx_url, world.db),
+            HEALTH_DATASOURCE_UID: influx_query(world.influx_url, world.health_db)}
 
 
 PANELS = [(name, panel.title) for name, board in all_dashboards().items() for panel in board.panel_list()]
@@ -44,14 +54,15 @@ PANELS = [(name, panel.title) for name, board in all_dashboards().items() for pa
 def test_panel_query_returns_data(world: World, dashboard: str, title: str) -> None:
     board = all_dashboards()[dashboard]
     panel = next(p for p in board.panel_list() if p.title == title)
-    query = influx_query(world.influx_url, world.db)
+    sources = _sources(world)
     if dashboard == "health":
-        missing = _health_measurements(panel) - _measurements(world)
+        missing = _health_measurements(panel) - _measurements(world, world.health_db)
         if missing:
-            pytest.skip(f"health-pilot measurement(s) {sorted(missing)} not in InfluxDB: the vitals are not ingested yet")
-    choices = list(selections(board, query, world.now))
+            pytest.skip(f"health-pilot measurement(s) {sorted(missing)} not in database {world.health_db}: "
+                        "the health service (greenwire health run) has not written them in this run")
+    choices = list(selections(board, sources, world.now))
     assert choices, f"{dashboard}: no value for its template variables"
-    results = [run_panel(board, panel, chosen, query, world.now) for chosen in choices]
+    results = [run_panel(board, panel, chosen, sources, world.now) for chosen in choices]
     assert any(r.has_values for r in results), (
         f"{dashboard}/{title}: no data for any selection; sent e.g. {results[0].sent}"
     )
@@ -60,17 +71,18 @@ def test_panel_query_returns_data(world: World, dashboard: str, title: str) -> N
 def _health_measurements(panel: object) -> set[str]:
     import re
 
-    return {m for q in panel.queries for m in re.findall(r'FROM "([a-z_]+)"', q.sql)}  # type: ignore[attr-defined]
+    return {m for q in panel.queries for m in re.findall(r'FROM "[a-z_]+"\."([a-z_]+)"', q.sql)}  # type: ignore[attr-defined]
 
 
 def test_the_numbers_behind_the_panels_are_the_engines(world: World) -> None:
     """Spot checks: a panel shows what the carbon engine and the ingestor stored, not just "something"."""
     query = influx_query(world.influx_url, world.db)
+    sources = _sources(world)
     board = all_dashboards()["portfolio"]
     ranking = next(p for p in board.panel_list() if p.title.startswith("Ranking"))
-    chosen = next(c for c in selections(board, query, world.now) if c["site"].values == ("cambridge",))
-    data = run_panel(board, ranking, chosen, query, world.now)
-    rows = {s["tags"]["building"]: s["values"][0] for s in data.series}  # time, kgCO2e/m2, kgCO2e
+    chosen = next(c for c in selections(board, sources, world.now) if c["site"].values == ("cambridge",))
+    data = run_panel(board, ranking, chosen, sources, world.now)
+    rows = {s["tags"]["building"]: s["values"][0] for s in data.series}  # time, kgCO2e/m2
     assert set(rows) == {"b2", "b25"}
     for building, area in (("b2", 11500), ("b25", 4200)):
         stored = query(f'SELECT sum("scope2_location_kgco2e") FROM "carbon" WHERE "resolution" = \'1d\' AND '
@@ -78,8 +90,8 @@ def test_the_numbers_behind_the_panels_are_the_engines(world: World) -> None:
         assert rows[building][1] == pytest.approx(stored[0]["values"][0][1] / area, rel=1e-9)
     fleet = all_dashboards()["fleet"]
     errors = next(p for p in fleet.panel_list() if p.title == "Poll errors per device")
-    chosen = next(c for c in selections(fleet, query, world.now) if "cambridge" in c["site"].values)
-    by_device = {s["tags"]["device"]: s for s in run_panel(fleet, errors, chosen, query, world.now).series}
+    chosen = next(c for c in selections(fleet, sources, world.now) if "cambridge" in c["site"].values)
+    by_device = {s["tags"]["device"]: s for s in run_panel(fleet, errors, chosen, sources, world.now).series}
     assert sum(row[1] for row in by_device["b2-chiller"]["values"]) >= 1, "the silent unit's errors show"
     assert all(row[1] == 0 for row in by_device["b2-sub"]["values"])
 
@@ -162,3 +174,31 @@ def test_report_draws_the_panels_and_chromium_shows_them(world: World, tmp_path:
         assert coloured > 200, f"chart {index}: no coloured lines or bars drawn ({coloured} px)"
     # A control: the strip between the header and the first chart row is background.
     assert ink(0, boxes[0][3] - 25, 1600, 15)[0] < 50
+
+
+def test_health_queries_parse_and_name_existing_retention_policies(world: World) -> None:
+    """Until the health service writes in this run, at least prove that InfluxDB 1.6 accepts every health query
+    against a database laid out as docs/health-schema.md says (raw 30 d default, aggregates 730 d)."""
+    from datetime import timedelta
+
+    from cloud.grafana.macros import VariableValue, calculate_interval, interpolate
+
+    db = f"{world.health_db}_layout"
+    query = influx_query(world.influx_url, db)
+    query(f'CREATE DATABASE "{db}" WITH DURATION 30d REPLICATION 1 SHARD DURATION 1d NAME "raw"')
+    query(f'CREATE RETENTION POLICY "aggregates" ON "{db}" DURATION 730d REPLICATION 1 SHARD DURATION 7d')
+    try:
+        board = all_dashboards()["health"]
+        site = {"site": VariableValue(("care-a", "care-b"), multi=True, include_all=True)}
+        start = world.now - timedelta(days=7)
+        texts = [board.variables[0].query] + [
+            interpolate(q.sql, start=start, end=world.now, variables=site,
+                        interval=calculate_interval(start, world.now, min_interval=p.interval))
+            for p in board.panel_list() for q in p.queries
+        ]
+        for text in texts:
+            assert query(text) == [], text  # accepted (an unknown RP or bad syntax raises StoreRejected)
+        with pytest.raises(StoreRejected):
+            query('SELECT last("participants") FROM "nonexistent_rp"."health_site" WHERE time > now() - 1h')
+    finally:
+        query(f'DROP DATABASE "{db}"')

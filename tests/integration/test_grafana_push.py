@@ -122,6 +122,8 @@ def test_push_creates_then_updates_everything(grafana: FakeGrafana) -> None:
     assert first == [
         ("GET", "/api/datasources/uid/greenwire-influxdb"),
         ("POST", "/api/datasources"),
+        ("GET", "/api/datasources/uid/greenwire-influxdb-health"),
+        ("POST", "/api/datasources"),
         ("GET", "/api/folders/greenwire"),
         ("POST", "/api/folders"),
         ("POST", "/api/dashboards/db"), ("POST", "/api/dashboards/db"),
@@ -131,6 +133,7 @@ def test_push_creates_then_updates_everything(grafana: FakeGrafana) -> None:
     source = grafana.datasources["greenwire-influxdb"]
     assert source["type"] == "influxdb" and source["jsonData"]["dbName"] == "greenwire"
     assert source["secureJsonData"] == {"httpHeaderValue1": "Token influx-secret"}
+    assert grafana.datasources["greenwire-influxdb-health"]["jsonData"]["dbName"] == "greenwire_health"
     assert set(grafana.dashboards) == {"greenwire-portfolio", "greenwire-building", "greenwire-fleet",
                                        "greenwire-health"}
     assert all(d["overwrite"] and d["folderUid"] == "greenwire" for d in grafana.dashboards.values())
@@ -139,10 +142,12 @@ def test_push_creates_then_updates_everything(grafana: FakeGrafana) -> None:
 
     grafana.calls.clear()
     assert _push(grafana).exit_code == 0
-    second = [(m, p.split("?")[0]) for m, p, _ in grafana.calls][:4]
+    second = [(m, p.split("?")[0]) for m, p, _ in grafana.calls][:6]
     assert second == [
         ("GET", "/api/datasources/uid/greenwire-influxdb"),
         ("PUT", "/api/datasources/uid/greenwire-influxdb"),
+        ("GET", "/api/datasources/uid/greenwire-influxdb-health"),
+        ("PUT", "/api/datasources/uid/greenwire-influxdb-health"),
         ("GET", "/api/folders/greenwire"),
         ("POST", "/api/dashboards/db"),
     ], "a second push updates in place"

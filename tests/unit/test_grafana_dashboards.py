@@ -100,12 +100,18 @@ def test_panels_do_not_overlap() -> None:
 
 
 def test_health_dashboard_shows_no_individual_identifiers() -> None:
-    for panel in all_dashboards()["health"].to_json()["panels"]:
-        for target in panel.get("targets", []):
-            query = target["query"]
-            # Participants may be counted, never listed or grouped by.
-            assert 'GROUP BY "subject"' not in query and "participant" not in query.split("FROM")[0].replace(
-                "participants", ""), query
+    """docs/health-schema.md: shared screens read site-level measurements only, never a pseudonym."""
+    from cloud.grafana.health import ALLOWED_MEASUREMENTS
+
+    document = all_dashboards()["health"].to_json()
+    queries = [t["query"] for p in document["panels"] for t in p.get("targets", [])]
+    queries += [v["query"] for v in document["templating"]["list"]]
+    assert len(queries) >= 10
+    for query in queries:
+        assert "subject" not in query and "vitals" not in query, query
+        for source in re.findall(r'FROM ("[a-z_]+"\."[a-z_]+"|"[a-z_]+")', query):
+            assert source in ALLOWED_MEASUREMENTS, f"{source} is not for shared screens: {query}"
+    assert {p["datasource"]["uid"] for p in document["panels"] if p["type"] != "row"} == {"greenwire-influxdb-health"}
 
 
 def test_builder_refuses_a_panel_without_unit_or_query() -> None:
@@ -186,11 +192,33 @@ def test_provisioning_files_name_the_dashboards_datasource() -> None:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe")
-    source = yaml.load((GRAFANA / "provisioning" / "datasources" / "greenwire.yaml").read_text())["datasources"][0]
-    assert source["uid"] == "greenwire-influxdb" and source["type"] == "influxdb"
+    sources = yaml.load((GRAFANA / "provisioning" / "datasources" / "greenwire.yaml").read_text())["datasources"]
+    provisioned = {s["uid"] for s in sources}
+    assert provisioned == {"greenwire-influxdb", "greenwire-influxdb-health"}
+    assert all(s["type"] == "influxdb" and s["jsonData"]["dbName"].startswith("${") for s in sources)
+    assert all(s["jsonData"]["version"] == "InfluxQL" for s in sources)
     provider = yaml.load((GRAFANA / "provisioning" / "dashboards" / "greenwire.yaml").read_text())["providers"][0]
     assert provider["type"] == "file" and provider["options"]["path"].endswith("/greenwire")
     for text in generated().values():
         if text.startswith("{"):
             uids = {t["datasource"]["uid"] for p in json.loads(text)["panels"] for t in p.get("targets", [])}
-            assert uids <= {source["uid"]}
+            assert uids <= provisioned
+
+
+def test_value_mappings_and_units_apply_to_a_single_value_column() -> None:
+    """A panel's unit and value mappings apply to every field; a panel with several value columns would
+    show a wrong unit, or turn a count of 1 into "online"."""
+    for board in all_dashboards().values():
+        for panel in board.panel_list():
+            if panel.mappings or panel.kind == "table":
+                for query in panel.queries:
+                    assert _columns(query.sql.split(" FROM ")[0]) == 1, (panel.title, query.sql)
+
+
+def _columns(select: str) -> int:
+    """Value columns of a SELECT list: commas outside parentheses, plus one."""
+    depth, columns = 0, 1
+    for char in select:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        columns += char == "," and depth == 0
+    return columns
