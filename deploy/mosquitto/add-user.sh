@@ -3,10 +3,12 @@
 #
 #   deploy/mosquitto/add-user.sh gateway campus-a gw-01   # a gateway: writes greenwire/v1/campus-a/gw-01/#
 #   deploy/mosquitto/add-user.sh service greenwire.ingest # the ingestor (its ACL is in ./acl already)
+#   deploy/mosquitto/add-user.sh service greenwire.carbon # the carbon engine
 #
 # Writes ./passwd (hashed, via mosquitto_passwd from the Debian package `mosquitto-clients`
 # or `mosquitto`, or the eclipse-mosquitto image when docker is there) and, for the ingestor,
-# ./ingest.password for the compose secret. Restart or SIGHUP Mosquitto to load the change.
+# ./<service>.password (greenwire.ingest: ingest.password) for the compose secrets. Restart or SIGHUP
+# Mosquitto to load the change.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 kind="${1:?usage: add-user.sh gateway SITE GATEWAY | service NAME}"
@@ -45,10 +47,11 @@ if [[ $kind == gateway ]] && ! grep -qx "user $user" "$here/acl"; then
     echo "topic write greenwire/v1/$site/$user/status"
   } >>"$here/acl"
 fi
-if [[ $user == greenwire.ingest ]]; then
+if [[ $user == greenwire.* ]]; then
+  service="${user#greenwire.}"
   umask 077
-  printf '%s\n' "$password" >"$here/ingest.password"
-  echo "ingestor password written to $here/ingest.password (the compose secret mqtt_ingest_password)"
+  printf '%s\n' "$password" >"$here/$service.password"
+  echo "$user password written to $here/$service.password (the compose secret mqtt_${service}_password)"
 else
   echo "user $user, password: $password"
   echo "(put it in the gateway's mqtt.password_file; it is not shown again)"

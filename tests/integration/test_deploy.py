@@ -47,7 +47,7 @@ def test_compose_file_validates_and_wires_the_stack(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     config = json.loads(done.stdout)
     services = config["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana", "ingestor"}
+    assert set(services) == {"mosquitto", "influxdb", "grafana", "ingestor", "carbon"}
     influx = services["influxdb"]
     assert influx["image"].startswith("influxdb:2.7")
     assert influx["environment"]["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
@@ -63,7 +63,14 @@ def test_compose_file_validates_and_wires_the_stack(tmp_path: Path) -> None:
     ingestor = services["ingestor"]
     assert (Path(ingestor["build"]["context"]) / ingestor["build"]["dockerfile"]).is_file()
     assert ingestor["depends_on"]["influxdb"]["condition"] == "service_healthy"
-    assert all("healthcheck" in services[s] for s in ("mosquitto", "influxdb", "grafana"))
+    assert all("healthcheck" in services[s] for s in ("mosquitto", "influxdb", "grafana", "carbon"))
+    # The carbon engine runs from the ingestor's image on the InfluxDB 2.7 v1-compatible API with the token.
+    carbon = services["carbon"]
+    assert carbon["image"] == ingestor["image"] and carbon["command"][:2] == ["carbon", "run"]
+    from ruamel.yaml import YAML
+
+    carbon_config = YAML(typ="safe").load(DEPLOY / "ingest" / "carbon.yaml")  # its secrets exist only in the container
+    assert carbon_config["influx"]["api"] == "v2" and carbon_config["mqtt"]["username"] == "greenwire.carbon"
     # Grafana reads the same datasource uid that every dashboard uses.
     assert services["grafana"]["environment"]["GREENWIRE_INFLUX_URL"] == "http://influxdb:8086"
 
