@@ -82,20 +82,31 @@ def demo(
 
 @app.command()
 def schema(
+    which: Annotated[
+        str, typer.Argument(help="readings, vitals or alert.")
+    ] = "readings",
     write: Annotated[
-        bool, typer.Option("--write", help="Write shared/schemas/*.json instead of printing.")
+        bool, typer.Option("--write", help="Write every shared/schemas/*.json instead of printing.")
     ] = False,
 ) -> None:
-    """Print the JSON Schema of the wire format greenwire.readings.v1."""
+    """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1."""
+    from shared.vitals import alert_json_schema, vitals_json_schema
     from shared.wire import batch_json_schema
 
-    text = json.dumps(batch_json_schema(), indent=2, sort_keys=True) + "\n"
+    schemas = {
+        "readings": ("greenwire.readings.v1", batch_json_schema),
+        "vitals": ("greenwire.vitals.v1", vitals_json_schema),
+        "alert": ("greenwire.alert.v1", alert_json_schema),
+    }
+    if which not in schemas:
+        raise typer.BadParameter(f"expected one of {', '.join(schemas)}, got {which!r}")
     if write:
-        target = Path(__file__).parents[1] / "shared" / "schemas" / "greenwire.readings.v1.json"
-        target.write_text(text)
-        typer.echo(f"wrote {target}")
+        for name, build in schemas.values():
+            target = Path(__file__).parents[1] / "shared" / "schemas" / f"{name}.json"
+            target.write_text(json.dumps(build(), indent=2, sort_keys=True) + "\n")
+            typer.echo(f"wrote {target}")
     else:
-        typer.echo(text, nl=False)
+        typer.echo(json.dumps(schemas[which][1](), indent=2, sort_keys=True) + "\n", nl=False)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ The topic tree is a contract other people build on::
     greenwire/v1/{site}/{gateway}/readings    meter batches (greenwire.readings.v1)
     greenwire/v1/{site}/{gateway}/vitals      health batches (greenwire.vitals.v1)
     greenwire/v1/{site}/{gateway}/status      retained birth message and last will
+    greenwire/v1/{site}/{gateway}/alerts      health alert events from the cloud (greenwire.alert.v1)
     greenwire/v1/{site}/carbon/{building}     retained carbon signal from the cloud
     greenwire/v1/grid/{zone}/intensity        grid carbon-intensity input
 
@@ -35,6 +36,7 @@ class TopicKind(StrEnum):
     READINGS = "readings"
     VITALS = "vitals"
     STATUS = "status"
+    ALERTS = "alerts"
     CARBON = "carbon"
     GRID_INTENSITY = "intensity"
 
@@ -83,6 +85,16 @@ def readings_topic(site: str, gateway: str) -> str:
 def vitals_topic(site: str, gateway: str) -> str:
     """Topic a gateway publishes health batches to."""
     return f"{_site_gateway(site, gateway)}/vitals"
+
+
+def alerts_topic(site: str, gateway: str) -> str:
+    """Topic the cloud publishes health alert events to, for the gateway the data came from."""
+    return f"{_site_gateway(site, gateway)}/alerts"
+
+
+def vitals_filter(site: str = "+", gateway: str = "+") -> str:
+    """Subscription filter for health batches (wildcards by default)."""
+    return f"{PREFIX}/{site}/{gateway}/vitals"
 
 
 def status_topic(site: str, gateway: str) -> str:
@@ -134,7 +146,7 @@ def parse_topic(topic: str) -> Topic:
         kind = TopicKind(c)
     except ValueError:
         raise TopicError(f"unknown topic leaf {c!r} in {topic!r}") from None
-    if kind not in (TopicKind.READINGS, TopicKind.VITALS, TopicKind.STATUS):
+    if kind not in (TopicKind.READINGS, TopicKind.VITALS, TopicKind.STATUS, TopicKind.ALERTS):
         raise TopicError(f"unknown topic leaf {c!r} in {topic!r}")
     return Topic(kind, site=a, gateway=b)
 
