@@ -40,7 +40,7 @@ Every command has --help.
 app.add_typer(stack_app, name="stack", help="A local Mosquitto + InfluxDB for development and tests.")
 app.add_typer(edge_app, name="edge", help="Run and check a gateway's edge agent.")
 app.add_typer(ingest_app, name="ingest", help="Run the cloud ingestor (MQTT -> InfluxDB).")
-app.add_typer(sim_app, name="sim", help="Simulated meters replaying real recorded data.")
+app.add_typer(sim_app, name="sim", help="Simulated meters, indoor sensors and wearable hubs replaying real recorded data.")
 app.add_typer(import_app, name="import", help="Bring outside data in: grid carbon intensity.")
 app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
 
