@@ -93,10 +93,22 @@ def validate(
                 row |= {"profile": profile.name, "quantities": len(profile.registers),
                         "requests": len(build_plan(profile).requests)}
             rows.append(row)
+    notes: list[str] = []
+    if cfg.wearables is not None:
+        from shared.vitals import VITAL_SIGNS
+
+        for source in cfg.wearables.sources:
+            rows.append({"bus": "wearables", "endpoint": source.url, "device": source.id, "unit": "-",
+                         "profile": "FHIR R4 vital signs", "quantities": len(VITAL_SIGNS), "requests": 1,
+                         "poll_interval_s": source.poll_interval_s})
+        # Counts only: consent entries are participant ids.
+        notes.append(f"wearables: {len(cfg.wearables.consented())} consenting participants, pseudonym key "
+                     f"{cfg.wearables.key_id}" + ("" if cfg.wearables.key_file.exists() else
+                     f" (key file {cfg.wearables.key_file} not there yet: run `greenwire edge keygen` on the gateway)"))
     if json_output:
         import orjson
 
-        typer.echo(orjson.dumps({"gateway": cfg.gateway, "site": cfg.site, "devices": rows}).decode())
+        typer.echo(orjson.dumps({"gateway": cfg.gateway, "site": cfg.site, "devices": rows, "notes": notes}).decode())
         return
     table = Table(title=f"gateway {cfg.gateway} at site {cfg.site}: config OK")
     for column in rows[0]:
@@ -104,6 +116,36 @@ def validate(
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     Console().print(table)
+    for note in notes:
+        typer.echo(note)
+
+
+@app.command()
+def keygen(
+    path: Annotated[Path, typer.Argument(help="Where to write the key, e.g. /etc/greenwire/pseudonym.key.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing key (every pseudonym changes).")] = False,
+) -> None:
+    """Make the gateway's pseudonym key: 256 random bits, mode 0600. Run it ON the gateway.
+
+    The key turns participants' ids into keyed-HMAC pseudonyms; it must never leave the
+    gateway (it is not part of `greenwire edge bundle`). To rotate (a new pilot), make a new
+    key and change wearables.key_id in the config: every participant gets a new pseudonym.
+    """
+    import os
+    import secrets
+
+    if path.exists() and not force:
+        typer.echo(f"error: {path} exists (use --force to replace it: every pseudonym changes)", err=True)
+        raise typer.Exit(1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    typer.echo(f"wrote {path} (mode 0600); keep it on this gateway")
 
 
 @app.command(epilog=EXAMPLE)
