@@ -17,6 +17,7 @@ import typer
 
 from cloud.carbon.cli import carbon_app, import_app
 from cloud.cli import app as ingest_app
+from cloud.health.cli import app as health_app
 from edge.cli import app as edge_app
 from greenwire import __version__
 from greenwire.stack_cli import app as stack_app
@@ -43,6 +44,7 @@ app.add_typer(ingest_app, name="ingest", help="Run the cloud ingestor (MQTT -> I
 app.add_typer(sim_app, name="sim", help="Simulated meters, indoor sensors and wearable hubs replaying real recorded data.")
 app.add_typer(import_app, name="import", help="Bring outside data in: grid carbon intensity.")
 app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
+app.add_typer(health_app, name="health", help="The proactive-health pilot: vitals, alerts, carbon per participant-day.")
 
 
 def _version(value: bool) -> None:

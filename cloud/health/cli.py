@@ -1,0 +1,63 @@
+"""``greenwire health``: the proactive-health pilot's cloud service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="The proactive-health pilot: vitals, indoor environment, alerts, carbon per participant-day.",
+                  no_args_is_help=True)
+
+
+def _config(config: Path | None, sites: list[str], carbon_sites: Path | None):  # type: ignore[no-untyped-def]
+    from cloud.health.config import HealthConfig, HealthSite, load_config
+
+    if config is not None:
+        return load_config(config)
+    from greenwire import stack
+
+    env = stack.discover()
+    if env is None:
+        typer.echo("error: no --config and no local stack: run `greenwire stack up` or give --config", err=True)
+        raise typer.Exit(2)
+    if not sites:
+        typer.echo("error: without --config, name the pilot's sites with --site ID[:TIMEZONE]", err=True)
+        raise typer.Exit(2)
+    parsed = []
+    for text in sites:
+        site, _, tz = text.partition(":")
+        parsed.append(HealthSite(id=site, timezone=tz or "UTC"))
+    return HealthConfig.for_stack(env.mqtt_url, env.influx_url, env.influx_db, tuple(parsed),
+                                  carbon_sites=carbon_sites, state_dir=stack.state_dir() / "health")
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Option(help="Health-service YAML (default: the local stack).")] = None,
+    site: Annotated[list[str], typer.Option(help="Without --config: a pilot site, ID[:TIMEZONE], repeatable.")] = [],  # noqa: B006
+    carbon_sites: Annotated[Path | None, typer.Option(help="Without --config: the carbon site model.")] = None,
+) -> None:
+    """Take vitals and the pilot sites' indoor environment into the health database, raise alerts, and keep
+    the site figures (participants, alerts, exposure hours, kgCO2e per participant-day) current.
+
+    Stores into its own InfluxDB database (greenwire_health: raw 30 days, aggregates 730 days; see
+    docs/health-schema.md) and publishes alerts on greenwire/v1/{site}/{gateway}/alerts. Stops on SIGTERM.
+    """
+    import asyncio
+    import logging
+
+    from cloud.health.service import HealthService
+    from edge.agent import install_signal_handlers
+
+    cfg = _config(config, site, carbon_sites)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await HealthService(cfg).run(stop)
+
+    asyncio.run(main())
