@@ -38,6 +38,7 @@ def run(
     config: Annotated[Path | None, typer.Option(help="Health-service YAML (default: the local stack).")] = None,
     site: Annotated[list[str], typer.Option(help="Without --config: a pilot site, ID[:TIMEZONE], repeatable.")] = [],  # noqa: B006
     carbon_sites: Annotated[Path | None, typer.Option(help="Without --config: the carbon site model.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Take vitals and the pilot sites' indoor environment into the health database, raise alerts, and keep
     the site figures (participants, alerts, exposure hours, kgCO2e per participant-day) current.
@@ -46,14 +47,13 @@ def run(
     docs/health-schema.md) and publishes alerts on greenwire/v1/{site}/{gateway}/alerts. Stops on SIGTERM.
     """
     import asyncio
-    import logging
 
     from cloud.health.service import HealthService
     from edge.agent import install_signal_handlers
+    from greenwire.logs import setup_logging
 
     cfg = _config(config, site, carbon_sites)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    setup_logging(log_level)
 
     async def main() -> None:
         stop = asyncio.Event()
