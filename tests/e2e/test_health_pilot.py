@@ -48,7 +48,7 @@ from simulators.modbus_meter import MeterServer, SimMeter
 from simulators.series import Replay, builtin_series
 from simulators.wearable import WearableHub, WearableServer, make_participants
 from tests.helpers import eventually
-from tests.integration.test_edge_publish import Subscriber
+from tests.integration.test_edge_wearables import Capture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -115,7 +115,7 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
     # Environment rules react within a second here (their defaults hold 10 minutes).
     rules = tuple(r.model_copy(update={"hold_s": 1.0}) if r.scope == "environment" else r for r in DEFAULT_RULES)
 
-    capture = Subscriber(mosquitto.host, mosquitto.port, "#")
+    capture = Capture(mosquitto.host, mosquitto.port, "#")
     try:
         async with WearableServer(hub) as hub_server, MeterServer(meters=[meter, *sensors]) as modbus:
             edge = EdgeConfig(
@@ -135,11 +135,12 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
                                                   page_size=500),),
                 ),
             )
-            ingest = IngestConfig(mqtt=MqttSection(url=mosquitto.url, client_id=f"ingest-{tag}", group=f"in{tag}"),
+            ingest = IngestConfig(mqtt=MqttSection(url=mosquitto.url, client_id=f"ingest-{tag}", group=f"in{tag}",
+                                                   session_expiry_s=60),
                                   influx=InfluxSection(api="v1", url=influxdb.url, database=influx_db),
                                   state_dir=tmp_path / "ingest")
             health = HealthConfig.model_validate({
-                "mqtt": {"url": mosquitto.url, "client_id": f"health-{tag}", "group": f"hl{tag}"},
+                "mqtt": {"url": mosquitto.url, "client_id": f"health-{tag}", "group": f"hl{tag}", "session_expiry_s": 60},
                 "influx": {"url": influxdb.url, "database": health_db, "energy_database": influx_db},
                 "sites": [{"id": SITE, "timezone": TZ}], "carbon_sites": str(tmp_path / "sites.yaml"),
                 "rules": [r.model_dump() for r in rules], "aggregate_interval_s": 1.0,

@@ -25,9 +25,33 @@ from edge.publisher import BrokerSettings
 from shared.vitals import VitalsBatch
 from simulators.wearable import WearableHub, WearableServer, make_participants
 from tests.helpers import eventually
-from tests.integration.test_edge_publish import Subscriber
 
 pytestmark = pytest.mark.integration
+
+
+class Capture:
+    """Records every message on a topic filter, on a clean session that ends with the connection
+    (a persistent one subscribed to '#' would stay on the broker and receive other tests' messages)."""
+
+    def __init__(self, host: str, port: int, topic_filter: str) -> None:
+        import threading
+
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, bytes, bool]] = []
+        subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"capture-{id(self)}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload, bool(m.retain)))
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe(topic_filter, qos=1)
+        self.client.connect(host, port, clean_start=True)
+        self.client.loop_start()
+        assert subscribed.wait(10), "subscription not acknowledged"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
 
 SITE, GATEWAY = "care-home", "care-gw"
 
@@ -71,7 +95,7 @@ async def test_hub_to_broker_pseudonymous_deduplicated_and_resumed(
     consent = [f"Patient/{p.id}" for p in people[:5]]
     hub.advance()
     backlog = len(hub.log)
-    sub = Subscriber(mosquitto.host, mosquitto.port, f"greenwire/v1/{SITE}/#")
+    sub = Capture(mosquitto.host, mosquitto.port, f"greenwire/v1/{SITE}/#")
     try:
         async with WearableServer(hub) as server:
             server.fail_next(2)  # the hub is rebooting when the gateway starts

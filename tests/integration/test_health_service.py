@@ -25,7 +25,7 @@ P = "pilot2026.0123456789abcdef0123456789abcdef"
 def _config(mosquitto: Any, influxdb: Any, db: str, tmp_path: Path, **influx: str) -> HealthConfig:
     tag = uuid.uuid4().hex[:8]
     return HealthConfig.model_validate({
-        "mqtt": {"url": mosquitto.url, "client_id": f"health-{tag}", "group": f"h{tag}"},
+        "mqtt": {"url": mosquitto.url, "client_id": f"health-{tag}", "group": f"h{tag}", "session_expiry_s": 60},
         "influx": {"url": influxdb.url, "database": db, **influx},
         "sites": [{"id": "care", "timezone": "Europe/London"}], "aggregate_interval_s": 1.0,
         "state_dir": str(tmp_path / "health"),
