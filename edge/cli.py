@@ -344,6 +344,8 @@ On the gateway (Raspberry Pi OS / Debian / Ubuntu), as root:
   install -m 0640 -o root -g greenwire edge.yaml /etc/greenwire/edge.yaml
   cp -r secrets /etc/greenwire/ && chown -R root:greenwire /etc/greenwire/secrets && chmod 0640 /etc/greenwire/secrets/*
   install -m 0644 greenwire-edge.service /etc/systemd/system/
+  # with wearables: make the pseudonym key here, on the gateway; it never leaves it
+  #   /opt/greenwire/bin/greenwire edge keygen KEY_FILE && chown root:greenwire KEY_FILE && chmod 0640 KEY_FILE
   systemctl daemon-reload && systemctl enable --now greenwire-edge
   journalctl -u greenwire-edge -f
 """
@@ -373,8 +375,10 @@ def bundle(
     cfg = _load(config)
     text = config.read_text(encoding="utf-8")
     files: dict[str, tuple[bytes, int]] = {}
-    for path in _referenced_files(cfg, config.parent):
-        name = f"secrets/{path.name}" if "password" in path.name or path.suffix in (".pem", ".key", ".crt") else f"profiles/{path.name}"
+    secret_files = _wearable_files(cfg)
+    for path in _referenced_files(cfg, config.parent) + secret_files:
+        secret = "password" in path.name or path.suffix in (".pem", ".key", ".crt") or path in secret_files
+        name = f"secrets/{path.name}" if secret else f"profiles/{path.name}"
         files[name] = (path.read_bytes(), 0o600 if name.startswith("secrets/") else 0o644)
         spellings = {str(path)}
         if path.is_relative_to(config.parent):
@@ -397,6 +401,17 @@ def bundle(
             info.size, info.mode, info.mtime = len(data), mode, int(time_.time())
             tar.addfile(info, io.BytesIO(data))
     typer.echo(f"wrote {target} ({len(files)} files, config hash {cfg.config_hash})")
+
+
+def _wearable_files(cfg: object) -> list[Path]:
+    """The consent list and hub tokens travel to the gateway (as secrets); the pseudonym key never does."""
+    from edge.config import EdgeConfig
+
+    assert isinstance(cfg, EdgeConfig)
+    if cfg.wearables is None:
+        return []
+    files = [cfg.wearables.consent_file] + [s.token_file for s in cfg.wearables.sources]
+    return [f for f in files if f is not None]
 
 
 def _referenced_files(cfg: object, base: Path) -> list[Path]:

@@ -371,7 +371,8 @@ class WearablesConfig(BaseModel):
 
     model_config = _FROZEN
 
-    key_file: Path = Field(description="32 or more random bytes, mode 0600, made on the gateway.")
+    key_file: Path = Field(description="32 or more random bytes, mode 0600 (or 0640 with the service's group), "
+                           "made on the gateway.")
     key_id: str = Field(pattern=KEY_ID_PATTERN, description="The key's generation, e.g. pilot2026.")
     consent: tuple[str, ...] = Field(default=(), repr=False, description="Consenting participants' ids.")
     consent_file: Path | None = Field(default=None, description="More consenting ids, one per line.")
@@ -448,8 +449,9 @@ def key_file_problem(path: Path) -> str | None:
 
     if not path.is_file():
         return f"key file {path} is not a file"
-    if path.stat().st_mode & 0o077:
-        return f"key file {path} can be read by other users: chmod 600 {path}"
+    if path.stat().st_mode & 0o007:
+        # 0640 root:greenwire is fine (the service's group); readable by everyone is not.
+        return f"key file {path} can be read by every user: chmod 600 {path} (or 640 with the service's group)"
     if len(path.read_bytes().strip()) < KEY_MIN_BYTES:
         return f"key file {path} holds fewer than {KEY_MIN_BYTES} bytes: make one with `greenwire edge keygen`"
     return None

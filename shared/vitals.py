@@ -124,7 +124,9 @@ class VitalObservation(BaseModel):
     def _unit_of_code(self) -> Self:
         expected = VITAL_SIGNS[self.code].unit
         if self.unit != expected:
-            raise ValueError(f"unit {self.unit!r} is not the unit of LOINC {self.code} ({expected!r})")
+            raise ValueError(
+                f"unit {self.unit!r} is not the unit of LOINC {self.code} ({expected!r})"
+            )
         return self
 
 
@@ -182,8 +184,12 @@ class AlertEvent(BaseModel):
     gateway: Id
     rule: Id
     state: AlertState
-    ts: UtcDatetime = Field(description="Time of the observation or reading that changed the state.")
-    subject: Pseudonym | None = Field(description="Participant rules: the pseudonym; site rules: null.")
+    ts: UtcDatetime = Field(
+        description="Time of the observation or reading that changed the state."
+    )
+    subject: Pseudonym | None = Field(
+        description="Participant rules: the pseudonym; site rules: null."
+    )
     device: Id | None = Field(description="Site rules: the sensor; participant rules: null.")
     value: FiniteFloat
     threshold: FiniteFloat
@@ -193,7 +199,9 @@ class AlertEvent(BaseModel):
     @model_validator(mode="after")
     def _one_scope(self) -> Self:
         if (self.subject is None) == (self.device is None):
-            raise ValueError("an alert names either a subject (participant rule) or a device (site rule)")
+            raise ValueError(
+                "an alert names either a subject (participant rule) or a device (site rule)"
+            )
         return self
 
     def to_json(self) -> bytes:

@@ -116,7 +116,7 @@ def test_config_with_wearables_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ((0o644, 64), r"edge.yaml:4:\d+: wearables.key_file: key file .* can be read by other users"),
+        ((0o644, 64), r"edge.yaml:4:\d+: wearables.key_file: key file .* can be read by every user"),
         ((0o600, 8), "fewer than 32 bytes"),
     ],
 )
