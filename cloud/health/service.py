@@ -382,6 +382,7 @@ class HealthService:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._stats_interval_s)
+            self.stats.alerts_published = self.alerts.published
             log.info("health: %s", self.stats.summary())
 
     # -- lifecycle ----------------------------------------------------------------------------
