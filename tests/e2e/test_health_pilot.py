@@ -71,7 +71,8 @@ sites:
 def _secrets(people: list[Any]) -> list[str]:
     out = []
     for p in people:
-        out += [p.id, p.mrn, p.given, p.family, p.name, p.birth_date.isoformat(), p.address.split(",")[0]]
+        out += [p.id, p.mrn, p.given, p.family, p.name, p.birth_date.isoformat(), p.address.split(",")[0],
+                f"Device/wb-{p.index:04d}"]
     return out
 
 
@@ -220,6 +221,12 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
     assert today["heat_exposure_h"] > 0 and today["co2_exposure_h"] > 0
     assert today["alerts_raised"] >= 4
     assert influxdb.query(health_db, 'SELECT count("mean") FROM "aggregates"."vitals_1h"')[0]["count"] > 0
+    # Retractions overwrite the original point's status, and the hourly statistics leave them out.
+    retracted = influxdb.query(health_db, """SELECT count("value") FROM "raw"."vitals" WHERE "status" = 'entered-in-error'""")
+    assert retracted and retracted[0]["count"] == len({(o.subject, o.ts) for o in forwarded
+                                                       if o.status.value == "entered-in-error"}) > 0
+    hourly = sum(r["count"] for r in influxdb.query(health_db, 'SELECT "count" FROM "aggregates"."vitals_1h"'))
+    assert hourly == stored - retracted[0]["count"]
 
     # --- privacy: nothing identifying anywhere -------------------------------------------------
     broker = b"\n".join(t.encode() + b" " + p for t, p, _ in capture.messages).decode()
@@ -230,6 +237,9 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
     for secret in _secrets(people):
         for where, text in (("broker", broker), ("InfluxDB", database), ("logs", logs), ("rejects", rejects)):
             assert secret not in text, f"{secret!r} found in {where}"
+    for resource in hub.log[::50]:  # the hub's own observation ids and identifiers stay at the site too
+        assert resource["id"] not in broker and resource["id"] not in database
+        assert resource["identifier"][0]["value"] not in broker
     non_consenting = edge.wearables.pseudonymiser()(f"Patient/{people[5].id}")  # type: ignore[union-attr]
     assert non_consenting not in broker and non_consenting not in database
     influxdb.drop_database(health_db)

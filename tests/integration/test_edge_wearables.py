@@ -66,7 +66,7 @@ def _config(tmp_path: Path, mosquitto: Any, url: str, consent: list[str]) -> Edg
         site=SITE,
         mqtt=MqttConfig(url=mosquitto.url),
         buffer=BufferConfig(path=tmp_path / "buffer.sqlite"),
-        publish=PublishConfig(interval_s=0.2),
+        publish=PublishConfig(interval_s=0.2, status_interval_s=1.0),
         wearables=WearablesConfig(
             key_file=key, key_id="pilot2026", consent=tuple(consent),
             buffer_path=tmp_path / "vitals.sqlite", state_path=tmp_path / "wearables.sqlite",
@@ -129,6 +129,13 @@ async def test_hub_to_broker_pseudonymous_deduplicated_and_resumed(
             assert stats.received == stats.rejected.total() - stats.rejected["component_absent"] + len(
                 {(o.subject, o.code, o.ts, o.status) for o in observations if o.code not in ("8480-6", "8462-4")}
             ) + len({(o.subject, o.ts, o.status) for o in observations if o.code in ("8480-6", "8462-4")})
+            # The retained status counts what the hub sent and why some of it stayed at the gateway.
+            import orjson
+
+            await eventually(lambda: any(b'"wearables"' in p for t, p, _ in sub.messages if t.endswith("/status")),
+                             5, "a status with the wearables' counts")
+            status = [orjson.loads(p) for t, p, _ in sub.messages if t.endswith("/status") and b'"wearables"' in p][-1]
+            assert status["wearables"][0]["source"] == "ward-hub" and status["wearables"][0]["rejected"]["no_consent"] > 0
             # Nothing identifying on the broker, in the status, or in the logs.
             everything = b"".join(p for _, p, _ in sub.messages).decode() + caplog.text
             for p in people:

@@ -119,3 +119,20 @@ def test_vitals_validation_never_quotes_the_input() -> None:
     assert _check(extra).reason is RejectReason.UNEXPECTED_FIELD  # type: ignore[union-attr]
     assert validate_vitals("greenwire/v1/care/gw/vitals", b"{nope", now=T0, limits=LIMITS).reason \
         is RejectReason.MALFORMED_JSON  # type: ignore[union-attr]
+
+
+def test_site_figures_line_per_resolution() -> None:
+    from cloud.health.aggregate import SiteFigures
+
+    day = SiteFigures("care", "1d", T0, participants=7, observations=900, alerts_raised=3, alerts_participant=2,
+                      alerts_environment=1, heat_exposure_h=1.5, co2_exposure_h=0.25, kgco2e=70.0,
+                      carbon_sources="GB grid 2022 (NESO)")
+    line = day.line()
+    assert line.startswith("health_site,resolution=1d,site=care ")
+    # floats as InfluxDB reads them (no "i"): 7 and 10 are floats here, the counts integers
+    assert "participants=7i" in line and "participant_days=7," in line and "kgco2e_per_participant_day=10 " in line
+    assert 'carbon_sources="GB grid 2022 (NESO)"' in line
+    empty = SiteFigures("care", "1d", T0, 0, 0, 0, 0, 0, 0.0, 0.0, kgco2e=70.0)
+    assert "kgco2e_per_participant_day" not in empty.line(), "no division by zero participants"
+    hour = SiteFigures("care", "1h", T0, 3, 90, 0, 0, 0, 0.0, 0.0, alerts_active=1)
+    assert "participant_days" not in hour.line() and "alerts_active=1i" in hour.line()
