@@ -8,7 +8,8 @@ machine::
     raised --(back past threshold - margin for clear_hold_s)--> normal -> event "cleared"
 
 so a value wavering at the threshold (within the margin) raises once and stays raised, and a
-single artefact shorter than ``hold_s`` raises nothing. ``hold_s`` = 0 raises on the first
+single artefact shorter than ``hold_s`` raises nothing. The service restores the alerts that
+were raised and not cleared from the stored events when it starts (``restore``). ``hold_s`` = 0 raises on the first
 sample beyond the threshold. Samples are taken in time order per series; a sample older than
 the series' latest (resent or late data) is not evaluated again (counted in ``late``).
 
@@ -165,6 +166,15 @@ class AlertEngine:
             return None
         state.raised, state.since = False, None
         return self._event(rule, sample, AlertState.CLEARED)
+
+    def restore(self, rule_id: str, site: str, gateway: str, key: str, raised_at: datetime) -> bool:
+        """Mark an alert raised before a restart (from the stored events), so it is not raised twice.
+
+        Returns False if no configured rule has that id (a rule removed from the config)."""
+        if not any(r.id == rule_id for r in self.rules):
+            return False
+        self._states[(rule_id, site, gateway, key)] = _State(raised=True, last=raised_at)
+        return True
 
     def active(self, site: str | None = None) -> int:
         """Alerts raised and not cleared (of one site, or all)."""

@@ -385,12 +385,31 @@ class HealthService:
             self.stats.alerts_published = self.alerts.published
             log.info("health: %s", self.stats.summary())
 
+    def restore_alerts(self) -> int:
+        """Alerts raised and not cleared before this start, from ``raw.health_alerts``; how many."""
+        rows = self.aggregator.health.query(
+            'SELECT last("value") AS "value", "state" FROM "raw"."health_alerts" '
+            'GROUP BY "rule", "site", "gateway", "subject", "device"'
+        )
+        restored = 0
+        for row in rows:
+            key = row.get("subject") or row.get("device")
+            if row.get("state") != AlertState.RAISED.value or not key or row.get("site") not in self.sites:
+                continue
+            at = datetime.fromtimestamp(int(row["time"]) // 10**9, UTC) + timedelta(
+                microseconds=(int(row["time"]) % 10**9) // 1000)
+            restored += self.engine.restore(str(row["rule"]), str(row["site"]), str(row["gateway"]), str(key), at)
+        return restored
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop``; then finish the message in hand, aggregate once more, and disconnect."""
         influx = self.config.influx
         await ensure_database(self.config)
+        restored = await asyncio.to_thread(self.restore_alerts)
+        if restored:
+            log.info("%d alerts raised before this start are still active", restored)
         self._raw = InfluxV1Writer(influx.url, influx.database, retention_policy="raw", timeout_s=influx.timeout_s)
         self._aggregates = InfluxV1Writer(influx.url, influx.database, retention_policy="aggregates",
                                           timeout_s=influx.timeout_s)

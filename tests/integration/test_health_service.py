@@ -76,8 +76,24 @@ async def test_outage_keeps_messages_unacknowledged_until_stored(
                          "hourly aggregates")
         hourly = influxdb.query(health_db, 'SELECT * FROM "aggregates"."vitals_1h"')
         assert sum(r["count"] for r in hourly) == 9 and min(r["min"] for r in hourly) == 90
+        # Still low at the end of a second batch: raised again, and still raised when the service stops.
+        await _publish(mosquitto, _batch(2, [96, 90, 90, 90], start + timedelta(minutes=10)))
+        await eventually(lambda: service.stats.alerts["spo2_low:raised"] == 2, 20, "a second desaturation")
     finally:
         influxdb.start()
+        stop.set()
+        await task
+    # After a restart the open alert is restored from the stored events, not raised a third time.
+    again = HealthService(service.config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(again.run(stop))
+    try:
+        await eventually(lambda: again.consumer.connected, 10, "the restarted service subscribed")
+        assert again.engine.active("care") == 1
+        await _publish(mosquitto, _batch(3, [89, 89, 89], start + timedelta(minutes=20)))
+        await eventually(lambda: again.stats.acked == 1, 20, "the third batch")
+        assert again.stats.alerts["spo2_low:raised"] == 0
+    finally:
         stop.set()
         await task
 
