@@ -228,6 +228,15 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
     hourly = sum(r["count"] for r in influxdb.query(health_db, 'SELECT "count" FROM "aggregates"."vitals_1h"'))
     assert hourly == stored - retracted[0]["count"]
 
+    # --- every example query of docs/health-schema.md answers on this data ---------------------
+    doc = (Path(__file__).parents[2] / "docs" / "health-schema.md").read_text()
+    queries = [block.split("```")[0].strip() for block in doc.split("```sql")[1:]]
+    assert len(queries) >= 5
+    for query in queries:
+        q = (query.replace("$timeFilter", "time > now() - 7d").replace("$site", SITE)
+             .replace("$__interval", "1m").replace("\n", " "))
+        assert influxdb.query(health_db, q), f"no rows for the documented query {query!r}"
+
     # --- privacy: nothing identifying anywhere -------------------------------------------------
     broker = b"\n".join(t.encode() + b" " + p for t, p, _ in capture.messages).decode()
     database = _all_points(influxdb)
