@@ -17,7 +17,8 @@
     rules: [...]                        # optional: replaces the default alert rules
 
 Only the ``sites`` listed here are part of the pilot: their vitals and the indoor environment
-of their sensors are taken; readings of other sites are left to the ingestor alone.
+of their sensors are taken; vitals of other sites are not subscribed to (their gateways keep
+them buffered), and their readings are left to the ingestor alone.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The health service: MQTT -> validate -> InfluxDB (health database) -> alerts -> acknowledge.
 
-It subscribes, as its own shared-subscription group (``health``), to every gateway's vitals
-(``greenwire/v1/+/+/vitals``) and to the readings of the pilot's sites only
-(``greenwire/v1/{site}/+/readings``, for their indoor-environment sensors), with the
+It subscribes, as its own shared-subscription group (``health``), to the vitals and the
+readings of the pilot's sites only (``greenwire/v1/{site}/+/vitals`` and ``.../readings``, the
+latter for their indoor-environment sensors; a gateway of another site finds no subscriber
+and keeps its vitals buffered), with the
 ingestor's at-least-once machinery (``cloud.mqtt.Consumer``: persistent session, manual
 acknowledgement). For each message, in arrival order:
 
@@ -185,8 +186,8 @@ class HealthService:
         self.config = config
         self.stats = HealthStats()
         self.sites = {s.id: s for s in config.sites}
-        filters = (shared_filter(config.mqtt.group, vitals_filter()),
-                   *(shared_filter(config.mqtt.group, readings_filter(site)) for site in self.sites))
+        filters = tuple(shared_filter(config.mqtt.group, f(site)) for site in self.sites
+                        for f in (vitals_filter, readings_filter))
         self.consumer = Consumer(config.mqtt, topic_filters=filters)
         self.engine = AlertEngine(rules=config.rules)
         self.alerts = AlertPublisher(config)
