@@ -121,6 +121,25 @@ def validate(
 
 
 @app.command()
+def pseudonym(
+    config: ConfigArg,
+    subject: Annotated[str, typer.Option(help="The participant's id at the hub: Patient/ID, ID or system|value.")],
+) -> None:
+    """Print a participant's pseudonym under this gateway's key (run it ON the gateway).
+
+    For a participant who asks for their data to be erased: give the pseudonym, never the id,
+    to `greenwire health erase --pseudonym ...` in the cloud. Nothing is logged.
+    """
+    from edge.fhir import consent_key
+
+    cfg = _load(config)
+    if cfg.wearables is None:
+        typer.echo(f"error: {config} has no wearables section", err=True)
+        raise typer.Exit(2)
+    typer.echo(cfg.wearables.pseudonymiser()(consent_key(subject)))
+
+
+@app.command()
 def keygen(
     path: Annotated[Path, typer.Argument(help="Where to write the key, e.g. /etc/greenwire/pseudonym.key.")],
     force: Annotated[bool, typer.Option(help="Replace an existing key (every pseudonym changes).")] = False,

@@ -242,11 +242,42 @@ class WearableSource:
         self._buffer = buffer
         self._state = state
         self._pseudonymise = pseudonymise or wearables.pseudonymiser()
+        self._wearables = wearables
         self._consented = wearables.consented()
+        self._consent_mtime = self._consent_file_mtime()
         self._dedup_ms = int(wearables.dedup_days * 86_400_000)
         self._max_batch = max_batch
         self.stats = SourceStats(config.id)
         self._token = config.token_file.read_text(encoding="utf-8").strip() if config.token_file else None
+
+    def _consent_file_mtime(self) -> float | None:
+        path = self._wearables.consent_file
+        try:
+            return path.stat().st_mtime if path is not None else None
+        except OSError:
+            return None
+
+    def refresh_consent(self) -> bool:
+        """Re-read the consent file if it changed (a withdrawal takes effect at the next poll).
+
+        An unreadable file keeps the previous list and is logged; returns True if the list changed.
+        """
+        mtime = self._consent_file_mtime()
+        if mtime == self._consent_mtime:
+            return False
+        try:
+            consented = self._wearables.consented()
+        except (OSError, UnicodeDecodeError) as exc:
+            log.error("wearable hub %s: cannot read the consent file (%s); keeping the previous list",
+                      self.config.id, type(exc).__name__)
+            return False
+        self._consent_mtime = mtime
+        if consented == self._consented:
+            return False
+        log.info("wearable hub %s: consent list now has %d participants (was %d)", self.config.id,
+                 len(consented), len(self._consented))  # counts only
+        self._consented = consented
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop``; a failing hub is retried with backoff, never stopping the gateway."""
@@ -290,6 +321,7 @@ class WearableSource:
         """One request; returns the next cursor and whether the page was full."""
         import httpx
 
+        self.refresh_consent()
         url = f"{self.config.url}/Observation"
         try:
             response = await client.get(url, params={"_cursor": cursor, "_count": str(self.config.page_size)})

@@ -61,3 +61,33 @@ def run(
         await HealthService(cfg).run(stop)
 
     asyncio.run(main())
+
+
+@app.command()
+def erase(
+    pseudonym: Annotated[str, typer.Option(help="The participant's pseudonym (greenwire edge pseudonym, on the gateway).")],
+    config: Annotated[Path | None, typer.Option(help="Health-service YAML (default: the local stack).")] = None,
+    site: Annotated[list[str], typer.Option(help="Without --config: a pilot site, ID[:TIMEZONE].")] = [],  # noqa: B006
+    yes: Annotated[bool, typer.Option("--yes", help="Do it without asking.")] = False,
+) -> None:
+    """Erase one participant's data from the health database (every measurement and retention policy).
+
+    Deletes every series tagged with the pseudonym: raw vitals, hourly statistics and alert events.
+    Site-level figures (participant counts, alert counts) stay: they identify no one. Remove the
+    participant from the gateway's consent list first, so that nothing new arrives.
+    """
+    import re
+
+    from cloud.health.service import erase_subject
+    from shared.vitals import PSEUDONYM_PATTERN
+
+    if not re.fullmatch(PSEUDONYM_PATTERN, pseudonym):
+        typer.echo("error: not a pseudonym (KEY_ID.32 hex digits): give the pseudonym, never the raw id", err=True)
+        raise typer.Exit(2)
+    cfg = _config(config, site or ["any"], None)  # the sites do not matter for erasing
+    if not yes:
+        typer.confirm(f"erase every series of {pseudonym} from {cfg.influx.database}?", abort=True)
+    import asyncio
+
+    removed = asyncio.run(erase_subject(cfg, pseudonym))
+    typer.echo(f"erased {removed} series of {pseudonym} from {cfg.influx.database}")

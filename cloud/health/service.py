@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -122,6 +123,29 @@ async def ensure_database(config: HealthConfig) -> None:
                 if "already exists" in str(error) and q == create and alter is not None:
                     continue
                 raise StoreError(f"InfluxDB at {influx.url} refused {q!r}: {error}")
+
+
+async def erase_subject(config: HealthConfig, pseudonym: str) -> int:
+    """Drop every series of one participant from the health database; returns how many there were."""
+    import httpx
+
+    from shared.vitals import PSEUDONYM_PATTERN
+
+    if not re.fullmatch(PSEUDONYM_PATTERN, pseudonym):
+        raise ValueError("not a pseudonym")
+    influx = config.influx
+    where = f"WHERE \"subject\" = '{pseudonym}'"
+    async with httpx.AsyncClient(base_url=influx.url, timeout=influx.timeout_s) as client:
+        try:
+            shown = await client.get("/query", params={"db": influx.database, "q": f"SHOW SERIES {where}"})
+            series = sum(len(s.get("values", [])) for r in shown.json().get("results", []) for s in r.get("series", []))
+            dropped = await client.post("/query", params={"db": influx.database, "q": f"DROP SERIES {where}"})
+        except httpx.HTTPError as exc:
+            raise StoreError(f"InfluxDB at {influx.url}: {type(exc).__name__}: {exc}") from exc
+        error = next((r["error"] for r in dropped.json().get("results", []) if "error" in r), None)
+        if dropped.status_code != 200 or error:
+            raise StoreError(f"InfluxDB at {influx.url} refused to drop the series: {error or dropped.status_code}")
+    return series
 
 
 class AlertPublisher:

@@ -131,3 +131,31 @@ async def test_rejected_vitals_are_counted_never_kept_or_logged(
     await ensure_database(service.config)
     policies = {r["name"]: r["duration"] for r in influxdb.query(health_db, "SHOW RETENTION POLICIES")}
     assert policies["raw"] == "720h0m0s" and policies["aggregates"] == "17520h0m0s"
+
+
+async def test_erase_drops_one_participant_everywhere(
+    mosquitto: Any, influxdb: Any, health_db: str, tmp_path: Path
+) -> None:
+    from cloud.health.service import ensure_database, erase_subject
+
+    config = _config(mosquitto, influxdb, health_db, tmp_path)
+    await ensure_database(config)
+    import httpx
+
+    other = "pilot2026.ffffffffffffffffffffffffffffffff"
+    ns = int(datetime.now(UTC).timestamp()) * 10**9
+    influxdb.write(health_db, [
+        f'vitals,code=8867-4,device=hub,gateway=gw,site=care,subject={P} value=70,unit="/min",status="final" {ns}',
+        f'vitals,code=8867-4,device=hub,gateway=gw,site=care,subject={other} value=71,unit="/min",status="final" {ns}',
+        f'health_alerts,gateway=gw,rule=spo2_low,scope=participant,site=care,state=raised,subject={P} value=90 {ns}',
+    ])
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{influxdb.url}/write", params={"db": health_db, "rp": "aggregates"},
+                                     content=f"vitals_1h,code=8867-4,site=care,subject={P} mean=70,count=1i {ns}")
+        response.raise_for_status()
+    assert await erase_subject(config, P) == 3
+    everything = repr(influxdb.query(health_db, 'SELECT * FROM /.*/')) + repr(
+        influxdb.query(health_db, 'SELECT * FROM "aggregates"./.*/')) + repr(influxdb.query(health_db, "SHOW SERIES"))
+    assert P not in everything and other in everything
+    with pytest.raises(ValueError):
+        await erase_subject(config, "Patient/pat-1")

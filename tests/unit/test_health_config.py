@@ -80,3 +80,20 @@ def test_validate_shows_wearables_without_naming_participants(tmp_path: Path) ->
     assert "ward-hub" in result.output and "2 consenting participants" in result.output
     assert "keygen" in result.output, "the missing key is pointed out"
     assert "pat-000" not in result.output
+
+
+def test_pseudonym_for_an_erasure_request_and_erase_refuses_raw_ids(tmp_path: Path) -> None:
+    from edge.fhir import Pseudonymiser
+
+    key = tmp_path / "pseudonym.key"
+    runner = CliRunner()
+    assert runner.invoke(app, ["edge", "keygen", str(key)]).exit_code == 0
+    (tmp_path / "edge.yaml").write_text(
+        "gateway: care-gw\nsite: care-home\nwearables:\n  key_file: pseudonym.key\n  key_id: pilot2026\n"
+        "  consent: [pat-1]\n  sources:\n    - {id: ward-hub, url: 'http://192.0.2.20/fhir'}\n")
+    result = runner.invoke(app, ["edge", "pseudonym", str(tmp_path / "edge.yaml"), "--subject", "pat-1"])
+    assert result.exit_code == 0, result.output
+    expected = Pseudonymiser(key.read_bytes().strip(), "pilot2026")("Patient/pat-1")
+    assert result.output.strip() == expected
+    refused = runner.invoke(app, ["health", "erase", "--pseudonym", "Patient/pat-1", "--yes"])
+    assert refused.exit_code == 2 and "never the raw id" in refused.output

@@ -153,3 +153,27 @@ def test_config_errors_name_the_line_never_a_participant(tmp_path: Path, old: st
 def test_gateway_needs_something_to_read(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs buses"):
         parse_config("gateway: g\nsite: s\n", source="edge.yaml")
+
+
+async def test_a_withdrawal_in_the_consent_file_takes_effect_without_a_restart(tmp_path: Path) -> None:
+    from edge.buffer import AsyncBuffer, MemoryBuffer
+    from edge.wearable import WearableSource
+
+    _key(tmp_path)
+    consent = tmp_path / "consent.txt"
+    consent.write_text("Patient/pat-1\npat-2  # ward 3\n")
+    config = parse_config(CONFIG.replace("consent: [Patient/pat-1, pat-2]", "consent_file: consent.txt"),
+                          base_dir=tmp_path)
+    assert config.wearables is not None
+    buffer = AsyncBuffer(MemoryBuffer())
+    state = WearableState(tmp_path / "state.sqlite")
+    try:
+        source = WearableSource(config.wearables.sources[0], config.wearables, buffer, state)
+        assert source._consented == frozenset({"Patient/pat-1", "Patient/pat-2"})
+        assert not source.refresh_consent(), "unchanged file"
+        consent.write_text("Patient/pat-1\n")
+        os.utime(consent, (1e9, 1e9))  # a new modification time, whatever the clock's resolution
+        assert source.refresh_consent() and source._consented == frozenset({"Patient/pat-1"})
+    finally:
+        state.close()
+        await buffer.close()
