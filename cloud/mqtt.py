@@ -70,12 +70,14 @@ def backoff_delay(failures: int, *, start: float = BACKOFF_START_S, cap: float =
 class Consumer:
     """Subscribes to every gateway's readings and hands messages to ``deliver``, one at a time."""
 
-    def __init__(self, config: MqttSection, *, topic_filter: str | None = None) -> None:
+    def __init__(self, config: MqttSection, topic_filters: tuple[str, ...] = (), *,
+                 topic_filter: str | None = None) -> None:
         self.config = config
         self._password = config.resolved_password()  # read a password_file once, at start-up
         self._tls = config.tls_context()  # certificate files too: a bad one fails here, not at each connect
         self.topic_filter = topic_filter or shared_filter(config.group, readings_filter())
-        """Every gateway's readings through the group's shared subscription, unless told otherwise."""
+        self.topic_filters = topic_filters or (self.topic_filter,)
+        """Every filter subscribed (default: the group's shared subscription to all readings)."""
         self.session = 0
         """Number of the current connection (0 before the first); grows on every connect."""
         self.connected = False
@@ -87,7 +89,7 @@ class Consumer:
         """The broker, filter and client id, for a log line."""
         scheme = "mqtts" if self.config.tls else "mqtt"
         return (
-            f"{scheme}://{self.config.host}:{self.config.port} {self.topic_filter} "
+            f"{scheme}://{self.config.host}:{self.config.port} {', '.join(self.topic_filters)} "
             f"(client id {self.config.client_id})"
         )
 
@@ -182,11 +184,12 @@ class Consumer:
                     await asyncio.wait_for(stop.wait(), timeout=backoff_delay(failures))
 
     async def _subscribe(self, client: Any) -> None:
-        granted = await client.subscribe(self.topic_filter, qos=1)
-        codes = [getattr(code, "value", code) for code in granted]
-        if not codes or codes[0] != 1:
-            # 0 would mean QoS 0 (no redelivery), >= 0x80 a refusal (e.g. not authorised by the ACL).
-            raise BrokerError(f"the broker did not grant QoS 1 on {self.topic_filter}: {granted!r}")
+        for topic_filter in self.topic_filters:
+            granted = await client.subscribe(topic_filter, qos=1)
+            codes = [getattr(code, "value", code) for code in granted]
+            if not codes or codes[0] != 1:
+                # 0 would mean QoS 0 (no redelivery), >= 0x80 a refusal (e.g. not authorised by the ACL).
+                raise BrokerError(f"the broker did not grant QoS 1 on {topic_filter}: {granted!r}")
 
     async def _read_until(self, client: Any, deliver: Deliver, stop: asyncio.Event) -> None:
         """Deliver messages until ``stop`` (returns) or the connection drops (raises MqttError)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
@@ -31,8 +32,11 @@ from edge.config import EdgeConfig
 from edge.health import ProcessMeter
 from edge.modbus import DeviceState, ModbusBus, PolledReading
 from edge.publisher import BrokerSettings, Publisher, PublisherStats
+from edge.wearable import SourceStats, WearableSource, WearableState
 from greenwire import __version__
 from shared.errors import ConfigError
+from shared.topics import vitals_topic
+from shared.vitals import VITALS_SCHEMA
 from shared.wire import format_ts
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,9 @@ class AgentSnapshot:
     buffer_batches: int
     dropped_readings: int
     publisher: PublisherStats
+    wearables: tuple[SourceStats, ...] = ()
+    vitals_buffer_observations: int = 0
+    vitals_publisher: PublisherStats | None = None
 
 
 class EdgeAgent:
@@ -86,6 +93,7 @@ class EdgeAgent:
         broker: BrokerSettings,
         *,
         buffer: Buffer | None = None,
+        vitals_buffer: Buffer | None = None,
         on_reading: Callable[[PolledReading], None] | None = None,
     ) -> None:
         self.config = config
@@ -105,6 +113,33 @@ class EdgeAgent:
             status_interval_s=config.publish.status_interval_s,
         )
         self._process = ProcessMeter()
+        # Health data has its own buffer file, state, and MQTT connection: never mixed with meter readings.
+        self.wearables: list[WearableSource] = []
+        self.vitals_publisher: Publisher | None = None
+        self._vitals_buffer: AsyncBuffer | None = None
+        self._wearable_state: WearableState | None = None
+        if config.wearables is not None:
+            w = config.wearables
+            self._vitals_buffer = AsyncBuffer(
+                vitals_buffer or SqliteBuffer(config.vitals_buffer_path, max_readings=w.max_observations)
+            )
+            self._wearable_state = WearableState(config.wearable_state_path)
+            pseudonymise = w.pseudonymiser()
+            self.wearables = [
+                WearableSource(source, w, self._vitals_buffer, self._wearable_state, pseudonymise=pseudonymise)
+                for source in w.sources
+            ]
+            self.vitals_publisher = Publisher(
+                dataclasses.replace(broker, client_id=f"{broker.client_id}-vitals"),
+                config.site,
+                config.gateway,
+                self._vitals_buffer,
+                max_inflight=config.publish.max_inflight,
+                announce=False,
+                topic=vitals_topic(config.site, config.gateway),
+                schema=VITALS_SCHEMA,
+                items="observations",
+            )
 
     async def health(self) -> dict[str, object]:
         """What the retained status reports: the agent, its devices, its buffer, its process."""
@@ -133,6 +168,31 @@ class EdgeAgent:
                 "dropped_readings": snap.dropped_readings,
             },
             "process": self._process.sample(),
+            **self._wearables_health(snap),
+        }
+
+    def _wearables_health(self, snap: AgentSnapshot) -> dict[str, object]:
+        """Counts only: the status message is not a place for identifiers or values."""
+        if not self.wearables:
+            return {}
+        return {
+            "wearables": [
+                {
+                    "source": w.source,
+                    "online": w.online,
+                    "polls": w.polls,
+                    "errors": w.errors,
+                    "received": w.received,
+                    "forwarded": w.forwarded_observations,
+                    "rejected": dict(sorted(w.rejected.items())),
+                    "last_poll": format_ts(w.last_poll) if w.last_poll else None,
+                }
+                for w in snap.wearables
+            ],
+            "vitals_buffer": {
+                "observations": snap.vitals_buffer_observations,
+                "published": snap.vitals_publisher.published_readings if snap.vitals_publisher else 0,
+            },
         }
 
     def _collect(self, reading: PolledReading) -> None:
@@ -148,6 +208,9 @@ class EdgeAgent:
             buffer_batches=buf.depth_batches,
             dropped_readings=buf.dropped_readings,
             publisher=self.publisher.stats,
+            wearables=tuple(w.stats for w in self.wearables),
+            vitals_buffer_observations=self._vitals_buffer.buffer.depth_readings if self._vitals_buffer else 0,
+            vitals_publisher=self.vitals_publisher.stats if self.vitals_publisher else None,
         )
 
     async def _flush(self) -> None:
@@ -173,13 +236,21 @@ class EdgeAgent:
             self.config.gateway, self.config.site,
             sum(len(b.devices) for b in self.buses), len(self.buses), self.config.buffer_path,
         )
+        if self.wearables:
+            log.info("%d wearable hubs, vitals buffer %s, pseudonym key %s",
+                     len(self.wearables), self.config.vitals_buffer_path, self.config.wearables.key_id
+                     if self.config.wearables else "-")
         try:
             async with asyncio.TaskGroup() as group:
                 for bus in self.buses:
                     group.create_task(bus.run(polling_stopped), name=f"bus-{bus.config.name}")
                 group.create_task(self._collector(polling_stopped), name="collector")
+                for source in self.wearables:
+                    group.create_task(source.run(polling_stopped), name=f"wearable-{source.config.id}")
                 group.create_task(self.publisher.run(publisher_stop), name="publisher")
                 group.create_task(watchdog.run(publisher_stop), name="sd-notify")
+                if self.vitals_publisher is not None:
+                    group.create_task(self.vitals_publisher.run(publisher_stop), name="vitals-publisher")
                 await stop.wait()
                 polling_stopped.set()
                 # Let the buses and the collector finish (the collector writes its last batch).
@@ -189,6 +260,10 @@ class EdgeAgent:
         finally:
             await self._flush()
             await self._buffer.close()
+            if self._vitals_buffer is not None:
+                await self._vitals_buffer.close()
+            if self._wearable_state is not None:
+                self._wearable_state.close()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

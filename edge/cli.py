@@ -93,10 +93,22 @@ def validate(
                 row |= {"profile": profile.name, "quantities": len(profile.registers),
                         "requests": len(build_plan(profile).requests)}
             rows.append(row)
+    notes: list[str] = []
+    if cfg.wearables is not None:
+        from shared.vitals import VITAL_SIGNS
+
+        for source in cfg.wearables.sources:
+            rows.append({"bus": "wearables", "endpoint": source.url, "device": source.id, "unit": "-",
+                         "profile": "FHIR R4 vital signs", "quantities": len(VITAL_SIGNS), "requests": 1,
+                         "poll_interval_s": source.poll_interval_s})
+        # Counts only: consent entries are participant ids.
+        notes.append(f"wearables: {len(cfg.wearables.consented())} consenting participants, pseudonym key "
+                     f"{cfg.wearables.key_id}" + ("" if cfg.wearables.key_file.exists() else
+                     f" (key file {cfg.wearables.key_file} not there yet: run `greenwire edge keygen` on the gateway)"))
     if json_output:
         import orjson
 
-        typer.echo(orjson.dumps({"gateway": cfg.gateway, "site": cfg.site, "devices": rows}).decode())
+        typer.echo(orjson.dumps({"gateway": cfg.gateway, "site": cfg.site, "devices": rows, "notes": notes}).decode())
         return
     table = Table(title=f"gateway {cfg.gateway} at site {cfg.site}: config OK")
     for column in rows[0]:
@@ -104,6 +116,55 @@ def validate(
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     Console().print(table)
+    for note in notes:
+        typer.echo(note)
+
+
+@app.command()
+def pseudonym(
+    config: ConfigArg,
+    subject: Annotated[str, typer.Option(help="The participant's id at the hub: Patient/ID, ID or system|value.")],
+) -> None:
+    """Print a participant's pseudonym under this gateway's key (run it ON the gateway).
+
+    For a participant who asks for their data to be erased: give the pseudonym, never the id,
+    to `greenwire health erase --pseudonym ...` in the cloud. Nothing is logged.
+    """
+    from edge.fhir import consent_key
+
+    cfg = _load(config)
+    if cfg.wearables is None:
+        typer.echo(f"error: {config} has no wearables section", err=True)
+        raise typer.Exit(2)
+    typer.echo(cfg.wearables.pseudonymiser()(consent_key(subject)))
+
+
+@app.command()
+def keygen(
+    path: Annotated[Path, typer.Argument(help="Where to write the key, e.g. /etc/greenwire/pseudonym.key.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing key (every pseudonym changes).")] = False,
+) -> None:
+    """Make the gateway's pseudonym key: 256 random bits, mode 0600. Run it ON the gateway.
+
+    The key turns participants' ids into keyed-HMAC pseudonyms; it must never leave the
+    gateway (it is not part of `greenwire edge bundle`). To rotate (a new pilot), make a new
+    key and change wearables.key_id in the config: every participant gets a new pseudonym.
+    """
+    import os
+    import secrets
+
+    if path.exists() and not force:
+        typer.echo(f"error: {path} exists (use --force to replace it: every pseudonym changes)", err=True)
+        raise typer.Exit(1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    typer.echo(f"wrote {path} (mode 0600); keep it on this gateway")
 
 
 @app.command(epilog=EXAMPLE)
@@ -307,6 +368,8 @@ On the gateway (Raspberry Pi OS / Debian / Ubuntu), as root:
   install -m 0640 -o root -g greenwire edge.yaml /etc/greenwire/edge.yaml
   cp -r secrets /etc/greenwire/ && chown -R root:greenwire /etc/greenwire/secrets && chmod 0640 /etc/greenwire/secrets/*
   install -m 0644 greenwire-edge.service /etc/systemd/system/
+  # with wearables: make the pseudonym key here, on the gateway; it never leaves it
+  #   /opt/greenwire/bin/greenwire edge keygen KEY_FILE && chown root:greenwire KEY_FILE && chmod 0640 KEY_FILE
   systemctl daemon-reload && systemctl enable --now greenwire-edge
   journalctl -u greenwire-edge -f
 """
@@ -336,8 +399,10 @@ def bundle(
     cfg = _load(config)
     text = config.read_text(encoding="utf-8")
     files: dict[str, tuple[bytes, int]] = {}
-    for path in _referenced_files(cfg, config.parent):
-        name = f"secrets/{path.name}" if "password" in path.name or path.suffix in (".pem", ".key", ".crt") else f"profiles/{path.name}"
+    secret_files = _wearable_files(cfg)
+    for path in _referenced_files(cfg, config.parent) + secret_files:
+        secret = "password" in path.name or path.suffix in (".pem", ".key", ".crt") or path in secret_files
+        name = f"secrets/{path.name}" if secret else f"profiles/{path.name}"
         files[name] = (path.read_bytes(), 0o600 if name.startswith("secrets/") else 0o644)
         spellings = {str(path)}
         if path.is_relative_to(config.parent):
@@ -360,6 +425,17 @@ def bundle(
             info.size, info.mode, info.mtime = len(data), mode, int(time_.time())
             tar.addfile(info, io.BytesIO(data))
     typer.echo(f"wrote {target} ({len(files)} files, config hash {cfg.config_hash})")
+
+
+def _wearable_files(cfg: object) -> list[Path]:
+    """The consent list and hub tokens travel to the gateway (as secrets); the pseudonym key never does."""
+    from edge.config import EdgeConfig
+
+    assert isinstance(cfg, EdgeConfig)
+    if cfg.wearables is None:
+        return []
+    files = [cfg.wearables.consent_file] + [s.token_file for s in cfg.wearables.sources]
+    return [f for f in files if f is not None]
 
 
 def _referenced_files(cfg: object, base: Path) -> list[Path]:

@@ -330,6 +330,149 @@ BusConfig = Annotated[
 ]
 
 
+KEY_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,15}$"
+
+
+class WearableSourceConfig(BaseModel):
+    """A wearable hub on the site's network that serves FHIR R4 Observations with a cursor."""
+
+    model_config = _FROZEN
+
+    id: Id = Field(description="The hub's id: the 'device' of its observations on the wire.")
+    url: str = Field(description="The hub's FHIR base, e.g. http://192.0.2.20/fhir.")
+    poll_interval_s: float = Field(default=5.0, ge=0.2, le=3600)
+    page_size: int = Field(default=500, ge=1, le=1000, description="Observations asked for per request.")
+    timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per request.")
+    token_file: Path | None = Field(default=None, description="A bearer token for the hub, if it wants one.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected http://host[:port]/path or https://..., got {value!r}")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value.rstrip("/")
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _local_file(value, info, "token file")
+
+
+def _local_file(value: Path | None, info: ValidationInfo, what: str) -> Path | None:
+    """Resolve against the config's directory and check the file can be read."""
+    if value is None:
+        return None
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        value = Path(base) / value
+    if not value.is_file():
+        raise ValueError(f"{what} {value} does not exist or is not a file")
+    return value
+
+
+class WearablesConfig(BaseModel):
+    """Wearable hubs, and the privacy rules every observation passes before it leaves the gateway.
+
+    Subject ids become keyed-HMAC pseudonyms with the key in ``key_file``, which is made on
+    the gateway (``greenwire edge keygen``) and never copied off it; ``key_id`` names the
+    key's generation (change both to rotate: every participant gets a new pseudonym).
+    Only participants on the consent list (``consent`` and ``consent_file``, one
+    ``Patient/id`` or ``id`` or ``system|value`` identifier each) are forwarded at all.
+    """
+
+    model_config = _FROZEN
+
+    key_file: Path = Field(description="32 or more random bytes, mode 0600 (or 0640 with the service's group), "
+                           "made on the gateway.")
+    key_id: str = Field(pattern=KEY_ID_PATTERN, description="The key's generation, e.g. pilot2026.")
+    consent: tuple[str, ...] = Field(default=(), repr=False, description="Consenting participants' ids.")
+    consent_file: Path | None = Field(default=None, description="More consenting ids, one per line.")
+    buffer_path: Path | None = Field(
+        default=None, description="SQLite buffer of vitals; defaults to .greenwire/edge/{gateway}-vitals.sqlite."
+    )
+    state_path: Path | None = Field(
+        default=None, description="Cursors and forwarded-observation keys; "
+        "defaults to .greenwire/edge/{gateway}-wearables.sqlite."
+    )
+    max_observations: int = Field(default=2_000_000, ge=1000, description="Buffer bound (oldest dropped, counted).")
+    dedup_days: float = Field(default=7.0, gt=0, le=365, description="How long forwarded ids are remembered.")
+    sources: tuple[WearableSourceConfig, ...] = Field(min_length=1)
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_file(cls, value: Path, info: ValidationInfo) -> Path:
+        """A key that exists must be private and long enough; a missing one is made on the gateway."""
+        base = (info.context or {}).get("base_dir")
+        if base is not None and not value.is_absolute():
+            value = Path(base) / value
+        if value.exists():
+            problem = key_file_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("consent_file")
+    @classmethod
+    def _consent_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _local_file(value, info, "consent file")
+
+    @model_validator(mode="after")
+    def _checks(self) -> Self:
+        ids: set[str] = set()
+        for index, source in enumerate(self.sources):
+            if source.id in ids:
+                raise LocatedValueError(f"wearable source id '{source.id}' is used twice",
+                                        loc=("sources", index, "id"))
+            ids.add(source.id)
+        for index, entry in enumerate(self.consent):
+            if not entry.strip():
+                # The entry itself is never quoted: consent entries are participant ids.
+                raise LocatedValueError(f"consent entry {index} is empty", loc=("consent", index))
+        if not self.consented():
+            raise ValueError("the consent list is empty: no participant would be forwarded")
+        return self
+
+    def consented(self) -> frozenset[str]:
+        """Every consenting participant, in the form subjects are compared (``edge.fhir.consent_key``)."""
+        from edge.fhir import consent_key
+
+        entries = list(self.consent)
+        if self.consent_file is not None:
+            entries += [line.split("#")[0] for line in self.consent_file.read_text(encoding="utf-8").splitlines()]
+        return frozenset(consent_key(e) for e in entries if e.strip())
+
+    def pseudonymiser(self) -> Any:
+        """The gateway's keyed pseudonym function (``edge.fhir.Pseudonymiser``); ConfigError without a key."""
+        from edge.fhir import Pseudonymiser
+
+        if not self.key_file.exists():
+            raise ConfigError(f"pseudonym key file {self.key_file} does not exist: make it on this gateway with "
+                              f"`greenwire edge keygen {self.key_file}` (it must never be copied off it)")
+        problem = key_file_problem(self.key_file)
+        if problem:
+            raise ConfigError(problem)
+        return Pseudonymiser(self.key_file.read_bytes().strip(), self.key_id)
+
+
+def key_file_problem(path: Path) -> str | None:
+    """Why this pseudonym key file cannot be used, or None."""
+    from edge.fhir import KEY_MIN_BYTES
+
+    if not path.is_file():
+        return f"key file {path} is not a file"
+    if path.stat().st_mode & 0o007:
+        # 0640 root:greenwire is fine (the service's group); readable by everyone is not.
+        return f"key file {path} can be read by every user: chmod 600 {path} (or 640 with the service's group)"
+    if len(path.read_bytes().strip()) < KEY_MIN_BYTES:
+        return f"key file {path} holds fewer than {KEY_MIN_BYTES} bytes: make one with `greenwire edge keygen`"
+    return None
+
+
 class EdgeConfig(BaseModel):
     """The whole configuration of one gateway."""
 
@@ -342,10 +485,15 @@ class EdgeConfig(BaseModel):
     )
     buffer: BufferConfig = BufferConfig()
     publish: PublishConfig = PublishConfig()
-    buses: tuple[BusConfig, ...] = Field(min_length=1)
+    buses: tuple[BusConfig, ...] = ()
+    wearables: WearablesConfig | None = Field(
+        default=None, description="Wearable health hubs (the proactive-health pilot)."
+    )
 
     @model_validator(mode="after")
     def _cross_checks(self) -> EdgeConfig:
+        if not self.buses and self.wearables is None:
+            raise ValueError("a gateway needs buses (Modbus devices) or wearables (health hubs)")
         if self.gateway in RESERVED_GATEWAY_IDS:
             raise ValueError(f"gateway id {self.gateway!r} is reserved")
         if self.site in RESERVED_SITE_IDS:
@@ -373,6 +521,13 @@ class EdgeConfig(BaseModel):
                         loc=("buses", b, "devices", d, "id"),
                     )
                 devices[device.id] = bus.name
+        if self.wearables is not None:
+            for w, source in enumerate(self.wearables.sources):
+                if source.id in devices:
+                    raise LocatedValueError(
+                        f"wearable source id '{source.id}' is already a device on bus '{devices[source.id]}'",
+                        loc=("wearables", "sources", w, "id"),
+                    )
         return self
 
     @property
@@ -390,6 +545,17 @@ class EdgeConfig(BaseModel):
     @property
     def buffer_path(self) -> Path:
         return self.buffer.path or DEFAULT_STATE_DIR / f"{self.gateway}.sqlite"
+
+    @property
+    def vitals_buffer_path(self) -> Path:
+        """The vitals' own buffer: health data is never mixed with meter readings, even on disk."""
+        configured = self.wearables.buffer_path if self.wearables is not None else None
+        return configured or DEFAULT_STATE_DIR / f"{self.gateway}-vitals.sqlite"
+
+    @property
+    def wearable_state_path(self) -> Path:
+        configured = self.wearables.state_path if self.wearables is not None else None
+        return configured or DEFAULT_STATE_DIR / f"{self.gateway}-wearables.sqlite"
 
 
 def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> EdgeConfig:

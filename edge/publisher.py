@@ -84,11 +84,16 @@ class PublisherStats:
     """PUBACKs that did not deliver (no subscriber, or refused); those batches stayed buffered."""
 
 
-def encode_batch(gateway: str, batch: StoredBatch, sent_at: datetime) -> bytes:
-    """The ``greenwire.readings.v1`` message of a stored batch (readings JSON is stored ready-made)."""
+def encode_batch(
+    gateway: str, batch: StoredBatch, sent_at: datetime, *, schema: str = READINGS_SCHEMA, items: str = "readings"
+) -> bytes:
+    """The message of a stored batch (its items' JSON array is stored ready-made).
+
+    ``greenwire.readings.v1`` by default; ``schema=VITALS_SCHEMA, items="observations"`` for vitals.
+    """
     head = (
-        f'{{"schema":"{READINGS_SCHEMA}","gateway":"{gateway}","seq":{batch.seq},'
-        f'"sent_at":"{format_ts(sent_at)}","readings":'
+        f'{{"schema":"{schema}","gateway":"{gateway}","seq":{batch.seq},'
+        f'"sent_at":"{format_ts(sent_at)}","{items}":'
     ).encode()
     return head + batch.readings_json + b"}"
 
@@ -116,6 +121,9 @@ class Publisher:
         health: Callable[[], Awaitable[dict[str, object]]] | None = None,
         status_interval_s: float = 60.0,
         announce: bool = True,
+        topic: str | None = None,
+        schema: str = READINGS_SCHEMA,
+        items: str = "readings",
     ) -> None:
         self.broker = broker
         self.site = site
@@ -124,7 +132,9 @@ class Publisher:
         self.max_inflight = max_inflight
         self.stats = PublisherStats()
         self._clock = clock
-        self._topic = readings_topic(site, gateway)
+        self._topic = topic or readings_topic(site, gateway)
+        self._schema = schema
+        self._items = items
         self._status_topic = status_topic(site, gateway)
         self._health = health
         self.status_interval_s = status_interval_s
@@ -282,7 +292,8 @@ class Publisher:
             return 0
         sent_at = self._clock()
         results = await asyncio.gather(
-            *(self._publish_qos1(client, encode_batch(self.gateway, b, sent_at)) for b in batches),
+            *(self._publish_qos1(client, encode_batch(self.gateway, b, sent_at, schema=self._schema, items=self._items))
+              for b in batches),
             return_exceptions=True,
         )
         acked = [b for b, r in zip(batches, results, strict=True) if r == 0]
@@ -307,7 +318,7 @@ class Publisher:
         self._refusals += 1
         self.stats.refused_batches += count
         if code == NO_MATCHING_SUBSCRIBERS:
-            reason = "no subscriber for readings (is the ingestor connected?)"
+            reason = f"no subscriber for {self._items} (is the ingestor connected?)"
         elif code == NOT_AUTHORIZED:
             reason = (
                 f"not authorised to publish on {self._topic} (does the broker account "

@@ -19,6 +19,7 @@ from cloud.carbon.cli import carbon_app, import_app
 from cloud.cli import app as ingest_app
 from cloud.grafana.cli import app as grafana_app
 from cloud.grafana.cli import report_command
+from cloud.health.cli import app as health_app
 from edge.cli import app as edge_app
 from greenwire import __version__
 from greenwire.deploy_cli import app as deploy_app
@@ -43,9 +44,10 @@ Every command has --help.
 app.add_typer(stack_app, name="stack", help="A local Mosquitto + InfluxDB for development and tests.")
 app.add_typer(edge_app, name="edge", help="Run and check a gateway's edge agent.")
 app.add_typer(ingest_app, name="ingest", help="Run the cloud ingestor (MQTT -> InfluxDB).")
-app.add_typer(sim_app, name="sim", help="Simulated meters replaying real recorded data.")
+app.add_typer(sim_app, name="sim", help="Simulated meters, indoor sensors and wearable hubs replaying real recorded data.")
 app.add_typer(import_app, name="import", help="Bring outside data in: grid carbon intensity, meter history.")
 app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
+app.add_typer(health_app, name="health", help="The proactive-health pilot: vitals, alerts, carbon per participant-day.")
 app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
 app.add_typer(grafana_app, name="grafana", help="Grafana dashboards as code: build, push.")
 app.command("report")(report_command)
@@ -88,20 +90,31 @@ def demo(
 
 @app.command()
 def schema(
+    which: Annotated[
+        str, typer.Argument(help="readings, vitals or alert.")
+    ] = "readings",
     write: Annotated[
-        bool, typer.Option("--write", help="Write shared/schemas/*.json instead of printing.")
+        bool, typer.Option("--write", help="Write every shared/schemas/*.json instead of printing.")
     ] = False,
 ) -> None:
-    """Print the JSON Schema of the wire format greenwire.readings.v1."""
+    """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1."""
+    from shared.vitals import alert_json_schema, vitals_json_schema
     from shared.wire import batch_json_schema
 
-    text = json.dumps(batch_json_schema(), indent=2, sort_keys=True) + "\n"
+    schemas = {
+        "readings": ("greenwire.readings.v1", batch_json_schema),
+        "vitals": ("greenwire.vitals.v1", vitals_json_schema),
+        "alert": ("greenwire.alert.v1", alert_json_schema),
+    }
+    if which not in schemas:
+        raise typer.BadParameter(f"expected one of {', '.join(schemas)}, got {which!r}")
     if write:
-        target = Path(__file__).parents[1] / "shared" / "schemas" / "greenwire.readings.v1.json"
-        target.write_text(text)
-        typer.echo(f"wrote {target}")
+        for name, build in schemas.values():
+            target = Path(__file__).parents[1] / "shared" / "schemas" / f"{name}.json"
+            target.write_text(json.dumps(build(), indent=2, sort_keys=True) + "\n")
+            typer.echo(f"wrote {target}")
     else:
-        typer.echo(text, nl=False)
+        typer.echo(json.dumps(schemas[which][1](), indent=2, sort_keys=True) + "\n", nl=False)
 
 
 def main() -> None:

@@ -153,7 +153,7 @@ def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> d
 
 
 def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: float,
-          carbon: dict[str, tuple[float, float, str]] | None = None) -> Group:
+          carbon: dict[str, tuple[float, float, str]] | None = None, care: Any = None) -> Group:
     snap = agent.snapshot()
     table = Table(title=f"greenwire demo: site {SITE}, gateway {GATEWAY} (replay x{speed:g})")
     columns = ("device", "state", "read at (UTC)", "power kW", "energy import kWh", "gCO2e/kWh",
@@ -183,7 +183,7 @@ def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: 
         f"in InfluxDB [bold]{'?' if stored is None else stored}[/] points   "
         f"running {time.monotonic() - started:,.0f} s   (Ctrl-C to stop)"
     )
-    return Group(table, footer)
+    return Group(table, footer, care.view()) if care is not None else Group(table, footer)
 
 
 def _carbon_cells(figures: tuple[float, float, str] | None) -> tuple[str, str, str]:
@@ -220,6 +220,9 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
         agent = EdgeAgent(config, broker_settings(config))
         ingestor = Ingestor(IngestConfig.from_stack(env))
         edge_stop, ingest_stop = asyncio.Event(), asyncio.Event()
+        from greenwire.demo_care import CareSite
+
+        care = await CareSite(env, state / "care", speed).__aenter__()
         console.print(
             f"simulated meters on 127.0.0.1 ports {', '.join(map(str, ports.values()))}; "
             f"broker {env.mqtt_url}; InfluxDB {env.influx_url} database {env.influx_db}"
@@ -254,9 +257,10 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                                 f"  rejected {ingestor.stats.rejected_total}"
                                 f"  in InfluxDB {stored}"
                                 + "".join(f"  {b}: {c[0]:.0f} g/kWh {c[2]}" for b, c in sorted(carbon.items()))
+                                + care.line()
                             )
                     if live is not None:
-                        live.update(_view(agent, ingestor, stored, started, speed, carbon))
+                        live.update(_view(agent, ingestor, stored, started, speed, carbon, care))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=0.5)
             finally:
@@ -266,7 +270,9 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                 # Give the ingestor a moment to store what the edge drained on its way out.
                 await asyncio.sleep(1.5)
                 ingest_stop.set()
-        console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed, carbon))
+                await care.__aexit__(None, None, None)
+        console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed, carbon,
+                            care))
         return 0
     finally:
         for server in servers:

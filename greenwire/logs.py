@@ -18,3 +18,5 @@ def setup_logging(level: str = "info") -> None:
     )
     # pymodbus logs every failed request at error level itself; ours already says it once.
     logging.getLogger("pymodbus").setLevel(max(numeric, logging.CRITICAL))
+    # httpx logs every request at info level (a wearable hub is polled every few seconds).
+    logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))

@@ -6,11 +6,15 @@ The topic tree is a contract other people build on::
     greenwire/v1/{site}/{gateway}/vitals      health batches (greenwire.vitals.v1)
     greenwire/v1/{site}/{gateway}/status      retained birth message and last will
     greenwire/v1/{site}/carbon/{building}     retained carbon signal from the cloud
+    greenwire/v1/{site}/alerts/{gateway}      health alert events from the cloud (greenwire.alert.v1),
+                                              for the gateway whose data raised them
     greenwire/v1/grid/{zone}/intensity        grid carbon-intensity input
 
-Ids are lower-case ``[a-z0-9][a-z0-9_-]{0,62}``. ``carbon`` cannot be a gateway
-id and ``grid`` cannot be a site id, because those words own their branch of
-the tree.
+Ids are lower-case ``[a-z0-9][a-z0-9_-]{0,62}``. ``carbon`` and ``alerts`` cannot
+be gateway ids and ``grid`` cannot be a site id, because those words own their
+branch of the tree. What the cloud publishes lives outside the gateways' own
+``{site}/{gateway}/#`` branches, so a broker ACL that lets a gateway write only
+there keeps it from forging carbon signals or alerts.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from shared.errors import TopicError
 PREFIX: Final = "greenwire/v1"
 ID_PATTERN: Final = r"[a-z0-9][a-z0-9_-]{0,62}"
 _ID_RE: Final = re.compile(ID_PATTERN)
-RESERVED_GATEWAY_IDS: Final = frozenset({"carbon"})
+RESERVED_GATEWAY_IDS: Final = frozenset({"carbon", "alerts"})
 RESERVED_SITE_IDS: Final = frozenset({"grid"})
 
 
@@ -35,6 +39,7 @@ class TopicKind(StrEnum):
     READINGS = "readings"
     VITALS = "vitals"
     STATUS = "status"
+    ALERTS = "alerts"
     CARBON = "carbon"
     GRID_INTENSITY = "intensity"
 
@@ -83,6 +88,17 @@ def readings_topic(site: str, gateway: str) -> str:
 def vitals_topic(site: str, gateway: str) -> str:
     """Topic a gateway publishes health batches to."""
     return f"{_site_gateway(site, gateway)}/vitals"
+
+
+def alerts_topic(site: str, gateway: str) -> str:
+    """Topic the cloud publishes health alert events to, for the gateway the data came from."""
+    _site_gateway(site, gateway)
+    return f"{PREFIX}/{site}/alerts/{gateway}"
+
+
+def vitals_filter(site: str = "+", gateway: str = "+") -> str:
+    """Subscription filter for health batches (wildcards by default)."""
+    return f"{PREFIX}/{site}/{gateway}/vitals"
 
 
 def status_topic(site: str, gateway: str) -> str:
@@ -134,6 +150,8 @@ def parse_topic(topic: str) -> Topic:
     check_id(a, "site")
     if b == "carbon":
         return Topic(TopicKind.CARBON, site=a, building=check_id(c, "building"))
+    if b == "alerts":
+        return Topic(TopicKind.ALERTS, site=a, gateway=check_id(c, "gateway"))
     check_id(b, "gateway")
     try:
         kind = TopicKind(c)

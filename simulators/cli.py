@@ -74,3 +74,83 @@ def modbus(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
+
+
+WEARABLE_EXAMPLE = """Example: a care site's hub with 12 participants, six past hours replayed at x120, then live:
+
+  greenwire sim wearable --port 8090 --participants 12 --backlog-hours 6 --speed 120
+
+then give the edge config a wearable source with url http://127.0.0.1:8090/fhir.
+"""
+
+
+@app.command(epilog=WEARABLE_EXAMPLE)
+def wearable(
+    port: Annotated[int, typer.Option(help="HTTP port (0 picks a free one).")] = 8090,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    participants: Annotated[int, typer.Option(min=1, max=500, help="How many participants wear devices.")] = 12,
+    speed: Annotated[float, typer.Option(min=0.01, help="Recorded seconds per wall second until the hub "
+                                                        "catches up with the present.")] = 60.0,
+    backlog_hours: Annotated[float, typer.Option(min=0, help="The hub starts this far in the past.")] = 1.0,
+    show_participants: Annotated[bool, typer.Option(help="Print the participants' raw ids, for a consent list.")] = False,
+) -> None:
+    """Serve FHIR R4 vital-sign Observations of simulated participants, with an incremental cursor.
+
+    GET /fhir/Observation?_cursor=N&_count=M answers a searchset Bundle of what was recorded
+    after cursor N and a next link. Heart rate replays a real wearable's series; the awkward
+    cases of real hubs (absent components, cancelled, entered-in-error, float artefacts,
+    resent old data, codes outside the pilot) are included. Runs until Ctrl-C.
+    """
+    import asyncio
+    import contextlib
+    from datetime import timedelta
+
+    from simulators.wearable import WearableHub, WearableServer, make_participants
+
+    people = make_participants(participants)
+    hub = WearableHub(people, start=datetime.now(UTC) - timedelta(hours=backlog_hours), speed=speed)
+
+    async def serve() -> None:
+        async with WearableServer(hub, host=host, port=port) as server:
+            typer.echo(f"wearable hub with {len(people)} participants on {server.url}/fhir "
+                       f"(backlog {backlog_hours:g} h at x{speed:g}, then live)")
+            if show_participants:
+                for p in people:
+                    typer.echo(f"  Patient/{p.id}")
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+@app.command()
+def environment(
+    sensor: Annotated[
+        list[str], typer.Option(help="UNIT:ROOM, repeatable. ROOM: normal, heatwave, crowded.")
+    ],
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 5021,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    timezone: Annotated[str, typer.Option(help="The rooms' local time zone.")] = "Europe/London",
+) -> None:
+    """Serve Sensirion SCD30 indoor-environment sensors (CO2, temperature, humidity) over Modbus TCP."""
+    import asyncio
+    import contextlib
+
+    from simulators.environment import Room
+    from simulators.modbus_meter import MeterServer, SimMeter
+
+    meters = []
+    for text in sensor:
+        unit, _, kind = text.partition(":")
+        if not unit.isdigit() or kind not in ("normal", "heatwave", "crowded"):
+            raise typer.BadParameter(f"expected UNIT:ROOM such as 1:heatwave, got {text!r}")
+        meters.append(SimMeter(int(unit), profile="sensirion-scd30",
+                               climate=Room(kind=kind, timezone=timezone).values))
+
+    async def serve() -> None:
+        async with MeterServer(host=host, port=port, meters=meters) as server:
+            typer.echo(f"serving {len(meters)} SCD30 sensor(s) on {host}:{server.port}")
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())

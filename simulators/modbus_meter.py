@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from simulators.sdm630 import MAP_END, MeterState, write_registers
+from simulators.sdm630 import MAP_END, MeterState, quantities, write_registers
 from simulators.series import Replay
 
 INPUT_REGISTERS = 4
 
 Fault = Literal["silent", "exception", "busy", "crc"]
+
+STILL_ROOM: dict[str, float] = {"temperature_c": 21.5, "relative_humidity_pct": 45.0, "co2_ppm": 650.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,15 @@ class SimMeter:
     profile: str | None = None
     """Present the meter through this profile's register map (any shipped or custom profile)
     instead of the SDM630's: the state is encoded into each profile register, as that meter would."""
+    climate: Callable[[], dict[str, float]] | None = None
+    """Indoor-environment values now (``simulators.environment.Room.values``) for sensor profiles;
+    without one, a sensor reads a fixed, plausible room."""
+
+    def values(self) -> dict[str, float]:
+        """Everything the device measures now, by quantity name: the meter's state and the room's climate."""
+        out = quantities(self.state()) if self.replay is not None else {}
+        out.update(self.climate() if self.climate is not None else STILL_ROOM)
+        return out
 
     def state(self) -> MeterState:
         """The meter's measurements now: power and energy from the replay, voltages and frequency
@@ -154,7 +166,6 @@ class MeterServer:
 
         from edge.codec import encode
         from edge.profile import load_profile
-        from simulators.sdm630 import quantities
 
         assert meter.profile is not None
         registers = load_profile(meter.profile).resolved()
@@ -169,7 +180,7 @@ class MeterServer:
                 return ExcCodes.DEVICE_FAILURE if fault == "exception" else ExcCodes.DEVICE_BUSY
             if function_code not in functions or set_values is not None:
                 return ExcCodes.ILLEGAL_FUNCTION
-            values = quantities(meter.state())
+            values = meter.values()
             for register in registers:
                 value = values.get(register.quantity)
                 if value is None:

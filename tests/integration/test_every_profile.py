@@ -11,7 +11,6 @@ from edge.config import DeviceConfig, TcpBusConfig
 from edge.modbus import ModbusBus, PolledReading
 from edge.profile import list_profiles, load_profile
 from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.sdm630 import quantities
 from simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 
@@ -35,7 +34,7 @@ async def test_profile_reads_a_simulated_meter(profile: str) -> None:
         await eventually(lambda: bool(read), 10, f"a reading through {profile}")
         stop.set()
         await task
-    expected = quantities(meter.state())
+    expected = meter.values()
     registers = {r.quantity: r for r in load_profile(profile).resolved()}
     values = read[0].values
     assert set(values) == set(registers), "every register of the profile gives a value"

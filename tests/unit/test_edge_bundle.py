@@ -50,3 +50,27 @@ def test_bundle_refuses_an_invalid_config(tmp_path: Path) -> None:
     config.write_text("gateway: GW 1\nsite: s\nbuses: []\n")
     result = CliRunner().invoke(app, ["edge", "bundle", str(config)])
     assert result.exit_code == 2 and "edge.yaml:1" in result.output
+
+
+def test_bundle_carries_the_consent_list_never_the_pseudonym_key(tmp_path: Path) -> None:
+    import os
+
+    key = tmp_path / "pseudonym.key"
+    key.write_text("ab" * 32)
+    os.chmod(key, 0o600)
+    (tmp_path / "consent.txt").write_text("Patient/pat-1\n")
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        "gateway: care-gw\nsite: care-home\nwearables:\n  key_file: pseudonym.key\n  key_id: pilot2026\n"
+        "  consent_file: consent.txt\n  sources:\n    - {id: ward-hub, url: 'http://192.0.2.20/fhir'}\n")
+    out = tmp_path / "bundle.tar.gz"
+    result = CliRunner().invoke(app, ["edge", "bundle", str(config), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    with tarfile.open(out) as tar:
+        members = {m.name.split("/", 1)[1]: m for m in tar.getmembers()}
+        read = {name: tar.extractfile(m).read() for name, m in members.items()}  # type: ignore[union-attr]
+    assert members["secrets/consent.txt"].mode == 0o600
+    assert b"/etc/greenwire/secrets/consent.txt" in read["edge.yaml"]
+    assert not any("pseudonym" in name for name in members), "the key stays where it was made"
+    assert ("ab" * 32).encode() not in b"".join(read.values())
+    assert b"edge keygen" in read["README"]
