@@ -125,6 +125,10 @@ def _chunks(items: Sequence[_Item], max_lines: int) -> Iterator[list[_Item]]:
         yield group
 
 
+SHUTDOWN_GRACE_S: Final = 10.0
+"""How long the ingestor's other parts may take to stop once its last write is done."""
+
+
 class Ingestor:
     """MQTT to InfluxDB for every gateway of the fleet. ``await Ingestor(config).run(stop)``."""
 
@@ -366,13 +370,14 @@ class Ingestor:
         log.info("ingesting %s into %s", self.consumer.describe(), self.config.influx.describe())
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self.consumer.run(self._deliver, self._disconnect), name="ingest-mqtt")
+                others = {
+                    group.create_task(self.consumer.run(self._deliver, self._disconnect), name="ingest-mqtt"),
+                    group.create_task(self._report_loop(), name="ingest-stats"),
+                    group.create_task(self.status.run(lambda: self._writer, self._disconnect), name="ingest-status"),
+                    group.create_task(self.selfmetrics.run(lambda: self._writer, self.stats, self._disconnect),
+                                      name="ingest-selfmetrics"),
+                }
                 writer_task = group.create_task(self._writer_loop(), name="ingest-writer")
-                group.create_task(self._report_loop(), name="ingest-stats")
-                group.create_task(self.status.run(lambda: self._writer, self._disconnect), name="ingest-status")
-                group.create_task(
-                    self.selfmetrics.run(lambda: self._writer, self.stats, self._disconnect), name="ingest-selfmetrics"
-                )
                 await stop.wait()
                 self._closing.set()
                 done, _ = await asyncio.wait({writer_task}, timeout=self._drain_timeout_s)
@@ -380,6 +385,14 @@ class Ingestor:
                     self._abandon.set()
                     await writer_task
                 self._disconnect.set()
+                # Everything taken is stored and acknowledged by now; what is still unacknowledged
+                # comes again from the broker. A part that does not finish in time (a broker that
+                # never answers the DISCONNECT, say) is cancelled rather than holding the exit.
+                _, stuck = await asyncio.wait(others, timeout=SHUTDOWN_GRACE_S)
+                for task in stuck:
+                    log.warning("%s did not stop within %g s after the last write; cancelled", task.get_name(),
+                                SHUTDOWN_GRACE_S)
+                    task.cancel()
         finally:
             self._disconnect.set()
             log.info("ingest stopped: %s", self.stats.summary())
