@@ -328,6 +328,13 @@ state_dir: {self.root / "ingest-state"}
         code = await asyncio.to_thread(process.wait, 10)
         assert code == -signal.SIGKILL
 
+    async def crash_broker(self) -> None:
+        """SIGKILL Mosquitto (no last save, like a power cut or the OOM killer) and start it again."""
+        assert self.mosquitto.pid is not None
+        os.kill(self.mosquitto.pid, signal.SIGKILL)
+        await asyncio.to_thread(self.mosquitto.stop)  # reaps it
+        await asyncio.to_thread(self.mosquitto.start)
+
     async def stop_meters(self) -> None:
         """The meters go silent: no new readings, so the backlog can drain to the end."""
         assert self.meter_server is not None
