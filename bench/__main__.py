@@ -122,6 +122,15 @@ def main() -> None:
           f"{edge['requests_per_cycle_planned']} requests per cycle "
           f"(one per value would be {edge['requests_per_cycle_one_per_value']})")
 
+    from bench import soak
+
+    print("\nsoak: the ingestor at 400 msgs/s with hostile input mixed in (BENCH_SOAK_SECONDS, default 300):")
+    results["soak"] = soaked = soak.run()
+    print(f"  {soaked['readings_stored']:,} of {soaked['readings_sent']:,} readings stored, "
+          f"{soaked['rejected_counted']} of {soaked['hostile_messages']} hostile messages counted; RSS "
+          f"{soaked['rss_after_warmup_mb']} MB -> {soaked['rss_end_mb']} MB (peak {soaked['rss_peak_mb']}, "
+          f"slope {soaked['rss_slope_mb_per_min']} MB/min)")
+
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
