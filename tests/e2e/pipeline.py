@@ -358,6 +358,7 @@ state_dir: {self.root / "ingest-state"}
         for log in (self.edge_log, self.ingest_log):
             text = log.read_text(errors="replace")
             assert "Traceback" not in text, text[-4000:]
+            assert "never retrieved" not in text, text[-4000:]
             # Faults are logged, data is not: no payload, no reading, no line of line protocol
             # (the rule that keeps participants' vitals out of logs holds for meters too).
             for leak in ('"values"', '"readings"', "readings,device=", "energy_import_kwh"):
