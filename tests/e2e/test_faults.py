@@ -120,6 +120,10 @@ async def _influxdb_down(tmp_path: Path, seconds: float) -> Tally:
             await asyncio.sleep(0.5)
         published = pipe.journal_count() - pipe.buffer_depth() - published_before
         await asyncio.to_thread(pipe.influxdb.start)
+        backlog = pipe.journal_count()
+        while pipe.stored_rows() < backlog and loop.time() < end + 90:  # the drain, sampled too
+            samples.append(rss_kb(pid))
+            await asyncio.sleep(0.2)
         tally = await pipe.finish(f"InfluxDB down {seconds:g} s")
         log = pipe.ingest_log.read_text()
         assert "messages kept unacknowledged, retrying" in log
@@ -128,7 +132,7 @@ async def _influxdb_down(tmp_path: Path, seconds: float) -> Tally:
     tally.notes.append(
         f"{published} readings published during the outage; ingestor held at most {held} messages "
         f"(Receive Maximum {receive_maximum}); RSS {rss_before / 1024:.1f} MB before, "
-        f"max {max(samples) / 1024:.1f} MB during (+{growth_mb:.1f} MB)"
+        f"max {max(samples) / 1024:.1f} MB during it and the drain (+{growth_mb:.1f} MB)"
     )
     batches_during = published / pipe.meters  # about one reading per meter per batch
     assert batches_during > 3 * receive_maximum, "the outage produced more messages than the ingestor may hold"
