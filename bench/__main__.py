@@ -52,7 +52,7 @@ from rich.table import Table
 
 from bench.common import QUICK, env_int, tail_probe
 
-SECTIONS = ("micro", "carbon", "ingest", "latency", "drain", "edge")
+SECTIONS = ("micro", "carbon", "ingest", "latency", "drain", "edge", "soak")
 TARGETS = {
     "ingest_ratio": 0.8,
     "latency_p99_ms": 250.0,
@@ -256,6 +256,15 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_row("edge agent peak RSS, MB", f"{ed['peak_rss_mb']:.1f}", "64 (target)",
                          f"{ed['peak_rss_mb'] / TARGETS['edge_rss_mb']:.2f}", "<= 64 MB",
                          ed["peak_rss_mb"] <= TARGETS["edge_rss_mb"]))
+    so = results.get("soak")
+    if so:
+        rows.append(_row(f"soak {so.get('seconds', '?')} s: readings stored of sent (hostile messages mixed in)",
+                         f"{so['readings_stored']:,} of {so['readings_sent']:,}",
+                         f"{so['rejected_counted']} of {so['hostile_messages']} hostile counted", "-", "none lost",
+                         so["readings_stored"] == so["readings_sent"]))
+        rows.append(_row("soak: ingestor RSS after warm-up -> end (peak), MB; slope MB/min",
+                         f"{so['rss_after_warmup_mb']} -> {so['rss_end_mb']} ({so['rss_peak_mb']}); "
+                         f"{so['rss_slope_mb_per_min']}", "-", "-", "flat", None))
     return rows
 
 
@@ -326,6 +335,12 @@ def main() -> None:
             elif section == "edge":
                 note(section)("100 simulated meters polled every second")
                 results["edge"] = edge_section()
+            elif section == "soak":
+                from bench import soak
+
+                seconds = float(os.environ.get("BENCH_SOAK_SECONDS", 30 if QUICK else 300))
+                note(section)(f"ingestor at 400 msgs/s with hostile input mixed in, {seconds:g} s")
+                results["soak"] = soak.run(seconds)
             bar.advance(task)
         if "carbon" in results:
             note("carbon")("carbon stage alone")

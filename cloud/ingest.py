@@ -67,7 +67,7 @@ class IngestStats:
     rejected: Counter[str] = field(default_factory=Counter)
     acked_messages: int = 0
     stale_messages: int = 0
-    """Dropped because their connection was lost; the broker sends them again."""
+    """Not acknowledged because their connection was lost; the broker sends them again."""
     flushes: int = 0
     write_retries: int = 0
     reject_points_refused: int = 0
@@ -246,7 +246,12 @@ class Ingestor:
         writer = self._writer
         assert writer is not None
         while True:
-            live = [item for item in items if self.consumer.is_current(item.delivery)]
+            # A message of a lost connection cannot be acknowledged, and the broker should send
+            # it again. Its readings are written all the same (writes are idempotent): a broker
+            # that crashed restarts from its last autosave and may never send them again. Its
+            # reject is dropped: the redelivery records it, and recording both would count twice.
+            live = [item for item in items
+                    if item.reason is None or self.consumer.is_current(item.delivery)]
             if len(live) < len(items):
                 self.stats.stale_messages += len(items) - len(live)
                 self.stats.pending_messages -= len(items) - len(live)

@@ -84,6 +84,7 @@ class Consumer:
         self.connects = 0
         self.last_error: str | None = None
         self._paho: Any = None
+        self.window = _Window(config.receive_maximum)
 
     def describe(self) -> str:
         """The broker, filter and client id, for a log line."""
@@ -112,6 +113,7 @@ class Consumer:
             # Part of the manual-ack workaround (see _client): paho queues the PUBACK in order.
             paho.ack(delivery.mid, delivery.qos)
             acked += 1
+        self.window.acked(acked)
         return acked, stale
 
     def _client(self) -> Any:
@@ -145,6 +147,7 @@ class Consumer:
         # delivery can be acknowledged before it returns. Remove this when aiomqtt ships
         # manual acks.
         client._client.manual_ack_set(True)
+        self.window.watch(client._client)
         return client
 
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
@@ -218,6 +221,73 @@ class Consumer:
             await asyncio.gather(reader, stopper, return_exceptions=True)
         if reader.done() and not reader.cancelled() and reader.exception() is not None:
             raise reader.exception()  # type: ignore[misc]
+
+
+class _Window:
+    """Holds the broker to our Receive Maximum by not reading the socket while it is exceeded.
+
+    WORKAROUND: Mosquitto 2.0.11 (Debian 12) honours Receive Maximum until messages queue
+    for us; then each PUBACK releases up to a whole window of queued messages (measured:
+    acknowledging 100 of a 5,000-message backlog brought the other 4,900 at once; upstream
+    eclipse-mosquitto#2301). After an InfluxDB outage the first acknowledged flush would
+    pull the whole backlog into memory. So arrivals are counted (paho's on_message,
+    wrapped before connecting) and when ``receive_maximum`` messages of this connection
+    are unacknowledged, the socket's reader is taken off the event loop until acknowledgements
+    make room; TCP flow control then keeps the rest at the broker. A pause longer than the
+    keepalive ends the connection (paho misses the PINGRESP) and the broker resends, within
+    the window, after the reconnect.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.paused = 0
+        """How many times reading was paused."""
+        self.high_water = 0
+        """The most messages of one connection that were unacknowledged at once."""
+        self._outstanding = 0
+        self._paho: Any = None
+        self._reader: tuple[int, Any, tuple[Any, ...]] | None = None
+
+    def watch(self, paho: Any) -> None:
+        """Count the arrivals of a new connection's client (call before it connects)."""
+        self._paho, self._outstanding, self._reader = paho, 0, None
+        inner = paho.on_message
+
+        def on_message(client: Any, userdata: Any, message: Any) -> None:
+            inner(client, userdata, message)
+            if paho is self._paho:
+                self._outstanding += 1
+                self.high_water = max(self.high_water, self._outstanding)
+                if self._outstanding >= self.size and self._reader is None:
+                    self._pause()
+
+        paho.on_message = on_message
+
+    def acked(self, count: int) -> None:
+        self._outstanding = max(0, self._outstanding - count)
+        if self._reader is not None and self._outstanding < self.size:
+            fd, callback, args = self._reader
+            self._reader = None
+            with contextlib.suppress(OSError, ValueError):
+                asyncio.get_running_loop().add_reader(fd, callback, *args)
+
+    def _pause(self) -> None:
+        loop = asyncio.get_running_loop()
+        sock = self._paho.socket() if self._paho is not None else None
+        selector = getattr(loop, "_selector", None)  # selector event loops only (the default)
+        if sock is None or selector is None:
+            return
+        fd = sock.fileno()
+        try:
+            handle = selector.get_key(fd).data[0]
+        except (KeyError, ValueError, IndexError):
+            return
+        if handle is None or handle._callback is None:
+            return
+        reader = (fd, handle._callback, tuple(handle._args or ()))  # remove_reader cancels the handle
+        if loop.remove_reader(fd):
+            self._reader = reader
+            self.paused += 1
 
 
 async def probe(config: MqttSection, *, timeout_s: float = 10.0) -> None:

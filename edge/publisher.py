@@ -143,6 +143,7 @@ class Publisher:
         so the gateway's own retained status is left alone."""
         self._pubacks: dict[int, asyncio.Future[int]] = {}
         self._refusals = 0
+        self._connection: Any = None
 
     async def _online(self) -> bytes:
         extra = await self._health() if self._health is not None else {}
@@ -191,6 +192,7 @@ class Publisher:
             inner(c, userdata, mid, reason_code, properties)
 
         paho.on_publish = on_publish
+        self._connection = client
         return client
 
     async def _publish_qos1(self, client: Any, payload: bytes) -> int:
@@ -246,6 +248,7 @@ class Publisher:
                     return
             except aiomqtt.MqttError as exc:
                 self.stats.connected = False
+                _settle_disconnect(self._connection)
                 failures += 1
                 self.stats.last_error = self.broker.explain(exc)
                 error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {self.stats.last_error}")
@@ -331,3 +334,15 @@ class Publisher:
             "%d batches kept in the buffer: %s; retrying", count, reason,
         )
         await asyncio.sleep(min(BACKOFF_CAP_S, 0.5 * 2 ** min(self._refusals - 1, 8)))
+
+
+def _settle_disconnect(client: Any) -> None:
+    """Take the error of an unexpected disconnection off an aiomqtt client we are done with.
+
+    WORKAROUND: aiomqtt 2.5 sets it on a future that only ``client.messages`` reads; a
+    publisher never reads messages, so every broker crash ended in asyncio's
+    "Future exception was never retrieved" at error level in the gateway's log.
+    """
+    future = getattr(client, "_disconnected", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()

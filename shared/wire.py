@@ -129,7 +129,9 @@ class ReadingsBatch(BaseModel):
     gateway: Id
     seq: int = Field(ge=0, lt=2**63, description="Per-gateway sequence, survives restarts.")
     sent_at: UtcDatetime
-    readings: tuple[Reading, ...] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH, fail_fast=True)
+    readings: tuple[Reading, ...] = Field(
+        min_length=1, max_length=MAX_READINGS_PER_BATCH, fail_fast=True
+    )
 
     def to_json(self) -> bytes:
         """The batch as compact JSON bytes, as published."""

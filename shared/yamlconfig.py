@@ -149,7 +149,8 @@ def parse_yaml(text: str, *, source: str = "<config>") -> Any:
         raise ConfigError(f"invalid YAML: {exc}", path=source) from exc
     except RecursionError:
         raise ConfigError("invalid YAML: nested too deeply", path=source) from None
-    except ValueError as exc:  # e.g. an integer of more than 4300 digits (Python's conversion limit)
+    except ValueError as exc:
+        # e.g. an integer of more than 4300 digits (Python's int conversion limit)
         raise ConfigError(f"invalid YAML: {exc}", path=source) from exc
 
 

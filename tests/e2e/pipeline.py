@@ -328,6 +328,13 @@ state_dir: {self.root / "ingest-state"}
         code = await asyncio.to_thread(process.wait, 10)
         assert code == -signal.SIGKILL
 
+    async def crash_broker(self) -> None:
+        """SIGKILL Mosquitto (no last save, like a power cut or the OOM killer) and start it again."""
+        assert self.mosquitto.pid is not None
+        os.kill(self.mosquitto.pid, signal.SIGKILL)
+        await asyncio.to_thread(self.mosquitto.stop)  # reaps it
+        await asyncio.to_thread(self.mosquitto.start)
+
     async def stop_meters(self) -> None:
         """The meters go silent: no new readings, so the backlog can drain to the end."""
         assert self.meter_server is not None
@@ -349,7 +356,13 @@ state_dir: {self.root / "ingest-state"}
             process.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(process.wait, 30) == 0, f"clean exit of {process.args}"
         for log in (self.edge_log, self.ingest_log):
-            assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-4000:]
+            text = log.read_text(errors="replace")
+            assert "Traceback" not in text, text[-4000:]
+            assert "never retrieved" not in text, text[-4000:]
+            # Faults are logged, data is not: no payload, no reading, no line of line protocol
+            # (the rule that keeps participants' vitals out of logs holds for meters too).
+            for leak in ('"values"', '"readings"', "readings,device=", "energy_import_kwh"):
+                assert leak not in text, f"{log.name} shows data: {leak}"
         return tally
 
     # -- what is where --------------------------------------------------------------------

@@ -308,3 +308,27 @@ async def test_points_influxdb_refuses_become_store_rejected_and_the_rest_is_sto
     assert [r["reason"] for r in kept] == ["store_rejected"]
     assert "field type conflict" in kept[0]["detail"]
     assert orjson.loads(kept[0]["payload"])["seq"] == 50
+
+
+async def test_the_backlog_after_an_influxdb_outage_comes_no_faster_than_the_receive_maximum(
+    mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
+) -> None:
+    """Mosquitto 2.0.11 releases a whole backlog after one PUBACK; the ingestor's window holds it to 20."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    batches = [_batch(seq, now - timedelta(seconds=100, milliseconds=-seq)) for seq in range(1, 601)]
+    ingestor = Ingestor(_config(mosquitto, _v1(influxdb, influx_db), tmp_path / "ingest",
+                                f"ingest-{uuid.uuid4().hex[:8]}", mqtt={"receive_maximum": 20}))
+    async with running(ingestor):
+        await asyncio.to_thread(influxdb.stop)
+        try:
+            for batch in batches:  # 20 reach the ingestor, which cannot store them; 580 queue at the broker
+                publisher.client.publish(TOPIC, orjson.dumps(batch), qos=1)
+            await asyncio.to_thread(publisher.publish, orjson.dumps(batches[-1]))
+            await eventually(lambda: ingestor.stats.write_retries >= 1, 15, "the ingestor to hold its window")
+            assert ingestor.consumer.window.high_water <= 20
+        finally:
+            await asyncio.to_thread(influxdb.start)
+        await eventually(lambda: ingestor.stats.acked_messages >= len(batches) + 1, 60, "the backlog to drain")
+    assert ingestor.consumer.window.high_water <= 21, "never more than the window unacknowledged"
+    assert ingestor.consumer.window.paused > 0, "the broker did send beyond the window, and was held back"
+    assert set(_stored(influxdb, influx_db)) == set(_expected(batches))
