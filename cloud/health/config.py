@@ -29,7 +29,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from cloud.config import DEFAULT_CLIENT_ID, LimitsSection, MqttSection
+from cloud.config import (
+    DEFAULT_CLIENT_ID,
+    LimitsSection,
+    MqttSection,
+    _env_secret,
+    _read_secret,
+    _secret_path,
+)
 from cloud.health.alerts import DEFAULT_RULES, AlertRule
 from shared.errors import ConfigError
 from shared.wire import Id
@@ -54,9 +61,32 @@ class HealthInflux(BaseModel):
     aggregate_retention: str = Field(default="730d", pattern=DURATION,
                                      description="How long hourly and daily aggregates are kept.")
     timeout_s: float = Field(default=10.0, gt=0, le=300)
+    username: str | None = Field(default=None, min_length=1,
+                                 description="InfluxDB 1.x with authentication: the health service's user.")
+    password_file: Path | None = Field(default=None, description="Its password, from a file (mode 0600).")
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                     description="Its password, from this environment variable.")
+
+    @field_validator("password_file")
+    @classmethod
+    def _secret_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _secret_path(value, info)
+
+    def credentials(self) -> tuple[str | None, str | None]:
+        """(username, password) for the InfluxDB clients (the password read now, never logged)."""
+        password = None
+        if self.password_file is not None:
+            password = _read_secret(self.password_file)
+        elif self.password_env is not None:
+            password = _env_secret(self.password_env)
+        return self.username, password
 
     @model_validator(mode="after")
     def _apart(self) -> Self:
+        if (self.password_file is not None or self.password_env is not None) and self.username is None:
+            raise ValueError("a password needs a username")
+        if self.password_file is not None and self.password_env is not None:
+            raise ValueError("give password_file or password_env, not both")
         if self.database == self.energy_database:
             raise ValueError("the health database must not be the energy database: health data is kept apart")
         return self

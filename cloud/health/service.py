@@ -42,7 +42,7 @@ from cloud.carbon.store import InfluxV1
 from cloud.config import InfluxSection
 from cloud.health.aggregate import Aggregator, SiteFigures
 from cloud.health.alerts import AlertEngine, Sample
-from cloud.health.config import HealthConfig
+from cloud.health.config import HealthConfig, HealthInflux
 from cloud.health.points import (
     alert_line,
     environment_line,
@@ -99,6 +99,15 @@ def _retention_statements(database: str, name: str, duration: str, default: bool
     )
 
 
+def _influx_client(influx: HealthInflux) -> Any:
+    """An HTTP client for the health database's admin queries, with the configured credentials."""
+    import httpx
+
+    username, password = influx.credentials()
+    auth = httpx.BasicAuth(username, password or "") if username else None
+    return httpx.AsyncClient(base_url=influx.url, timeout=influx.timeout_s, auth=auth)
+
+
 async def ensure_database(config: HealthConfig) -> None:
     """Create the health database and its two retention policies, or bring their durations up to date."""
     import httpx
@@ -107,7 +116,7 @@ async def ensure_database(config: HealthConfig) -> None:
     statements = [(f'CREATE DATABASE "{influx.database}"', None),
                   _retention_statements(influx.database, "raw", influx.raw_retention, True),
                   _retention_statements(influx.database, "aggregates", influx.aggregate_retention, False)]
-    async with httpx.AsyncClient(base_url=influx.url, timeout=influx.timeout_s) as client:
+    async with _influx_client(influx) as client:
         for create, alter in statements:
             for q in (create, alter):
                 if q is None:
@@ -135,7 +144,7 @@ async def erase_subject(config: HealthConfig, pseudonym: str) -> int:
         raise ValueError("not a pseudonym")
     influx = config.influx
     where = f"WHERE \"subject\" = '{pseudonym}'"
-    async with httpx.AsyncClient(base_url=influx.url, timeout=influx.timeout_s) as client:
+    async with _influx_client(influx) as client:
         try:
             shown = await client.get("/query", params={"db": influx.database, "q": f"SHOW SERIES {where}"})
             series = sum(len(s.get("values", [])) for r in shown.json().get("results", []) for s in r.get("series", []))
@@ -231,15 +240,19 @@ class HealthService:
 
             carbon_sites = load_sites(config.carbon_sites)
         influx = config.influx
+        self._username, self._password = influx.credentials()
+        username, password = self._username, self._password
         self.aggregator = Aggregator(
-            InfluxV1(influx.url, influx.database, timeout_s=influx.timeout_s),
+            InfluxV1(influx.url, influx.database, timeout_s=influx.timeout_s, username=username, password=password),
             rules=config.rules, max_gap=timedelta(seconds=config.exposure_max_gap_s),
-            energy=InfluxV1(influx.url, influx.energy_database, timeout_s=influx.timeout_s),
+            energy=InfluxV1(influx.url, influx.energy_database, timeout_s=influx.timeout_s, username=username, password=password),
             carbon_sites=carbon_sites,
         )
 
     def influx_section(self) -> InfluxSection:
-        return InfluxSection(api="v1", url=self.config.influx.url, database=self.config.influx.database)
+        influx = self.config.influx
+        return InfluxSection(api="v1", url=influx.url, database=influx.database, username=influx.username,
+                             password_env=influx.password_env, password_file=influx.password_file)
 
     # -- one message --------------------------------------------------------------------------
 
@@ -435,9 +448,10 @@ class HealthService:
         restored = await asyncio.to_thread(self.restore_alerts)
         if restored:
             log.info("%d alerts raised before this start are still active", restored)
-        self._raw = InfluxV1Writer(influx.url, influx.database, retention_policy="raw", timeout_s=influx.timeout_s)
+        self._raw = InfluxV1Writer(influx.url, influx.database, retention_policy="raw", timeout_s=influx.timeout_s,
+                                   username=self._username, password=self._password)
         self._aggregates = InfluxV1Writer(influx.url, influx.database, retention_policy="aggregates",
-                                          timeout_s=influx.timeout_s)
+                                          timeout_s=influx.timeout_s, username=self._username, password=self._password)
         disconnect = asyncio.Event()
         alerts_stop = asyncio.Event()
         log.info("health service: %s into %s (raw %s, aggregates %s)", self.consumer.describe(), influx.database,
