@@ -122,6 +122,7 @@ class PointEncoder:
         out: list[str] = []
         append = out.append
         quality_fields = _QUALITY_FIELDS
+        zone: object = None
         epoch = _EPOCH
         template = self._template
         prefix = self._prefix
@@ -131,7 +132,14 @@ class PointEncoder:
                 fields = _fields_slow(values)
             else:
                 fields = template(tuple(values)) % tuple(numbers_text.split(","))
-            delta = reading.ts - epoch  # timestamp_ns, inline: exact integer nanoseconds
+            ts = reading.ts
+            if ts.tzinfo is not zone:
+                # The epoch in the reading's own fixed-offset tzinfo: subtracting datetimes that
+                # share a tzinfo object skips two offset lookups (see cloud.validate), same result.
+                zone = ts.tzinfo
+                fixed = ts.tzinfo is not None and ts.tzinfo.utcoffset(None) is not None
+                epoch = _EPOCH.astimezone(ts.tzinfo) if fixed else _EPOCH
+            delta = ts - epoch  # timestamp_ns, inline: exact integer nanoseconds
             ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
             append(f"{prefix(site, gateway, reading.device)} {fields},{quality_fields[reading.quality]} {ns}")
         return out

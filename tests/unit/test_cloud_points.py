@@ -93,6 +93,16 @@ def test_timestamps_are_exact_nanoseconds_from_any_offset() -> None:
     assert timestamp_ns(late) == 9_223_372_036_854_775_000
 
 
+def test_lines_carry_the_same_instant_whatever_the_offsets_in_a_batch() -> None:
+    at = datetime(2026, 11, 22, 10, 0, 0, 812_345, tzinfo=UTC)
+    zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30)), UTC,
+             timezone(timedelta(hours=8))]
+    readings = [{"ts": (at + timedelta(seconds=i)).astimezone(z).isoformat(), "device": f"m{i}",
+                 "values": {"active_power_w": 1.0}} for i, z in enumerate(zones)]
+    stamps = [int(line.rsplit(" ", 1)[1]) for line in PointEncoder().lines("s", "g", batch(readings, "g"))]
+    assert stamps == [1_795_341_600_812_345_000 + i * 1_000_000_000 for i in range(len(zones))]
+
+
 def test_rejected_point_carries_reason_ids_when_known_and_size() -> None:
     assert (
         rejected_line("gateway_mismatch", size=734, received_ns=17, site="campus-a", gateway="gw-01")
