@@ -117,7 +117,7 @@ def ingest_section(influx: Any, mosquitto: Callable[[str], Any], work: Path, pro
     progress(f"encoding {sum(m.readings for m in messages):,} readings for the direct writes")
     lines = ingest.encode_lines(messages)
     tail = tail_probe(lines)
-    repeat = env_int("BENCH_REPEAT", 2, 1)
+    repeat = env_int("BENCH_REPEAT", 3, 1)
     runs: dict[str, list[dict[str, Any]]] = {"direct": [], "one": [], "two": []}
     for r in range(repeat):
         progress(f"direct /write, 5,000-line requests (round {r + 1}/{repeat})")
@@ -134,8 +134,17 @@ def ingest_section(influx: Any, mosquitto: Callable[[str], Any], work: Path, pro
         return max(runs[key], key=lambda x: x["readings_per_s"])
 
     direct, one, two = best("direct"), best("one"), best("two")
+    progress("the broker alone: the same messages, QoS 1, to one subscriber")
+    from bench.drain import Counter, raw_broker_rate
+
+    with mosquitto("raw") as broker:
+        counter = Counter(broker.host, broker.port)
+        try:
+            broker_raw = raw_broker_rate(broker, counter, messages, inflight=1000)
+        finally:
+            counter.close()
     return {
-        "direct": direct, "pipeline": one, "pipeline_two_ingestors": two,
+        "direct": direct, "pipeline": one, "pipeline_two_ingestors": two, "broker_raw": broker_raw,
         "all_runs": runs,
         "ratio": round(one["readings_per_s"] / direct["readings_per_s"], 3),
         "scale_out_ratio": round(two["readings_per_s"] / one["readings_per_s"], 3),
@@ -216,6 +225,10 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_row("ingest pipeline, readings/s (1 ingestor)", f"{i['pipeline']['readings_per_s']:,}",
                          f"{i['direct']['readings_per_s']:,} (direct /write, 5,000 lines)", f"{i['ratio']:.2f}",
                          ">= 0.8", i["ratio"] >= TARGETS["ingest_ratio"]))
+        b = i["broker_raw"]
+        rows.append(_row("broker alone, QoS 1 messages/s (100-reading messages)", f"{b['messages_per_s']:,}",
+                         f"{i['pipeline']['readings_per_s'] / 100:,.0f} (pipeline's messages/s)",
+                         f"{i['pipeline']['readings_per_s'] / b['readings_per_s']:.2f}", "-", None))
         rows.append(_row("ingest pipeline, readings/s (2 ingestors, shared subscription)",
                          f"{i['pipeline_two_ingestors']['readings_per_s']:,}",
                          f"{i['pipeline']['readings_per_s']:,} (1 ingestor)", f"{i['scale_out_ratio']:.2f}",

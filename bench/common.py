@@ -225,28 +225,46 @@ def influx_count(influx_url: str, database: str, field: str = "active_power_w",
     return int(series[0]["values"][0][1]) if series else 0
 
 
-def tail_probe(lines: list[str], window_ns: int = 1_000_000_000) -> tuple[int, int]:
-    """``(since_ns, count)``: the points of the workload's last second, for a cheap visibility check."""
-    stamps = [int(line.rsplit(" ", 1)[1]) for line in lines]
-    since = max(stamps) - window_ns
-    return since, sum(1 for ts in stamps if ts >= since)
+def tail_probe(lines: list[str]) -> tuple[str, int]:
+    """A cheap visibility check for a workload: ``(InfluxQL WHERE clause, expected count)``.
+
+    The last point of each gateway's series set, by time: a count restricted
+    to those few series and to the time from the oldest of them touches a
+    handful of points, where a ``count()`` over the whole measurement scans
+    every series and costs InfluxDB CPU it would take from the writes being
+    measured.
+    """
+    last: dict[str, tuple[int, str]] = {}
+    parsed = []
+    for line in lines:
+        series, _, rest = line.partition(" ")
+        ts = int(rest.rsplit(" ", 1)[1])
+        tags = dict(part.split("=", 1) for part in series.split(",")[1:])
+        parsed.append((tags["gateway"], tags["device"], ts))
+        if ts >= last.get(tags["gateway"], (-1, ""))[0]:
+            last[tags["gateway"]] = (ts, tags["device"])
+    probes = {(gateway, device) for gateway, (_, device) in last.items()}
+    since = min(ts for ts, _ in last.values())
+    expected = sum(1 for gateway, device, ts in parsed if ts >= since and (gateway, device) in probes)
+    series_filter = " OR ".join(f"(\"gateway\" = '{g}' AND \"device\" = '{d}')" for g, d in sorted(probes))
+    return f"time >= {since} AND ({series_filter})", expected
 
 
-def _tail_count(influx_url: str, database: str, since_ns: int) -> int:
-    q = f'SELECT count("active_power_w") FROM "readings" WHERE time >= {since_ns}'
+def _tail_count(influx_url: str, database: str, where: str) -> int:
+    q = f'SELECT count("active_power_w") FROM "readings" WHERE {where}'
     response = httpx.get(f"{influx_url}/query", params={"db": database, "q": q}, timeout=60)
     series = response.json()["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
 
 
 def wait_count(influx_url: str, database: str, expected: int, *, timeout: float,
-               poll_s: float = 0.1, tail: tuple[int, int] | None = None) -> float:
+               poll_s: float = 0.1, tail: tuple[str, int] | None = None) -> float:
     """Poll until ``expected`` points are visible; returns the monotonic time they were.
 
     A ``count()`` over the whole workload costs InfluxDB real CPU, which it
     would take from the writes being measured. With ``tail`` (see
-    :func:`tail_probe`), the poll first counts only the last second's points
-    (cheap: a recent time range), and the whole count runs once those are
+    :func:`tail_probe`), the poll first counts only the last points of each
+    gateway (cheap: a few series), and the whole count runs once those are
     all there (and again, until it matches, if earlier points are still
     missing, as they may be with several ingestors).
     """

@@ -95,7 +95,7 @@ def direct(influx: Any, database: str, lines: list[str]) -> dict[str, Any]:
 
 def pipeline(broker: Any, influx: Any, database: str, messages: list[Message], *, ingestors: int,
              work: Path, tag: str, profile_dir: Path | None = None,
-             max_delay_s: float | None = None, tail: tuple[int, int] | None = None) -> dict[str, Any]:
+             max_delay_s: float | None = None, tail: tuple[str, int] | None = None) -> dict[str, Any]:
     """Publish the messages to the broker with ``ingestors`` ingestor processes running; time to visible."""
     influx.create_database(database)
     total = sum(m.readings for m in messages)

@@ -212,6 +212,11 @@ class InfluxSection(BaseModel):
     )
     url: str = Field(description="http://host:8086 or https://...")
     timeout_s: float = Field(default=10.0, gt=0, le=300, description="Per write request.")
+    gzip: bool = Field(
+        default=False,
+        description="Send write requests gzip-compressed (line protocol shrinks about tenfold): "
+        "for a database across a slow or metered link; costs ingestor CPU, so leave it off on a LAN.",
+    )
     # v1
     database: str | None = Field(default=None, min_length=1)
     retention_policy: str | None = Field(default=None, min_length=1)

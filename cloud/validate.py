@@ -187,16 +187,27 @@ def validate_message(topic: str, payload: bytes, *, now: datetime, limits: Valid
     except ValidationError as exc:
         return _classify(exc)
     latest_allowed = now + timedelta(seconds=limits.max_future_s)
+    # Comparing datetimes with different tzinfo objects asks both for their offsets every
+    # time (about 0.6 us); with the same fixed-offset tzinfo it compares the fields (0.07 us).
+    # pydantic gives every reading of one offset the same tzinfo object, so the limits are
+    # expressed in that tzinfo once; the instants compared are the same.
+    zone = None
+    latest, earliest = latest_allowed, EARLIEST_STORABLE
     for index, reading in enumerate(batch.readings):
         ts = reading.ts
-        if ts > latest_allowed:
+        if ts.tzinfo is not zone:
+            zone = ts.tzinfo
+            fixed = zone is not None and zone.utcoffset(None) is not None
+            latest = latest_allowed.astimezone(zone) if fixed else latest_allowed
+            earliest = EARLIEST_STORABLE.astimezone(zone) if fixed else EARLIEST_STORABLE
+        if ts > latest:
             ahead = (ts - now).total_seconds()
             return Rejected(
                 RejectReason.FUTURE_TIMESTAMP,
                 f"readings[{index}].ts: {ts.isoformat()} is {ahead:.3f} s ahead of the "
                 f"ingestor's clock (limit {limits.max_future_s:g} s)",
             )
-        if ts < EARLIEST_STORABLE:
+        if ts < earliest:
             return Rejected(
                 RejectReason.TIMESTAMP_OUT_OF_RANGE,
                 f"readings[{index}].ts: {ts.isoformat()} is before {EARLIEST_STORABLE.date()}, "

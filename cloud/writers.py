@@ -23,6 +23,7 @@ any other answer                                 ``StoreError``
 
 from __future__ import annotations
 
+import gzip as gzip_module
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -74,9 +75,11 @@ class InfluxV1Writer:
         username: str | None = None,
         password: str | None = None,
         timeout_s: float = 10.0,
+        gzip: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         params = {"db": database, "precision": "ns"}
+        self._gzip = gzip
         if retention_policy:
             params["rp"] = retention_policy
         self._params = params
@@ -91,13 +94,13 @@ class InfluxV1Writer:
         if not lines:
             return
         body = "\n".join(lines).encode()
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self._gzip:
+            # Level 1: most of the size win for a fraction of the CPU of the default level 9.
+            body = gzip_module.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
         try:
-            response = await self._client.post(
-                "/write",
-                params=self._params,
-                content=body,
-                headers={"Content-Type": "text/plain; charset=utf-8"},
-            )
+            response = await self._client.post("/write", params=self._params, content=body, headers=headers)
         except httpx.TransportError as exc:
             raise StoreError(f"{self._target}: {type(exc).__name__}: {exc}") from exc
         if response.status_code == 204:
@@ -134,13 +137,17 @@ class InfluxV2Writer:
     Create it inside a running event loop: the client opens an aiohttp session.
     """
 
-    def __init__(self, url: str, token: str, org: str, bucket: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str, token: str, org: str, bucket: str, *, timeout_s: float = 10.0, gzip: bool = False
+    ) -> None:
         from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
         self._org = org
         self._bucket = bucket
         self._target = f"InfluxDB {url} bucket {bucket}"
-        self._client = InfluxDBClientAsync(url=url, token=token, org=org, timeout=int(timeout_s * 1000))
+        self._client = InfluxDBClientAsync(
+            url=url, token=token, org=org, timeout=int(timeout_s * 1000), enable_gzip=gzip
+        )
         self._write_api = self._client.write_api()
 
     async def write(self, lines: Sequence[str]) -> None:
@@ -203,7 +210,10 @@ def make_writer(config: InfluxSection) -> Writer:
             username=config.username,
             password=config.resolved_password(),
             timeout_s=config.timeout_s,
+            gzip=config.gzip,
         )
     token = config.resolved_token()
     assert token is not None and config.org is not None and config.bucket is not None
-    return InfluxV2Writer(config.url, token, config.org, config.bucket, timeout_s=config.timeout_s)
+    return InfluxV2Writer(
+        config.url, token, config.org, config.bucket, timeout_s=config.timeout_s, gzip=config.gzip
+    )

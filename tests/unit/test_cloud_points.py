@@ -93,6 +93,16 @@ def test_timestamps_are_exact_nanoseconds_from_any_offset() -> None:
     assert timestamp_ns(late) == 9_223_372_036_854_775_000
 
 
+def test_lines_carry_the_same_instant_whatever_the_offsets_in_a_batch() -> None:
+    at = datetime(2026, 11, 22, 10, 0, 0, 812_345, tzinfo=UTC)
+    zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30)), UTC,
+             timezone(timedelta(hours=8))]
+    readings = [{"ts": (at + timedelta(seconds=i)).astimezone(z).isoformat(), "device": f"m{i}",
+                 "values": {"active_power_w": 1.0}} for i, z in enumerate(zones)]
+    stamps = [int(line.rsplit(" ", 1)[1]) for line in PointEncoder().lines("s", "g", batch(readings, "g"))]
+    assert stamps == [1_795_341_600_812_345_000 + i * 1_000_000_000 for i in range(len(zones))]
+
+
 def test_rejected_point_carries_reason_ids_when_known_and_size() -> None:
     assert (
         rejected_line("gateway_mismatch", size=734, received_ns=17, site="campus-a", gateway="gw-01")
@@ -112,12 +122,31 @@ def test_fast_field_formatting_is_format_float_at_the_edges(value: float) -> Non
     assert line.split(" ")[1] == _fields_slow(values) + ',quality="good"'
 
 
-@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=8))
-def test_fast_field_formatting_is_format_float_for_any_values(numbers: list[float]) -> None:
-    names = ["active_power_w", "energy_import_kwh", "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
-             "current_l1_a", "frequency_hz", "power_factor"]
-    values = dict(zip(names, numbers, strict=False))
+NAMES = ["active_power_w", "energy_import_kwh", "voltage_l1_v", "voltage_l2_v", "voltage_l3_v",
+         "current_l1_a", "frequency_hz", "power_factor"]
+
+
+@given(st.lists(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=8),
+                min_size=1, max_size=5))
+def test_fast_field_formatting_is_format_float_for_any_values(rows: list[list[float]]) -> None:
+    readings = [{"ts": "2026-11-22T10:00:00Z", "device": f"m{i}", "values": dict(zip(NAMES, row, strict=False))}
+                for i, row in enumerate(rows)]
     encoder = PointEncoder()
-    readings = [{"ts": "2026-11-22T10:00:00Z", "device": "m", "values": values}] * 2  # template reused
-    for line in encoder.lines("s", "g", batch(readings, "g")):
-        assert line.split(" ")[1] == _fields_slow(values) + ',quality="good"'
+    for _ in range(2):  # the second time through cached templates
+        lines = encoder.lines("s", "g", batch(readings, "g"))
+        assert [line.split(" ")[1] for line in lines] == [
+            _fields_slow(r["values"]) + ',quality="good"' for r in readings
+        ]
+
+
+def test_one_reading_that_needs_an_exponent_leaves_the_others_exact() -> None:
+    rows = [{"active_power_w": 230.0, "power_factor": 0.95}, {"active_power_w": 1.5e-7},
+            {"active_power_w": 2.5e6, "power_factor": 1.0}, {"active_power_w": 10.00001}]
+    readings = [{"ts": "2026-11-22T10:00:00Z", "device": f"m{i}", "values": v} for i, v in enumerate(rows)]
+    fields = [line.split(" ")[1] for line in PointEncoder().lines("s", "g", batch(readings, "g"))]
+    assert fields == [
+        'active_power_w=230,power_factor=0.95,quality="good"',
+        'active_power_w=1.5e-07,quality="good"',
+        'active_power_w=2.5e+06,power_factor=1,quality="good"',
+        'active_power_w=10.00001,quality="good"',
+    ]

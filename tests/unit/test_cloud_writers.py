@@ -47,6 +47,22 @@ async def test_v1_posts_line_protocol_with_ns_precision_and_returns_on_204() -> 
     assert request.headers["Authorization"] == httpx.BasicAuth("u", "p")._auth_header
 
 
+async def test_v1_gzip_sends_the_same_lines_compressed() -> None:
+    import gzip
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    writer = v1_writer(handler, gzip=True)
+    await writer.write(LINES)
+    await writer.close()
+    assert seen[0].headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(seen[0].content) == "\n".join(LINES).encode()
+
+
 @pytest.mark.parametrize(
     ("status", "body", "error", "words"),
     [
@@ -152,6 +168,17 @@ async def test_v2_writes_through_influxdb_client(v2_server: tuple[str, list[obje
     assert dict(request.query) == {"org": "county", "bucket": "greenwire", "precision": "ns"}
     assert request.headers["Authorization"] == "Token tok"
     assert body.decode().splitlines() == LINES
+
+
+async def test_v2_gzip_through_influxdb_client(v2_server: tuple[str, list[object], dict[str, object]]) -> None:
+    url, seen, _ = v2_server
+    writer = InfluxV2Writer(url, "tok", "county", "greenwire", gzip=True)
+    await writer.write(LINES)
+    await writer.close()
+    request, body = seen
+    assert isinstance(request, web.Request) and isinstance(body, bytes)
+    assert request.headers["Content-Encoding"] == "gzip"
+    assert body.decode().splitlines() == LINES  # aiohttp decompresses the request body
 
 
 @pytest.mark.parametrize(

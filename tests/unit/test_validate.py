@@ -271,6 +271,42 @@ def test_future_limit_compares_instants_not_wall_clock_text() -> None:
     rejected(encode(doc), RejectReason.FUTURE_TIMESTAMP)
 
 
+@pytest.mark.parametrize(
+    ("offsets", "ahead", "expected"),
+    [
+        # Offsets mixed in one batch, each reading checked as an instant against the same limit.
+        (["Z", "+08:00", "-05:30", "Z"], None, None),
+        (["Z", "+08:00", "-05:30", "Z"], 2, RejectReason.FUTURE_TIMESTAMP),
+        (["+08:00", "+08:00", "Z", "+14:00"], 3, RejectReason.FUTURE_TIMESTAMP),
+        (["-12:00", "Z", "-12:00", "-12:00"], 0, RejectReason.FUTURE_TIMESTAMP),
+    ],
+)
+def test_future_limit_holds_for_every_offset_in_a_batch(
+    offsets: list[str], ahead: int | None, expected: RejectReason | None
+) -> None:
+    doc = make_batch(len(offsets))
+    for index, offset in enumerate(offsets):
+        at = NOW + timedelta(seconds=301 if index == ahead else 299)
+        zone = UTC if offset == "Z" else datetime.strptime(offset, "%z").tzinfo
+        doc["readings"][index]["ts"] = at.astimezone(zone).isoformat().replace("+00:00", "Z")
+    outcome = check(encode(doc))
+    if expected is None:
+        assert isinstance(outcome, Accepted)
+    else:
+        detail = rejected(encode(doc), expected)
+        assert detail.startswith(f"readings[{ahead}].ts: ") and "301.000 s ahead" in detail
+
+
+def test_timestamp_before_influxdb_range_at_any_offset() -> None:
+    doc = make_batch(3)
+    doc["readings"][0]["ts"] = "1677-09-21T08:12:44+08:00"  # the earliest second, at +08:00: storable
+    doc["readings"][1]["ts"] = "1677-09-21T00:12:44Z"
+    assert isinstance(check(encode(doc)), Accepted)
+    doc["readings"][2]["ts"] = "1677-09-21T08:12:43+08:00"  # one second earlier
+    detail = rejected(encode(doc), RejectReason.TIMESTAMP_OUT_OF_RANGE)
+    assert detail.startswith("readings[2].ts: 1677-09-21T08:12:43+08:00")
+
+
 def test_timestamp_before_influxdb_range() -> None:
     detail = rejected(_mutate("readings.1.ts", "1600-01-01T00:00:00Z"), RejectReason.TIMESTAMP_OUT_OF_RANGE)
     assert detail.startswith("readings[1].ts: 1600-01-01")
