@@ -247,11 +247,13 @@ class Ingestor:
         assert writer is not None
         while True:
             # A message of a lost connection cannot be acknowledged, and the broker should send
-            # it again. Its readings are written all the same (writes are idempotent): a broker
-            # that crashed restarts from its last autosave and may never send them again. Its
-            # reject is dropped: the redelivery records it, and recording both would count twice.
+            # it again. Its readings are still written once (writes are idempotent): a broker
+            # that crashed restarts from its last autosave and may never send them again. If
+            # that write fails they are dropped, so reconnects during an InfluxDB outage do not
+            # pile up copies. Its reject is dropped at once: the redelivery records it, and
+            # recording both would count twice.
             live = [item for item in items
-                    if item.reason is None or self.consumer.is_current(item.delivery)]
+                    if self.consumer.is_current(item.delivery) or (item.reason is None and not failures)]
             if len(live) < len(items):
                 self.stats.stale_messages += len(items) - len(live)
                 self.stats.pending_messages -= len(items) - len(live)

@@ -160,6 +160,7 @@ class Consumer:
                 client = self._client()
                 async with client:
                     await self._subscribe(client)
+                    self.window.arm()
                     self.session += 1
                     self.connects += 1
                     self._paho = client._client
@@ -231,11 +232,14 @@ class _Window:
     acknowledging 100 of a 5,000-message backlog brought the other 4,900 at once; upstream
     eclipse-mosquitto#2301). After an InfluxDB outage the first acknowledged flush would
     pull the whole backlog into memory. So arrivals are counted (paho's on_message,
-    wrapped before connecting) and when ``receive_maximum`` messages of this connection
-    are unacknowledged, the socket's reader is taken off the event loop until acknowledgements
-    make room; TCP flow control then keeps the rest at the broker. A pause longer than the
-    keepalive ends the connection (paho misses the PINGRESP) and the broker resends, within
-    the window, after the reconnect.
+    wrapped before connecting) and when more than ``receive_maximum`` messages of this
+    connection are unacknowledged, which only a broker breaking the window can cause, the
+    socket's reader is taken off the event loop until acknowledgements make room; TCP flow
+    control then keeps the rest at the broker. A full window that the broker respects (an
+    InfluxDB outage) pauses nothing, so keepalives go on. Nothing is paused before the
+    subscription is acknowledged (``arm``): the SUBACK has to be read. A pause longer than
+    the keepalive ends the connection (paho misses the PINGRESP) and the broker resends,
+    within the window, after the reconnect.
     """
 
     def __init__(self, size: int) -> None:
@@ -245,12 +249,13 @@ class _Window:
         self.high_water = 0
         """The most messages of one connection that were unacknowledged at once."""
         self._outstanding = 0
+        self._armed = False
         self._paho: Any = None
         self._reader: tuple[int, Any, tuple[Any, ...]] | None = None
 
     def watch(self, paho: Any) -> None:
         """Count the arrivals of a new connection's client (call before it connects)."""
-        self._paho, self._outstanding, self._reader = paho, 0, None
+        self._paho, self._outstanding, self._reader, self._armed = paho, 0, None, False
         inner = paho.on_message
 
         def on_message(client: Any, userdata: Any, message: Any) -> None:
@@ -258,10 +263,18 @@ class _Window:
             if paho is self._paho:
                 self._outstanding += 1
                 self.high_water = max(self.high_water, self._outstanding)
-                if self._outstanding >= self.size and self._reader is None:
-                    self._pause()
+                self._check()
 
         paho.on_message = on_message
+
+    def arm(self) -> None:
+        """The subscription is acknowledged: from now on, hold the broker to the window."""
+        self._armed = True
+        self._check()
+
+    def _check(self) -> None:
+        if self._armed and self._outstanding > self.size and self._reader is None:
+            self._pause()
 
     def acked(self, count: int) -> None:
         self._outstanding = max(0, self._outstanding - count)
