@@ -45,7 +45,10 @@ def health() -> Dashboard:
                 f'SELECT last("participants") FROM "aggregates"."health_site" WHERE "resolution" = \'1d\' '
                 f'AND {_SITE} AND $timeFilter GROUP BY "site"', alias="$tag_site"),),
                 description="Participants with at least one valid observation today (local day of the site).",
-                thresholds=steps("blue"), width=6, time_from="now/d"),
+                # Not "now/d": Grafana rounds that in the viewer's timezone, and a site's local day starts
+                # earlier (Europe/London in summer, any site east of the viewer), so its daily point fell
+                # outside. The last 24 h always hold the start of the site's current day and no earlier one.
+                thresholds=steps("blue"), width=6, time_from="now-24h"),
             Panel("stat", "Alerts active", "none", (_q(
                 f'SELECT last("alerts_active") FROM "aggregates"."health_site" WHERE "resolution" = \'1h\' '
                 f'AND {_SITE} AND $timeFilter GROUP BY "site"', alias="$tag_site"),),

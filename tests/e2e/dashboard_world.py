@@ -8,11 +8,20 @@ Two sites, three buildings, the last two days up to now:
 - golden/rsf: NREL's Research Support Facility, 20-22 June 2011 (tests/data/nrel-rsf-2011,
   CC BY 4.0): import, export and PV generation counters from its hourly net and PV;
 
+- care-home/care-main: a care home of the health pilot, the recorded 2022 electricity of
+  Cambridge building b85 as its grid import;
+
 published through MQTT as gateway backlogs (``greenwire import readings``) to a running
 ingestor that tags buildings from the site model; a live edge agent polling a simulated
 SDM630 (and a unit that does not answer) for its status; one malformed message; the NESO
 hourly GB intensity (tests/data) shifted onto the window (``greenwire import grid``); then
 ``greenwire carbon backfill`` and ``greenwire carbon run --once``.
+
+Then the care home's pilot (``tests.e2e.care_site``, as in ``test_health_pilot``): a wearable
+hub (``simulators.wearable``, 8 participants, one without consent, three hours of backlog),
+two SCD30 rooms (a heatwave lounge, a crowded dining room), the care gateway's edge agent
+with its ``wearables:`` section, and the health service writing the world's health database,
+its kgCO2e per participant-day from the carbon site model above.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typer.testing import CliRunner
 from cloud.buildings import building_lookup
 from cloud.carbon.site import load_sites
 from cloud.config import load_config
+from cloud.health.service import HealthService
 from cloud.ingest import Ingestor
 from edge.agent import EdgeAgent, broker_settings
 from edge.config import EdgeConfig
@@ -39,6 +49,8 @@ from greenwire.cli import app
 from greenwire.servers import InfluxDB1, Mosquitto
 from simulators.modbus_meter import MeterServer, SimMeter
 from simulators.series import Replay, builtin_series
+from simulators.wearable import WearableHub, WearableServer, make_participants
+from tests.e2e import care_site
 from tests.helpers import eventually
 
 DATA = Path(__file__).parents[1] / "data"
@@ -79,6 +91,16 @@ sites:
           - {gateway: gw-hist-g, device: rsf-import, role: grid_import}
           - {gateway: gw-hist-g, device: rsf-export, role: grid_export}
           - {gateway: gw-hist-g, device: rsf-pv, role: pv_generation}
+  - id: care-home
+    buildings:
+      - id: care-main
+        floor_area_m2: 3200
+        use: care_home
+        zone: GB
+        timezone: Europe/London
+        annual_budget_kgco2e: 90000
+        meters:
+          - {gateway: gw-hist-h, device: care-main, role: grid_import}
 """
 
 
@@ -92,21 +114,26 @@ class World:
     data_end: datetime
     now: datetime
     """When the world was ready: the "now" of the dashboards' relative ranges."""
-    health_db: str = "greenwire_health"
-    """Where the health service would write; absent until it runs in this world."""
+    health_db: str
+    """Where the health service wrote the care home's pilot (docs/health-schema.md)."""
+    participants: int
+    """Participants who consented (the hub has one more)."""
+    health_alerts: dict[str, int]
+    """The health service's alert events by ``rule:state``."""
 
 
 def _ts(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def _cambridge_rows(start: datetime, now: datetime) -> list[str]:
+def _cambridge_rows(start: datetime, now: datetime, names: tuple[str, ...] = ("b2", "b25"),
+                    device: str = "{}-main") -> list[str]:
     rows = []
-    for name in ("b2", "b25"):
+    for name in names:
         replay = Replay(builtin_series(name), start=datetime(2022, 11, 28, tzinfo=UTC), speed=1.0, clock=lambda: 0.0)
         at = start
         while at <= now:
-            rows.append(f"{_ts(at)},{name}-main,energy_import_kwh,{replay.energy_kwh((at - start).total_seconds())!r}")
+            rows.append(f"{_ts(at)},{device.format(name)},energy_import_kwh,{replay.energy_kwh((at - start).total_seconds())!r}")
             at += STEP
     return rows
 
@@ -189,7 +216,8 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
         f"influx: {{api: v1, url: '{influxdb.url}', database: {db}}}\n"
         f"batch: {{max_delay_s: 0.1}}\nstate_dir: '{tmp / 'ingest'}'\n"
     )
-    files = {"cambridge": ("gw-hist-c", _cambridge_rows(start, now)), "golden": ("gw-hist-g", _rsf_rows(start, now))}
+    files = {"cambridge": ("gw-hist-c", _cambridge_rows(start, now)), "golden": ("gw-hist-g", _rsf_rows(start, now)),
+             "care-home": ("gw-hist-h", _cambridge_rows(start, now, ("b85",), "care-main"))}
 
     async def ingest() -> None:
         ingestor = Ingestor(load_config(ingest_yaml), building_of=building_lookup(load_sites(sites_yaml)),
@@ -233,4 +261,53 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
     ):
         result = runner.invoke(app, [*args, "--config", str(ingest_yaml)])
         assert result.exit_code == 0, (args, result.output)
-    return World(db, influxdb.url, ingest_yaml, sites_yaml, start, now, datetime.now(UTC), health_db=f"{db}_health")
+    health_db = f"{db}_health"
+    care = tmp / "care"
+    care.mkdir()
+    key = care_site.pilot_key(care / "pilot.key")
+    participants, alerts = asyncio.run(_run_care_home(broker, influxdb, db, health_db, sites_yaml, care, key))
+    return World(db, influxdb.url, ingest_yaml, sites_yaml, start, now, datetime.now(UTC), health_db=health_db,
+                 participants=participants, health_alerts=alerts)
+
+
+async def _run_care_home(broker: Mosquitto, influxdb: InfluxDB1, energy_db: str, health_db: str, sites_yaml: Path,
+                         state: Path, key: Path) -> tuple[int, dict[str, int]]:
+    """The pilot at the care home until its backlog, alerts and carbon are in the health database."""
+    people = make_participants(8)
+    consented = care_site.consent(people)
+    hub = WearableHub(people, start=datetime.now(UTC) - timedelta(hours=3), speed=1e6)
+    health = care_site.health_config(broker_url=broker.url, influx_url=influxdb.url, health_db=health_db,
+                                     energy_db=energy_db, sites_yaml=sites_yaml, state=state / "health",
+                                     tag=health_db[-10:])
+    service = HealthService(health, stats_interval_s=5.0)
+    async with WearableServer(hub) as hub_server, MeterServer(meters=care_site.sensor_meters()) as modbus:
+        edge = care_site.edge_config(broker_url=broker.url, modbus_port=modbus.port, hub_url=hub_server.url,
+                                     state=state, key=key, consented=consented)
+        agent = EdgeAgent(edge, broker_settings(edge))
+        hub.advance()
+        backlog = len(hub.log)
+        stops = [asyncio.Event(), asyncio.Event()]
+        tasks = [asyncio.create_task(service.run(stops[0]))]
+        try:
+            await eventually(lambda: service.consumer.connected, 20, "the health service to subscribe")
+            tasks.append(asyncio.create_task(agent.run(stops[1])))
+            source = agent.wearables[0]
+
+            def settled() -> bool:
+                day = service.latest.get(care_site.SITE, {}).get("1d")
+                return (source.stats.received >= backlog
+                        and service.stats.observations_written >= source.stats.forwarded_observations - 50
+                        and service.stats.alerts["indoor_co2_high:raised"] == 1
+                        and service.stats.alerts["indoor_heat_index_high:raised"] == 1
+                        and day is not None and day.kgco2e is not None and day.kgco2e > 0)
+
+            await eventually(settled, 60, "the care home's vitals, alerts and carbon in the health database")
+        finally:
+            stops[1].set()
+            if len(tasks) > 1:
+                await tasks[1]
+            await eventually(lambda: service.stats.observations_written >= source.stats.forwarded_observations, 10,
+                             "the last vitals stored")
+            stops[0].set()  # the service aggregates once more as it stops
+            await asyncio.gather(*tasks[:1])
+    return len(consented), dict(service.stats.alerts)

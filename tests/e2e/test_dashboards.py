@@ -4,7 +4,8 @@ The data went through the real system (see ``dashboard_world``). For each dashbo
 selection of its template variables is made (each site; each building, or "All"), each
 panel's queries are interpolated for the panel's default range and run against InfluxDB
 1.6. A panel passes when some selection returns non-null values; the health dashboard's
-panels are skipped, naming the measurement, only when its measurements are absent.
+panels read the health service's database of the world's care home, and a missing
+measurement there fails, naming it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def world(_mosquitto: Mosquitto, _influxdb: InfluxDB1, tmp_path_factory: pytest.
     yield built
     if _influxdb.running:
         _influxdb.drop_database(built.db)
+        _influxdb.drop_database(built.health_db)
 
 
 def _measurements(world: World, db: str | None = None) -> set[str]:
@@ -57,9 +59,8 @@ def test_panel_query_returns_data(world: World, dashboard: str, title: str) -> N
     sources = _sources(world)
     if dashboard == "health":
         missing = _health_measurements(panel) - _measurements(world, world.health_db)
-        if missing:
-            pytest.skip(f"health-pilot measurement(s) {sorted(missing)} not in database {world.health_db}: "
-                        "the health service (greenwire health run) has not written them in this run")
+        assert not missing, (f"health-pilot measurement(s) {sorted(missing)} not in database {world.health_db}: "
+                             "the world's health service (greenwire health run) did not write them")
     choices = list(selections(board, sources, world.now))
     assert choices, f"{dashboard}: no value for its template variables"
     results = [run_panel(board, panel, chosen, sources, world.now) for chosen in choices]
@@ -100,6 +101,97 @@ def test_world_has_every_documented_measurement(world: World, tmp_path: Path) ->
     expected = {"readings", "ingest_rejected", "carbon", "carbon_live", "grid_intensity", "carbon_daily",
                 "carbon_account", "gateway_status", "gateway_device", "ingest_lag", "ingest_stats"}
     assert expected <= _measurements(world)
+    health = {"vitals", "environment", "health_alerts", "health_site", "vitals_1h", "environment_1h"}
+    assert health <= _measurements(world, world.health_db)
+    assert not health & _measurements(world), "health data is kept apart from energy"
+
+
+def test_health_panels_show_the_health_services_figures(world: World) -> None:
+    """Spot checks: the health panels tie to the raw data, and no query reads a person's data."""
+    from zoneinfo import ZoneInfo
+
+    from tests.e2e.care_site import SITE, TZ
+
+    health = influx_query(world.influx_url, world.health_db)
+    sources = _sources(world)
+    board = all_dashboards()["health"]
+    choices = list(selections(board, sources, world.now))
+    assert [c["site"].values for c in choices] == [(SITE,)]
+    chosen = choices[0]
+    panels = {p.title: p for p in board.panel_list()}
+    data = {title: run_panel(board, panel, chosen, sources, world.now) for title, panel in panels.items()}
+
+    # Shared screen: no query names the per-participant measurements or the pseudonym tag, nothing returns it.
+    for title, shown in data.items():
+        for text in shown.sent:
+            assert '"vitals"' not in text and '"vitals_1h"' not in text and "subject" not in text, (title, text)
+        for series in shown.series:
+            assert "subject" not in series.get("tags", {}) and "subject" not in series["columns"], title
+
+    def values(title: str) -> list[list[object]]:
+        return [row for series in data[title].series for row in series["values"]]
+
+    # Participants today = distinct pseudonyms with a valid observation since local midnight in raw.vitals.
+    midnight = world.now.astimezone(ZoneInfo(TZ)).replace(hour=0, minute=0, second=0, microsecond=0)
+    per_subject = health(f'SELECT count("value") FROM "raw"."vitals" WHERE "site" = \'{SITE}\' '
+                         f'AND "status" <> \'entered-in-error\' AND time >= {int(midnight.timestamp())}s '
+                         'GROUP BY "subject"')
+    participants = values("Participants monitored today")[-1][1]
+    print(f"\nparticipants today: panel {participants}, distinct pseudonyms in raw.vitals {len(per_subject)}, "
+          f"consented {world.participants}")
+    assert participants == len(per_subject) == world.participants
+    assert values("Participants monitored per day")[-1][1] == participants
+
+    # Alerts: the panels count the health_alerts points, per rule and per day.
+    raised = health(f'SELECT count("value") FROM "raw"."health_alerts" WHERE "state" = \'raised\' '
+                    f'AND "site" = \'{SITE}\' AND time >= {int(data["Alerts raised per rule"].start.timestamp())}s '
+                    'GROUP BY "rule"')
+    stored = {s["tags"]["rule"]: s["values"][0][1] for s in raised}
+    by_rule = {s["tags"]["rule"]: sum(row[1] for row in s["values"]) for s in data["Alerts raised per rule"].series}
+    print(f"alerts raised per rule: panel {by_rule}, raw.health_alerts {stored}, service {world.health_alerts}")
+    assert by_rule == stored == {k.split(":")[0]: v for k, v in world.health_alerts.items() if k.endswith(":raised")}
+    assert stored["indoor_co2_high"] == stored["indoor_heat_index_high"] == 1
+    per_day = data["Alerts raised per day"].series[0]
+    columns = per_day["columns"]
+    participant_rules = sum(row[columns.index("participant rules")] for row in per_day["values"])
+    environment_rules = sum(row[columns.index("environment rules")] for row in per_day["values"])
+    print(f"alerts raised per day: participant rules {participant_rules}, environment rules {environment_rules}")
+    assert environment_rules == 2 and participant_rules == sum(by_rule.values()) - 2 > 0
+    states = health(f'SELECT "state", "value" FROM "raw"."health_alerts" WHERE "site" = \'{SITE}\' '
+                    'GROUP BY "rule", "subject", "device"')
+    still_raised = sum(1 for s in states if s["values"][-1][1] == "raised")
+    print(f"alerts active: panel {values('Alerts active')[-1][1]}, raised and not cleared {still_raised}")
+    assert values("Alerts active")[-1][1] == still_raised >= 2
+
+    # kgCO2e per participant-day: the day's building emissions over the day's participants.
+    days = health(f'SELECT "kgco2e", "participant_days", "kgco2e_per_participant_day" FROM "aggregates"."health_site" '
+                  f'WHERE "resolution" = \'1d\' AND "site" = \'{SITE}\' '
+                  f'AND time >= {int(data["kgCO2e per participant-day (period)"].start.timestamp())}s')[0]["values"]
+    period = values("kgCO2e per participant-day (period)")[-1][1]
+    today = days[-1]
+    print(f"kgCO2e today {today[1]:.1f} over {today[2]:.0f} participant-days = {today[3]:.2f} per participant-day; "
+          f"period panel {period:.2f}")
+    assert period == pytest.approx(sum(d[1] for d in days if d[1] is not None) / sum(d[2] for d in days))
+    assert today[2] == world.participants and today[1] > 0
+    assert values("kgCO2e per participant-day")[-1][1] == pytest.approx(today[1] / today[2])
+
+    # Environment: the two rooms, hot and crowded, and the exposure hours of the hourly figures.
+    co2 = {s["tags"]["device"]: max(r[1] for r in s["values"] if r[1] is not None)
+           for s in data["Indoor CO2 per sensor"].series}
+    heat = {s["tags"]["device"]: max(r[1] for r in s["values"] if r[1] is not None)
+            for s in data["Indoor heat index per sensor"].series}
+    print(f"max CO2 ppm {co2}, max heat index degC {heat}")
+    assert set(co2) == set(heat) == {"lounge-env", "dining-env"}
+    assert co2["dining-env"] > 1200 and heat["lounge-env"] > 32
+    exposure = data["Hours above the heat and CO2 thresholds per day"].series[0]
+    heat_h = sum(r[1] for r in exposure["values"])
+    co2_h = sum(r[2] for r in exposure["values"])
+    hourly = health(f'SELECT sum("heat_exposure_h"), sum("co2_exposure_h") FROM "aggregates"."health_site" '
+                    f'WHERE "resolution" = \'1h\' AND "site" = \'{SITE}\' '
+                    f'AND time >= {int(data["Hours above the heat and CO2 thresholds per day"].start.timestamp())}s')
+    print(f"exposure hours: heat {heat_h:.4f}, CO2 {co2_h:.4f}")
+    assert heat_h > 0 and co2_h > 0
+    assert (heat_h, co2_h) == pytest.approx(tuple(hourly[0]["values"][0][1:]))
 
 
 def test_alert_rule_queries_return_data(world: World) -> None:
@@ -177,8 +269,8 @@ def test_report_draws_the_panels_and_chromium_shows_them(world: World, tmp_path:
 
 
 def test_health_queries_parse_and_name_existing_retention_policies(world: World) -> None:
-    """Until the health service writes in this run, at least prove that InfluxDB 1.6 accepts every health query
-    against a database laid out as docs/health-schema.md says (raw 30 d default, aggregates 730 d)."""
+    """InfluxDB 1.6 accepts every health query against an empty database laid out as docs/health-schema.md
+    says (raw 30 d default, aggregates 730 d), for a multi-site selection, and refuses an unknown policy."""
     from datetime import timedelta
 
     from cloud.grafana.macros import VariableValue, calculate_interval, interpolate

@@ -16,43 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from cloud.config import InfluxSection, IngestConfig, MqttSection
-from cloud.health.alerts import DEFAULT_RULES
-from cloud.health.config import HealthConfig
 from cloud.health.service import HealthService
 from cloud.ingest import Ingestor
 from edge.agent import EdgeAgent, broker_settings
-from edge.config import (
-    BufferConfig,
-    DeviceConfig,
-    EdgeConfig,
-    MqttConfig,
-    PublishConfig,
-    TcpBusConfig,
-    WearablesConfig,
-    WearableSourceConfig,
-)
+from edge.config import DeviceConfig
 from shared.vitals import PSEUDONYM_PATTERN, AlertEvent, VitalsBatch
-from simulators.environment import Room
 from simulators.modbus_meter import MeterServer, SimMeter
 from simulators.series import Replay, builtin_series
 from simulators.wearable import WearableHub, WearableServer, make_participants
+from tests.e2e import care_site
+from tests.e2e.care_site import SITE
 from tests.helpers import eventually
 from tests.integration.test_edge_wearables import Capture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-SITE, GATEWAY, TZ = "care-home", "care-gw", "Europe/London"
 
 SITES_YAML = """\
 sites:
@@ -101,52 +87,27 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
     tag = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
     people = make_participants(8)
-    consent = [f"Patient/{p.id}" for p in people if p.index != 5]
     hub = WearableHub(people, start=now - timedelta(hours=3), speed=1e6)
-    afternoon = datetime.now(ZoneInfo(TZ)).replace(hour=15, minute=0)
-    rooms = {"lounge-env": Room(kind="heatwave", timezone=TZ, now=lambda: afternoon),
-             "dining-env": Room(kind="crowded", timezone=TZ, now=lambda: afternoon)}
     meter = SimMeter(1, replay=Replay(builtin_series("b2"), start=datetime(2022, 6, 1, 8, tzinfo=UTC), speed=3600))
-    sensors = [SimMeter(2, profile="sensirion-scd30", climate=rooms["lounge-env"].values),
-               SimMeter(3, profile="sensirion-scd30", climate=rooms["dining-env"].values)]
-    key = tmp_path / "pilot.key"
-    key.write_text(os.urandom(32).hex())
-    os.chmod(key, 0o600)
+    key = care_site.pilot_key(tmp_path / "pilot.key")
     (tmp_path / "sites.yaml").write_text(SITES_YAML)
-    # Environment rules react within a second here (their defaults hold 10 minutes).
-    rules = tuple(r.model_copy(update={"hold_s": 1.0}) if r.scope == "environment" else r for r in DEFAULT_RULES)
 
     capture = Capture(mosquitto.host, mosquitto.port, "#")
     try:
-        async with WearableServer(hub) as hub_server, MeterServer(meters=[meter, *sensors]) as modbus:
-            edge = EdgeConfig(
-                gateway=GATEWAY, site=SITE, mqtt=MqttConfig(url=mosquitto.url),
-                buffer=BufferConfig(path=tmp_path / "buffer.sqlite"), publish=PublishConfig(interval_s=0.3),
-                buses=(TcpBusConfig(name="plant", host="127.0.0.1", port=modbus.port, timeout_s=0.3, retries=0,
-                                    devices=(DeviceConfig(id="main-meter", unit=1, profile="eastron-sdm630",
-                                                          poll_interval_s=1.0, max_power_kw=2000 * 3600),
-                                             DeviceConfig(id="lounge-env", unit=2, profile="sensirion-scd30",
-                                                          poll_interval_s=1.0),
-                                             DeviceConfig(id="dining-env", unit=3, profile="sensirion-scd30",
-                                                          poll_interval_s=1.0))),),
-                wearables=WearablesConfig(
-                    key_file=key, key_id="pilot2026", consent=tuple(consent),
-                    buffer_path=tmp_path / "vitals.sqlite", state_path=tmp_path / "wearables.sqlite",
-                    sources=(WearableSourceConfig(id="ward-hub", url=f"{hub_server.url}/fhir", poll_interval_s=0.5,
-                                                  page_size=500),),
-                ),
+        async with WearableServer(hub) as hub_server, MeterServer(meters=[meter, *care_site.sensor_meters()]) as modbus:
+            edge = care_site.edge_config(
+                broker_url=mosquitto.url, modbus_port=modbus.port, hub_url=hub_server.url, state=tmp_path, key=key,
+                consented=care_site.consent(people),
+                devices=(DeviceConfig(id="main-meter", unit=1, profile="eastron-sdm630", poll_interval_s=1.0,
+                                      max_power_kw=2000 * 3600), *care_site.sensor_devices()),
             )
             ingest = IngestConfig(mqtt=MqttSection(url=mosquitto.url, client_id=f"ingest-{tag}", group=f"in{tag}",
                                                    session_expiry_s=60),
                                   influx=InfluxSection(api="v1", url=influxdb.url, database=influx_db),
                                   state_dir=tmp_path / "ingest")
-            health = HealthConfig.model_validate({
-                "mqtt": {"url": mosquitto.url, "client_id": f"health-{tag}", "group": f"hl{tag}", "session_expiry_s": 60},
-                "influx": {"url": influxdb.url, "database": health_db, "energy_database": influx_db},
-                "sites": [{"id": SITE, "timezone": TZ}], "carbon_sites": str(tmp_path / "sites.yaml"),
-                "rules": [r.model_dump() for r in rules], "aggregate_interval_s": 1.0,
-                "state_dir": str(tmp_path / "health"),
-            })
+            health = care_site.health_config(broker_url=mosquitto.url, influx_url=influxdb.url, health_db=health_db,
+                                             energy_db=influx_db, sites_yaml=tmp_path / "sites.yaml",
+                                             state=tmp_path / "health", tag=tag)
             service = HealthService(health, stats_interval_s=2.0)
             ingestor = Ingestor(ingest, stats_interval_s=2.0)
             agent = EdgeAgent(edge, broker_settings(edge))
@@ -249,6 +210,6 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
     for resource in hub.log[::50]:  # the hub's own observation ids and identifiers stay at the site too
         assert resource["id"] not in broker and resource["id"] not in database
         assert resource["identifier"][0]["value"] not in broker
-    non_consenting = edge.wearables.pseudonymiser()(f"Patient/{people[5].id}")  # type: ignore[union-attr]
+    non_consenting = edge.wearables.pseudonymiser()(f"Patient/{people[care_site.NO_CONSENT].id}")  # type: ignore[union-attr]
     assert non_consenting not in broker and non_consenting not in database
     influxdb.drop_database(health_db)

@@ -114,6 +114,27 @@ def test_health_dashboard_shows_no_individual_identifiers() -> None:
     assert {p["datasource"]["uid"] for p in document["panels"] if p["type"] != "row"} == {"greenwire-influxdb-health"}
 
 
+@pytest.mark.parametrize("timezone", ["Europe/London", "Asia/Shanghai", "America/Denver", "UTC"])
+@pytest.mark.parametrize("hour", [0, 10, 23])
+def test_health_today_panel_holds_the_sites_current_day_whatever_the_viewers_timezone(timezone: str,
+                                                                                        hour: int) -> None:
+    """health_site 1d points start at the site's local midnight: the "today" stat's range must hold that
+    point and not the day before, or the stat shows no data (or yesterday) for part of the day."""
+    from zoneinfo import ZoneInfo
+
+    from cloud.grafana.evaluate import panel_range
+
+    board = all_dashboards()["health"]
+    panel = next(p for p in board.panel_list() if p.title == "Participants monitored today")
+    now = datetime(2026, 7, 15, hour, 30, tzinfo=UTC)  # summer: London is UTC+1
+    start, end = panel_range(board, panel, now)
+    local = now.astimezone(ZoneInfo(timezone))
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = today - timedelta(days=1)  # wall-clock arithmetic: the previous local midnight
+    assert start <= today <= end
+    assert yesterday < start
+
+
 def test_builder_refuses_a_panel_without_unit_or_query() -> None:
     with pytest.raises(ValueError, match="no unit"):
         Panel("stat", "x", "", (Query("SELECT 1"),))
