@@ -405,6 +405,13 @@ def test_the_shipped_broker_config_enforces_the_same_rules(secure_broker: Secure
             assert gateway.publish("greenwire/v1/campus-a/gw-01/readings", b"own") == 0
             ingestor.wait_for(b"own")
             assert b"forged" not in ingestor.payloads()
+            # No packet beyond what the ingestor accepts (1 MiB payloads): max_packet_size.
+            oversized = b"x" * (1_100_000)
+            gateway.publish("greenwire/v1/campus-a/gw-01/readings", oversized, qos=0)
+            with connect("campus-a.gw-01", broker.port) as again:
+                assert again.publish("greenwire/v1/campus-a/gw-01/readings", b"after") == 0
+                ingestor.wait_for(b"after")
+            assert oversized not in ingestor.payloads()
 
 
 async def test_a_gateway_with_another_gateways_account_keeps_its_readings_and_says_why(
