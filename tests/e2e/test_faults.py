@@ -75,6 +75,9 @@ async def test_ingestor_sigkill_in_the_middle_of_a_batch(tmp_path: Path) -> None
     async with Pipeline(tmp_path, "ingkill", max_delay_s=2.0) as pipe:
         await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
         assert pipe.ingest is not None
+        # Kill while the ingestor holds published readings it has not stored (its flush waits 2 s).
+        await pipe.wait(lambda: pipe.journal_count() - pipe.buffer_depth() > pipe.stored_rows(), 30,
+                        "the ingestor to hold unstored readings")
         await pipe.kill(pipe.ingest)
         published = pipe.journal_count() - pipe.buffer_depth()
         held = published - pipe.stored_rows()
