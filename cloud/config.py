@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from shared.errors import ConfigError
 from shared.wire import Id
-from shared.yamlconfig import load_model
+from shared.yamlconfig import checked_url, load_model
 
 if TYPE_CHECKING:
     from greenwire.stack import StackEnv
@@ -134,14 +134,7 @@ class MqttSection(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            raise ValueError(f"bad port in {value!r}") from exc
-        return value
+        return checked_url(value, ("mqtt", "mqtts"), "mqtt://host:port or mqtts://host:port")
 
     @field_validator("password_file", "ca_file", "cert_file", "key_file")
     @classmethod
@@ -238,14 +231,7 @@ class InfluxSection(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected http://host:port or https://host:port, got {value!r}")
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            raise ValueError(f"bad port in {value!r}") from exc
-        return value.rstrip("/")
+        return checked_url(value, ("http", "https"), "http://host:port or https://host:port").rstrip("/")
 
     @field_validator("password_file", "token_file")
     @classmethod

@@ -45,7 +45,7 @@ from pydantic import (
 from shared.errors import ConfigError
 from shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
 from shared.wire import Id
-from shared.yamlconfig import LocatedValueError, load_model
+from shared.yamlconfig import LocatedValueError, checked_url, load_model
 
 STANDARD_BAUDRATES: Final = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
@@ -88,14 +88,7 @@ class MqttConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {value!r}")
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            raise ValueError(f"bad port in {value!r}") from exc
-        return value
+        return checked_url(value, ("mqtt", "mqtts"), "mqtt://host:port or mqtts://host:port")
 
     @property
     def host(self) -> str:
@@ -348,14 +341,7 @@ class WearableSourceConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected http://host[:port]/path or https://..., got {value!r}")
-        try:
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            raise ValueError(f"bad port in {value!r}") from exc
-        return value.rstrip("/")
+        return checked_url(value, ("http", "https"), "http://host[:port]/path or https://...").rstrip("/")
 
     @field_validator("token_file")
     @classmethod

@@ -198,3 +198,18 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
             raise ConfigError(text_, path=source, line=first_line, column=first_column) from None
         summary = f"{len(problems)} problems:\n  " + "\n  ".join(problems)
         raise ConfigError(summary, path=source, line=first_line, column=first_column) from None
+
+
+def checked_url(value: str, schemes: tuple[str, ...], example: str) -> str:
+    """``value`` if it is a URL with one of ``schemes``, a host and a valid port, else ``ValueError``
+    saying what was expected (``example``); for config validators."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"expected {example}, got {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"bad port in {value!r}") from exc
+    return value
