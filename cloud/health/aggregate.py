@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -94,7 +95,10 @@ class Aggregator:
         max_gap: timedelta,
         energy: InfluxV1 | None = None,
         carbon_sites: SiteModel | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.clock = clock
+        """Now: exposure is never counted past it (a last reading holds for at most ``max_gap``)."""
         self.health = health
         self.energy = energy
         self.carbon_sites = carbon_sites
@@ -138,6 +142,7 @@ class Aggregator:
         heat_spans: list[tuple[datetime, datetime]] = []
         co2_spans: list[tuple[datetime, datetime]] = []
         per_device: dict[str, tuple[float, float]] = {}
+        end = max(start, min(end, self.clock()))  # the hour under way counts only up to now
         for device, rows in env.items():
             heat = [(_time(r["time"]), float(r["heat_index_c"])) for r in rows if r.get("heat_index_c") is not None]
             co2 = [(_time(r["time"]), float(r["co2_ppm"])) for r in rows if r.get("co2_ppm") is not None]
