@@ -18,7 +18,7 @@ hubs are all there:
 - a blood-pressure panel with its diastolic component absent (``dataAbsentReason``
   not-performed, as ``observation-example-bloodpressure-dar``), and ``cancelled`` panels;
 - temperatures later retracted as ``entered-in-error`` (same id, sent again);
-- float artefacts (``36.900000000000006``) and a thermometer that reports ``[degF]``;
+- float artefacts (``36.800000000000004``) and a thermometer that reports ``[degF]``;
 - a device resending a block of old observations (same ids, new cursor positions);
 - body weight (29463-7), a code the pilot does not carry.
 
@@ -304,7 +304,7 @@ class WearableHub:
         return r
 
     def _temperature(self, p: Participant, k: int) -> dict[str, Any]:
-        celsius = 36.6 + round(0.3 * _noise(p.index, 3, k), 1)  # float sums: 36.900000000000006
+        celsius = 36.6 + round(0.3 * _noise(p.index, 3, k), 1)  # float sums such as 36.800000000000004
         if p.kind == "fever" and 12 <= k % 36 < 21:
             celsius = 38.2 + round(0.5 * (1 + _noise(p.index, 3, k)), 1)
         r = self._base(p, "8310-5", "Body temperature", k * 600.0 + p.index * 7, str(k), "bodytemp")
