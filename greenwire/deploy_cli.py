@@ -51,7 +51,9 @@ def credentials(
     vitals and status, and read nothing; the ingestor reads data topics and
     writes only carbon and alert topics. Passwords are random (32 bytes) and
     hashed PBKDF2-SHA512 in Mosquitto's format. Running it again keeps existing
-    passwords (use --rotate to replace them) and rewrites passwd and acl.
+    passwords (use --rotate to replace them; delete one account's
+    mqtt-password file to replace only that one) and rewrites the broker
+    files: reload Mosquitto afterwards (systemctl reload mosquitto).
     Never prints a password.
     """
     import orjson

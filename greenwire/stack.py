@@ -246,8 +246,11 @@ def up(*, secure: bool = False, inventory: str | None = None) -> StackEnv:
     security: BrokerSecurity | None = None
     if secure:
         security, ca_file, credentials = _secure_setup(root / "secure", inventory or DEFAULT_INVENTORY)
+    internal_port = ((_read_record() or {}).get("mosquitto") or {}).get("internal_port")
+    if not (isinstance(internal_port, int) and internal_port > 0 and _port_free(internal_port)):
+        internal_port = 0
     broker = Mosquitto(root / ("mosquitto-secure" if secure else "mosquitto"), port=ports["mosquitto"],
-                       security=security)
+                       security=security, internal_port=internal_port)
     influx = InfluxDB1(root / "influxdb", port=ports["influxdb"], databases=(DATABASE,))
     servers: tuple[Server, ...] = (broker, influx)
     started: list[Server] = []
