@@ -111,11 +111,14 @@ class Aggregator:
     # -- queries ----------------------------------------------------------------------------
 
     def _vitals(self, site: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return self.health.query(
+        rows = self.health.query(
             'SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max", count("value") AS "count" '
             f'FROM "raw"."vitals" WHERE "site" = {_q(site)} AND "status" <> \'entered-in-error\' '
             f'AND time >= {_ns(start)} AND time < {_ns(end)} GROUP BY "subject", "code"'
         )
+        # InfluxDB answers a group whose points the status filter removed (all retracted) with
+        # nulls and a count of 0: that subject was not monitored by that code in the period.
+        return [r for r in rows if r.get("count") and r.get("mean") is not None]
 
     def _alerts(self, site: str, start: datetime, end: datetime) -> dict[str, int]:
         rows = self.health.query(

@@ -415,6 +415,11 @@ class HealthService:
                 await self.aggregate_once()
             except (StoreError, BrokerError) as exc:
                 log.error("health aggregates: %s", exc)
+            except (TypeError, ValueError, KeyError) as exc:
+                # An answer of a shape the aggregation did not expect: the raw data are stored
+                # and the next pass recomputes the period, so vitals keep flowing meanwhile.
+                log.error("health aggregates skipped this pass: unexpected InfluxDB answer (%s: %s)",
+                          type(exc).__name__, exc)
 
     async def _report_loop(self) -> None:
         while not self._stopping.is_set():
