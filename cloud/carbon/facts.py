@@ -70,16 +70,23 @@ def daily_fields(account: Account, floor_area_m2: float) -> dict[str, float]:
 
 def daily_lines(influx: InfluxV1, site: str, building: Building, start: datetime, end: datetime) -> list[str]:
     """``carbon_daily`` points for the local days from ``start`` (a local midnight) to ``end``."""
-    prefix = SeriesPrefix(DAILY_MEASUREMENT, {"site": site, "building": building.id})
     out = []
     day = start
     while day < end:
         following = local_midnight(day + timedelta(hours=36), building.timezone)
-        account = account_from_influx(influx, building, day, min(following, end))
-        if account.grid_import_kwh or account.gas_kwh or account.pv_generation_kwh:
-            out.append(prefix.line(daily_fields(account, building.floor_area_m2), int(day.timestamp()) * 10**9))
+        line = daily_line(site, building, account_from_influx(influx, building, day, min(following, end)), day)
+        if line is not None:
+            out.append(line)
         day = following
     return out
+
+
+def daily_line(site: str, building: Building, account: Account, day: datetime) -> str | None:
+    """The ``carbon_daily`` point of one local day's account; None for a day without energy. Pure."""
+    if not (account.grid_import_kwh or account.gas_kwh or account.pv_generation_kwh):
+        return None
+    prefix = SeriesPrefix(DAILY_MEASUREMENT, {"site": site, "building": building.id})
+    return prefix.line(daily_fields(account, building.floor_area_m2), int(day.timestamp()) * 10**9)
 
 
 def account_line(influx: InfluxV1, site: str, building: Building, as_of: datetime) -> str:

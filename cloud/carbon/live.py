@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cloud.carbon.facts import AccountSchedule, account_line, daily_lines
-from cloud.carbon.report import READ_MARGIN, fetch_counters
+from cloud.carbon.factors import load_factors
+from cloud.carbon.facts import AccountSchedule, account_line, daily_line
+from cloud.carbon.report import READ_MARGIN, account, fetch_counters
 from cloud.carbon.results import (
-    MEASUREMENT,
-    compute,
+    day_results,
+    lines,
     live_figures,
     live_line,
     local_midnight,
@@ -25,7 +26,7 @@ from cloud.carbon.results import (
     month_from_days,
 )
 from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1, _ns, _quote
+from cloud.carbon.store import InfluxV1
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class LiveUpdate:
     live: tuple[datetime, float, float] | None
     """(window end, gCO2e/kWh, kgCO2e/h) over the last 15 measured minutes; None without recent data."""
     today_kgco2e: float
-    """Scope 2 location-based emissions since local midnight, from the recent minutes."""
+    """Scope 2 location-based emissions since local midnight (the stored day)."""
     grid_g_per_kwh: float | None
     """The grid intensity of the latest measured minute."""
 
@@ -43,23 +44,31 @@ class LiveUpdate:
 def refresh(influx: InfluxV1, site: str, building: Building, now: datetime,
             accounts: AccountSchedule | None = None) -> LiveUpdate:
     """Recompute and store today's results, the month and the live figures of ``building`` at ``now``
-    (and the year's account when ``accounts`` says it is due)."""
+    (and the year's account when ``accounts`` says it is due).
+
+    Today's counter readings and the zone's intensity are read once and serve the day's periods,
+    the day's account and the live window (which may begin before midnight: the readings carry
+    a margin of ``READ_MARGIN`` on either side).
+    """
     today = local_midnight(now, building.timezone)
-    influx.write(compute(influx, site, building, today, today + timedelta(days=1)))
+    tomorrow = today + timedelta(days=1)
+    counters, gas = fetch_counters(influx, building, today, tomorrow)
+    series = influx.series(building.zone, today, tomorrow)
+    table = load_factors()
+    rolled = day_results(building, counters, gas, series, today, tomorrow, table)
+    influx.write(lines(site, building, rolled, table.version))
     month = local_midnight(today.astimezone(ZoneInfo(building.timezone)).replace(day=1), building.timezone)
     influx.write(month_from_days(influx, site, building, month))
-    influx.write(daily_lines(influx, site, building, today, now))
+    day = daily_line(site, building, account(building, counters, series, today, now, table, gas_counters=gas), today)
+    if day is not None:
+        influx.write([day])
     if accounts is not None and accounts.due(site, building.id, now):
         influx.write([account_line(influx, site, building, now)])
-    counters, _ = fetch_counters(influx, building, now - timedelta(minutes=1), now)
-    recent = minutes(building, counters, influx.series(building.zone, now - READ_MARGIN, now), now - READ_MARGIN, now)
+    recent = minutes(building, counters, series, now - READ_MARGIN, now, table)
     line = live_line(site, building, recent, now)
     if line is not None:
         influx.write([line])
-    today_rows = influx.query(
-        f'SELECT "scope2_location_kgco2e" FROM "{MEASUREMENT}" WHERE "resolution" = \'1d\' '
-        f'AND "site" = {_quote(site)} AND "building" = {_quote(building.id)} AND time = {_ns(today)}'
-    )
-    today_kg = float(today_rows[0]["scope2_location_kgco2e"]) if today_rows else 0.0
+    today_period = rolled["1d"].get(today)
+    today_kg = today_period.kgco2e if today_period is not None else 0.0
     grid_now = max(recent, key=lambda m: m.minute).factor_g_per_kwh if recent else None
     return LiveUpdate(live_figures(recent, now), today_kg, grid_now)

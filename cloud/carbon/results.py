@@ -267,6 +267,22 @@ def local_midnight(at: datetime, timezone: str) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
+def day_results(
+    building: Building,
+    counters: dict[str, list[tuple[datetime, float, str]]],
+    gas: dict[str, tuple[str, list[tuple[datetime, float, str]]]],
+    series: IntensitySeries | None,
+    start: datetime,
+    end: datetime,
+    table: FactorTable,
+) -> dict[str, dict[datetime, PeriodResult]]:
+    """The 1m, 1h and 1d periods of [start, end) from the building's counter readings (pure)."""
+    result = minutes(building, counters, series, start, end, table)
+    rolled = roll_up(result, building.timezone, other_minutes(building, counters, gas, start, end, table))
+    del rolled["1mo"]
+    return rolled
+
+
 def compute(influx: object, site: str, building: Building, start: datetime, end: datetime) -> list[str]:
     """Results of [start, end) as line protocol: its 1m, 1h and 1d periods.
 
@@ -280,9 +296,7 @@ def compute(influx: object, site: str, building: Building, start: datetime, end:
     assert isinstance(influx, InfluxV1)
     counters, gas = fetch_counters(influx, building, start, end)
     table = load_factors()
-    result = minutes(building, counters, influx.series(building.zone, start, end), start, end, table)
-    rolled = roll_up(result, building.timezone, other_minutes(building, counters, gas, start, end, table))
-    del rolled["1mo"]
+    rolled = day_results(building, counters, gas, influx.series(building.zone, start, end), start, end, table)
     return lines(site, building, rolled, table.version)
 
 
