@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from shared.errors import ConfigError
 from shared.wire import Id
-from shared.yamlconfig import checked_url, load_model
+from shared.yamlconfig import checked_url, load_model, relative_to_config
 
 if TYPE_CHECKING:
     from greenwire.stack import StackEnv
@@ -54,9 +54,7 @@ def _secret_path(value: Path | None, info: ValidationInfo) -> Path | None:
     """Resolve a secret file against the config file's directory and check it can be read."""
     if value is None:
         return None
-    base = (info.context or {}).get("base_dir")
-    if base is not None and not value.is_absolute():
-        value = Path(base) / value
+    value = relative_to_config(value, info.context)
     if not value.is_file():
         raise ValueError(f"{value} is not a readable file")
     return value

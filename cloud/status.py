@@ -33,10 +33,9 @@ from pydantic import ValidationError
 
 from cloud.points import BuildingLookup, timestamp_ns
 from cloud.validate import Rejected, RejectReason
-from shared.errors import TopicError
 from shared.lineprotocol import SeriesPrefix
 from shared.status import StatusMessage
-from shared.topics import TopicKind, parse_topic
+from shared.topics import TopicKind, site_gateway
 
 STATUS_MEASUREMENT: Final = "gateway_status"
 DEVICE_MEASUREMENT: Final = "gateway_device"
@@ -54,13 +53,7 @@ class StatusAccepted:
 
 def status_ids(topic: str) -> tuple[str, str] | None:
     """``(site, gateway)`` if ``topic`` is a status topic, else None."""
-    try:
-        parsed = parse_topic(topic)
-    except TopicError:
-        return None
-    if parsed.kind is not TopicKind.STATUS or parsed.site is None or parsed.gateway is None:
-        return None
-    return parsed.site, parsed.gateway
+    return site_gateway(topic, TopicKind.STATUS)
 
 
 def _classify(exc: ValidationError) -> Rejected:

@@ -45,7 +45,7 @@ from pydantic import (
 from shared.errors import ConfigError
 from shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
 from shared.wire import Id
-from shared.yamlconfig import LocatedValueError, checked_url, load_model
+from shared.yamlconfig import LocatedValueError, checked_url, load_model, relative_to_config
 
 STANDARD_BAUDRATES: Final = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
@@ -170,10 +170,8 @@ class DeviceConfig(BaseModel):
     def _profile_loads(cls, value: str, info: ValidationInfo) -> str:
         from edge.profile import ProfileError, load_profile
 
-        base = (info.context or {}).get("base_dir")
-        candidate = Path(value)
-        if base is not None and not candidate.is_absolute() and candidate.suffix in (".yaml", ".yml"):
-            value = str(Path(base) / candidate)
+        if Path(value).suffix in (".yaml", ".yml"):  # a profile file of the installer's, not a shipped name
+            value = str(relative_to_config(Path(value), info.context))
         if value == "sunspec":
             return value  # built from the device's own model chain when it is first reached
         try:
@@ -353,9 +351,7 @@ def _local_file(value: Path | None, info: ValidationInfo, what: str) -> Path | N
     """Resolve against the config's directory and check the file can be read."""
     if value is None:
         return None
-    base = (info.context or {}).get("base_dir")
-    if base is not None and not value.is_absolute():
-        value = Path(base) / value
+    value = relative_to_config(value, info.context)
     if not value.is_file():
         raise ValueError(f"{what} {value} does not exist or is not a file")
     return value
@@ -393,9 +389,7 @@ class WearablesConfig(BaseModel):
     @classmethod
     def _key_file(cls, value: Path, info: ValidationInfo) -> Path:
         """A key that exists must be private and long enough; a missing one is made on the gateway."""
-        base = (info.context or {}).get("base_dir")
-        if base is not None and not value.is_absolute():
-            value = Path(base) / value
+        value = relative_to_config(value, info.context)
         if value.exists():
             problem = key_file_problem(value)
             if problem:

@@ -162,6 +162,17 @@ def parse_topic(topic: str) -> Topic:
     return Topic(kind, site=a, gateway=b)
 
 
+def site_gateway(topic: str, kind: TopicKind) -> tuple[str, str] | None:
+    """``(site, gateway)`` if ``topic`` is a valid topic of ``kind``, else None (no reason needed)."""
+    try:
+        parsed = parse_topic(topic)
+    except TopicError:
+        return None
+    if parsed.kind is not kind or parsed.site is None or parsed.gateway is None:
+        return None
+    return parsed.site, parsed.gateway
+
+
 def topic_matches(topic_filter: str, topic: str) -> bool:
     """MQTT topic-filter matching (``+`` one level, ``#`` the rest), as brokers do it.
 

@@ -13,6 +13,7 @@ pydantic error location back to the nearest line it can find.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -213,3 +214,10 @@ def checked_url(value: str, schemes: tuple[str, ...], example: str) -> str:
     except ValueError as exc:
         raise ValueError(f"bad port in {value!r}") from exc
     return value
+
+
+def relative_to_config(value: Path, context: dict[str, Any] | None) -> Path:
+    """``value`` resolved against the directory of the config file being validated (the
+    ``base_dir`` in the validation context); absolute paths and configs read from text stay as given."""
+    base = (context or {}).get("base_dir")
+    return Path(base) / value if base is not None and not value.is_absolute() else value

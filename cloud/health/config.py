@@ -138,14 +138,7 @@ class HealthConfig(BaseModel):
     @field_validator("carbon_sites")
     @classmethod
     def _sites_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        base = (info.context or {}).get("base_dir")
-        if base is not None and not value.is_absolute():
-            value = Path(base) / value
-        if not value.is_file():
-            raise ValueError(f"{value} is not a readable file")
-        return value
+        return _secret_path(value, info)  # the same check: relative to the config, and readable
 
     @model_validator(mode="after")
     def _checks(self) -> Self:

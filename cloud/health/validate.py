@@ -18,8 +18,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from cloud.validate import EARLIEST_STORABLE, Rejected, RejectReason, ValidationLimits
-from shared.errors import TopicError
-from shared.topics import TopicKind, parse_topic
+from shared.topics import TopicKind, site_gateway
 from shared.vitals import VitalsBatch
 from shared.yamlconfig import format_loc
 
@@ -36,13 +35,7 @@ class AcceptedVitals:
 @functools.lru_cache(maxsize=4096)
 def vitals_topic_ids(topic: str) -> tuple[str, str] | None:
     """``(site, gateway)`` of a vitals topic, else None."""
-    try:
-        parsed = parse_topic(topic)
-    except TopicError:
-        return None
-    if parsed.kind is not TopicKind.VITALS or parsed.site is None or parsed.gateway is None:
-        return None
-    return parsed.site, parsed.gateway
+    return site_gateway(topic, TopicKind.VITALS)
 
 
 def _classify(exc: ValidationError) -> Rejected:
