@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from shared.aioloop import tolerate_closed_socket_registration
 from shared.errors import BrokerError
 from shared.topics import readings_filter, shared_filter
 
@@ -153,6 +154,8 @@ class Consumer:
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> None:
         """Connect, subscribe and deliver until ``stop``; reconnect after any connection loss."""
         import aiomqtt
+
+        tolerate_closed_socket_registration()
 
         failures = 0
         while not stop.is_set():

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from edge.buffer import AsyncBuffer, StoredBatch
+from shared.aioloop import tolerate_closed_socket_registration
 from shared.errors import BrokerError
 from shared.tls import client_context
 from shared.tls import explain as explain_tls
@@ -216,6 +217,7 @@ class Publisher:
         """Connect, publish, reconnect on failure; on ``stop`` drain briefly and say offline."""
         import aiomqtt
 
+        tolerate_closed_socket_registration()
         failures = 0
         while not stop.is_set():
             try:

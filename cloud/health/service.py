@@ -54,6 +54,7 @@ from cloud.health.validate import AcceptedVitals, validate_vitals, vitals_topic_
 from cloud.mqtt import Consumer, Delivery, backoff_delay
 from cloud.validate import Accepted, Rejected, RejectReason, validate_message
 from cloud.writers import InfluxV1Writer
+from shared.aioloop import tolerate_closed_socket_registration
 from shared.errors import BrokerError, StoreError, StoreRejected
 from shared.topics import alerts_topic, readings_filter, shared_filter, vitals_filter
 from shared.vitals import AlertEvent, AlertState, VitalStatus
@@ -176,6 +177,7 @@ class AlertPublisher:
     async def run(self, stop: asyncio.Event) -> None:
         import aiomqtt
 
+        tolerate_closed_socket_registration()
         mqtt = self._config.mqtt
         failures = 0
         pending: AlertEvent | None = None
