@@ -133,7 +133,14 @@ def _read_record() -> dict[str, Any] | None:
 
 
 def _port_free(port: int) -> bool:
+    """True if a server could listen on ``port`` now.
+
+    With SO_REUSEADDR, as Mosquitto and InfluxDB listen: a connection of the stopped server's still
+    in TIME_WAIT does not make its port look taken (without it the stack moved to new ports after
+    a restart whenever a client had just been connected).
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -198,3 +198,23 @@ def test_stack_up_status_env_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert stack.discover() is None
     gone = runner.invoke(app, ["stack", "env"])
     assert gone.exit_code == 1 and "not running" in gone.output
+
+
+def test_a_port_is_free_for_a_server_while_a_closed_connection_waits_but_not_while_one_listens() -> None:
+    from greenwire.stack import _port_free
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    assert not _port_free(port)
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server's side closes first: its end, on `port`, goes to TIME_WAIT
+    client.recv(1)
+    client.close()
+    listener.close()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what the old check saw: the port looked taken
+    assert _port_free(port)
