@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 async def eventually(
@@ -21,3 +25,19 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {within_s} s waiting for {what}")
         await asyncio.sleep(every_s)
+
+
+def served_port(process: subprocess.Popen[bytes], log: Path, within_s: float = 60.0) -> int:
+    """The port a `greenwire sim modbus --port 0` process listens on, from the line it prints once it does.
+
+    The simulator binds the port itself: a port picked free beforehand could be taken (by any
+    process's outgoing connection) before the simulator starts.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        found = re.search(r"^serving \d+ SDM630 meter\(s\) on [^\s:]+:(\d+) ", text, re.MULTILINE)
+        if found:
+            return int(found.group(1))
+        assert process.poll() is None and time.monotonic() < deadline, f"the simulator did not start:\n{text[-2000:]}"
+        time.sleep(0.1)
