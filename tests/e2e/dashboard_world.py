@@ -197,9 +197,18 @@ async def _run_live_agent(broker: Mosquitto, tmp: Path) -> None:
         agent = EdgeAgent(edge, broker_settings(edge))
         stop = asyncio.Event()
         task = asyncio.create_task(agent.run(stop))
-        await asyncio.sleep(3.5)
-        stop.set()
-        await task
+        try:
+            await asyncio.sleep(3.5)
+            # However slowly it started: both devices polled, and a heartbeat sent since with their state.
+            states = {s.device: s for bus in agent.buses for s in bus.states}
+            await eventually(lambda: (states["b2-chiller"].errors >= 1 and states["b2-sub"].reads >= 1) or task.done(),
+                             60, "the live gateway's devices polled")
+            sent = agent.publisher.stats.status_messages
+            await eventually(lambda: agent.publisher.stats.status_messages > sent or task.done(), 60,
+                             "a heartbeat with the devices' state")
+        finally:
+            stop.set()
+            await task
 
 
 def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
@@ -225,7 +234,7 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
         stop = asyncio.Event()
         task = asyncio.create_task(ingestor.run(stop))
         try:
-            await eventually(lambda: ingestor.consumer.connected and ingestor.status.consumer.connected, 10,
+            await eventually(lambda: ingestor.consumer.connected and ingestor.status.consumer.connected, 30,
                              "the ingestor to subscribe")
             await asyncio.sleep(0.2)
             total = 0
@@ -243,7 +252,7 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
             await _run_live_agent(broker, tmp)
             await asyncio.to_thread(_publish_malformed, broker)
             await eventually(lambda: ingestor.stats.readings_written >= total and ingestor.stats.rejected_total >= 1
-                             and ingestor.status.stored >= 3, 60, "the history, the status and the reject stored")
+                             and ingestor.status.stored >= 3, 120, "the history, the status and the reject stored")
             await asyncio.sleep(1.2)  # two more self-metrics intervals
         finally:
             stop.set()
@@ -289,7 +298,7 @@ async def _run_care_home(broker: Mosquitto, influxdb: InfluxDB1, energy_db: str,
         stops = [asyncio.Event(), asyncio.Event()]
         tasks = [asyncio.create_task(service.run(stops[0]))]
         try:
-            await eventually(lambda: service.consumer.connected, 20, "the health service to subscribe")
+            await eventually(lambda: service.consumer.connected, 60, "the health service to subscribe")
             tasks.append(asyncio.create_task(agent.run(stops[1])))
             source = agent.wearables[0]
 
@@ -301,12 +310,12 @@ async def _run_care_home(broker: Mosquitto, influxdb: InfluxDB1, energy_db: str,
                         and service.stats.alerts["indoor_heat_index_high:raised"] == 1
                         and day is not None and day.kgco2e is not None and day.kgco2e > 0)
 
-            await eventually(settled, 60, "the care home's vitals, alerts and carbon in the health database")
+            await eventually(settled, 120, "the care home's vitals, alerts and carbon in the health database")
         finally:
             stops[1].set()
             if len(tasks) > 1:
                 await tasks[1]
-            await eventually(lambda: service.stats.observations_written >= source.stats.forwarded_observations, 10,
+            await eventually(lambda: service.stats.observations_written >= source.stats.forwarded_observations, 60,
                              "the last vitals stored")
             stops[0].set()  # the service aggregates once more as it stops
             await asyncio.gather(*tasks[:1])

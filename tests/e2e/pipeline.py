@@ -231,9 +231,9 @@ class Pipeline:
             self._write_configs(broker_port)
             self._prepare_journal()
             self.start_ingest()
-            await self.wait_log(self.ingest_log, "subscribed: ", 30)
+            await self.wait_log(self.ingest_log, "subscribed: ", 90)
             self.start_edge()
-            await self.wait(lambda: self.journal_count() > 0, 30, "the first readings in the buffer")
+            await self.wait(lambda: self.journal_count() > 0, 90, "the first readings in the buffer")
         except BaseException:
             await self._stack.aclose()
             raise

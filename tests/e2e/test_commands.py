@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from greenwire.servers import InfluxDB1, Mosquitto, free_port
+from greenwire.servers import InfluxDB1, Mosquitto
+from tests.helpers import served_port
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +56,9 @@ def test_sim_edge_and_ingest_commands(
     mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, tmp_path: Path,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
-    port = free_port()
+    logs = [tmp_path / name for name in ("sim.log", "edge.log", "ingest.log")]
+    sim = _start(processes, logs[0], "sim", "modbus", "--port", "0", "--meter", "1:b2", "--speed", "3600")
+    port = served_port(sim, logs[0])
     (tmp_path / "edge.yaml").write_text(
         f"""gateway: gw-cli
 site: campus-c
@@ -90,13 +93,11 @@ batch:
 state_dir: {tmp_path / "ingest"}
 """
     )
-    logs = [tmp_path / name for name in ("sim.log", "edge.log", "ingest.log")]
     validated = subprocess.run([*GREENWIRE, "edge", "validate", str(tmp_path / "edge.yaml"), "--json"],
                                capture_output=True, text=True, check=False)
     assert validated.returncode == 0, validated.stderr
     assert '"requests":3' in validated.stdout
 
-    sim = _start(processes, logs[0], "sim", "modbus", "--port", str(port), "--meter", "1:b2", "--speed", "3600")
     ingest = _start(processes, logs[2], "ingest", "run", "--config", str(tmp_path / "ingest.yaml"))
     edge = _start(processes, logs[1], "edge", "run", str(tmp_path / "edge.yaml"))
 
@@ -104,7 +105,7 @@ state_dir: {tmp_path / "ingest"}
         rows = influxdb.query(influx_db, 'SELECT count("energy_import_kwh") FROM "readings"')
         return int(rows[0]["count"]) if rows else 0
 
-    _wait(lambda: stored() >= 3, 30, "three readings in InfluxDB", logs)
+    _wait(lambda: stored() >= 3, 120, "three readings in InfluxDB", logs)
     for process in (edge, ingest, sim):
         process.send_signal(signal.SIGTERM)
     assert [p.wait(20) for p in (edge, ingest)] == [0, 0], "clean exit on SIGTERM"

@@ -172,15 +172,19 @@ buses:
 """
         )
         first = _agent(config, log)
-        await eventually(lambda: len(stored()) >= 30, 30, "readings flowing into InfluxDB")
+        await eventually(lambda: len(stored()) >= 30, 60, "readings flowing into InfluxDB", every_s=0.2,
+                         in_thread=True)
         first.send_signal(signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL
         killed_at = time.time()
         kept = _stored(buffer_path)
         second = _agent(config, log)
         try:
-            await eventually(lambda: all(key in {(r["device"], r["time"]) for r in stored()} for key in kept),
-                             30, "the readings the killed agent had stored")
+            def all_kept() -> bool:
+                keys = {(r["device"], r["time"]) for r in stored()}  # one query, not one per reading
+                return all(key in keys for key in kept)
+
+            await eventually(all_kept, 60, "the readings the killed agent had stored", every_s=0.2, in_thread=True)
             await asyncio.sleep(1.5)  # some live readings after the restart too
         finally:
             second.send_signal(signal.SIGTERM)

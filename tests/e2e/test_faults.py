@@ -47,7 +47,7 @@ def _max_gap_s(pipe: Pipeline) -> float:
 
 async def test_broker_restart(tmp_path: Path) -> None:
     async with Pipeline(tmp_path, "restart") as pipe:
-        await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
+        await pipe.wait(lambda: pipe.stored_rows() >= 20, 90, "readings flowing")
         for _ in range(2):
             await asyncio.to_thread(pipe.mosquitto.restart)
             await asyncio.sleep(3)
@@ -62,7 +62,7 @@ async def test_broker_sigkill(tmp_path: Path) -> None:
     save; the ingestor writes those readings even though it can no longer acknowledge them.
     """
     async with Pipeline(tmp_path, "brokerkill") as pipe:
-        await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
+        await pipe.wait(lambda: pipe.stored_rows() >= 20, 90, "readings flowing")
         for _ in range(3):
             await pipe.crash_broker()
             await asyncio.sleep(3)
@@ -73,7 +73,7 @@ async def test_broker_sigkill(tmp_path: Path) -> None:
 async def test_ingestor_sigkill_in_the_middle_of_a_batch(tmp_path: Path) -> None:
     # A flush waits 2 s for more messages, so the ingestor always holds unacknowledged ones.
     async with Pipeline(tmp_path, "ingkill", max_delay_s=2.0) as pipe:
-        await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
+        await pipe.wait(lambda: pipe.stored_rows() >= 20, 90, "readings flowing")
         assert pipe.ingest is not None
         # Kill while the ingestor holds published readings it has not stored (its flush waits 2 s).
         await pipe.wait(lambda: pipe.journal_count() - pipe.buffer_depth() > pipe.stored_rows(), 30,
@@ -91,7 +91,7 @@ async def test_ingestor_sigkill_in_the_middle_of_a_batch(tmp_path: Path) -> None
 
 async def _broker_down(tmp_path: Path, seconds: float) -> Tally:
     async with Pipeline(tmp_path, "brokerdown") as pipe:
-        await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
+        await pipe.wait(lambda: pipe.stored_rows() >= 20, 90, "readings flowing")
         await asyncio.to_thread(pipe.mosquitto.stop)
         before = pipe.journal_count()
         await asyncio.sleep(seconds)
@@ -108,7 +108,7 @@ async def _influxdb_down(tmp_path: Path, seconds: float) -> Tally:
     # A small Receive Maximum, so the outage produces far more messages than the ingestor may hold.
     receive_maximum = 10
     async with Pipeline(tmp_path, "influxdown", receive_maximum=receive_maximum) as pipe:
-        await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
+        await pipe.wait(lambda: pipe.stored_rows() >= 20, 90, "readings flowing")
         assert pipe.ingest is not None
         pid = pipe.ingest.pid
         await asyncio.sleep(2)
@@ -147,7 +147,7 @@ async def _influxdb_down(tmp_path: Path, seconds: float) -> Tally:
 
 async def _link_cut(tmp_path: Path, seconds: float) -> Tally:
     async with Pipeline(tmp_path, "linkcut", via_link=True) as pipe:
-        await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
+        await pipe.wait(lambda: pipe.stored_rows() >= 20, 90, "readings flowing")
         assert pipe.link is not None
         pipe.link.cut()
         before = pipe.journal_count()
@@ -189,7 +189,7 @@ async def test_gateway_clock_steps_back_and_forward(tmp_path: Path) -> None:
     """
     # Polls take a few ms of each 1 s interval, so the steps land while the bus waits for its slot.
     async with Pipeline(tmp_path, "clock", faketime=True, meters=3, poll_interval_s=1.0) as pipe:
-        await pipe.wait(lambda: pipe.stored_rows() >= 20, 30, "readings flowing")
+        await pipe.wait(lambda: pipe.stored_rows() >= 20, 90, "readings flowing")
         for offset in (-3600, 0):
             pipe.step_gateway_clock(offset)
             before = pipe.journal_count()

@@ -115,7 +115,7 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
             backlog = len(hub.log)
             stops = [asyncio.Event() for _ in range(3)]
             tasks = [asyncio.create_task(service.run(stops[0])), asyncio.create_task(ingestor.run(stops[1]))]
-            await eventually(lambda: service.consumer.connected and ingestor.consumer.connected, 20, "subscribers")
+            await eventually(lambda: service.consumer.connected and ingestor.consumer.connected, 60, "subscribers")
             tasks.append(asyncio.create_task(agent.run(stops[2])))
             source = agent.wearables[0]
             try:
@@ -127,12 +127,22 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
                             and service.stats.alerts["indoor_heat_index_high:raised"] == 1
                             and day is not None and day.kgco2e is not None and day.kgco2e > 0)
 
-                await eventually(settled, 90, "the care site's data, alerts and carbon in InfluxDB")
+                await eventually(settled, 150, "the care site's data, alerts and carbon in InfluxDB")
                 await asyncio.sleep(2.0)  # a little live data, and one more round of aggregates
+                stops[2].set()
+                await tasks[2]
+
+                # What the gateway published is stored (and captured) before the services stop.
+                def delivered() -> bool:
+                    captured = sum(len(VitalsBatch.model_validate_json(p).observations)
+                                   for t, p, _ in list(capture.messages) if t.endswith("/vitals"))
+                    wanted = source.stats.forwarded_observations
+                    return service.stats.observations_written >= wanted and captured >= wanted
+
+                await eventually(delivered, 60, "every forwarded observation stored and captured", every_s=0.2)
             finally:
                 stops[2].set()
                 await tasks[2]
-                await asyncio.sleep(1.0)
                 for stop in stops[:2]:
                     stop.set()
                 await asyncio.gather(*tasks[:2])

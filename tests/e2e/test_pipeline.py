@@ -99,12 +99,12 @@ async def test_every_reading_arrives_with_exact_values(
         async with asyncio.TaskGroup() as group:
             group.create_task(ingestor.run(stop_ingest), name="ingestor")
             group.create_task(agent.run(stop_edge), name="edge")
-            await eventually(lambda: len({r.device for r in read}) == 4 and len(read) >= 16, 30,
+            await eventually(lambda: len({r.device for r in read}) == 4 and len(read) >= 16, 60,
                             "readings from all four meters")
             stop_edge.set()
             # The edge drains its buffer on stop; then the ingestor must have written everything.
-            await eventually(lambda: agent.snapshot().buffer_readings == 0, 20, "edge buffer to drain")
-            await eventually(lambda: ingestor.stats.readings_written >= len(read), 20,
+            await eventually(lambda: agent.snapshot().buffer_readings == 0, 60, "edge buffer to drain")
+            await eventually(lambda: ingestor.stats.readings_written >= len(read), 60,
                             "ingestor to write every reading")
             stop_ingest.set()
 

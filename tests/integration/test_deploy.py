@@ -204,7 +204,7 @@ def test_per_gateway_credentials_and_acls_on_real_mosquitto(tmp_path: Path) -> N
             for info in (allowed, spoofed, wrong_site, status):
                 info.wait_for_publish(10)
             deadline = threading.Event()
-            for _ in range(50):
+            for _ in range(300):
                 if len(ingest.received) >= 2:
                     break
                 deadline.wait(0.1)

@@ -36,14 +36,14 @@ async def _fail_and_recover(bus: ModbusBus, server: MeterServer, unit: int, faul
     task = asyncio.create_task(bus.run(stop))
     state = next(s for s in bus.states if s.device == f"m{unit}")
     try:
-        await eventually(lambda: state.online is True, 5, "the meter to answer")
+        await eventually(lambda: state.online is True, 30, "the meter to answer")
         server.set_fault(unit, fault)
-        await eventually(lambda: state.online is False, 5, f"the edge to notice '{fault}'")
+        await eventually(lambda: state.online is False, 30, f"the edge to notice '{fault}'")
         error = state.last_error or ""
         server.set_fault(unit, None)
-        await eventually(lambda: state.online is True, 10, "the meter to be back")
+        await eventually(lambda: state.online is True, 30, "the meter to be back")
         before = len([r for r in read if r.device == f"m{unit}"])
-        await eventually(lambda: len([r for r in read if r.device == f"m{unit}"]) > before, 5, "fresh readings")
+        await eventually(lambda: len([r for r in read if r.device == f"m{unit}"]) > before, 30, "fresh readings")
     finally:
         stop.set()
         await task

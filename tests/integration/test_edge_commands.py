@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
+import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,30 +13,25 @@ import pytest
 from typer.testing import CliRunner
 
 from greenwire.cli import app
-from greenwire.servers import free_port
+from tests.helpers import served_port
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def meters() -> Iterator[int]:
-    """`greenwire sim modbus` serving units 1 and 3 on a free port, as a separate process."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "greenwire", "sim", "modbus", "--port", str(port), "--meter", "1:b2", "--meter", "3:b25"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "the simulator did not start"
-            time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(10)
+def meters(tmp_path: Path) -> Iterator[int]:
+    """`greenwire sim modbus` serving units 1 and 3 on a port of its choosing, as a separate process."""
+    log = tmp_path / "sim.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "greenwire", "sim", "modbus", "--port", "0", "--meter", "1:b2", "--meter", "3:b25"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        yield served_port(process, log)
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def _config(tmp_path: Path, port: int) -> Path:

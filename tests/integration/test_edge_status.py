@@ -48,11 +48,11 @@ async def test_status_reports_health_of_devices_buffer_and_process(mosquitto: Mo
             task = asyncio.create_task(agent.run(stop))
             await eventually(
                 lambda: any(s.get("devices") and s["devices"][0]["reads"] >= 2 for s in subscriber.statuses()),
-                10, "a status with the device's reads",
+                30, "a status with the device's reads",
             )
             stop.set()
             await task
-        await eventually(lambda: subscriber.statuses()[-1]["state"] == "offline", 5, "the offline status")
+        await eventually(lambda: subscriber.statuses()[-1]["state"] == "offline", 30, "the offline status")
     finally:
         subscriber.close()
 

@@ -15,6 +15,7 @@ from edge.config import EdgeConfig
 from greenwire.servers import Mosquitto
 from simulators.modbus_meter import MeterServer, SimMeter
 from simulators.series import Replay, builtin_series
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +28,15 @@ async def test_agent_notifies_systemd(mosquitto: Mosquitto, tmp_path: Path, monk
     monkeypatch.setenv("WATCHDOG_USEC", "1000000")
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     replay = Replay(builtin_series("b2"), start=datetime(2022, 6, 1, tzinfo=UTC), speed=60)
+    messages: list[str] = []
+
+    def received() -> list[str]:
+        while True:
+            try:
+                messages.append(notify.recv(4096).decode())
+            except BlockingIOError:
+                return messages
+
     try:
         async with MeterServer(meters=[SimMeter(1, replay)]) as server:
             config = EdgeConfig.model_validate({
@@ -38,15 +48,11 @@ async def test_agent_notifies_systemd(mosquitto: Mosquitto, tmp_path: Path, monk
             agent = EdgeAgent(config, broker_settings(config))
             stop = asyncio.Event()
             task = asyncio.create_task(agent.run(stop))
-            await asyncio.sleep(1.6)
+            # WATCHDOG_USEC of 1 s: a ping every half second once the agent runs.
+            await eventually(lambda: received().count("WATCHDOG=1") >= 2 or task.done(), 30, "two watchdog pings")
             stop.set()
             await task
-        messages = []
-        while True:
-            try:
-                messages.append(notify.recv(4096).decode())
-            except BlockingIOError:
-                break
+        received()
     finally:
         notify.close()
     assert messages[0].startswith("READY=1")

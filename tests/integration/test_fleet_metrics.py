@@ -43,7 +43,7 @@ async def test_gateway_status_devices_will_and_self_metrics_are_stored(
     ingest_task = asyncio.create_task(ingestor.run(stop_ingest))
     replay = Replay(builtin_series("b85"), start=datetime(2022, 4, 1, tzinfo=UTC), speed=60)
     try:
-        await eventually(lambda: ingestor.consumer.connected and ingestor.status.consumer.connected, 10,
+        await eventually(lambda: ingestor.consumer.connected and ingestor.status.consumer.connected, 30,
                          "the ingestor's two subscriptions")
         await asyncio.sleep(0.2)
         async with MeterServer(meters=[SimMeter(1, replay)]) as server:
@@ -60,11 +60,11 @@ async def test_gateway_status_devices_will_and_self_metrics_are_stored(
             agent = EdgeAgent(edge, broker_settings(edge))
             stop_edge = asyncio.Event()
             edge_task = asyncio.create_task(agent.run(stop_edge))
-            await eventually(lambda: ingestor.status.stored >= 3 and ingestor.stats.readings_written >= 3, 15,
+            await eventually(lambda: ingestor.status.stored >= 3 and ingestor.stats.readings_written >= 3, 60,
                              "heartbeats and readings stored")
             stop_edge.set()
             await edge_task
-        await eventually(lambda: ingestor.status.stored >= 4, 10, "the offline status")
+        await eventually(lambda: ingestor.status.stored >= 4, 30, "the offline status")
 
         # A last will as the broker publishes it: built at connect, days before the loss.
         will = {"schema": "greenwire.status.v1", "gateway": "gw-lost", "state": "offline",
@@ -75,7 +75,7 @@ async def test_gateway_status_devices_will_and_self_metrics_are_stored(
         before_will = datetime.now(UTC)
         client.publish(f"greenwire/v1/{site}/gw-lost/status", orjson.dumps(will), qos=1, retain=True).wait_for_publish(10)
         client.publish(f"greenwire/v1/{site}/gw-lost/status", b"{broken", qos=1).wait_for_publish(10)
-        await eventually(lambda: ingestor.status.stored >= 5 and ingestor.status.rejected >= 1, 10,
+        await eventually(lambda: ingestor.status.stored >= 5 and ingestor.status.rejected >= 1, 30,
                          "the will and the broken status")
         # Clear the retained will so other tests' ingestors do not receive it.
         client.publish(f"greenwire/v1/{site}/gw-lost/status", b"", qos=1, retain=True).wait_for_publish(10)

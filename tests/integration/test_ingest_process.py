@@ -98,16 +98,16 @@ def test_sigkill_while_influxdb_is_down_loses_nothing(
     log = tmp_path / "ingest.log"
 
     first = _start(processes, log, "ingest", "run", "--config", str(config))
-    _wait(lambda: _subscribed_count(log) >= 1, 20, "the ingestor to subscribe", log)
+    _wait(lambda: _subscribed_count(log) >= 1, 60, "the ingestor to subscribe", log)
     for batch in batches[:2]:
         publisher.publish(orjson.dumps(batch))
-    _wait(lambda: len(_stored(influxdb, influx_db)) == 8, 10, "the first two batches in InfluxDB", log)
+    _wait(lambda: len(_stored(influxdb, influx_db)) == 8, 60, "the first two batches in InfluxDB", log)
 
     influxdb.stop()
     try:
         for batch in batches[2:6]:  # taken by the ingestor, not storable, so not acknowledged
             publisher.publish(orjson.dumps(batch))
-        _wait(lambda: "messages kept unacknowledged, retrying" in log.read_text(errors="replace"), 15,
+        _wait(lambda: "messages kept unacknowledged, retrying" in log.read_text(errors="replace"), 60,
               "the ingestor to hold the messages", log)
         first.send_signal(signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL
@@ -117,7 +117,7 @@ def test_sigkill_while_influxdb_is_down_loses_nothing(
         influxdb.start()
 
     second = _start(processes, log, "ingest", "run", "--config", str(config))
-    _wait(lambda: len(_stored(influxdb, influx_db)) == 4 * len(batches), 20, "every reading in InfluxDB", log)
+    _wait(lambda: len(_stored(influxdb, influx_db)) == 4 * len(batches), 120, "every reading in InfluxDB", log)
     second.send_signal(signal.SIGTERM)
     assert second.wait(20) == 0, "clean exit on SIGTERM"
 

@@ -89,7 +89,7 @@ def test_no_secret_in_any_log_output(
         process = subprocess.Popen([*GREENWIRE, "ingest", "run", "--config", str(config), "--log-level", "debug"],
                                    stdout=out, stderr=subprocess.STDOUT, env=env)
     processes.append(process)
-    _wait(lambda: "subscribed: " in log.read_text(errors="replace"), 20, "the ingestor to subscribe", log)
+    _wait(lambda: "subscribed: " in log.read_text(errors="replace"), 60, "the ingestor to subscribe", log)
 
     batch = _batch(1, datetime.now(UTC).replace(microsecond=0), gateway="gw-01")
     with Probe(secure_broker.broker.host, secure_broker.broker.port, username="campus-a.gw-01",
@@ -99,7 +99,7 @@ def test_no_secret_in_any_log_output(
         assert gateway.publish("greenwire/v1/campus-a/gw-01/readings", orjson.dumps(batch)) == 0
         assert gateway.publish("greenwire/v1/campus-a/gw-01/readings", b'{"schema": "nope"}') == 0
     if api == "v1":
-        _wait(lambda: len(influxdb.query(influx_db, 'SELECT * FROM "readings"')) == 4, 20, "the batch stored", log)
+        _wait(lambda: len(influxdb.query(influx_db, 'SELECT * FROM "readings"')) == 4, 60, "the batch stored", log)
     else:
         at_ms = int(datetime.fromisoformat(batch["readings"][0]["ts"]).timestamp() * 1000)
 
@@ -107,8 +107,8 @@ def test_no_secret_in_any_log_output(
             series = victoria.export('{__name__="readings_active_power_w",site="campus-a",gateway="gw-01"}')
             return any(at_ms in s["timestamps"] for s in series)
 
-        _wait(stored_v2, 20, "the batch stored", log)
-    _wait(lambda: list(state.glob("rejected-*.jsonl")), 10, "the rejected message kept", log)
+        _wait(stored_v2, 60, "the batch stored", log)
+    _wait(lambda: list(state.glob("rejected-*.jsonl")), 30, "the rejected message kept", log)
     process.send_signal(signal.SIGTERM)
     assert process.wait(20) == 0
 
