@@ -175,6 +175,15 @@ class CuttableLink:
                 dst.transport.abort()
 
 
+def _stacks(pid: int) -> str:
+    """Every thread's stack of a process that does not stop (py-spy), for the failure message."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        return "(py-spy is not installed: no stacks)"
+    done = subprocess.run([str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30)
+    return done.stdout or done.stderr
+
+
 class Pipeline:
     """Meters -> edge process -> (link) -> Mosquitto -> ingest process -> InfluxDB, all its own."""
 
@@ -351,10 +360,17 @@ state_dir: {self.root / "ingest-state"}
         await self.wait(lambda: len(self.stored()) >= len(committed), within_s, "InfluxDB to hold every reading")
         await asyncio.sleep(1.0)  # anything still coming would show as a duplicate or a stranger
         tally = self.tally(fault)
-        for process in (self.edge, self.ingest):
+        for process, log in ((self.edge, self.edge_log), (self.ingest, self.ingest_log)):
             assert process is not None
             process.send_signal(signal.SIGTERM)
-            assert await asyncio.to_thread(process.wait, 30) == 0, f"clean exit of {process.args}"
+            try:
+                code = await asyncio.to_thread(process.wait, 30)
+            except subprocess.TimeoutExpired:
+                stacks = _stacks(process.pid)
+                process.kill()
+                raise AssertionError(f"{process.args} still running 30 s after SIGTERM\n{stacks}\n"
+                                     f"{log.read_text(errors='replace')[-4000:]}") from None
+            assert code == 0, f"clean exit of {process.args}"
         for log in (self.edge_log, self.ingest_log):
             text = log.read_text(errors="replace")
             assert "Traceback" not in text, text[-4000:]
