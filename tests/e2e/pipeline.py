@@ -17,7 +17,7 @@ a SIGKILL). Readings *out* are the rows of ``readings`` in InfluxDB. A
 
 Clock jumps. The edge process can run under libfaketime (Debian
 ``faketime``) with ``FAKETIME_TIMESTAMP_FILE``: the test writes an offset
-such as ``-3600`` to the file and the gateway's wall clock steps at once,
+such as ``-3600`` to the file and the gateway's wall clock steps within a second,
 as an NTP step would, while its monotonic clock goes on
 (``FAKETIME_DONT_FAKE_MONOTONIC``). The product code has no test hook.
 """
@@ -311,7 +311,9 @@ state_dir: {self.root / "ingest-state"}
             env = {
                 "LD_PRELOAD": faketime_library(),
                 "FAKETIME_TIMESTAMP_FILE": str(self.clock_file),
-                "FAKETIME_NO_CACHE": "1",
+                # The file is read again once a second (a step lands within 1 s). FAKETIME_NO_CACHE,
+                # a read in every clock call of every thread, once left the agent hung at exit.
+                "FAKETIME_CACHE_DURATION": "1",
                 "FAKETIME_DONT_FAKE_MONOTONIC": "1",
             }
         self.edge = self._spawn(self.edge_log, ["edge", "run", str(self.root / "edge.yaml")], env)
