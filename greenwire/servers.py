@@ -38,6 +38,8 @@ from shared.errors import StackError
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+PICK_ATTEMPTS = 3
+"""Starts on freshly picked ports before a port clash is reported."""
 _SEARCH_PATH = ("/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin")
 
 
@@ -121,6 +123,8 @@ class Server:
     binary: ClassVar[str] = ""
     package: ClassVar[str] = ""
     scheme: ClassVar[str] = "http"
+    port_names: ClassVar[tuple[str, ...]] = ("port",)
+    """The attributes that hold a port; each left at 0 is picked free at start (see ``_ports``)."""
 
     def __init__(self, state_dir: Path, *, host: str = HOST, port: int = 0) -> None:
         self.state_dir = Path(state_dir).resolve()
@@ -140,6 +144,10 @@ class Server:
 
     def _after_start(self) -> None:
         """Called once the server answers (e.g. to create a database)."""
+
+    def _ports(self) -> tuple[str, ...]:
+        """The port attributes this server listens on."""
+        return self.port_names
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -165,27 +173,39 @@ class Server:
             return self
         binary = find_binary(self.binary, self.package)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if self.port == 0:
-            self.port = free_port(self.host)
-        command = self._command(binary)
-        with self.log_path.open("ab") as log:
-            # The log is kept across starts; an error shows only what this start wrote.
-            self._log_offset = log.tell()
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.state_dir,
-                start_new_session=True,
-            )
-        try:
-            self._wait_ready(self._process)
-        except BaseException:
-            # Not ready, or Ctrl-C while waiting: leave no half-started server behind.
-            self.stop()
-            raise
-        return self
+        for attempt in range(1, PICK_ATTEMPTS + 1):
+            # A port picked free can be taken before the server binds it (any process's outgoing
+            # connection may get it): then the server says so, and other free ports are tried.
+            picked = [name for name in self._ports() if getattr(self, name) == 0]
+            for name in picked:
+                setattr(self, name, free_port(self.host))
+            command = self._command(binary)
+            with self.log_path.open("ab") as log:
+                # The log is kept across starts; an error shows only what this start wrote.
+                self._log_offset = log.tell()
+                self._process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.state_dir,
+                    start_new_session=True,
+                )
+            try:
+                self._wait_ready(self._process)
+            except StackError as exc:
+                self.stop()
+                if not (picked and attempt < PICK_ATTEMPTS and "address already in use" in str(exc).lower()):
+                    raise
+                for name in picked:
+                    setattr(self, name, 0)
+            except BaseException:
+                # Ctrl-C while waiting: leave no half-started server behind.
+                self.stop()
+                raise
+            else:
+                return self
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -315,6 +335,9 @@ class Mosquitto(Server):
     def url(self) -> str:
         return f"{'mqtts' if self.security is not None else 'mqtt'}://{self.host}:{self.port}"
 
+    def _ports(self) -> tuple[str, ...]:
+        return ("port", "internal_port") if self.security is not None else ("port",)
+
     @property
     def internal_url(self) -> str:
         """The ingestors' listener of a secure broker (the only listener otherwise)."""
@@ -330,8 +353,6 @@ class Mosquitto(Server):
         return out
 
     def _secure_lines(self, security: BrokerSecurity) -> list[str]:
-        if self.internal_port == 0:
-            self.internal_port = free_port(self.host)
         tls = [
             f"cafile {security.ca_file.resolve()}",
             f"certfile {security.cert_file.resolve()}",
@@ -429,6 +450,7 @@ class InfluxDB1(Server):
     name = "influxdb"
     binary = "influxd"
     package = "influxdb"
+    port_names = ("port", "rpc_port")
 
     def __init__(self, state_dir: Path, *, host: str = HOST, port: int = 0, databases: tuple[str, ...] = ()) -> None:
         super().__init__(state_dir, host=host, port=port)
@@ -436,8 +458,6 @@ class InfluxDB1(Server):
         self.databases = databases
 
     def _command(self, binary: str) -> list[str]:
-        if self.rpc_port == 0:
-            self.rpc_port = free_port(self.host)
         root = self.state_dir
         config = root / "influxdb.conf"
         # Debian's build names the switch `reporting-enabled`, upstream `reporting-disabled`;

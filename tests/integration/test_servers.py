@@ -218,3 +218,23 @@ def test_a_port_is_free_for_a_server_while_a_closed_connection_waits_but_not_whi
     with socket.socket() as plain, pytest.raises(OSError):
         plain.bind(("127.0.0.1", port))  # what the old check saw: the port looked taken
     assert _port_free(port)
+
+
+@pytest.mark.parametrize("kind", [Mosquitto, InfluxDB1])
+def test_a_picked_port_taken_before_the_server_binds_it_is_picked_again(
+    kind: type[Mosquitto] | type[InfluxDB1], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        clash = taken.getsockname()[1]
+        picks = iter([clash])
+        real = servers.free_port
+        monkeypatch.setattr(servers, "free_port", lambda host=servers.HOST: next(picks, None) or real(host))
+        server = kind(tmp_path / "server")
+        server.start()
+        try:
+            assert server.running and server.port not in (0, clash)
+            assert "already in use" in server.log_path.read_text(errors="replace").lower()  # the first try's words
+        finally:
+            server.stop()
