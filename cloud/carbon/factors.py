@@ -50,6 +50,20 @@ class FuelFactor(BaseModel):
     url: str = ""
 
 
+class HeatFactor(BaseModel):
+    """Emissions of purchased district heat (hot water or steam), per kWh of heat delivered."""
+
+    model_config = _FROZEN
+
+    name: str = Field(min_length=1, description="What a site model's ``heat_factor`` names it by.")
+    value: float = Field(gt=0, description="g per kWh of heat delivered.")
+    basis: Literal["direct", "lifecycle"]
+    gases: Literal["co2", "co2e"]
+    year: int = Field(ge=1990, le=2100)
+    source: str = Field(min_length=1)
+    url: str = ""
+
+
 class CalorificValue(BaseModel):
     """Energy per cubic metre of a gaseous fuel."""
 
@@ -71,6 +85,7 @@ class FactorTable(BaseModel):
     version: str
     grid: tuple[GridFactor, ...]
     fuels: tuple[FuelFactor, ...]
+    heat: tuple[HeatFactor, ...]
     calorific_values: tuple[CalorificValue, ...]
 
     def grid_factor(self, zone: str) -> GridFactor:
@@ -85,6 +100,13 @@ class FactorTable(BaseModel):
             if factor.fuel == fuel:
                 return factor
         raise KeyError(f"no factor for fuel {fuel!r}; known: {', '.join(f.fuel for f in self.fuels)}")
+
+    def heat_factor(self, name: str) -> HeatFactor:
+        """The district-heat factor of that name; KeyError naming the known ones if there is none."""
+        for factor in self.heat:
+            if factor.name == name:
+                return factor
+        raise KeyError(f"no district-heat factor {name!r}; known: {', '.join(f.name for f in self.heat)}")
 
     def calorific_value(self, fuel: str) -> CalorificValue:
         for cv in self.calorific_values:

@@ -179,3 +179,18 @@ def test_country_averages_are_the_transcribed_figures() -> None:
         factor = table.grid_factor(zone)
         assert factor.value == source[iso]["carbon_intensity"] and factor.year == source[iso]["year"]
         assert factor.source.startswith("Our World in Data")
+
+
+def test_fuel_and_district_heat_factors_are_the_epa_figures_of_the_copied_file() -> None:
+    """EPA GHG Emission Factors Hub 2024 via LBNL BETTER: kg per kWh in the file, g per kWh in the table."""
+    source = json.loads(
+        (FACTORS_FILE.parent / "sources" / "lbnl-better-0.1.1" / "fossil_emission_factors_2024.json").read_text()
+    )["OTHERS"]
+    table = load_factors()
+    assert table.fuel_factor("natural_gas").value == pytest.approx(source["NATURAL_GAS"]["CO2e"] * 1000, abs=1e-9)
+    for name, key in (("us_epa_district_hot_water", "DISTRICT_HOT_WATER"), ("us_epa_district_steam", "DISTRICT_STEAM")):
+        factor = table.heat_factor(name)
+        assert factor.value == pytest.approx(source[key]["CO2e"] * 1000, abs=1e-9) == pytest.approx(226.37)
+        assert factor.gases == "co2e" and factor.year == 2024 and factor.source.startswith("EPA GHG Emission Factors Hub")
+    with pytest.raises(KeyError, match="known: us_epa_district_hot_water, us_epa_district_steam"):
+        table.heat_factor("district_heating")
