@@ -15,9 +15,17 @@
             meters:
               - {gateway: gw-demo, device: b2-main, role: grid_import}
               - {gateway: gw-demo, device: b2-pv, role: pv_generation}
+              - {gateway: gw-demo, device: b2-dh, role: heat}
+            heat_factor: us_epa_district_hot_water   # or the network's own {value, source, year}
 
 Roles: ``grid_import``, ``grid_export``, ``pv_generation``, ``sub_meter`` (allocation only,
 never added to the building's total), ``gas`` (m3 or kWh), ``heat`` (district heat, kWh).
+
+``heat_factor`` makes district heat Scope 2 emissions: either the name of an entry of the factor
+table's ``heat`` section (``us_epa_district_hot_water``, ``us_epa_district_steam``: EPA's US
+defaults) or the heat network's own published factor, ``{value: gCO2e per kWh of heat, source,
+year}``, which is what an operator should use where the network publishes one. Without it a
+building's heat is reported as energy only (there is no default).
 Validated like the edge config: errors name the file and line.
 """
 
@@ -26,11 +34,20 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
+from cloud.carbon.factors import load_factors
 from shared.errors import ConfigError
 from shared.wire import Id
 from shared.yamlconfig import LocatedValueError, load_model
@@ -80,6 +97,34 @@ class MarketSection(BaseModel):
     instruments: tuple[Instrument, ...] = ()
 
 
+class HeatNetworkFactor(BaseModel):
+    """A heat network's own emission factor, as it publishes it."""
+
+    model_config = _FROZEN
+
+    value: float = Field(gt=0, allow_inf_nan=False, description="gCO2e per kWh of heat delivered.")
+    source: str = Field(min_length=1, description="Who publishes the factor, and where.")
+    year: int = Field(ge=1990, le=2100)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the source of the factor must be given (who publishes it, and where)")
+        return value
+
+
+def _heat_factor_kind(value: object) -> str:
+    return "name" if isinstance(value, str) else "own"
+
+
+HeatFactorRef = Annotated[
+    Annotated[str, Tag("name")] | Annotated[HeatNetworkFactor, Tag("own")],
+    Discriminator(_heat_factor_kind),
+]
+"""A factor-table entry by name, or the network's own factor (one error, for the form given)."""
+
+
 class Building(BaseModel):
     """One building and its meters."""
 
@@ -103,6 +148,28 @@ class Building(BaseModel):
     )
     meters: tuple[MeterRef, ...] = Field(min_length=1)
     market: MarketSection | None = None
+    heat_factor: HeatFactorRef | None = Field(
+        default=None,
+        description="District heat's emission factor: a factor-table name or {value, source, year}. "
+        "Without it heat is energy only.",
+    )
+
+    @field_validator("heat_factor")
+    @classmethod
+    def _heat_factor_known(cls, value: str | HeatNetworkFactor | None) -> str | HeatNetworkFactor | None:
+        if isinstance(value, str):
+            try:
+                load_factors().heat_factor(value)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+        return value
+
+    @model_validator(mode="after")
+    def _heat_factor_needs_a_heat_meter(self) -> Self:
+        if self.heat_factor is not None and not self.meters_with("heat"):
+            raise LocatedValueError("heat_factor is given but no meter of the building has role 'heat'",
+                                    loc=("heat_factor",))
+        return self
 
     @field_validator("monthly_budget_split")
     @classmethod

@@ -70,3 +70,47 @@ def test_budget_for_a_period_follows_the_monthly_split(tmp_path: Path) -> None:
     assert half_feb == pytest.approx(120_000 * 0.2 / 2)
     with pytest.raises(ConfigError, match="12 non-negative shares summing to 1"):
         _load(tmp_path, winter.replace("0.2, 0.2,", "0.3, 0.2,"))
+
+
+HEAT = GOOD + """          - {gateway: gw-01, device: dh, role: heat}
+        heat_factor: us_epa_district_hot_water
+"""
+
+
+def test_heat_factor_by_name_or_as_the_networks_own(tmp_path: Path) -> None:
+    by_name = _load(tmp_path, HEAT).building("haikou", "clinic")  # type: ignore[attr-defined]
+    assert by_name.heat_factor == "us_epa_district_hot_water"
+    own = HEAT.replace("heat_factor: us_epa_district_hot_water",
+                       'heat_factor: {value: 180.5, source: "test network, not a published figure", year: 2025}')
+    factor = _load(tmp_path, own).building("haikou", "clinic").heat_factor  # type: ignore[attr-defined]
+    assert (factor.value, factor.source, factor.year) == (180.5, "test network, not a published figure", 2025)
+    assert _load(tmp_path, GOOD).building("haikou", "clinic").heat_factor is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("factor", "line", "words"),
+    [
+        ("district_heating", 15,
+         "no district-heat factor 'district_heating'; known: us_epa_district_hot_water, us_epa_district_steam"),
+        ('{value: 0, source: "network", year: 2025}', 15, "heat_factor.value: Input should be greater than 0"),
+        ('{value: -3, source: "network", year: 2025}', 15, "greater than 0"),
+        ('{value: .inf, source: "network", year: 2025}', 15, "heat_factor.value: Input should be a finite number"),
+        ('{value: .nan, source: "network", year: 2025}', 15, "finite number"),
+        ('{value: 150, source: "", year: 2025}', 15, "heat_factor.source: String should have at least 1 character"),
+        ('{value: 150, source: "  ", year: 2025}', 15, "the source of the factor must be given"),
+        ("{value: 150, year: 2025}", 15, "heat_factor: Field required"),  # a missing key: the mapping's line
+        ('{value: 150, source: "network", year: 2025, kind: average}', 15, "unknown key 'kind'"),
+    ],
+)
+def test_heat_factor_mistakes_name_the_line(tmp_path: Path, factor: str, line: int, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, HEAT.replace("us_epa_district_hot_water", factor))
+    assert words in str(info.value)
+    assert info.value.line == line, str(info.value)
+
+
+def test_a_heat_factor_without_a_heat_meter_is_a_mistake(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, GOOD + "        heat_factor: us_epa_district_steam\n")
+    assert "heat_factor is given but no meter of the building has role 'heat'" in str(info.value)
+    assert info.value.line == 14
