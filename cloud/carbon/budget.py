@@ -1,5 +1,7 @@
 """A building's carbon account for a year: budget, emitted so far, remaining, projection, status.
 
+Emitted is the report's total: Scope 1 + Scope 2 location-based + Scope 2 of district heat.
+
 The projection adds to what was emitted so far an estimate for the rest of the year:
 - seasonal, when the building has data for the same remaining period one year earlier: last
   year's emissions for it, scaled by how this year compares with last year so far;
@@ -42,7 +44,7 @@ def _kg(influx: InfluxV1, building: Building, start: datetime, end: datetime) ->
     if end <= start:
         return 0.0
     a = account_from_influx(influx, building, start, end)
-    return a.scope1_kgco2e + a.scope2_location_kgco2e
+    return a.total_kgco2e
 
 
 def carbon_account(influx: InfluxV1, building: Building, year_start: datetime, as_of: datetime) -> CarbonAccount:

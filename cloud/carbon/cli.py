@@ -153,7 +153,7 @@ def report(
     ] = "table",
     config: ConfigOption = None,
 ) -> None:
-    """A building's energy by role and its emissions (Scope 1, Scope 2 location- and market-based) over a period.
+    """A building's energy by role and its emissions (Scope 1, Scope 2 location- and market-based, Scope 2 of district heat) over a period.
 
     Energy comes from the meters' counters (deltas, never integrated power); each minute's
     grid energy is multiplied by its zone's intensity for that minute (an imported series or
@@ -203,11 +203,17 @@ def report(
                    f"  (self-consumed {result.pv_self_consumption_kwh or 0:,.1f} kWh, zero emissions)")
     if result.grid_export_kwh:
         typer.echo(f"  grid export          {result.grid_export_kwh:14,.1f} kWh  (reported, not netted)")
-    if result.heat_kwh:
+    if result.scope2_heat_kgco2e is not None:
+        typer.echo(f"  district heat        {result.heat_kwh:14,.1f} kWh")
+        typer.echo(f"  Scope 2 (heat)       {result.scope2_heat_kgco2e:14,.1f} kgCO2e  ({result.heat_factor_source})")
+    elif result.heat_kwh:
         typer.echo(f"  district heat        {result.heat_kwh:14,.1f} kWh  (energy only: no heat-network factor)")
     if result.gas_kwh:
         typer.echo(f"  gas                  {result.gas_kwh:14,.1f} kWh")
         typer.echo(f"  Scope 1 (gas)        {result.scope1_kgco2e:14,.1f} kgCO2e")
+    if result.scope2_heat_kgco2e is not None:
+        typer.echo(f"  total                {result.total_kgco2e:14,.1f} kgCO2e  (Scope 1 + Scope 2 location-based "
+                   "+ Scope 2 heat)")
     typer.echo(f"  per floor area       {result.kgco2e_per_m2_year:14,.2f} kgCO2e/m2/year (annualised)")
     if result.budget_kgco2e is not None and result.budget_used_pct is not None:
         state = "within budget" if result.budget_used_pct <= 100 else "OVER BUDGET"
@@ -509,7 +515,8 @@ def ranking(
 ) -> None:
     """Every building ranked by emissions per floor area, worst first.
 
-    kgCO2e/m2/year: Scope 1 + Scope 2 location-based over the period, annualised.
+    kgCO2e/m2/year: Scope 1 + Scope 2 location-based + Scope 2 of district heat (with a heat
+    factor) over the period, annualised.
     """
     from rich.console import Console
     from rich.table import Table
@@ -524,7 +531,7 @@ def ranking(
         for site_id, target in _targets(sites, None, None):
             a = account_from_influx(influx, target, t0, t1)
             rows.append({"site": site_id, "building": target.id, "kgco2e_per_m2_year": a.kgco2e_per_m2_year,
-                         "kgco2e": a.scope1_kgco2e + a.scope2_location_kgco2e, "floor_area_m2": target.floor_area_m2})
+                         "kgco2e": a.total_kgco2e, "floor_area_m2": target.floor_area_m2})
     except (StoreError, LookupError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -9,7 +9,8 @@ stored ready to chart, computed by the same engine as ``greenwire carbon report`
 midnight): tags ``site``, ``building``; fields ``grid_import_kwh``, ``estimated_kwh``,
 ``grid_export_kwh``, ``pv_generation_kwh``, ``pv_self_consumption_kwh`` (with PV),
 ``gas_kwh``, ``scope1_kgco2e``, ``scope2_location_kgco2e``, ``scope2_market_kgco2e`` (with a
-``market`` section), ``kgco2e_per_m2`` (Scope 1 + location-based Scope 2 per floor area),
+``market`` section), ``heat_kwh`` and ``scope2_heat_kgco2e`` (with a ``heat_factor``),
+``kgco2e_per_m2`` (Scope 1 + location-based Scope 2 + Scope 2 of heat, per floor area),
 ``floor_area_m2``, ``budget_kgco2e`` and ``budget_used_pct`` (with a budget),
 ``intensity_g_per_kwh``.
 
@@ -17,7 +18,8 @@ midnight): tags ``site``, ``building``; fields ``grid_import_kwh``, ``estimated_
 as of): tags ``site``, ``building``; fields ``emitted_kgco2e``, ``projected_kgco2e``,
 ``year_budget_kgco2e`` and ``remaining_kgco2e`` (with a budget), ``status`` (``on track``,
 ``at risk``, ``over``, ``no budget``) and ``status_code`` (0, 1, 2, -1: for colours),
-``today_kgco2e``, and with a budget ``today_budget_kgco2e`` and ``today_budget_used_pct``.
+``today_kgco2e`` (Scope 1 + Scope 2 location-based + Scope 2 of heat), and with a budget
+``today_budget_kgco2e`` and ``today_budget_used_pct``.
 
 ``carbon backfill`` writes both for the days it computes; ``carbon run`` keeps today's
 ``carbon_daily`` current every update and the year's ``carbon_account`` every
@@ -53,12 +55,14 @@ def daily_fields(account: Account, floor_area_m2: float) -> dict[str, float]:
         "gas_kwh": account.gas_kwh,
         "scope1_kgco2e": account.scope1_kgco2e,
         "scope2_location_kgco2e": account.scope2_location_kgco2e,
-        "kgco2e_per_m2": (account.scope1_kgco2e + account.scope2_location_kgco2e) / floor_area_m2,
+        "kgco2e_per_m2": account.total_kgco2e / floor_area_m2,
         "floor_area_m2": floor_area_m2,
     }
     optional = {
         "pv_self_consumption_kwh": account.pv_self_consumption_kwh,
         "scope2_market_kgco2e": account.scope2_market_kgco2e,
+        "scope2_heat_kgco2e": account.scope2_heat_kgco2e,
+        "heat_kwh": account.heat_kwh if account.scope2_heat_kgco2e is not None else None,
         "budget_kgco2e": account.budget_kgco2e,
         "budget_used_pct": account.budget_used_pct,
         "intensity_g_per_kwh": account.intensity_g_per_kwh,
@@ -83,7 +87,7 @@ def daily_lines(influx: InfluxV1, site: str, building: Building, start: datetime
 
 def daily_line(site: str, building: Building, account: Account, day: datetime) -> str | None:
     """The ``carbon_daily`` point of one local day's account; None for a day without energy. Pure."""
-    if not (account.grid_import_kwh or account.gas_kwh or account.pv_generation_kwh):
+    if not (account.grid_import_kwh or account.gas_kwh or account.pv_generation_kwh or account.scope2_heat_kgco2e):
         return None
     prefix = SeriesPrefix(DAILY_MEASUREMENT, {"site": site, "building": building.id})
     return prefix.line(daily_fields(account, building.floor_area_m2), int(day.timestamp()) * 10**9)
@@ -96,7 +100,7 @@ def account_line(influx: InfluxV1, site: str, building: Building, as_of: datetim
     year = carbon_account(influx, building, year_start, as_of)
     today_start = local_midnight(as_of, building.timezone)
     today = account_from_influx(influx, building, today_start, as_of) if as_of > today_start else None
-    today_kg = (today.scope1_kgco2e + today.scope2_location_kgco2e) if today else 0.0
+    today_kg = today.total_kgco2e if today else 0.0
     fields: dict[str, float | int | str] = {
         "emitted_kgco2e": year.emitted_kgco2e,
         "projected_kgco2e": year.projected_kgco2e,

@@ -3,11 +3,12 @@
 A participant-day is one participant with at least one valid observation on one local day
 at the site. The site's emissions of that day are the carbon engine's own figures for each
 of its buildings (``cloud.carbon.report.account_from_influx``: Scope 2 location-based,
-minute-matched to the zone's grid intensity, plus Scope 1 from gas), summed; the factors
-used, with their sources, travel with the result.
+minute-matched to the zone's grid intensity, plus Scope 1 from gas and Scope 2 of district heat
+where the building has a heat factor), summed; the factors used, with their sources, travel with
+the result.
 
-    kgCO2e per participant-day = sum over the site's buildings (Scope 2 location + Scope 1)
-                                 / participant-days
+    kgCO2e per participant-day = sum over the site's buildings (Scope 2 location + Scope 2 heat
+                                 + Scope 1) / participant-days
 
 This attributes the whole building to care, which is right for a care home and an upper
 bound for a mixed-use site; a pilot with shared buildings lists only the care buildings
@@ -45,7 +46,7 @@ def site_day_emissions(energy: InfluxV1, sites: SiteModel, site: str, start: dat
     sources: set[str] = set()
     for building in match.buildings:
         account = account_from_influx(energy, building, start, end)
-        total += account.scope2_location_kgco2e + account.scope1_kgco2e
+        total += account.total_kgco2e
         sources |= account.factors
     return SiteEmissions(site, start, end, total, tuple(b.id for b in match.buildings), "; ".join(sorted(sources)))
 

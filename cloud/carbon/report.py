@@ -3,6 +3,11 @@
 Scope 2 location-based (GHG Protocol): the grid-import meters' energy, minute by minute,
 times the intensity of that minute (an imported series for the zone, else the zone's static
 factor). ``sub_meter`` readings are never added: they allocate, they do not count twice.
+
+Scope 2 of purchased district heat: the heat meters' energy times the building's ``heat_factor``
+(static, gCO2e per kWh of heat delivered). Without a heat factor heat is energy only. Heat has no
+contractual instruments, so the market-based total adds the same heat emissions as the
+location-based one.
 """
 
 from __future__ import annotations
@@ -37,7 +42,13 @@ class Account:
     pv_generation_kwh: float = 0.0
     grid_export_kwh: float = 0.0
     heat_kwh: float = 0.0
-    """District heat received (energy only: its emissions need the heat network's own factor)."""
+    """District heat received."""
+    scope2_heat_kgco2e: float | None = None
+    """Scope 2 of the district heat (heat x the building's heat factor); None without a heat factor
+    (then heat is reported as energy only)."""
+    heat_factor_g_per_kwh: float | None = None
+    heat_factor_source: str | None = None
+    """The heat factor's value and source (listed in ``factors`` too when there was heat)."""
     budget_kgco2e: float | None = None
     """The building's budget for the period (annual budget x monthly share x time covered)."""
     floor_area_m2: float = 0.0
@@ -45,11 +56,24 @@ class Account:
     factor_table_version: str = ""
 
     @property
+    def total_kgco2e(self) -> float:
+        """Scope 1 + Scope 2 location-based (electricity) + Scope 2 of district heat."""
+        return self.scope1_kgco2e + self.scope2_location_kgco2e + (self.scope2_heat_kgco2e or 0.0)
+
+    @property
+    def total_market_kgco2e(self) -> float | None:
+        """Scope 1 + Scope 2 market-based (electricity) + Scope 2 of district heat; None without a
+        market section."""
+        if self.scope2_market_kgco2e is None:
+            return None
+        return self.scope1_kgco2e + self.scope2_market_kgco2e + (self.scope2_heat_kgco2e or 0.0)
+
+    @property
     def budget_used_pct(self) -> float | None:
-        """Location-based Scope 2 plus Scope 1 against the period's budget, in percent."""
+        """The total (``total_kgco2e``) against the period's budget, in percent."""
         if not self.budget_kgco2e:
             return None
-        return 100 * (self.scope2_location_kgco2e + self.scope1_kgco2e) / self.budget_kgco2e
+        return 100 * self.total_kgco2e / self.budget_kgco2e
 
     @property
     def pv_self_consumption_kwh(self) -> float | None:
@@ -66,8 +90,7 @@ class Account:
     def kgco2e_per_m2_year(self) -> float:
         """Emissions per floor area, annualised from the period's length."""
         years = (self.end - self.start).total_seconds() / (365.25 * 86400)
-        total = self.scope2_location_kgco2e + self.scope1_kgco2e
-        return total / self.floor_area_m2 / years if years > 0 else 0.0
+        return self.total_kgco2e / self.floor_area_m2 / years if years > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +107,11 @@ class Account:
             "grid_export_kwh": self.grid_export_kwh,
             "pv_self_consumption_kwh": self.pv_self_consumption_kwh,
             "heat_kwh": self.heat_kwh,
+            "scope2_heat_kgco2e": self.scope2_heat_kgco2e,
+            "heat_factor_g_per_kwh": self.heat_factor_g_per_kwh,
+            "heat_factor_source": self.heat_factor_source,
+            "total_kgco2e": self.total_kgco2e,
+            "total_market_kgco2e": self.total_market_kgco2e,
             "budget_kgco2e": self.budget_kgco2e,
             "budget_used_pct": self.budget_used_pct,
             "gas_kwh": self.gas_kwh,
@@ -139,6 +167,12 @@ def account(
     result.pv_generation_kwh = _energy(building, "pv_generation", counters, start, end)
     result.grid_export_kwh = _energy(building, "grid_export", counters, start, end)
     result.heat_kwh = _energy(building, "heat", counters, start, end)
+    heat = heat_factor(building, table)
+    if heat is not None:
+        result.heat_factor_g_per_kwh, result.heat_factor_source = heat.g_per_kwh, heat.source
+        result.scope2_heat_kgco2e = result.heat_kwh * heat.g_per_kwh / 1000
+        if result.heat_kwh:
+            result.factors.add(heat.source)
     _market(result, building, start, end)
     result.budget_kgco2e = building.budget_between(start, end)
     return result
@@ -152,6 +186,26 @@ def _energy(building: Building, role: str, counters: dict[str, Counter], start: 
         for i in track(counters.get(meter.device, []), CounterTracker(max_power_kw=meter.max_power_kw))
     ]
     return sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
+
+
+@dataclass(frozen=True, slots=True)
+class HeatEmissionFactor:
+    """The building's district-heat factor and where it comes from."""
+
+    g_per_kwh: float
+    source: str
+
+
+def heat_factor(building: Building, table: FactorTable) -> HeatEmissionFactor | None:
+    """The building's ``heat_factor`` resolved (a factor-table entry or the network's own); None without."""
+    chosen = building.heat_factor
+    if chosen is None:
+        return None
+    if isinstance(chosen, str):
+        entry = table.heat_factor(chosen)
+        return HeatEmissionFactor(entry.value, f"district heat {entry.value:g} gCO2e/kWh: {entry.source} ({entry.year})")
+    return HeatEmissionFactor(chosen.value,
+                              f"district heat {chosen.value:g} gCO2e/kWh: {chosen.source} ({chosen.year}, site model)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,12 @@ Measurement ``carbon`` (one point per building and period)::
     tags    site, building, resolution (1m | 1h | 1d | 1mo)
     fields  grid_import_kwh, estimated_kwh, scope2_location_kgco2e,
             intensity_g_per_kwh (kgCO2e per kWh of that period x 1000),
-            total_kgco2e (Scope 1 + Scope 2 location-based),
+            total_kgco2e (Scope 1 + Scope 2 location-based + Scope 2 of district heat),
             factor_sources (the sources used, "; "-joined), factor_table_version;
             and, only for buildings with such meters: pv_generation_kwh, grid_export_kwh,
             pv_self_consumption_kwh (generation - export, at least 0: used at zero emissions),
-            heat_kwh, gas_kwh, scope1_kgco2e; scope2_market_kgco2e and instrument_kwh when the
+            heat_kwh, gas_kwh, scope1_kgco2e; scope2_heat_kgco2e (heat x the building's
+            heat_factor) when the building has a heat factor; scope2_market_kgco2e and instrument_kwh when the
             building records a market section (instruments spread over their own period and
             capped at the period's import, the residual mix for the rest)
     time    start of the period: minutes and hours in UTC; days and months start at local
@@ -55,6 +56,7 @@ class PeriodResult:
     other_kwh: dict[str, float] = field(default_factory=dict)
     """Energy of the other roles (``ROLE_FIELDS`` values, and ``gas_kwh``) in the period."""
     scope1_kgco2e: float = 0.0
+    scope2_heat_kgco2e: float = 0.0
 
     def add(self, minute: MinuteEmissions) -> None:
         self.grid_import_kwh += minute.kwh
@@ -65,11 +67,14 @@ class PeriodResult:
 
 @dataclass(slots=True)
 class OtherMinutes:
-    """Per minute, the energy of a building's other roles and its Scope 1 emissions (from gas)."""
+    """Per minute, the energy of a building's other roles, its Scope 1 emissions (from gas) and its
+    Scope 2 emissions of district heat (with a heat factor)."""
 
     kwh: dict[str, dict[datetime, float]] = field(default_factory=dict)
     scope1_kg: dict[datetime, float] = field(default_factory=dict)
     sources: set[str] = field(default_factory=set)
+    heat_kg: dict[datetime, float] = field(default_factory=dict)
+    heat_source: str = ""
 
 
 def other_minutes(
@@ -80,8 +85,9 @@ def other_minutes(
     end: datetime,
     table: FactorTable,
 ) -> OtherMinutes:
-    """PV generation, grid export, heat and gas energy per minute of [start, end), from counter deltas."""
-    from cloud.carbon.report import gas_intervals
+    """PV generation, grid export, heat and gas energy per minute of [start, end), from counter deltas,
+    with gas's Scope 1 and heat's Scope 2 (heat kWh x the static heat factor / 1000) per minute."""
+    from cloud.carbon.report import gas_intervals, heat_factor
 
     out = OtherMinutes()
     for role, name in ROLE_FIELDS.items():
@@ -90,6 +96,10 @@ def other_minutes(
             intervals = [i for m in meters
                          for i in track(counters.get(m.device, []), CounterTracker(max_power_kw=m.max_power_kw))]
             out.kwh[name] = {t: e.kwh for t, e in minute_buckets(intervals).items() if start <= t < end}
+    heat = heat_factor(building, table)
+    if heat is not None and "heat_kwh" in out.kwh:
+        out.heat_kg = {t: kwh * heat.g_per_kwh / 1000 for t, kwh in out.kwh["heat_kwh"].items()}
+        out.heat_source = heat.source
     if building.meters_with("gas"):
         intervals, g_per_kwh, sources = gas_intervals(building, gas, table)
         gas_kwh = {t: e.kwh for t, e in minute_buckets(intervals).items() if start <= t < end}
@@ -151,6 +161,10 @@ def roll_up(results: Iterable[MinuteEmissions], timezone: str,
                     if name == "gas_kwh":
                         period.scope1_kgco2e += others.scope1_kg.get(minute, 0.0)
                         period.sources |= others.sources
+                    elif name == "heat_kwh" and minute in others.heat_kg:
+                        period.scope2_heat_kgco2e += others.heat_kg[minute]
+                        if kwh:
+                            period.sources.add(others.heat_source)
         # A role present but silent in a period still shows as zero, not as a missing value.
         for table in periods.values():
             for period in table.values():
@@ -186,13 +200,15 @@ def lines(site: str, building: Building, rolled: dict[str, dict[datetime, Period
                 "grid_import_kwh": p.grid_import_kwh,
                 "estimated_kwh": p.estimated_kwh,
                 "scope2_location_kgco2e": p.kgco2e,
-                "total_kgco2e": p.kgco2e + p.scope1_kgco2e,
+                "total_kgco2e": p.kgco2e + p.scope1_kgco2e + p.scope2_heat_kgco2e,
             }
             if p.grid_import_kwh > 0:
                 fields["intensity_g_per_kwh"] = 1000 * p.kgco2e / p.grid_import_kwh
             fields.update(p.other_kwh)
             if "gas_kwh" in p.other_kwh:
                 fields["scope1_kgco2e"] = p.scope1_kgco2e
+            if building.heat_factor is not None and "heat_kwh" in p.other_kwh:
+                fields["scope2_heat_kgco2e"] = p.scope2_heat_kgco2e
             if "pv_generation_kwh" in p.other_kwh:
                 fields["pv_self_consumption_kwh"] = max(
                     0.0, p.other_kwh["pv_generation_kwh"] - p.other_kwh.get("grid_export_kwh", 0.0))
@@ -308,7 +324,7 @@ def month_from_days(influx: object, site: str, building: Building, month_start: 
     tz = ZoneInfo(building.timezone)
     local = month_start.astimezone(tz)
     following = (local.replace(day=28) + timedelta(days=4)).replace(day=1).astimezone(UTC)
-    others = [*ROLE_FIELDS.values(), "gas_kwh", "scope1_kgco2e"]
+    others = [*ROLE_FIELDS.values(), "gas_kwh", "scope1_kgco2e", "scope2_heat_kgco2e"]
     sums = ", ".join(f'sum("{name}") AS "{name}"' for name in others)
     rows = influx.query(
         f'SELECT sum("grid_import_kwh") AS kwh, sum("estimated_kwh") AS est, sum("scope2_location_kgco2e") AS kg, '
@@ -319,8 +335,9 @@ def month_from_days(influx: object, site: str, building: Building, month_start: 
         return []
     row = rows[0]
     period = PeriodResult(month_start, float(row["kwh"]), float(row["est"] or 0), float(row["kg"]))
-    period.other_kwh = {name: float(row[name]) for name in others[:-1] if row.get(name) is not None}
+    period.other_kwh = {name: float(row[name]) for name in others[:-2] if row.get(name) is not None}
     period.scope1_kgco2e = float(row.get("scope1_kgco2e") or 0.0)
+    period.scope2_heat_kgco2e = float(row.get("scope2_heat_kgco2e") or 0.0)
     sources = influx.query(
         f'SELECT DISTINCT("factor_sources") AS s FROM "{MEASUREMENT}" WHERE "resolution" = \'1d\' '
         f'AND "site" = {_quote(site)} AND "building" = {_quote(building.id)} '

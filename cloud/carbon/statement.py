@@ -67,15 +67,14 @@ def lines(account: Account, building: Building) -> list[Line]:
         Line("energy", "PV self-consumption (zero emissions)", account.pv_self_consumption_kwh, "kWh"),
         Line("energy", "grid export (reported, not netted)", account.grid_export_kwh, "kWh"),
         Line("energy", "gas", account.gas_kwh, "kWh"),
-        Line("energy", "district heat (energy only: no heat-network factor recorded)", account.heat_kwh, "kWh"),
+        *_heat_energy(account),
         Line("emissions", "Scope 1 (gas)", account.scope1_kgco2e, "kgCO2e"),
         Line("emissions", "Scope 2, location-based (energy x intensity of the minute it was used)",
              account.scope2_location_kgco2e, "kgCO2e"),
         Line("emissions", "Scope 2, market-based",
              "not reported (no instruments recorded)" if account.scope2_market_kgco2e is None
              else account.scope2_market_kgco2e, "kgCO2e"),
-        Line("emissions", "total (Scope 1 + Scope 2 location-based)",
-             account.scope1_kgco2e + account.scope2_location_kgco2e, "kgCO2e"),
+        *_heat_emissions(account),
         Line("emissions", "grid intensity of the energy used", account.intensity_g_per_kwh, "gCO2e/kWh"),
         Line("emissions", "per floor area, annualised", account.kgco2e_per_m2_year, "kgCO2e/m2/year"),
         Line("budget", "budget for the period", account.budget_kgco2e, "kgCO2e"),
@@ -87,6 +86,30 @@ def lines(account: Account, building: Building) -> list[Line]:
     rows += [Line("factors", "factor", source, "") for source in sorted(account.factors)]
     rows.append(Line("factors", "factor table version", account.factor_table_version, ""))
     rows += [Line("boundary", "meter", f"{m.gateway}/{m.device}", m.role) for m in building.meters]
+    return rows
+
+
+def _heat_energy(account: Account) -> list[Line]:
+    if account.scope2_heat_kgco2e is None:
+        return [Line("energy", "district heat (energy only: no heat-network factor recorded)", account.heat_kwh, "kWh")]
+    return [Line("energy", "district heat", account.heat_kwh, "kWh")]
+
+
+def _heat_emissions(account: Account) -> list[Line]:
+    """Scope 2 of district heat and the totals that include it; without a heat factor, the totals as before."""
+    if account.scope2_heat_kgco2e is None:
+        return [Line("emissions", "total (Scope 1 + Scope 2 location-based)", account.total_kgco2e, "kgCO2e")]
+    rows = [
+        Line("emissions", "Scope 2, district heat (heat x the static heat factor; no instruments for heat)", account.scope2_heat_kgco2e,
+             "kgCO2e"),
+        Line("emissions", "district heat factor", account.heat_factor_g_per_kwh, "gCO2e/kWh"),
+        Line("emissions", "district heat factor source", account.heat_factor_source, ""),
+        Line("emissions", "total (Scope 1 + Scope 2 location-based + Scope 2 district heat)", account.total_kgco2e,
+             "kgCO2e"),
+    ]
+    if account.total_market_kgco2e is not None:
+        rows.append(Line("emissions", "total, market-based (Scope 1 + Scope 2 market-based + Scope 2 district heat)",
+                         account.total_market_kgco2e, "kgCO2e"))
     return rows
 
 

@@ -171,14 +171,16 @@ def test_scope1_from_a_real_gas_meter(influxdb: InfluxDB1, influx_db: str, tmp_p
 
 
 def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
-    """Certificates cover part of the import; PV generation and export are reported, never netted.
-    The stored results (backfill) give the same figures as the report for each day and the month."""
+    """Certificates cover part of the import; PV generation and export are reported, never netted;
+    district heat, with EPA's hot-water factor, is Scope 2 in every total. The stored results
+    (backfill) give the same figures as the report for each day and the month."""
     from simulators.series import load_series
 
     gas = Replay(load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas"), start=START, speed=1.0,
                  clock=lambda: 0.0)
     consumption = Replay(builtin_series("b2"), start=START, speed=1.0, clock=lambda: 0.0)
     generation = Replay(builtin_series("b85"), start=START, speed=1.0, clock=lambda: 0.0)  # stands in for a PV meter
+    heat = Replay(builtin_series("b25"), start=START, speed=1.0, clock=lambda: 0.0)  # stands in for a heat meter
     lines = []
     for q in range(HOURS * 4 + 1):
         ns = int((START + timedelta(minutes=15 * q)).timestamp()) * 10**9
@@ -190,6 +192,8 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
             {"energy_export_kwh": 0.25 * generation.energy_kwh(q * 900.0), "quality": "good"}, ns))
         lines.append(SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "boiler"}).line(
             {"gas_energy_kwh": gas.energy_kwh(q * 900.0), "quality": "good"}, ns))
+        lines.append(SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "dh"}).line(
+            {"heat_energy_kwh": heat.energy_kwh(q * 900.0), "quality": "good"}, ns))
     influxdb.write(influx_db, lines)
     (tmp_path / "ingest.yaml").write_text(
         f"mqtt: {{url: 'mqtt://127.0.0.1:1883'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
@@ -206,6 +210,8 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
           - {gateway: gw-c, device: pv, role: pv_generation}
           - {gateway: gw-c, device: export, role: grid_export}
           - {gateway: gw-c, device: boiler, role: gas}
+          - {gateway: gw-c, device: dh, role: heat}
+        heat_factor: us_epa_district_hot_water
         market:
           residual_mix_g_per_kwh: 600
           residual_mix_source: "test residual mix, not a published figure"
@@ -230,12 +236,27 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
     assert account["grid_export_kwh"] == pytest.approx(0.25 * generated, rel=1e-9)
     assert account["pv_self_consumption_kwh"] == pytest.approx(0.75 * generated, rel=1e-9)
     assert "certificate: GEC batch 2022-01-0042" in account["factors"]
+    heat_kwh = sum(builtin_series("b25").kwh[:HOURS])
+    gas_kg = sum(load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas").kwh[:HOURS]) * 0.18127
+    assert account["heat_kwh"] == pytest.approx(heat_kwh, rel=1e-9)
+    assert account["scope2_heat_kgco2e"] == pytest.approx(heat_kwh * 0.22637, rel=1e-9)  # EPA 2024, hot water
+    assert account["scope1_kgco2e"] == pytest.approx(gas_kg, rel=1e-9)
+    assert account["total_kgco2e"] == pytest.approx(gas_kg + imported * 0.5827 + heat_kwh * 0.22637, rel=1e-9)
+    assert account["total_market_kgco2e"] == pytest.approx(
+        gas_kg + (imported - covered) * 0.6 + heat_kwh * 0.22637, rel=1e-9)  # no instruments for heat
+    heat_source = ("district heat 226.37 gCO2e/kWh: EPA GHG Emission Factors Hub 2024, district hot water "
+                   "(via LBNL BETTER fossil_emission_factors_2024.json) (2024)")
+    assert heat_source in account["factors"] and account["heat_factor_source"] == heat_source
 
     config = ["--sites", str(tmp_path / "sites.yaml"), "--config", str(tmp_path / "ingest.yaml")]
+    table = CliRunner().invoke(app, ["carbon", "report", *config, "--site", "s", "--building", "b",
+                                     "--from", "2022-01-01", "--to", "2022-01-03"])
+    assert f"Scope 2 (heat)       {heat_kwh * 0.22637:14,.1f} kgCO2e  ({heat_source})" in table.output, table.output
     done = CliRunner().invoke(app, ["carbon", "backfill", *config, "--from", "2022-01-01", "--to", "2022-01-03"])
     assert done.exit_code == 0, done.output
     fields = ("grid_import_kwh", "scope2_location_kgco2e", "scope2_market_kgco2e", "instrument_kwh",
-              "pv_generation_kwh", "grid_export_kwh", "pv_self_consumption_kwh", "gas_kwh", "scope1_kgco2e")
+              "pv_generation_kwh", "grid_export_kwh", "pv_self_consumption_kwh", "gas_kwh", "scope1_kgco2e",
+              "heat_kwh", "scope2_heat_kgco2e", "total_kgco2e")
     for resolution, start, end in (("1d", "2022-01-01", "2022-01-02"), ("1d", "2022-01-02", "2022-01-03"),
                                    ("1mo", "2022-01-01", "2022-02-01")):
         stored = influxdb.query(influx_db, f'SELECT * FROM "carbon" WHERE "resolution" = \'{resolution}\' '
@@ -246,12 +267,34 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
         ]).output)
         for name in fields:
             assert stored[0][name] == pytest.approx(reported[name], rel=1e-9), (resolution, start, name)
-        assert stored[0]["total_kgco2e"] == pytest.approx(reported["scope1_kgco2e"] + reported["scope2_location_kgco2e"])
+        assert stored[0]["total_kgco2e"] == pytest.approx(
+            reported["scope1_kgco2e"] + reported["scope2_location_kgco2e"] + reported["scope2_heat_kgco2e"], rel=1e-9)
         assert "certificate: GEC batch 2022-01-0042" in str(stored[0]["factor_sources"])
+        assert heat_source in str(stored[0]["factor_sources"])
+        daily = influxdb.query(influx_db, f"SELECT * FROM \"carbon_daily\" WHERE time = '{start}T00:00:00Z'")
+        if resolution == "1d":
+            assert daily[0]["scope2_heat_kgco2e"] == pytest.approx(reported["scope2_heat_kgco2e"], rel=1e-9)
+            assert daily[0]["kgco2e_per_m2"] == pytest.approx(reported["total_kgco2e"] / 100, rel=1e-9)
     # The month holds all of January's certificates (31,000 kWh), the residual mix the rest of the import.
     month = influxdb.query(influx_db, 'SELECT * FROM "carbon" WHERE "resolution" = \'1mo\'')[0]
     assert month["instrument_kwh"] == 31000 and imported > 31000
     assert month["scope2_market_kgco2e"] == pytest.approx((imported - 31000) * 0.6, rel=1e-9)
+
+    # The statement shows the heat line with its factor and source; verify catches a changed heat figure.
+    runner = CliRunner()
+    for fmt in ("md", "csv"):
+        out = tmp_path / f"statement.{fmt}"
+        made = runner.invoke(app, ["carbon", "statement", *config, "--site", "s", "--building", "b", "--from",
+                                   "2022-01-01", "--to", "2022-01-03", "--format", fmt, "-o", str(out)])
+        assert made.exit_code == 0, made.output
+        text = out.read_text()
+        assert heat_source in text and "district heat factor" in text
+        assert runner.invoke(app, ["carbon", "verify", str(out)]).exit_code == 0
+        figure = f"{heat_kwh * 0.22637:,.1f}" if fmt == "md" else repr(account["scope2_heat_kgco2e"])
+        assert figure in text, figure
+        out.write_text(text.replace(figure, f"{heat_kwh * 0.2:,.1f}" if fmt == "md" else "1.5", 1))
+        tampered = runner.invoke(app, ["carbon", "verify", str(out)])
+        assert tampered.exit_code == 1 and "no longer matches its hash" in tampered.output
 
 
 def _setup(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, zone: str, tz: str,
