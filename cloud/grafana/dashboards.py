@@ -9,7 +9,7 @@ a look, red needs action).
 - ``portfolio``: every building of a site: live carbon intensity, emissions today
   against the day's budget, the year's budget status, kgCO2e/m2 ranking, grid intensity
 - ``building``: one building: power, energy by role, emissions location- and
-  market-based, intensity, PV self-consumption, meter status, share of estimated data
+  market-based and of district heat, intensity, PV self-consumption, meter status, share of estimated data
 - ``fleet``: gateways online, buffers, poll errors, ingest lag, rejected messages
 - ``health``: the health pilot, aggregated (no participant identifiers)
 """
@@ -69,7 +69,8 @@ def portfolio() -> Dashboard:
             Panel("bargauge", "Emissions today against the day's budget", "percent", (Query(
                 f'SELECT last("today_budget_used_pct") FROM "carbon_account" WHERE {_BLDG} AND $timeFilter '
                 'GROUP BY "building"', alias="$tag_building"),),
-                description="Location-based Scope 2 plus Scope 1 emitted since local midnight, as a share "
+                description="Location-based Scope 2, Scope 2 of district heat and Scope 1 emitted since "
+                "local midnight, as a share "
                 "of the day's part of the annual budget. Over 100 % means today used more than its share.",
                 thresholds=BUDGET_PCT, width=8, decimals=0, min=0, max=150),
             Panel("stat", "Budget status (year)", "none", (Query(
@@ -88,7 +89,8 @@ def portfolio() -> Dashboard:
             Panel("table", "Ranking: kgCO2e per m² in the period", KG_PER_M2, (Query(
                 f'SELECT sum("kgco2e_per_m2") AS "kgCO2e/m²" '
                 f'FROM "carbon_daily" WHERE {_BLDG} AND $timeFilter GROUP BY "building"', format="table"),),
-                description="Emissions (Scope 1 and location-based Scope 2) per floor area over the chosen "
+                description="Emissions (Scope 1, location-based Scope 2 and Scope 2 of district heat) per "
+                "floor area over the chosen "
                 "days, worst first. Choose at least a day: the figures are per local day.",
                 width=12, decimals=2, sort_by="kgCO2e/m²", time_from="now-30d",
                 thresholds=steps("green", (5, "orange"), (10, "red"))),
@@ -131,16 +133,20 @@ def building() -> Dashboard:
                 thresholds=steps("green"), width=4, decimals=1),
             Panel("timeseries", "Energy by role per day", "kwatth", (Query(
                 'SELECT last("grid_import_kwh") AS "grid import", last("grid_export_kwh") AS "grid export", '
-                'last("pv_generation_kwh") AS "PV generation", last("gas_kwh") AS "gas" '
+                'last("pv_generation_kwh") AS "PV generation", last("gas_kwh") AS "gas", '
+                'last("heat_kwh") AS "district heat" '
                 f'FROM "carbon_daily" WHERE {_BLDG} AND $timeFilter GROUP BY time(1d) fill(none)'),),
                 description="Energy per local day, by the meter's role in the site model. Sub-meters "
-                "allocate and are never added.", width=12, bars=True, interval="1d", min=0, decimals=0),
+                "allocate and are never added. District heat shows for a building with a heat factor.",
+                width=12, bars=True, interval="1d", min=0, decimals=0),
             Panel("timeseries", "Emissions per day: location- and market-based", KG, (Query(
                 'SELECT last("scope2_location_kgco2e") AS "Scope 2 location-based", '
-                'last("scope2_market_kgco2e") AS "Scope 2 market-based", last("scope1_kgco2e") AS "Scope 1" '
+                'last("scope2_market_kgco2e") AS "Scope 2 market-based", '
+                'last("scope2_heat_kgco2e") AS "Scope 2 district heat", last("scope1_kgco2e") AS "Scope 1" '
                 f'FROM "carbon_daily" WHERE {_BLDG} AND $timeFilter GROUP BY time(1d) fill(none)'),),
-                description="GHG Protocol Scope 2 both ways (market-based needs the building's instruments "
-                "and residual mix in the site model) and Scope 1 from gas.",
+                description="GHG Protocol Scope 2 of electricity both ways (market-based needs the building's "
+                "instruments and residual mix in the site model), Scope 2 of purchased district heat (heat x "
+                "the building's heat factor; none without one) and Scope 1 from gas.",
                 width=12, bars=True, interval="1d", min=0, decimals=1),
             Panel("timeseries", "Carbon intensity per hour", G_PER_KWH, (Query(
                 f'SELECT mean("intensity_g_per_kwh") FROM "carbon" WHERE "resolution" = \'1h\' AND {_BLDG} '

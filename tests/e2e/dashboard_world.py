@@ -6,7 +6,9 @@ Two sites, three buildings, the last two days up to now:
   buildings (simulators/data, MIT), replayed from 28 November 2022 as grid-import counters
   read every 5 minutes; b2 has certificates and a residual mix (market-based Scope 2);
 - golden/rsf: NREL's Research Support Facility, 20-22 June 2011 (tests/data/nrel-rsf-2011,
-  CC BY 4.0): import, export and PV generation counters from its hourly net and PV;
+  CC BY 4.0): import, export and PV generation counters from its hourly net and PV, and a
+  district-heat meter (Cambridge b2's recorded 2022 gas energy, tests/data, stands in for its
+  heat) priced at EPA's district hot-water factor;
 
 - care-home/care-main: a care home of the health pilot, the recorded 2022 electricity of
   Cambridge building b85 as its grid import;
@@ -91,6 +93,8 @@ sites:
           - {gateway: gw-hist-g, device: rsf-import, role: grid_import}
           - {gateway: gw-hist-g, device: rsf-export, role: grid_export}
           - {gateway: gw-hist-g, device: rsf-pv, role: pv_generation}
+          - {gateway: gw-hist-g, device: rsf-heat, role: heat}
+        heat_factor: us_epa_district_hot_water
   - id: care-home
     buildings:
       - id: care-main
@@ -155,6 +159,19 @@ def _rsf_rows(start: datetime, now: datetime) -> list[str]:
         counters[0] += max(net, 0.0) * share
         counters[1] += max(-net, 0.0) * share
         counters[2] += pv * share
+        at += STEP
+    return rows
+
+
+def _heat_rows(start: datetime, now: datetime) -> list[str]:
+    from simulators.series import load_series
+
+    gas = load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas")
+    replay = Replay(gas, start=datetime(2022, 11, 28, tzinfo=UTC), speed=1.0, clock=lambda: 0.0)
+    rows = []
+    at = start
+    while at <= now:
+        rows.append(f"{_ts(at)},rsf-heat,heat_energy_kwh,{replay.energy_kwh((at - start).total_seconds())!r}")
         at += STEP
     return rows
 
@@ -225,7 +242,7 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
         f"influx: {{api: v1, url: '{influxdb.url}', database: {db}}}\n"
         f"batch: {{max_delay_s: 0.1}}\nstate_dir: '{tmp / 'ingest'}'\n"
     )
-    files = {"cambridge": ("gw-hist-c", _cambridge_rows(start, now)), "golden": ("gw-hist-g", _rsf_rows(start, now)),
+    files = {"cambridge": ("gw-hist-c", _cambridge_rows(start, now)), "golden": ("gw-hist-g", _rsf_rows(start, now) + _heat_rows(start, now)),
              "care-home": ("gw-hist-h", _cambridge_rows(start, now, ("b85",), "care-main"))}
 
     async def ingest() -> None:

@@ -89,6 +89,23 @@ def test_the_numbers_behind_the_panels_are_the_engines(world: World) -> None:
         stored = query(f'SELECT sum("scope2_location_kgco2e") FROM "carbon" WHERE "resolution" = \'1d\' AND '
                        f'"building" = \'{building}\' AND time >= {int(data.start.timestamp())}s')
         assert rows[building][1] == pytest.approx(stored[0]["values"][0][1] / area, rel=1e-9)
+    # The building dashboard's district-heat emissions are the engine's: the stored day's heat x EPA's factor.
+    building = all_dashboards()["building"]
+    emissions = next(p for p in building.panel_list() if p.title.startswith("Emissions per day"))
+    chosen = next(c for c in selections(building, sources, world.now) if c["building"].values == ("rsf",))
+    shown = run_panel(building, emissions, chosen, sources, world.now).series[0]
+    heat = shown["columns"].index("Scope 2 district heat")
+    by_day = {row[0]: row[heat] for row in shown["values"] if row[heat] is not None}
+    assert by_day and any(by_day.values()), "heat emissions show for the building with a heat factor"
+    stored = query('SELECT "scope2_heat_kgco2e", "heat_kwh" FROM "carbon" WHERE "resolution" = \'1d\' '
+                   'AND "building" = \'rsf\'')[0]
+    # GROUP BY time(1d) buckets by UTC day; rsf's local days (America/Denver) start at 06:00 or 07:00 UTC.
+    day_ms = 86_400_000
+    compared = [(by_day[at // day_ms * day_ms], kg, kwh) for at, kg, kwh in stored["values"]
+                if at // day_ms * day_ms in by_day]
+    assert compared, (by_day, stored["values"])
+    for panel_kg, kg, kwh in compared:
+        assert panel_kg == pytest.approx(kg, rel=1e-9) and kg == pytest.approx(kwh * 0.22637, rel=1e-9)
     fleet = all_dashboards()["fleet"]
     errors = next(p for p in fleet.panel_list() if p.title == "Poll errors per device")
     chosen = next(c for c in selections(fleet, sources, world.now) if "cambridge" in c["site"].values)
