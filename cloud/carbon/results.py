@@ -9,10 +9,10 @@ Measurement ``carbon`` (one point per building and period)::
             factor_sources (the sources used, "; "-joined), factor_table_version;
             and, only for buildings with such meters: pv_generation_kwh, grid_export_kwh,
             pv_self_consumption_kwh (generation - export, at least 0: used at zero emissions),
-            heat_kwh, gas_kwh, scope1_kgco2e; scope2_heat_kgco2e (heat x the building's
-            heat_factor) when the building has a heat factor; scope2_market_kgco2e and instrument_kwh when the
-            building records a market section (instruments spread over their own period and
-            capped at the period's import, the residual mix for the rest)
+            heat_kwh, gas_kwh, scope1_kgco2e; scope2_heat_kgco2e (heat kWh x the building's
+            heat_factor / 1000) when the building has a heat factor; scope2_market_kgco2e and
+            instrument_kwh when the building records a market section (instruments spread over
+            their own period and capped at the period's import, the residual mix for the rest)
     time    start of the period: minutes and hours in UTC; days and months start at local
             midnight in the building's timezone (what a facility manager calls "today")
 
