@@ -183,10 +183,18 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
             cause = (error.get("ctx") or {}).get("error")
             if isinstance(cause, LocatedValueError):
                 loc += cause.loc
-            line, column, loc = _locate(document, loc)
+            missing = error["type"] == "missing" and bool(loc) and isinstance(loc[-1], str)
+            # A missing key is not in the file: locate the mapping it belongs in, then name it
+            # (looked for in the file, it would pass for a union's tag and be left out).
+            line, column, located = _locate(document, loc[:-1] if missing else loc)
+            loc = (*located, loc[-1]) if missing else located
             if first_line is None:
                 first_line, first_column = line, column
-            message = error["msg"].removeprefix("Value error, ")
+            message = (
+                f"required key '{loc[-1]}' is missing"
+                if missing
+                else error["msg"].removeprefix("Value error, ")
+            )
             if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
                 message = f"unknown key '{loc[-1]}'{_suggest(model, loc[-1])}"
             where = format_loc(loc)

@@ -98,7 +98,7 @@ def test_heat_factor_by_name_or_as_the_networks_own(tmp_path: Path) -> None:
         ('{value: .nan, source: "network", year: 2025}', 15, "finite number"),
         ('{value: 150, source: "", year: 2025}', 15, "heat_factor.source: String should have at least 1 character"),
         ('{value: 150, source: "  ", year: 2025}', 15, "the source of the factor must be given"),
-        ("{value: 150, year: 2025}", 15, "heat_factor: Field required"),  # a missing key: the mapping's line
+        ("{value: 150, year: 2025}", 15, "heat_factor.source: required key 'source' is missing"),  # on the mapping's line
         ('{value: 150, source: "network", year: 2025, kind: average}', 15, "unknown key 'kind'"),
     ],
 )

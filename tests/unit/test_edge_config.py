@@ -67,6 +67,9 @@ def test_mqtt_section_is_optional() -> None:
         ("url: mqtt://127.0.0.1:1883", "url: http://127.0.0.1:1883", 4, "mqtt://host:port"),
         ("  - name: plant-room", "  - name: plant-room\n    colour: green", 7, "unknown key 'colour'"),
         ("poll_interval_s: 10", "poll_interval: 10", 14, "unknown key 'poll_interval'; did you mean 'poll_interval_s'?"),
+        # A missing key is named, on the line of the mapping it belongs in.
+        ("        unit: 2\n", "", 15, "buses[0].devices[1].unit: required key 'unit' is missing"),
+        ("site: campus-a\n", "", 1, "site: required key 'site' is missing"),
     ],
 )
 def test_mistakes_name_the_line(old: str, new: str, line: int, words: str) -> None:
