@@ -36,7 +36,8 @@ class LiveUpdate:
     live: tuple[datetime, float, float] | None
     """(window end, gCO2e/kWh, kgCO2e/h) over the last 15 measured minutes; None without recent data."""
     today_kgco2e: float
-    """Scope 2 location-based emissions since local midnight (the stored day)."""
+    """Emissions since local midnight (the stored day's ``total_kgco2e``: Scope 1, Scope 2
+    location-based and Scope 2 of district heat), the figure the day's budget is held against."""
     grid_g_per_kwh: float | None
     """The grid intensity of the latest measured minute."""
 
@@ -69,6 +70,6 @@ def refresh(influx: InfluxV1, site: str, building: Building, now: datetime,
     if line is not None:
         influx.write([line])
     today_period = rolled["1d"].get(today)
-    today_kg = today_period.kgco2e if today_period is not None else 0.0
+    today_kg = today_period.total_kgco2e if today_period is not None else 0.0
     grid_now = max(recent, key=lambda m: m.minute).factor_g_per_kwh if recent else None
     return LiveUpdate(live_figures(recent, now), today_kg, grid_now)

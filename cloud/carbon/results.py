@@ -58,6 +58,11 @@ class PeriodResult:
     scope1_kgco2e: float = 0.0
     scope2_heat_kgco2e: float = 0.0
 
+    @property
+    def total_kgco2e(self) -> float:
+        """Scope 1 + Scope 2 location-based + Scope 2 of district heat."""
+        return self.kgco2e + self.scope1_kgco2e + self.scope2_heat_kgco2e
+
     def add(self, minute: MinuteEmissions) -> None:
         self.grid_import_kwh += minute.kwh
         self.estimated_kwh += minute.estimated_kwh
@@ -200,7 +205,7 @@ def lines(site: str, building: Building, rolled: dict[str, dict[datetime, Period
                 "grid_import_kwh": p.grid_import_kwh,
                 "estimated_kwh": p.estimated_kwh,
                 "scope2_location_kgco2e": p.kgco2e,
-                "total_kgco2e": p.kgco2e + p.scope1_kgco2e + p.scope2_heat_kgco2e,
+                "total_kgco2e": p.total_kgco2e,
             }
             if p.grid_import_kwh > 0:
                 fields["intensity_g_per_kwh"] = 1000 * p.kgco2e / p.grid_import_kwh

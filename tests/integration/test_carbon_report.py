@@ -298,13 +298,14 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
 
 
 def _setup(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, zone: str, tz: str,
-           mqtt_url: str = "mqtt://127.0.0.1:1883") -> list[str]:
+           mqtt_url: str = "mqtt://127.0.0.1:1883", heat: bool = False) -> list[str]:
     (tmp_path / "ingest.yaml").write_text(
         f"mqtt: {{url: '{mqtt_url}'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
     )
+    heat_meter = ", {gateway: gw-c, device: h, role: heat}], heat_factor: us_epa_district_hot_water" if heat else "]"
     (tmp_path / "sites.yaml").write_text(
         f"sites:\n  - id: s\n    buildings:\n      - {{id: b, floor_area_m2: 100, zone: {zone}, timezone: {tz}, "
-        "meters: [{gateway: gw-c, device: m, role: grid_import}]}\n"
+        f"meters: [{{gateway: gw-c, device: m, role: grid_import}}{heat_meter}}}\n"
     )
     return ["--sites", str(tmp_path / "sites.yaml"), "--config", str(tmp_path / "ingest.yaml")]
 
@@ -360,7 +361,14 @@ def test_run_keeps_today_and_the_live_figures_current(
                     int((now - timedelta(minutes=90 - k)).timestamp()) * 10**9)
         for k in range(91)
     ])
-    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "Asia/Shanghai", mqtt_url=mosquitto.url)
+    # And district heat at a steady 20 kW, priced at EPA's hot-water factor.
+    heat = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "h"})
+    influxdb.write(influx_db, [
+        heat.line({"heat_energy_kwh": 100.0 + 20.0 * k / 60, "quality": "good"},
+                  int((now - timedelta(minutes=90 - k)).timestamp()) * 10**9)
+        for k in range(91)
+    ])
+    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "Asia/Shanghai", mqtt_url=mosquitto.url, heat=True)
     started = time.time()
     result = CliRunner().invoke(app, ["carbon", "run", *args, "--once"])
     assert result.exit_code == 0, result.output
@@ -386,6 +394,15 @@ def test_run_keeps_today_and_the_live_figures_current(
     assert live[0]["emission_rate_kg_per_h"] == pytest.approx(40.0 * 0.3648, rel=1e-6)
     today = influxdb.query(influx_db, "SELECT * FROM \"carbon\" WHERE \"resolution\" = '1d'")
     assert len(today) == 1 and today[0]["grid_import_kwh"] > 0
+    # The signal's "today" is the stored day's total (grid and district heat here), the figure held
+    # against the day's budget.
+    assert today[0]["scope2_heat_kgco2e"] == pytest.approx(today[0]["heat_kwh"] * 0.22637, rel=1e-9)
+    assert today[0]["scope2_heat_kgco2e"] > 0
+    assert signal["today_kgco2e"] == pytest.approx(today[0]["total_kgco2e"], abs=5e-4)
+    assert signal["today_kgco2e"] == pytest.approx(
+        today[0]["scope2_location_kgco2e"] + today[0]["scope2_heat_kgco2e"], abs=5e-4)
+    accounts = influxdb.query(influx_db, 'SELECT * FROM "carbon_account"')
+    assert accounts and accounts[-1]["today_kgco2e"] == pytest.approx(signal["today_kgco2e"], abs=5e-4)
     assert time.time() - started < 30
 
 
