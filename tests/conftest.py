@@ -11,6 +11,7 @@ its integration tests would pass without proving anything.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -79,6 +80,17 @@ def victoria(_victoria: VictoriaMetrics) -> Iterator[VictoriaMetrics]:
     _victoria.start()
     yield _victoria
     _victoria.start()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The greenwire processes a test starts (append them): any still running at the end is killed."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(autouse=True)

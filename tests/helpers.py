@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+GREENWIRE = [sys.executable, "-m", "greenwire"]
+"""The command line, as a test process runs it."""
 
 
 async def eventually(

@@ -43,8 +43,8 @@ from edge.buffer import SqliteBuffer
 from greenwire.servers import InfluxDB1, Mosquitto
 from simulators.modbus_meter import MeterServer, SimMeter
 from simulators.series import Replay, builtin_series
+from tests.helpers import GREENWIRE
 
-GREENWIRE = [sys.executable, "-m", "greenwire"]
 DB = "greenwire"
 
 _JOURNAL = """

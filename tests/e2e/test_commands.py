@@ -10,30 +10,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from greenwire.servers import InfluxDB1, Mosquitto
-from tests.helpers import served_port
+from tests.helpers import GREENWIRE, served_port
 
 pytestmark = pytest.mark.e2e
-
-GREENWIRE = [sys.executable, "-m", "greenwire"]
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
 
 def _start(started: list[subprocess.Popen[bytes]], log: Path, *args: str) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:

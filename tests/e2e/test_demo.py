@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,11 +18,9 @@ import pytest
 
 from cloud.carbon.site import load_sites
 from cloud.carbon.store import InfluxV1
+from tests.helpers import GREENWIRE
 
 pytestmark = pytest.mark.e2e
-
-GREENWIRE = [sys.executable, "-m", "greenwire"]
-
 
 def _run(home: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*GREENWIRE, *args], capture_output=True, text=True, timeout=timeout, cwd=home.parent,

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,16 +28,6 @@ from tests.integration.test_ingest_process import _config_file, _start, _subscri
 pytestmark = pytest.mark.integration
 
 TOPIC = "greenwire/v1/hostile/gw-01/readings"
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def _valid(seq: int, now: datetime) -> bytes:

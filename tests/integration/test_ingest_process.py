@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,22 +22,10 @@ import orjson
 import pytest
 
 from greenwire.servers import InfluxDB1, Mosquitto, free_port
+from tests.helpers import GREENWIRE
 from tests.integration.test_ingest import Publisher, _batch, _expected, _stored
 
 pytestmark = pytest.mark.integration
-
-GREENWIRE = [sys.executable, "-m", "greenwire"]
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
 
 @pytest.fixture
 def publisher(mosquitto: Mosquitto) -> Iterator[Publisher]:

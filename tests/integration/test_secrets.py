@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,24 +25,12 @@ import pytest
 
 from greenwire.access import write_private
 from greenwire.servers import InfluxDB1, VictoriaMetrics, free_port
+from tests.helpers import GREENWIRE
 from tests.integration.test_ingest import _batch
 from tests.mqttprobe import Probe
 from tests.securestack import SecureBroker
 
 pytestmark = pytest.mark.integration
-
-GREENWIRE = [sys.executable, "-m", "greenwire"]
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
 
 def _wait(predicate: Callable[[], object], within_s: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + within_s
