@@ -28,13 +28,12 @@ every key.
 from __future__ import annotations
 
 import os
-import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from shared.broker import BrokerEndpoint
 from shared.errors import ConfigError
 from shared.wire import Id
 from shared.yamlconfig import checked_url, load_model, relative_to_config
@@ -83,12 +82,10 @@ def _read_secret(path: Path) -> str:
         raise ConfigError(f"cannot read secret: {exc.strerror}", path=str(path)) from exc
 
 
-class MqttSection(BaseModel):
-    """The broker the ingestor subscribes to, and how its session behaves."""
+class MqttSection(BrokerEndpoint):
+    """The broker the ingestor subscribes to, and how its session behaves (URL and TLS files:
+    ``shared.broker.BrokerEndpoint``)."""
 
-    model_config = _FROZEN
-
-    url: str = Field(description="mqtt://host:port, or mqtts://host:port for TLS.")
     client_id: str = Field(
         default=DEFAULT_CLIENT_ID,
         pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
@@ -106,13 +103,6 @@ class MqttSection(BaseModel):
     password_env: str | None = Field(
         default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Read the password from this environment variable."
     )
-    ca_file: Path | None = Field(
-        default=None,
-        description="mqtts: the CA the broker's certificate must chain to (default: the system's). "
-        "The broker's host name is always verified.",
-    )
-    cert_file: Path | None = Field(default=None, description="mqtts: a client certificate, for brokers that require one.")
-    key_file: Path | None = Field(default=None, description="mqtts: the client certificate's private key.")
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     session_expiry_s: int = Field(
         default=7 * 86_400,
@@ -129,11 +119,6 @@ class MqttSection(BaseModel):
         "for acknowledgements: the ingestor's memory bound.",
     )
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return checked_url(value, ("mqtt", "mqtts"), "mqtt://host:port or mqtts://host:port")
-
     @field_validator("password_file", "ca_file", "cert_file", "key_file")
     @classmethod
     def _password_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
@@ -149,28 +134,7 @@ class MqttSection(BaseModel):
             self.password is not None or self.password_file is not None or self.password_env is not None
         ) and self.username is None:
             raise ValueError("a password needs a username")
-        given = [name for name in ("ca_file", "cert_file", "key_file") if getattr(self, name) is not None]
-        if given and not self.tls:
-            raise ValueError(f"{', '.join(given)}: only for an mqtts:// url")
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("give cert_file and key_file together")
         return self
-
-    @property
-    def host(self) -> str:
-        """The broker's host name or address."""
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def port(self) -> int:
-        """The broker's port (1883, or 8883 for mqtts, when the URL has none)."""
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-
-    @property
-    def tls(self) -> bool:
-        """True for ``mqtts://``."""
-        return urlsplit(self.url).scheme == "mqtts"
 
     def resolved_password(self) -> str | None:
         """The password, read from ``password_file`` or ``password_env`` when one is given."""
@@ -179,18 +143,6 @@ class MqttSection(BaseModel):
         if self.password_env is not None:
             return _env_secret(self.password_env)
         return self.password
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """For ``mqtts://``: verifies the broker against ``ca_file`` and its host name; else None."""
-        from shared.tls import client_context
-
-        return client_context(self.ca_file, self.cert_file, self.key_file) if self.tls else None
-
-    def explain(self, error: BaseException) -> str:
-        """Why connecting failed, in words (TLS certificate problems named)."""
-        from shared.tls import explain
-
-        return explain(error, self.host, self.ca_file) if self.tls else str(error)
 
 
 class InfluxSection(BaseModel):

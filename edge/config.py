@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -42,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.broker import BrokerEndpoint
 from shared.errors import ConfigError
 from shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
 from shared.wire import Id
@@ -54,12 +54,9 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 DEFAULT_STATE_DIR = Path(".greenwire") / "edge"
 
 
-class MqttConfig(BaseModel):
-    """The broker the gateway publishes to."""
+class MqttConfig(BrokerEndpoint):
+    """The broker the gateway publishes to (URL and TLS files: ``shared.broker.BrokerEndpoint``)."""
 
-    model_config = _FROZEN
-
-    url: str = Field(description="mqtt://host:port (or mqtts:// for TLS).")
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
     password_file: Path | None = None
@@ -68,40 +65,6 @@ class MqttConfig(BaseModel):
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     qos: Literal[1] = Field(default=1, description="Readings are always published at QoS 1.")
-    ca_file: Path | None = Field(
-        default=None,
-        description="mqtts: the CA certificate the broker's certificate must chain to "
-        "(default: the system's trusted CAs). The broker's name is always verified.",
-    )
-    cert_file: Path | None = Field(default=None, description="mqtts: a client certificate, for brokers that require one.")
-    key_file: Path | None = Field(default=None, description="mqtts: the client certificate's private key.")
-
-    @model_validator(mode="after")
-    def _tls_files(self) -> Self:
-        given = [name for name in ("ca_file", "cert_file", "key_file") if getattr(self, name) is not None]
-        if given and not self.tls:
-            raise ValueError(f"{', '.join(given)}: only for an mqtts:// url")
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("give cert_file and key_file together")
-        return self
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return checked_url(value, ("mqtt", "mqtts"), "mqtt://host:port or mqtts://host:port")
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-
-    @property
-    def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
 
     def resolved_password(self) -> str | None:
         """The password, read from ``password_file`` when one is given."""
