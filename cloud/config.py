@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from shared.broker import BrokerEndpoint
 from shared.errors import ConfigError
 from shared.wire import Id
-from shared.yamlconfig import checked_url, load_model, relative_to_config
+from shared.yamlconfig import checked_url, load_model, read_config, relative_to_config
 
 if TYPE_CHECKING:
     from greenwire.stack import StackEnv
@@ -351,8 +351,5 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None =
 
 def load_config(path: Path) -> IngestConfig:
     """Read and validate an ingestor config file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    text = read_config(path)
     return parse_config(text, source=str(path), base_dir=path.parent)

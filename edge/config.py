@@ -45,7 +45,13 @@ from shared.broker import BrokerEndpoint
 from shared.errors import ConfigError
 from shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
 from shared.wire import Id
-from shared.yamlconfig import LocatedValueError, checked_url, load_model, relative_to_config
+from shared.yamlconfig import (
+    LocatedValueError,
+    checked_url,
+    load_model,
+    read_config,
+    relative_to_config,
+)
 
 STANDARD_BAUDRATES: Final = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
@@ -508,8 +514,5 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None =
 
 def load_config(path: Path) -> EdgeConfig:
     """Read and validate an edge config file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    text = read_config(path)
     return parse_config(text, source=str(path), base_dir=path.parent)

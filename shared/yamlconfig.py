@@ -155,6 +155,14 @@ def parse_yaml(text: str, *, source: str = "<config>") -> Any:
         raise ConfigError(f"invalid YAML: {exc}", path=source) from exc
 
 
+def read_config(path: Path) -> str:
+    """A config file's text, or a ``ConfigError`` naming the file and why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+
+
 def load_model(text: str, model: type[M], *, source: str = "<config>", context: Any = None) -> M:
     """Validate YAML ``text`` into ``model``; the first error becomes a ``ConfigError`` with its line.
 

@@ -48,9 +48,8 @@ from pydantic import (
 )
 
 from cloud.carbon.factors import load_factors
-from shared.errors import ConfigError
 from shared.wire import Id
-from shared.yamlconfig import LocatedValueError, load_model
+from shared.yamlconfig import LocatedValueError, load_model, read_config
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -258,8 +257,5 @@ class SiteModel(BaseModel):
 
 
 def load_sites(path: Path) -> SiteModel:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    text = read_config(path)
     return load_model(text, SiteModel, source=str(path))

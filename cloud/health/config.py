@@ -38,9 +38,8 @@ from cloud.config import (
     _secret_path,
 )
 from cloud.health.alerts import DEFAULT_RULES, AlertRule
-from shared.errors import ConfigError
 from shared.wire import Id
-from shared.yamlconfig import LocatedValueError, load_model
+from shared.yamlconfig import LocatedValueError, load_model, read_config
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 DEFAULT_HEALTH_CLIENT_ID = "greenwire-health-1"
@@ -177,8 +176,5 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None =
 
 
 def load_config(path: Path) -> HealthConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    text = read_config(path)
     return parse_config(text, source=str(path), base_dir=path.parent)
