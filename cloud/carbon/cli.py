@@ -220,6 +220,10 @@ def report(
         typer.echo(f"  budget for the period {result.budget_kgco2e:13,.1f} kgCO2e  ({result.budget_used_pct:.0f} % used: {state})")
     for source in sorted(result.factors):
         typer.echo(f"  factor: {source}")
+    from cloud.carbon.statement import factor_set_lines
+
+    for line in factor_set_lines(result):
+        typer.echo(f"  {line.item}: {line.value}")
     typer.echo(f"  factor table version {result.factor_table_version}")
 
 

@@ -4,6 +4,13 @@ Scope 2 location-based (GHG Protocol): the grid-import meters' energy, minute by
 times the intensity of that minute (an imported series for the zone, else the zone's static
 factor). ``sub_meter`` readings are never added: they allocate, they do not count twice.
 
+The static factors come from the building's factor set (:mod:`cloud.carbon.factor_choice`): the
+jurisdiction and reporting year of the period (UK DESNZ for GB, China MEE for CN-xx, EEA and the
+AIB residual mix for EU countries, EPA eGRID and the Emission Factors Hub for US-xxxx). The
+account names the sets, their versions and years (``factor_sets``), and says where an edition of
+another year had to stand in (``factor_notes``). An EU building reports market-based Scope 2 even
+without instruments: its whole import at the AIB residual mix of its country and year.
+
 Scope 2 of purchased district heat: the heat meters' energy times the building's ``heat_factor``
 (static, gCO2e per kWh of heat delivered). Without a heat factor heat is energy only. Heat has no
 contractual instruments, so the market-based total adds the same heat emissions as the
@@ -18,9 +25,11 @@ from typing import Any
 
 from cloud.carbon.account import location_based, minute_buckets
 from cloud.carbon.energy import CounterTracker, EnergyInterval, track
+from cloud.carbon.factor_choice import building_factors, static_grid
 from cloud.carbon.factors import FactorTable, load_factors
+from cloud.carbon.factorsets import BuildingFactors, load_library
 from cloud.carbon.intensity import IntensitySeries
-from cloud.carbon.site import Building
+from cloud.carbon.site import Building, MarketSection
 from cloud.carbon.store import InfluxV1
 
 
@@ -54,6 +63,19 @@ class Account:
     floor_area_m2: float = 0.0
     factors: set[str] = field(default_factory=set)
     factor_table_version: str = ""
+    jurisdiction: str | None = None
+    """The jurisdiction whose factor sets price the account (None for a zone outside them)."""
+    reporting_year: int | None = None
+    factor_choice: str = ""
+    """How the jurisdiction and year were chosen ("default from zone GB, reporting year 2024 ...")."""
+    factor_sets: list[str] = field(default_factory=list)
+    """Each published set used, with its version and what it priced."""
+    factor_notes: list[str] = field(default_factory=list)
+    """Where an edition of another year, or no edition of the jurisdiction, had to stand in."""
+    factor_library_version: str = ""
+    scope3_td_kgco2e: float | None = None
+    """Scope 3 (category 3) of the grid import's transmission and distribution losses, where the
+    factor set publishes a T&D factor (DESNZ); reported, never in the totals."""
 
     @property
     def total_kgco2e(self) -> float:
@@ -126,6 +148,13 @@ class Account:
             "scope1_kg": self.scope1_kgco2e,
             "factor_sources": sorted(self.factors),
             "factor_table_version": self.factor_table_version,
+            "jurisdiction": self.jurisdiction,
+            "reporting_year": self.reporting_year,
+            "factor_choice": self.factor_choice,
+            "factor_sets": list(self.factor_sets),
+            "factor_notes": list(self.factor_notes),
+            "factor_library_version": self.factor_library_version,
+            "scope3_td_kgco2e": self.scope3_td_kgco2e,
         }
 
 
@@ -145,13 +174,13 @@ def account(
 
     Readings may extend beyond the period: energy is cut at its edges by the minute.
     """
+    chosen = building_factors(building, start, table)
     table = table or load_factors()
-    try:
-        static = table.grid_factor(building.zone)
-    except KeyError:
-        static = None
+    static = static_grid(building, chosen, table)
     result = Account(building.id, start, end, floor_area_m2=building.floor_area_m2,
-                     factor_table_version=table.version)
+                     factor_table_version=table.version, jurisdiction=chosen.jurisdiction,
+                     reporting_year=chosen.year, factor_choice=chosen.chosen_by,
+                     factor_library_version=load_library().version)
     intervals: list[EnergyInterval] = []
     for meter in building.meters_with("grid_import"):
         tracker = CounterTracker(max_power_kw=meter.max_power_kw)
@@ -164,6 +193,8 @@ def account(
         result.scope2_location_kgco2e += minute.kg_co2e
         result.factors.add(minute.factor_source)
     _gas(result, building, gas_counters or {}, start, end, table)
+    if chosen.td_losses is not None and chosen.td_losses.value is not None:
+        result.scope3_td_kgco2e = result.grid_import_kwh * chosen.td_losses.value / 1000
     result.pv_generation_kwh = _energy(building, "pv_generation", counters, start, end)
     result.grid_export_kwh = _energy(building, "grid_export", counters, start, end)
     result.heat_kwh = _energy(building, "heat", counters, start, end)
@@ -173,7 +204,10 @@ def account(
         result.scope2_heat_kgco2e = result.heat_kwh * heat.g_per_kwh / 1000
         if result.heat_kwh:
             result.factors.add(heat.source)
-    _market(result, building, start, end)
+    _market(result, building, start, end, chosen, table)
+    result.factor_sets = chosen.sets_used(gas=bool(gas_counters), market=result.scope2_market_kgco2e is not None,
+                                          grid=result.grid_import_kwh > 0)
+    result.factor_notes = chosen.notes(gas=bool(gas_counters), market=result.scope2_market_kgco2e is not None)
     result.budget_kgco2e = building.budget_between(start, end)
     return result
 
@@ -217,14 +251,25 @@ class Market:
     sources: tuple[str, ...]
 
 
-def market_based(building: Building, start: datetime, end: datetime, grid_import_kwh: float) -> Market | None:
+def market_based(building: Building, start: datetime, end: datetime, grid_import_kwh: float,
+                 factors: BuildingFactors | None = None, table: FactorTable | None = None) -> Market | None:
     """Instruments first (each spread evenly over its own period, capped at the import), residual mix for the rest.
 
-    None when the building records no market section (then market-based is not reported).
+    The residual mix is the market section's, else the factor set's for the zone and reporting
+    year (AIB for an EU country); where the publisher prints none (full disclosure: AIB's N/A),
+    the location-based static factor prices the untracked energy, and the source says so. None
+    when the building records no market section and is not in the EU (then market-based is not
+    reported); an EU building without one reports its whole import at the residual mix.
     """
     market = building.market
-    if market is None:
+    if market is None and (building.factor_set is None or building.factor_set.jurisdiction is None) \
+            and not _in_eu(building.zone):
         return None
+    factors = factors or building_factors(building, start, table)
+    if market is None:
+        if factors.jurisdiction != "EU" or factors.residual_mix is None:
+            return None
+        market = MarketSection()
     covered_kwh = covered_kg = 0.0
     sources: list[str] = []
     for instrument in market.instruments:
@@ -239,34 +284,76 @@ def market_based(building: Building, start: datetime, end: datetime, grid_import
         covered_kg += kwh * instrument.g_per_kwh / 1000
         sources.append(f"{instrument.kind}: {instrument.source}")
     residual = grid_import_kwh - covered_kwh
-    sources.append(f"residual mix {market.residual_mix_g_per_kwh:g} g/kWh: {market.residual_mix_source}")
-    return Market(covered_kg + residual * market.residual_mix_g_per_kwh / 1000, covered_kwh, tuple(sources))
+    g_per_kwh, source = _residual_mix(building, market, factors, table)
+    sources.append(f"residual mix {g_per_kwh:g} g/kWh: {source}")
+    return Market(covered_kg + residual * g_per_kwh / 1000, covered_kwh, tuple(sources))
 
 
-def _market(result: Account, building: Building, start: datetime, end: datetime) -> None:
-    market = market_based(building, start, end, result.grid_import_kwh)
+def _in_eu(zone: str) -> bool:
+    from cloud.carbon.factorsets import jurisdiction_of
+
+    return jurisdiction_of(zone) == "EU"
+
+
+def _residual_mix(building: Building, market: MarketSection, factors: BuildingFactors,
+                  table: FactorTable | None) -> tuple[float, str]:
+    """The residual mix (g/kWh) for the untracked energy and its source."""
+    if market.residual_mix_g_per_kwh is not None:
+        return market.residual_mix_g_per_kwh, market.residual_mix_source or ""
+    chosen = factors.residual_mix
+    if chosen is None:  # the site model's validation requires one; a library without it is a bug
+        raise LookupError(f"no residual mix for zone {building.zone} in the factor library")
+    if chosen.value is not None:
+        return chosen.value, chosen.source
+    static = static_grid(building, factors, table or load_factors())
+    if static is None:
+        raise LookupError(f"{chosen.factor_set.id} prints no residual mix for {building.zone} and the zone has "
+                          "no static grid factor: give market.residual_mix_g_per_kwh")
+    return static.value, (f"{chosen.factor_set.id} prints no residual mix for {building.zone} "
+                          f"({chosen.factor.note}): the location-based factor is used, {static.source}")
+
+
+def _market(result: Account, building: Building, start: datetime, end: datetime, factors: BuildingFactors,
+            table: FactorTable) -> None:
+    market = market_based(building, start, end, result.grid_import_kwh, factors, table)
     if market is not None:
         result.instrument_kwh = market.instrument_kwh
         result.scope2_market_kgco2e = market.kgco2e
         result.factors.update(market.sources)
 
 
+_BASIS = {"gross_cv": "gross CV", "net_cv": "net CV"}
+
+
 def gas_intervals(building: Building, gas_counters: dict[str, tuple[str, Counter]],
-                  table: FactorTable) -> tuple[list[EnergyInterval], float, set[str]]:
+                  table: FactorTable | None, *, at: datetime) -> tuple[list[EnergyInterval], float, set[str]]:
     """The gas meters' energy intervals (volume x calorific value, or energy), the fuel's factor in
-    gCO2e/kWh, and the sources of both."""
-    fuel = table.fuel_factor("natural_gas")
-    cv = table.calorific_value("natural_gas")
-    calorific = building.gas_calorific_kwh_per_m3 or cv.value_kwh_per_m3
+    gCO2e/kWh, and the sources of both, for the period starting ``at`` (its reporting year).
+
+    The factor is the building's ``gas_factor`` or its factor set's natural gas (DESNZ gross CV
+    for GB, the enterprise guidelines' net CV for CN, EPA's for US), the calorific value on the
+    same basis; energy counters (kWh) are taken to be on the factor's basis, and the source says so.
+    """
+    fuel = building_factors(building, at, table).gas
+    assert fuel is not None  # a building always resolves a gas factor, if only the legacy default
+    basis = _BASIS[fuel.energy_basis]
+    volume = any(f == "gas_volume_m3" for f, _ in gas_counters.values())
+    if volume and fuel.calorific_kwh_per_m3 is None:
+        raise LookupError(f"building {building.id}: a gas meter counts m3 but no calorific value on the {basis} "
+                          "basis of its factor is known: set gas_calorific_kwh_per_m3")
+    calorific = fuel.calorific_kwh_per_m3 or 0.0
     intervals: list[EnergyInterval] = []
     for field_name, readings in gas_counters.values():
         per_unit = calorific if field_name == "gas_volume_m3" else 1.0
         intervals += track(((ts, value * per_unit, q) for ts, value, q in readings), CounterTracker())
-    sources = {f"{fuel.source} ({fuel.year}), {fuel.energy_basis}"}
-    if any(f == "gas_volume_m3" for f, _ in gas_counters.values()):
-        source = "site model" if building.gas_calorific_kwh_per_m3 else f"{cv.source} ({cv.year})"
-        sources.add(f"gas calorific value {calorific:g} kWh/m3 ({cv.energy_basis}): {source}")
-    return intervals, fuel.value, sources
+    sources = {f"natural gas {fuel.g_per_kwh:g} g/kWh ({basis}): {fuel.source}"}
+    if fuel.note:
+        sources.add(f"natural gas: {fuel.note}")
+    if volume:
+        sources.add(f"gas calorific value {calorific:g} kWh/m3 ({basis}): {fuel.calorific_source}")
+    if any(f == "gas_energy_kwh" for f, _ in gas_counters.values()):
+        sources.add(f"gas energy counters taken as kWh on the {basis} basis of the factor")
+    return intervals, fuel.g_per_kwh, sources
 
 
 def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str, Counter]], start: datetime,
@@ -274,7 +361,7 @@ def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str,
     """Scope 1 from gas meters: volume x calorific value (or energy) x the fuel's factor."""
     if not gas_counters:
         return
-    intervals, g_per_kwh, sources = gas_intervals(building, gas_counters, table)
+    intervals, g_per_kwh, sources = gas_intervals(building, gas_counters, table, at=start)
     kwh = sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
     result.gas_kwh = kwh
     result.scope1_kgco2e = kwh * g_per_kwh / 1000

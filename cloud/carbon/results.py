@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from cloud.carbon.account import MinuteEmissions, location_based, minute_buckets
 from cloud.carbon.energy import CounterTracker, track
+from cloud.carbon.factor_choice import building_factors, static_grid
 from cloud.carbon.factors import FactorTable, load_factors
 from cloud.carbon.intensity import IntensitySeries
 from cloud.carbon.site import Building
@@ -106,7 +107,7 @@ def other_minutes(
         out.heat_kg = {t: kwh * heat.g_per_kwh / 1000 for t, kwh in out.kwh["heat_kwh"].items()}
         out.heat_source = heat.source
     if building.meters_with("gas"):
-        intervals, g_per_kwh, sources = gas_intervals(building, gas, table)
+        intervals, g_per_kwh, sources = gas_intervals(building, gas, table, at=start)
         gas_kwh = {t: e.kwh for t, e in minute_buckets(intervals).items() if start <= t < end}
         out.kwh["gas_kwh"] = gas_kwh
         out.scope1_kg = {t: kwh * g_per_kwh / 1000 for t, kwh in gas_kwh.items()}
@@ -124,11 +125,7 @@ def minutes(
     table: FactorTable | None = None,
 ) -> list[MinuteEmissions]:
     """Each minute of [start, end) with grid-import energy, and its location-based emissions."""
-    table = table or load_factors()
-    try:
-        static = table.grid_factor(building.zone)
-    except KeyError:
-        static = None
+    static = static_grid(building, building_factors(building, start, table), table or load_factors())
     intervals = [
         i
         for meter in building.meters_with("grid_import")

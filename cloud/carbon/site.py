@@ -17,6 +17,8 @@
               - {gateway: gw-demo, device: b2-pv, role: pv_generation}
               - {gateway: gw-demo, device: b2-dh, role: heat}
             heat_factor: us_epa_district_hot_water   # or the network's own {value, source, year}
+            factor_set: {jurisdiction: GB, year: 2024}  # optional: default from the zone, the period's year
+            gas_factor: desnz-2024                   # optional: a set's natural gas, or {value, source, year}
 
 Roles: ``grid_import``, ``grid_export``, ``pv_generation``, ``sub_meter`` (allocation only,
 never added to the building's total), ``gas`` (m3 or kWh), ``heat`` (district heat, kWh).
@@ -26,6 +28,14 @@ table's ``heat`` section (``us_epa_district_hot_water``, ``us_epa_district_steam
 defaults) or the heat network's own published factor, ``{value: gCO2e per kWh of heat, source,
 year}``, which is what an operator should use where the network publishes one. Without it a
 building's heat is reported as energy only (there is no default).
+
+``factor_set`` picks the published factors by jurisdiction and reporting year (see
+:mod:`cloud.carbon.factorsets`): by default the zone's jurisdiction (GB -> UK DESNZ, CN-xx -> China
+MEE and the enterprise-guideline fuels, EU countries -> EEA and the AIB residual mix, US-xxxx ->
+EPA eGRID and the Emission Factors Hub) and the calendar year of the period. ``gas_factor`` names
+the set whose natural-gas factor prices the gas meters (``desnz-2024``) or gives the supplier's own
+``{value: gCO2e per kWh, source, year, energy_basis: gross_cv | net_cv}``. A ``market`` section may
+leave out the residual mix where the library has one for the zone (AIB for EU countries).
 Validated like the edge config: errors name the file and line.
 """
 
@@ -48,6 +58,7 @@ from pydantic import (
 )
 
 from cloud.carbon.factors import load_factors
+from cloud.carbon.factorsets import Jurisdiction, jurisdiction_of, load_library
 from shared.wire import Id
 from shared.yamlconfig import LocatedValueError, load_model, read_config
 
@@ -87,13 +98,24 @@ class Instrument(BaseModel):
 
 
 class MarketSection(BaseModel):
-    """What Scope 2 market-based needs: the building's instruments and the residual mix."""
+    """What Scope 2 market-based needs: the building's instruments and the residual mix (given
+    here, or left out to take the factor set's, e.g. AIB's for an EU country)."""
 
     model_config = _FROZEN
 
-    residual_mix_g_per_kwh: float = Field(ge=0)
-    residual_mix_source: str = Field(min_length=1, description="Where the residual-mix factor comes from, and its year.")
+    residual_mix_g_per_kwh: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    residual_mix_source: str | None = Field(
+        default=None, min_length=1, description="Where the residual-mix factor comes from, and its year."
+    )
     instruments: tuple[Instrument, ...] = ()
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.residual_mix_g_per_kwh is None) != (self.residual_mix_source is None):
+            missing = "residual_mix_source" if self.residual_mix_source is None else "residual_mix_g_per_kwh"
+            raise LocatedValueError(f"{missing} is required with the other residual-mix key "
+                                    "(or leave both out to take the factor set's residual mix)", loc=(missing,))
+        return self
 
 
 class HeatNetworkFactor(BaseModel):
@@ -111,6 +133,41 @@ class HeatNetworkFactor(BaseModel):
         if not value.strip():
             raise ValueError("the source of the factor must be given (who publishes it, and where)")
         return value
+
+
+class FactorSetChoice(BaseModel):
+    """Which published factors a building's account uses: a jurisdiction and a reporting year."""
+
+    model_config = _FROZEN
+
+    jurisdiction: Jurisdiction | None = Field(default=None, description="Default: the zone's jurisdiction.")
+    year: int | None = Field(default=None, ge=1990, le=2100,
+                             description="Default: the calendar year of the period (the building's timezone).")
+
+
+class OwnFuelFactor(BaseModel):
+    """A fuel supplier's own emission factor, as it publishes it."""
+
+    model_config = _FROZEN
+
+    value: float = Field(gt=0, allow_inf_nan=False, description="gCO2e per kWh of fuel energy.")
+    source: str = Field(min_length=1, description="Who publishes the factor, and where.")
+    year: int = Field(ge=1990, le=2100)
+    energy_basis: Literal["gross_cv", "net_cv"] = "gross_cv"
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the source of the factor must be given (who publishes it, and where)")
+        return value
+
+
+GasFactorRef = Annotated[
+    Annotated[str, Tag("name")] | Annotated[OwnFuelFactor, Tag("own")],
+    Discriminator(lambda value: "name" if isinstance(value, str) else "own"),
+]
+"""A factor set by id (its natural-gas factor), or the supplier's own factor."""
 
 
 def _heat_factor_kind(value: object) -> str:
@@ -152,6 +209,51 @@ class Building(BaseModel):
         description="District heat's emission factor: a factor-table name or {value, source, year}. "
         "Without it heat is energy only.",
     )
+    factor_set: FactorSetChoice | None = Field(
+        default=None, description="Jurisdiction and year of the published factors; default from the zone and period.",
+    )
+    gas_factor: GasFactorRef | None = Field(
+        default=None, description="Natural gas: a factor-set id, or {value, source, year, energy_basis}. "
+        "Default: the factor set's natural gas.",
+    )
+
+    @field_validator("gas_factor")
+    @classmethod
+    def _gas_factor_known(cls, value: str | OwnFuelFactor | None) -> str | OwnFuelFactor | None:
+        if isinstance(value, str):
+            try:
+                load_library().fuel_of(value, "natural_gas")
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+        return value
+
+    @model_validator(mode="after")
+    def _factor_set_exists(self) -> Self:
+        library = load_library()
+        zone_jurisdiction = jurisdiction_of(self.zone)
+        choice = self.factor_set or FactorSetChoice()
+        if choice.jurisdiction is not None and zone_jurisdiction not in (None, choice.jurisdiction):
+            raise LocatedValueError(
+                f"zone {self.zone} is in jurisdiction {zone_jurisdiction}; factor_set.jurisdiction "
+                f"{choice.jurisdiction} has no factors for it (leave jurisdiction out to take the zone's)",
+                loc=("factor_set", "jurisdiction"))
+        jurisdiction = choice.jurisdiction or zone_jurisdiction
+        if choice.year is not None:
+            years = library.years(jurisdiction) if jurisdiction is not None else []
+            if choice.year not in years:
+                known = ", ".join(str(y) for y in years) or "none"
+                raise LocatedValueError(
+                    f"the factor library holds no {jurisdiction or 'jurisdiction'} edition for {choice.year} "
+                    f"(editions: {known}); leave year out to take the period's", loc=("factor_set", "year"))
+        if self.market is not None and self.market.residual_mix_g_per_kwh is None:
+            held = jurisdiction is not None and any(
+                s.find("residual_mix", zone=self.zone) is not None
+                for s in library.sets if s.jurisdiction == jurisdiction)
+            if not held:
+                raise LocatedValueError(
+                    f"the factor library has no residual mix for zone {self.zone}: give "
+                    "residual_mix_g_per_kwh and residual_mix_source", loc=("market",))
+        return self
 
     @field_validator("heat_factor")
     @classmethod

@@ -75,6 +75,7 @@ def lines(account: Account, building: Building) -> list[Line]:
              "not reported (no instruments recorded)" if account.scope2_market_kgco2e is None
              else account.scope2_market_kgco2e, "kgCO2e"),
         *_heat_emissions(account),
+        *_td_losses(account),
         Line("emissions", "grid intensity of the energy used", account.intensity_g_per_kwh, "gCO2e/kWh"),
         Line("emissions", "per floor area, annualised", account.kgco2e_per_m2_year, "kgCO2e/m2/year"),
         Line("budget", "budget for the period", account.budget_kgco2e, "kgCO2e"),
@@ -84,9 +85,32 @@ def lines(account: Account, building: Building) -> list[Line]:
              100 * account.rejected_kwh / measured if measured else 0.0, "%"),
     ]
     rows += [Line("factors", "factor", source, "") for source in sorted(account.factors)]
+    rows += factor_set_lines(account)
     rows.append(Line("factors", "factor table version", account.factor_table_version, ""))
     rows += [Line("boundary", "meter", f"{m.gateway}/{m.device}", m.role) for m in building.meters]
     return rows
+
+
+def factor_set_lines(account: Account) -> list[Line]:
+    """The published factor sets the statement rests on: jurisdiction and reporting year (and how
+    they were chosen), each set with its version and what it priced, and every stand-in edition."""
+    if account.jurisdiction is None and not account.factor_sets:
+        return [Line("factors", "factor set", f"none: the zone is outside the factor library's jurisdictions "
+                     f"(reporting year {account.reporting_year})", "")]
+    rows = [Line("factors", "jurisdiction and reporting year",
+                 f"{account.jurisdiction}, {account.reporting_year} ({account.factor_choice})", "")]
+    rows += [Line("factors", "factor set", label, "") for label in account.factor_sets]
+    rows += [Line("factors", "factor set note", note, "") for note in account.factor_notes]
+    if account.factor_library_version:
+        rows.append(Line("factors", "factor library version", account.factor_library_version, ""))
+    return rows
+
+
+def _td_losses(account: Account) -> list[Line]:
+    if account.scope3_td_kgco2e is None:
+        return []
+    return [Line("emissions", "Scope 3, T&D losses of the grid import (category 3; not in the totals)",
+                 account.scope3_td_kgco2e, "kgCO2e")]
 
 
 def _heat_energy(account: Account) -> list[Line]:
@@ -142,6 +166,9 @@ def markdown(header: Header, building: Building, rows: list[Line]) -> str:
                            ("data quality", "Data quality")):
         out += ["", f"## {title}", "", "| | value | unit |", "|---|---:|---|"]
         out += [f"| {r.item} | {_number(r.value, r.unit)} | {r.unit} |" for r in by.get(section, [])]
+    out += ["", "## Factor sets", ""]
+    out += [f"- {r.item}: {r.value}" for r in by.get("factors", [])
+            if r.item in {"jurisdiction and reporting year", "factor set", "factor set note", "factor library version"}]
     out += ["", "## Factors used", ""]
     factors = [r for r in by.get("factors", []) if r.item == "factor"]
     out += [f"- {r.value}" for r in factors] or ["- none (no energy in the period)"]
