@@ -25,8 +25,10 @@ Format = Literal["md", "html", "csv"]
 
 METHOD = (
     "GHG Protocol corporate standard; Scope 2 guidance (location-based and, where instruments "
-    "are recorded, market-based). Energy from cumulative counter deltas; each minute's grid "
-    "energy multiplied by the grid intensity of that minute."
+    "are recorded or the jurisdiction publishes a residual mix, market-based). Energy from "
+    "cumulative counter deltas; each minute's grid energy multiplied by the grid intensity of "
+    "that minute (an imported series, else the static factor of the building's factor set for "
+    "the reporting year)."
 )
 _HASH_MD = "\nContent hash (SHA-256 of everything above this line): `{}`\n"
 _HASH_CSV_ITEM = "content_hash_sha256"
