@@ -211,6 +211,8 @@ def report(
     if result.gas_kwh:
         typer.echo(f"  gas                  {result.gas_kwh:14,.1f} kWh")
         typer.echo(f"  Scope 1 (gas)        {result.scope1_kgco2e:14,.1f} kgCO2e")
+    if result.scope3_td_kgco2e is not None:
+        typer.echo(f"  Scope 3 (T&D losses) {result.scope3_td_kgco2e:14,.1f} kgCO2e  (not in the totals)")
     if result.scope2_heat_kgco2e is not None:
         typer.echo(f"  total                {result.total_kgco2e:14,.1f} kgCO2e  (Scope 1 + Scope 2 location-based "
                    "+ Scope 2 heat)")

@@ -263,14 +263,15 @@ class BuildingFactors:
     residual_mix: Chosen | None
     gas: FuelFactor | None
 
-    def sets_used(self, *, grid: bool = True, gas: bool = True, market: bool = True) -> list[str]:
-        """Each set the account used, once, with what it priced: the grid factor (where there was
-        grid energy; it prices the minutes no imported series covers), the T&D losses, natural gas
-        (where there were gas meters) and the residual mix (where market-based was reported)."""
+    def sets_used(self, *, grid: bool = True, td: bool = True, gas: bool = True, market: bool = True) -> list[str]:
+        """Each set the account used, once, with what it priced: the static grid factor (where it
+        priced minutes no imported series covers), the T&D losses (where there was grid energy),
+        natural gas (where there were gas meters) and the residual mix (where market-based was
+        reported)."""
         uses: dict[str, list[str]] = {}
         for what, chosen, used in (
             ("electricity, static grid factor (the minutes no imported intensity series covers)", self.grid, grid),
-            ("T&D losses (Scope 3, not in the totals)", self.td_losses, grid),
+            ("T&D losses (Scope 3, not in the totals)", self.td_losses, td),
             ("residual mix (market-based)", self.residual_mix, market),
         ):
             if chosen is not None and used:
@@ -279,9 +280,10 @@ class BuildingFactors:
             uses.setdefault(self.gas.set_label, []).append("natural gas")
         return [f"{label}: {', '.join(what)}" for label, what in uses.items()]
 
-    def notes(self, *, gas: bool = True, market: bool = True) -> list[str]:
-        """Where an edition of another year, or no edition of the jurisdiction, stood in."""
-        used = [(self.grid, True), (self.td_losses, True), (self.residual_mix, market)]
+    def notes(self, *, grid: bool = True, td: bool = True, gas: bool = True, market: bool = True) -> list[str]:
+        """Where an edition of another year, or no edition of the jurisdiction, stood in (for the
+        factors the account used)."""
+        used = [(self.grid, grid), (self.td_losses, td), (self.residual_mix, market)]
         out = [c.note for c, wanted in used if wanted and c is not None and c.note]
         if gas and self.gas is not None and self.gas.note:
             out.append(self.gas.note)

@@ -205,9 +205,15 @@ def account(
         if result.heat_kwh:
             result.factors.add(heat.source)
     _market(result, building, start, end, chosen, table)
-    result.factor_sets = chosen.sets_used(gas=bool(gas_counters), market=result.scope2_market_kgco2e is not None,
-                                          grid=result.grid_import_kwh > 0)
-    result.factor_notes = chosen.notes(gas=bool(gas_counters), market=result.scope2_market_kgco2e is not None)
+    used = {"grid": static is not None and f"{static.source} ({static.year})" in result.factors,
+            "td": result.scope3_td_kgco2e is not None and result.grid_import_kwh > 0,
+            "gas": bool(gas_counters), "market": result.scope2_market_kgco2e is not None}
+    result.factor_sets = chosen.sets_used(**used)
+    result.factor_notes = chosen.notes(**used)
+    if used["grid"] and chosen.jurisdiction is not None and chosen.grid is None and static is not None:
+        hint = " (eGRID factors need a subregion zone such as US-CAMX)" if chosen.jurisdiction == "US" else ""
+        result.factor_notes.append(f"no {chosen.jurisdiction} grid factor for zone {building.zone} in the factor "
+                                   f"library: the legacy table's is used{hint}")
     result.budget_kgco2e = building.budget_between(start, end)
     return result
 

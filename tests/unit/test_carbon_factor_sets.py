@@ -233,3 +233,25 @@ def test_valid_factor_choices_load(tmp_path: Path) -> None:
     assert building.factor_set is not None and building.factor_set.year == 2023
     germany = SITES.replace("zone: GB", "zone: DE") + "        market: {instruments: []}\n"
     assert _load(tmp_path, germany).market is not None  # AIB supplies the residual mix
+
+
+def test_a_set_is_named_for_what_it_priced() -> None:
+    """With an imported series covering every minute, DESNZ's grid factor priced nothing: the
+    statement names DESNZ for the T&D losses only; a US country zone says eGRID needs a subregion."""
+    from cloud.carbon.intensity import IntensitySeries
+
+    start = datetime(2024, 3, 4, tzinfo=UTC)
+    series = IntensitySeries(zone="GB", kind="average", basis="direct", source="NESO test series",
+                             starts=(start,), values=(100.0,), periods=(timedelta(hours=3),))
+    building = Building(id="gb", floor_area_m2=100, zone="GB", meters=(GRID,))
+    result = account(building, _counters(start), series, start, start + timedelta(hours=3))
+    assert result.scope2_location_kgco2e == pytest.approx(3.0) and result.factors == {"NESO test series"}
+    assert len(result.factor_sets) == 1 and result.factor_sets[0].endswith(": T&D losses (Scope 3, not in the totals)")
+    us = Building(id="us", floor_area_m2=100, zone="US", meters=(GRID,))
+    result = account(us, _counters(start), None, start, start + timedelta(hours=3))
+    assert result.factor_notes == ["no US grid factor for zone US in the factor library: the legacy table's is used "
+                                   "(eGRID factors need a subregion zone such as US-CAMX)"]
+    camx = Building(id="us", floor_area_m2=100, zone="US-CAMX", meters=(GRID,))
+    result = account(camx, _counters(start), None, start, start + timedelta(hours=3))
+    assert result.scope2_location_kgco2e == pytest.approx(30 * 225.227 / 1000)  # eGRID 2022, CO2
+    assert result.factor_notes == ["egrid-2022 used for 2024: the latest edition in the library not after 2024"]
