@@ -70,6 +70,9 @@ class LibraryFactor(BaseModel):
         description="g per kWh; None only where the publisher prints no value (a residual mix of N/A).",
     )
     gases: Literal["co2", "co2e"]
+    unit: Literal["gCO2/kWh", "gCO2e/kWh"] = Field(
+        description="Per kWh of electricity consumed, or of fuel energy on the factor's calorific basis."
+    )
     gas_detail: str = ""
     basis: Literal["generation", "consumption", "td_losses", "residual_mix", "gross_cv", "net_cv"]
     scope: Literal["scope1", "scope2_location", "scope2_market", "scope3"]
@@ -89,6 +92,8 @@ class LibraryFactor(BaseModel):
                 raise ValueError("a fuel factor needs a fuel, a gross_cv or net_cv basis and scope1")
         elif not self.zone or self.fuel is not None:
             raise ValueError(f"a {self.kind} factor needs a zone and no fuel")
+        if self.unit != ("gCO2e/kWh" if self.gases == "co2e" else "gCO2/kWh"):
+            raise ValueError(f"unit {self.unit} does not match gases {self.gases}")
         if self.value is None and (self.kind != "residual_mix" or not self.note):
             raise ValueError("only a residual mix may have no value, and then a note must say why")
         return self

@@ -156,7 +156,7 @@ def test_the_library_is_well_formed(tmp_path: Path) -> None:
     bad.write_text(
         'version: "x"\nsets:\n  - {id: s, family: f, jurisdiction: GB, year: 2024, publisher: p, title: t,\n'
         "     version: v, url: u, licence: l, copy: c,\n"
-        "     factors: [{kind: grid, value: 1, gases: co2, basis: generation, scope: scope2_location,\n"
+        "     factors: [{kind: grid, value: 1, gases: co2, unit: gCO2/kWh, basis: generation, scope: scope2_location,\n"
         "                table: t, row: r, verification: copied_file}]}\n"
     )
     with pytest.raises(ConfigError, match=r"library.yaml:5:.*a grid factor needs a zone"):
