@@ -27,7 +27,7 @@ from cloud.carbon.account import location_based, minute_buckets
 from cloud.carbon.energy import CounterTracker, EnergyInterval, track
 from cloud.carbon.factor_choice import building_factors, static_grid
 from cloud.carbon.factors import FactorTable, load_factors
-from cloud.carbon.factorsets import BuildingFactors, load_library
+from cloud.carbon.factorsets import BuildingFactors, jurisdiction_of, load_library
 from cloud.carbon.intensity import IntensitySeries
 from cloud.carbon.site import Building, MarketSection
 from cloud.carbon.store import InfluxV1
@@ -268,8 +268,8 @@ def market_based(building: Building, start: datetime, end: datetime, grid_import
     reported); an EU building without one reports its whole import at the residual mix.
     """
     market = building.market
-    if market is None and (building.factor_set is None or building.factor_set.jurisdiction is None) \
-            and not _in_eu(building.zone):
+    chosen_eu = building.factor_set is not None and building.factor_set.jurisdiction == "EU"
+    if market is None and not chosen_eu and jurisdiction_of(building.zone) != "EU":
         return None
     factors = factors or building_factors(building, start, table)
     if market is None:
@@ -293,12 +293,6 @@ def market_based(building: Building, start: datetime, end: datetime, grid_import
     g_per_kwh, source = _residual_mix(building, market, factors, table)
     sources.append(f"residual mix {g_per_kwh:g} g/kWh: {source}")
     return Market(covered_kg + residual * g_per_kwh / 1000, covered_kwh, tuple(sources))
-
-
-def _in_eu(zone: str) -> bool:
-    from cloud.carbon.factorsets import jurisdiction_of
-
-    return jurisdiction_of(zone) == "EU"
 
 
 def _residual_mix(building: Building, market: MarketSection, factors: BuildingFactors,
