@@ -92,6 +92,10 @@ def test_import_grid_and_report_a_building(influxdb: InfluxDB1, influx_db: str, 
     text = runner.invoke(app, ["carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "cambridge",
                                "--building", "b2", *window, *config])
     assert "Scope 2 (location)" in text.output and "kgCO2e" in text.output
+    # The NESO series priced every minute; DESNZ 2022 is named for the Scope 3 T&D line it prices.
+    assert "jurisdiction and reporting year: GB, 2022 (default from zone GB, reporting year 2022 from the period)" \
+        in text.output, text.output
+    assert "Scope 3 (T&D losses)" in text.output and "factor set note: desnz-2023 used for 2022" in text.output
     assert result["energy_kwh"] == result["grid_import_kwh"]
     assert result["emissions_location_kg"] == result["scope2_location_kgco2e"]
     assert result["factor_sources"] == result["factors"]
