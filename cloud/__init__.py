@@ -25,5 +25,5 @@ timestamp overwrites the earlier one.
 Modules: ``config`` (YAML → frozen ``IngestConfig``), ``validate`` and
 ``points`` (pure), ``writers`` (InfluxDB v1 and v2), ``rejects`` (the
 rejected-message store), ``mqtt`` (the consumer), ``ingest`` (the pipeline)
-and ``cli`` (``greenwire ingest``). Errors are those of :mod:`shared.errors`.
+and ``cli`` (``greenwire ingest``). Errors are those of :mod:`greenwire.shared.errors`.
 """

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from shared.quantities import COUNTERS, QUANTITIES
-from shared.wire import Quality
+from greenwire.shared.quantities import COUNTERS, QUANTITIES
+from greenwire.shared.wire import Quality
 
 SEVERITY: Final = {
     Quality.GOOD: 0,

@@ -9,7 +9,7 @@ costs the others at most its own timeout, then is backed off exponentially
 repeats at debug level, and its recovery at info level.
 
 Everything pymodbus raises is translated here, and only here, into
-``shared.errors.DeviceError``.
+``greenwire.shared.errors.DeviceError``.
 """
 
 from __future__ import annotations
@@ -24,26 +24,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from edge.config import BusConfig, DeviceConfig, RtuOverTcpBusConfig, SerialBusConfig
-from edge.counters import CounterGuard
-from edge.plan import ReadPlan, build_plan
-from edge.profile import Profile, load_profile
-from shared.errors import DeviceError
-from shared.wire import Quality
+from greenwire.edge.config import BusConfig, DeviceConfig, RtuOverTcpBusConfig, SerialBusConfig
+from greenwire.edge.counters import CounterGuard
+from greenwire.edge.plan import ReadPlan, build_plan
+from greenwire.edge.profile import Profile, load_profile
+from greenwire.shared.errors import DeviceError
+from greenwire.shared.readings import PolledReading
+from greenwire.shared.wire import Quality
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class PolledReading:
-    """One successful read of one device: the values, when they were read, and their quality."""
-
-    device: str
-    ts: datetime
-    values: dict[str, float]
-    quality: Quality = Quality.GOOD
 
 
 @dataclass(slots=True)
@@ -234,6 +225,24 @@ class ModbusBus:
                 return None
             return list(response.registers)
 
+    async def answers(self, unit: int) -> bool:
+        """Whether ``unit`` answers at all: one read of holding register 0, once, for a bus scan.
+
+        A register map without that register still answers, with a Modbus exception, so one
+        request per unit id tells a device from silence; only a timeout means nobody is there.
+        """
+        from pymodbus.exceptions import ModbusException
+
+        async with self._lock:
+            try:
+                client = await self._connect()
+                async with asyncio.timeout(self.config.timeout_s * (1 + self.config.retries) + 0.5):
+                    await client.read_holding_registers(0, count=1, device_id=unit)
+            except (TimeoutError, ModbusException, OSError):
+                await self._close()
+                return False
+            return True
+
     async def close(self) -> None:
         """Close the connection (``run`` closes it itself when it ends)."""
         await self._close()
@@ -334,7 +343,7 @@ class ModbusBus:
         """Walk a SunSpec device's model chain and build its plan (once; again after a failure)."""
         from pymodbus.exceptions import ModbusException
 
-        from edge.sunspec import SunSpecError, build_profile, discover
+        from greenwire.edge.sunspec import SunSpecError, build_profile, discover
 
         unit = device.config.unit
 

@@ -3,7 +3,7 @@
 Per hub, one task::
 
     GET {url}/Observation?_cursor=C&_count=N --> Bundle --> each "match" entry:
-        edge.fhir.map_observation (consent, FHIR validation, LOINC, units, pseudonym)
+        greenwire.edge.fhir.map_observation (consent, FHIR validation, LOINC, units, pseudonym)
         --> dedup against what this gateway already forwarded (id / identifier)
         --> one vitals batch in the SQLite buffer (the same store-and-forward path as
             meter readings, in a file of its own) --> then the cursor and the keys are
@@ -41,11 +41,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from edge.buffer import AsyncBuffer
-from edge.config import WearablesConfig, WearableSourceConfig
-from edge.fhir import Mapped, Pseudonymiser, Rejected, RejectReason, map_observation
-from shared.errors import DeviceError
-from shared.vitals import VitalObservation, VitalStatus
+from greenwire.edge.config import WearablesConfig, WearableSourceConfig
+from greenwire.edge.fhir import Mapped, Pseudonymiser, Rejected, RejectReason, map_observation
+from greenwire.shared.errors import DeviceError
+from greenwire.shared.vitals import VitalObservation, VitalStatus
+from greenwire.transport.buffer import AsyncBuffer
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +362,7 @@ class WearableSource:
 
 
 def _key_of(entry: dict[str, Any]) -> str | None:
-    from edge.fhir import dedup_key
+    from greenwire.edge.fhir import dedup_key
 
     resource = entry.get("resource")
     if isinstance(resource, dict) and resource.get("resourceType") == "Observation":

@@ -1,7 +1,7 @@
 """The ``greenwire`` command: one entry point, a sub-command per part of the system.
 
-Each part keeps its own sub-app next to its code (``edge/cli.py``,
-``cloud/cli.py``, ``simulators/cli.py``, ``greenwire/stack_cli.py``); this
+Each part keeps its own sub-app next to its code (``greenwire/commands/edge.py``,
+``greenwire/commands/ingest.py``, ``greenwire/commands/sim.py``, ``greenwire/commands/stack.py``); this
 module only mounts them. Sub-apps import their heavy libraries inside the
 commands, so ``greenwire --help`` works on a gateway that installed only
 ``greenwire[edge]``.
@@ -15,16 +15,16 @@ from typing import Annotated
 
 import typer
 
-from cloud.carbon.cli import carbon_app, import_app
-from cloud.cli import app as ingest_app
-from cloud.grafana.cli import app as grafana_app
-from cloud.grafana.cli import report_command
-from cloud.health.cli import app as health_app
-from edge.cli import app as edge_app
 from greenwire import __version__
-from greenwire.deploy_cli import app as deploy_app
-from greenwire.stack_cli import app as stack_app
-from simulators.cli import app as sim_app
+from greenwire.commands.carbon import carbon_app, import_app
+from greenwire.commands.deploy import app as deploy_app
+from greenwire.commands.edge import app as edge_app
+from greenwire.commands.grafana import app as grafana_app
+from greenwire.commands.grafana import report_command
+from greenwire.commands.health import app as health_app
+from greenwire.commands.ingest import app as ingest_app
+from greenwire.commands.sim import app as sim_app
+from greenwire.commands.stack import app as stack_app
 
 app = typer.Typer(
     help="""greenwire: building-energy and health telemetry from gateways to live carbon numbers.
@@ -98,8 +98,8 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1."""
-    from shared.vitals import alert_json_schema, vitals_json_schema
-    from shared.wire import batch_json_schema
+    from greenwire.shared.vitals import alert_json_schema, vitals_json_schema
+    from greenwire.shared.wire import batch_json_schema
 
     schemas = {
         "readings": ("greenwire.readings.v1", batch_json_schema),
@@ -119,7 +119,7 @@ def schema(
 
 def main() -> None:
     """Console-script entry point: errors meant for a person end in one line and exit code 1."""
-    from shared.errors import GreenwireError
+    from greenwire.shared.errors import GreenwireError
 
     try:
         app()

@@ -28,7 +28,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from shared.errors import GreenwireError
+from greenwire.shared.errors import GreenwireError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ REPLAY_START = datetime(2022, 6, 1, 6, tzinfo=UTC)
 
 
 def _edge_config(mqtt_url: str, state: Path, ports: dict[str, int], speed: float) -> Any:
-    from edge.config import (
+    from greenwire.edge.config import (
         BufferConfig,
         DeviceConfig,
         EdgeConfig,
@@ -94,9 +94,9 @@ def _demo_buildings() -> dict[str, Any]:
     Each annual budget is the building's recorded 2022 electricity at the GB average intensity,
     so a building runs "at risk" when the replayed hours use more than its average.
     """
-    from cloud.carbon.factors import load_factors
-    from cloud.carbon.site import Building
-    from simulators.series import builtin_series
+    from greenwire.cloud.carbon.factors import load_factors
+    from greenwire.cloud.sites import Building
+    from greenwire.simulators.series import builtin_series
 
     gb = load_factors().grid_factor("GB").value
     return {
@@ -129,9 +129,9 @@ def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> d
     that intensity, since the replay runs faster than real time) and its budget status at that rate."""
     from datetime import timedelta
 
-    from cloud.carbon.facts import AccountSchedule
-    from cloud.carbon.live import refresh
-    from cloud.carbon.store import InfluxV1
+    from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.cloud.carbon.facts import AccountSchedule
+    from greenwire.cloud.carbon.live import refresh
 
     global _ACCOUNTS
     if _ACCOUNTS is None:
@@ -195,11 +195,12 @@ def _carbon_cells(figures: tuple[float, float, str] | None) -> tuple[str, str, s
 
 
 async def _run(env: Any, seconds: float | None, speed: float, state: Path, console: Console) -> int:
-    from cloud.config import IngestConfig
-    from cloud.ingest import Ingestor
-    from edge.agent import EdgeAgent, broker_settings, install_signal_handlers
-    from simulators.modbus_meter import MeterServer, SimMeter
-    from simulators.series import Replay, builtin_series
+    from greenwire.cloud.ingest.config import IngestConfig
+    from greenwire.cloud.ingest.pipeline import Ingestor
+    from greenwire.edge.agent import EdgeAgent, broker_settings
+    from greenwire.shared.lifecycle import install_signal_handlers
+    from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+    from greenwire.simulators.series import Replay, builtin_series
 
     stop = asyncio.Event()
     install_signal_handlers(stop)

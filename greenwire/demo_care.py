@@ -60,11 +60,11 @@ class CareSite:
         self.service: Any = None
 
     async def __aenter__(self) -> CareSite:
-        from cloud.health.alerts import DEFAULT_RULES
-        from cloud.health.config import HealthConfig
-        from cloud.health.service import HealthService
-        from edge.agent import EdgeAgent, broker_settings
-        from edge.config import (
+        from greenwire.cloud.health.alerts import DEFAULT_RULES
+        from greenwire.cloud.health.config import HealthConfig
+        from greenwire.cloud.health.service import HealthService
+        from greenwire.edge.agent import EdgeAgent, broker_settings
+        from greenwire.edge.config import (
             BufferConfig,
             DeviceConfig,
             EdgeConfig,
@@ -74,10 +74,10 @@ class CareSite:
             WearablesConfig,
             WearableSourceConfig,
         )
-        from simulators.environment import Room
-        from simulators.modbus_meter import MeterServer, SimMeter
-        from simulators.series import Replay, builtin_series
-        from simulators.wearable import WearableHub, WearableServer, make_participants
+        from greenwire.simulators.environment import Room
+        from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+        from greenwire.simulators.series import Replay, builtin_series
+        from greenwire.simulators.wearable import WearableHub, WearableServer, make_participants
 
         self.state.mkdir(parents=True, exist_ok=True)
         key = self.state / "care-pseudonym.key"
@@ -149,7 +149,7 @@ class CareSite:
             await server.stop()
 
     def figures(self) -> dict[str, Any]:
-        from cloud.health.service import health_snapshot
+        from greenwire.cloud.health.service import health_snapshot
 
         snap = health_snapshot(self.service, SITE)
         source = self.agent.wearables[0].stats

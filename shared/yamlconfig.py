@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from shared.errors import ConfigError
+from greenwire.shared.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 

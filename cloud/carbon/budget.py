@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from cloud.carbon.report import account_from_influx
-from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.carbon.report import account_from_influx
+from greenwire.cloud.sites import Building
 
 RECENT = timedelta(days=28)
 

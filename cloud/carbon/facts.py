@@ -32,12 +32,12 @@ from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from cloud.carbon.budget import carbon_account
-from cloud.carbon.report import Account, account_from_influx
-from cloud.carbon.results import local_midnight
-from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1
-from shared.lineprotocol import SeriesPrefix
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.carbon.budget import carbon_account
+from greenwire.cloud.carbon.report import Account, account_from_influx
+from greenwire.cloud.carbon.results import local_midnight
+from greenwire.cloud.sites import Building
+from greenwire.shared.lineprotocol import SeriesPrefix
 
 DAILY_MEASUREMENT: Final = "carbon_daily"
 ACCOUNT_MEASUREMENT: Final = "carbon_account"

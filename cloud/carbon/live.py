@@ -2,7 +2,7 @@
 
 One update of a building writes today's minutes, hours and day, re-sums the month from its days,
 writes today's account (``carbon_daily``), the year's account when it is due (``carbon_account``,
-see ``cloud.carbon.facts``) and the live figures (``carbon_live``: intensity and emission rate
+see ``greenwire.cloud.carbon.facts``) and the live figures (``carbon_live``: intensity and emission rate
 over the last 15 measured minutes). It returns what the carbon signal for building-management
 systems needs.
 """
@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cloud.carbon.factors import load_factors
-from cloud.carbon.facts import AccountSchedule, account_line, daily_line
-from cloud.carbon.report import READ_MARGIN, account, fetch_counters
-from cloud.carbon.results import (
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.carbon.factors import load_factors
+from greenwire.cloud.carbon.facts import AccountSchedule, account_line, daily_line
+from greenwire.cloud.carbon.report import READ_MARGIN, account, fetch_counters
+from greenwire.cloud.carbon.results import (
     day_results,
     lines,
     live_figures,
@@ -25,8 +26,7 @@ from cloud.carbon.results import (
     minutes,
     month_from_days,
 )
-from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.sites import Building
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloud.carbon.account import location_based, minute_buckets
-from cloud.carbon.energy import CounterTracker, EnergyInterval, track
-from cloud.carbon.factors import FactorTable, load_factors
-from cloud.carbon.intensity import IntensitySeries
-from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.carbon.emissions import location_based, minute_buckets
+from greenwire.cloud.carbon.energy import CounterTracker, EnergyInterval, track
+from greenwire.cloud.carbon.factors import FactorTable, load_factors
+from greenwire.cloud.carbon.intensity import IntensitySeries
+from greenwire.cloud.sites import Building
 
 
 @dataclass(slots=True)

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cloud.carbon.account import MinuteEmissions, location_based, minute_buckets
-from cloud.carbon.energy import CounterTracker, track
-from cloud.carbon.factors import FactorTable, load_factors
-from cloud.carbon.intensity import IntensitySeries
-from cloud.carbon.site import Building
-from shared.lineprotocol import SeriesPrefix
+from greenwire.cloud.carbon.emissions import MinuteEmissions, location_based, minute_buckets
+from greenwire.cloud.carbon.energy import CounterTracker, track
+from greenwire.cloud.carbon.factors import FactorTable, load_factors
+from greenwire.cloud.carbon.intensity import IntensitySeries
+from greenwire.cloud.sites import Building
+from greenwire.shared.lineprotocol import SeriesPrefix
 
 MEASUREMENT = "carbon"
 LIVE_MEASUREMENT = "carbon_live"
@@ -92,7 +92,7 @@ def other_minutes(
 ) -> OtherMinutes:
     """PV generation, grid export, heat and gas energy per minute of [start, end), from counter deltas,
     with gas's Scope 1 and heat's Scope 2 (heat kWh x the static heat factor / 1000) per minute."""
-    from cloud.carbon.report import gas_intervals, heat_factor
+    from greenwire.cloud.carbon.report import gas_intervals, heat_factor
 
     out = OtherMinutes()
     for role, name in ROLE_FIELDS.items():
@@ -194,7 +194,7 @@ def period_end(resolution: str, start: datetime, timezone: str) -> datetime:
 
 def lines(site: str, building: Building, rolled: dict[str, dict[datetime, PeriodResult]], version: str) -> list[str]:
     """Line protocol of the results (see the module docstring)."""
-    from cloud.carbon.report import market_based
+    from greenwire.cloud.carbon.report import market_based
 
     out: list[str] = []
     for resolution, periods in rolled.items():
@@ -253,7 +253,7 @@ def signal_payload(
     """The retained carbon signal for building-management systems (``greenwire.carbon.v1``)."""
     import orjson
 
-    from cloud.carbon.bands import SCHEME, band
+    from greenwire.cloud.carbon.bands import SCHEME, band
 
     end, intensity, rate = live
     return orjson.dumps({
@@ -311,8 +311,8 @@ def compute(influx: object, site: str, building: Building, start: datetime, end:
     summed from the stored days afterwards (``month_from_days``), so computing one day never
     overwrites a month with that day alone.
     """
-    from cloud.carbon.report import fetch_counters
-    from cloud.carbon.store import InfluxV1
+    from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.cloud.carbon.report import fetch_counters
 
     assert isinstance(influx, InfluxV1)
     counters, gas = fetch_counters(influx, building, start, end)
@@ -323,7 +323,7 @@ def compute(influx: object, site: str, building: Building, start: datetime, end:
 
 def month_from_days(influx: object, site: str, building: Building, month_start: datetime) -> list[str]:
     """The month's row re-summed from its stored daily rows (so a live run can refresh it cheaply)."""
-    from cloud.carbon.store import InfluxV1, _ns, _quote
+    from greenwire.cloud.adapters.influxql import InfluxV1, _ns, _quote
 
     assert isinstance(influx, InfluxV1)
     tz = ZoneInfo(building.timezone)

@@ -2,7 +2,7 @@
 
 Template variables are filled by their own ``SHOW TAG VALUES`` queries in order (a later
 variable's query may use an earlier one), then each panel's queries are interpolated by
-:mod:`cloud.grafana.macros` for the panel's time range (its ``timeFrom`` or the
+:mod:`greenwire.cloud.grafana.macros` for the panel's time range (its ``timeFrom`` or the
 dashboard's) and sent to InfluxDB's ``/query`` with millisecond epochs, as Grafana's
 InfluxQL backend does. Used by the panel-query proof in the tests and by ``greenwire report``.
 """
@@ -17,9 +17,14 @@ from typing import Any
 
 import httpx
 
-from cloud.grafana.macros import VariableValue, calculate_interval, interpolate, resolve_relative
-from cloud.grafana.model import Dashboard, Panel, Variable
-from shared.errors import StoreError, StoreRejected
+from greenwire.cloud.grafana.macros import (
+    VariableValue,
+    calculate_interval,
+    interpolate,
+    resolve_relative,
+)
+from greenwire.cloud.grafana.model import Dashboard, Panel, Variable
+from greenwire.shared.errors import StoreError, StoreRejected
 
 Query = Callable[[str], list[dict[str, Any]]]
 """InfluxQL text -> the ``series`` of its result (``name``, ``tags``, ``columns``, ``values``)."""

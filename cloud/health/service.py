@@ -4,12 +4,12 @@ It subscribes, as its own shared-subscription group (``health``), to the vitals 
 readings of the pilot's sites only (``greenwire/v1/{site}/+/vitals`` and ``.../readings``, the
 latter for their indoor-environment sensors; a gateway of another site finds no subscriber
 and keeps its vitals buffered), with the
-ingestor's at-least-once machinery (``cloud.mqtt.Consumer``: persistent session, manual
+ingestor's at-least-once machinery (``greenwire.cloud.adapters.mqtt.Consumer``: persistent session, manual
 acknowledgement). For each message, in arrival order:
 
-1. validate (``cloud.health.validate`` for vitals, ``cloud.validate`` for readings; readings
+1. validate (``greenwire.cloud.health.intake`` for vitals, ``greenwire.cloud.ingest.validate`` for readings; readings
    without temperature, humidity or CO2 are acknowledged and left to the ingestor);
-2. evaluate the alert rules on its samples, in time order (``cloud.health.alerts``);
+2. evaluate the alert rules on its samples, in time order (``greenwire.cloud.health.alerts``);
 3. write its points and its alert events to the ``raw`` retention policy in one request,
    retried with capped backoff while InfluxDB is unreachable (nothing is acknowledged meanwhile);
 4. publish the alert events on ``greenwire/v1/{site}/alerts/{gateway}`` (QoS 1, retried);
@@ -17,7 +17,7 @@ acknowledgement). For each message, in arrival order:
 
 Every ``aggregate_interval_s`` the current and previous hour, today, and every period that
 late data touched are recomputed from the raw data into the ``aggregates`` policy
-(``cloud.health.aggregate``). Rejected vitals messages are counted and recorded without their
+(``greenwire.cloud.health.aggregate``). Rejected vitals messages are counted and recorded without their
 payload (only its size and SHA-256): a payload that fails validation may hold what must
 never be stored. Logs carry counts and reason codes, never a pseudonym or a value.
 """
@@ -38,26 +38,26 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from cloud.carbon.store import InfluxV1
-from cloud.config import InfluxSection
-from cloud.health.aggregate import Aggregator, SiteFigures
-from cloud.health.alerts import AlertEngine, Sample
-from cloud.health.config import HealthConfig, HealthInflux
-from cloud.health.points import (
+from greenwire.cloud.adapters.influx import InfluxV1Writer
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.adapters.mqtt import Consumer, Delivery, backoff_delay
+from greenwire.cloud.adapters.settings import InfluxSection
+from greenwire.cloud.health.aggregate import Aggregator, SiteFigures
+from greenwire.cloud.health.alerts import AlertEngine, Sample
+from greenwire.cloud.health.config import HealthConfig, HealthInflux
+from greenwire.cloud.health.intake import AcceptedVitals, validate_vitals, vitals_topic_ids
+from greenwire.cloud.health.lines import (
     alert_line,
     environment_line,
     environment_values,
     rejected_line,
     vitals_lines,
 )
-from cloud.health.validate import AcceptedVitals, validate_vitals, vitals_topic_ids
-from cloud.mqtt import Consumer, Delivery, backoff_delay
-from cloud.validate import Accepted, Rejected, RejectReason, validate_message
-from cloud.writers import InfluxV1Writer
-from shared.aioloop import tolerate_closed_socket_registration
-from shared.errors import BrokerError, StoreError, StoreRejected
-from shared.topics import alerts_topic, readings_filter, shared_filter, vitals_filter
-from shared.vitals import AlertEvent, AlertState, VitalStatus
+from greenwire.cloud.ingest.validate import Accepted, Rejected, RejectReason, validate_message
+from greenwire.shared.aioloop import tolerate_closed_socket_registration
+from greenwire.shared.errors import BrokerError, StoreError, StoreRejected
+from greenwire.shared.topics import alerts_topic, readings_filter, shared_filter, vitals_filter
+from greenwire.shared.vitals import AlertEvent, AlertState, VitalStatus
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ async def erase_subject(config: HealthConfig, pseudonym: str) -> int:
     """Drop every series of one participant from the health database; returns how many there were."""
     import httpx
 
-    from shared.vitals import PSEUDONYM_PATTERN
+    from greenwire.shared.vitals import PSEUDONYM_PATTERN
 
     if not re.fullmatch(PSEUDONYM_PATTERN, pseudonym):
         raise ValueError("not a pseudonym")
@@ -238,7 +238,7 @@ class HealthService:
         self._last_ns = 0
         carbon_sites = None
         if config.carbon_sites is not None:
-            from cloud.carbon.site import load_sites
+            from greenwire.cloud.sites import load_sites
 
             carbon_sites = load_sites(config.carbon_sites)
         influx = config.influx

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.counters import CounterGuard, CounterSpec
-from edge.profile import Profile
-from shared.wire import Quality
+from greenwire.edge.counters import CounterGuard, CounterSpec
+from greenwire.edge.profile import Profile
+from greenwire.shared.wire import Quality
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

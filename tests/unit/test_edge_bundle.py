@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from edge.config import load_config
 from greenwire.cli import app
+from greenwire.edge.config import load_config
 
 
 def test_bundle_carries_config_unit_secrets_and_checksums(tmp_path: Path) -> None:

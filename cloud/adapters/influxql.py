@@ -1,0 +1,134 @@
+"""Reading counters and grid intensity from InfluxDB, and storing imported intensity series.
+
+InfluxQL over the 1.x HTTP API (``/query``, ``/write``), which InfluxDB 1.x answers and 2.x
+and 3 answer through their v1 compatibility endpoints. Measurement ``grid_intensity``:
+tags ``zone``, ``kind``, ``basis``, ``source``; field ``g_per_kwh``; time = start of the
+value's period (the period is the step to the next point).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from greenwire.cloud.carbon.intensity import IntensitySeries
+from greenwire.shared.errors import StoreError, StoreRejected
+from greenwire.shared.lineprotocol import SeriesPrefix
+
+GRID_MEASUREMENT = "grid_intensity"
+
+
+def _ns(at: datetime) -> int:
+    return int(at.timestamp()) * 10**9 + at.microsecond * 1000
+
+
+def _from_ns(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns // 10**9, UTC) + timedelta(microseconds=(ns % 10**9) // 1000)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxV1:
+    """The few InfluxQL calls the carbon commands need."""
+
+    def __init__(self, url: str, database: str, *, timeout_s: float = 30.0, username: str | None = None,
+                 password: str | None = None, token: str | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        """``username``/``password`` for InfluxDB 1.x with authentication; ``token`` for InfluxDB 2.x
+        and 3, whose v1-compatible ``/query`` and ``/write`` answer here through a DBRP mapping
+        (``database`` is then the mapped database name, usually the bucket's)."""
+        self.url = url.rstrip("/")
+        self.database = database
+        self._client_options: dict[str, Any] = {
+            "headers": {"Authorization": f"Token {token}"} if token else {},
+            "auth": httpx.BasicAuth(username, password or "") if username else None,
+            "timeout": timeout_s,
+            "transport": transport,
+        }
+
+    def _client(self) -> httpx.Client:
+        # One client a call, closed after it, as httpx.get does: the commands make few calls.
+        return httpx.Client(**self._client_options)
+
+    def __repr__(self) -> str:  # never the credentials
+        return f"InfluxV1({self.url!r}, {self.database!r})"
+
+    def query(self, q: str) -> list[dict[str, Any]]:
+        try:
+            with self._client() as client:
+                response = client.get(f"{self.url}/query", params={"db": self.database, "q": q, "epoch": "ns"})
+        except httpx.HTTPError as exc:
+            raise StoreError(f"InfluxDB at {self.url}: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise StoreRejected(f"InfluxDB at {self.url} refused the credentials ({response.status_code})")
+        body = response.json()
+        rows: list[dict[str, Any]] = []
+        for result in body.get("results", []):
+            if "error" in result:
+                raise StoreRejected(f"InfluxDB refused {q!r}: {result['error']}")
+            for series in result.get("series", []):
+                for values in series["values"]:
+                    row = dict(series.get("tags", {}))
+                    row.update(zip(series["columns"], values, strict=True))
+                    rows.append(row)
+        return rows
+
+    def write(self, lines: list[str], *, batch: int = 5000) -> None:
+        for start in range(0, len(lines), batch):
+            body = "\n".join(lines[start : start + batch]).encode()
+            try:
+                with self._client() as client:
+                    response = client.post(f"{self.url}/write", params={"db": self.database, "precision": "ns"},
+                                           content=body)
+            except httpx.HTTPError as exc:
+                raise StoreError(f"InfluxDB at {self.url}: {exc}") from exc
+            if response.status_code != 204:
+                raise StoreRejected(f"InfluxDB refused the write: {response.status_code} {response.text.strip()}")
+
+    def counter(self, gateway: str, device: str, start: datetime, end: datetime,
+                field: str = "energy_import_kwh") -> list[tuple[datetime, float, str]]:
+        """A meter's counter readings in [start, end), oldest first, with their quality."""
+        rows = self.query(
+            f'SELECT "{field}", "quality" FROM "readings" WHERE "gateway" = {_quote(gateway)} '
+            f'AND "device" = {_quote(device)} AND time >= {_ns(start)} AND time < {_ns(end)} ORDER BY time'
+        )
+        return [
+            (_from_ns(r["time"]), float(r[field]), r.get("quality") or "good") for r in rows if r.get(field) is not None
+        ]
+
+    def write_series(self, series: IntensitySeries) -> int:
+        prefix = SeriesPrefix(GRID_MEASUREMENT, {"zone": series.zone, "kind": series.kind,
+                                                 "basis": series.basis, "source": series.source})
+        lines = [prefix.line({"g_per_kwh": v}, _ns(s)) for s, v in zip(series.starts, series.values, strict=True)]
+        self.write(lines)
+        return len(lines)
+
+    def series(self, zone: str, start: datetime, end: datetime, basis: str = "direct") -> IntensitySeries | None:
+        """The zone's imported intensity covering [start, end), or None if there is none."""
+        rows = self.query(
+            f'SELECT "g_per_kwh", "period_s", "source", "kind" FROM "{GRID_MEASUREMENT}" WHERE "zone" = {_quote(zone)} '
+            f'AND "basis" = {_quote(basis)} AND time >= {_ns(start - timedelta(days=1))} '
+            f"AND time < {_ns(end)} ORDER BY time"
+        )
+        if not rows:
+            return None
+        starts = tuple(_from_ns(r["time"]) for r in rows)
+        # A live-feed point says its period; an imported one holds until the next point.
+        steps = [b - a for a, b in itertools.pairwise(starts)]
+        periods = []
+        for index, row in enumerate(rows):
+            if row.get("period_s"):
+                periods.append(timedelta(seconds=float(row["period_s"])))
+            elif index < len(steps):
+                periods.append(steps[index])
+            elif steps:
+                periods.append(steps[-1])
+            else:
+                return None  # a single imported point has no known period
+        return IntensitySeries(zone, rows[0]["kind"], basis, rows[0]["source"],  # type: ignore[arg-type]
+                               starts, tuple(float(r["g_per_kwh"]) for r in rows), tuple(periods))
