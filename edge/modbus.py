@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from greenwire.edge.config import BusConfig, DeviceConfig, RtuOverTcpBusConfig, 
 from greenwire.edge.counters import CounterGuard
 from greenwire.edge.plan import ReadPlan, build_plan
 from greenwire.edge.profile import Profile, load_profile
+from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import DeviceError
 from greenwire.shared.readings import PolledReading
 from greenwire.shared.wire import Quality
@@ -88,10 +88,9 @@ def next_slot(now: float, interval: float) -> float:
     return (math.floor(now / interval) + 1) * interval
 
 
-def backoff_delay(failures: int, interval: float, cap: float = MAX_BACKOFF_S) -> float:
-    """Capped exponential backoff with jitter: interval x 2^(failures-1), up to ``cap``."""
-    base = min(cap, interval * 2 ** max(0, failures - 1))
-    return float(base * random.uniform(0.8, 1.0))
+def device_backoff(failures: int, interval: float, cap: float = MAX_BACKOFF_S) -> float:
+    """A failing device's retry delay: the poll interval doubled per failure, up to ``cap``, jittered."""
+    return backoff_delay(failures, start=interval, cap=cap, jitter=0.8)
 
 
 class ModbusBus:
@@ -153,7 +152,7 @@ class ModbusBus:
             if device.next_due - now > interval:
                 device.next_due = next_slot(now, interval)
             if device.retry_at - now > MAX_BACKOFF_S:
-                device.retry_at = now + backoff_delay(device.state.consecutive_failures, interval)
+                device.retry_at = now + device_backoff(device.state.consecutive_failures, interval)
 
     async def _poll(self, device: _Device) -> None:
         state = device.state
@@ -168,7 +167,7 @@ class ModbusBus:
             level = logging.ERROR if state.online is not False else logging.DEBUG
             log.log(level, "device %s on bus %s: %s", state.device, self.config.name, exc)
             state.online = False
-            device.retry_at = self._wall() + backoff_delay(
+            device.retry_at = self._wall() + device_backoff(
                 state.consecutive_failures, device.config.poll_interval_s
             )
             return

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import random
 import sqlite3
 import threading
 import time
@@ -43,6 +42,7 @@ import orjson
 
 from greenwire.edge.config import WearablesConfig, WearableSourceConfig
 from greenwire.edge.fhir import Mapped, Pseudonymiser, Rejected, RejectReason, map_observation
+from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import DeviceError
 from greenwire.shared.vitals import VitalObservation, VitalStatus
 from greenwire.transport.buffer import AsyncBuffer
@@ -299,9 +299,9 @@ class WearableSource:
                     self.stats.online = False
                     self.stats.last_error = str(exc)
                     log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s (attempt %d)", exc, failures)
-                    delay = min(BACKOFF_CAP_S, BACKOFF_START_S * 2 ** min(failures - 1, 10))
+                    delay = backoff_delay(failures, start=BACKOFF_START_S, cap=BACKOFF_CAP_S)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.5, 1.0))
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
                     continue
                 if failures:
                     log.info("wearable hub %s answers again after %d failed polls", self.config.id, failures)

@@ -15,24 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from greenwire.shared.aioloop import tolerate_closed_socket_registration
+from greenwire.shared.backoff import Backoff, backoff_delay
 from greenwire.shared.errors import BrokerError
-from greenwire.shared.tls import client_context
-from greenwire.shared.tls import explain as explain_tls
 from greenwire.shared.topics import readings_topic, status_topic
 from greenwire.shared.wire import READINGS_SCHEMA, format_ts
 from greenwire.transport.buffer import AsyncBuffer, StoredBatch
+from greenwire.transport.mqtt import BrokerSettings
+from greenwire.transport.mqtt import client as mqtt_client
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +40,6 @@ NOT_AUTHORIZED = 0x87
 
 BACKOFF_START_S = 1.0
 BACKOFF_CAP_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerSettings:
-    """Where and how to connect; resolved from the config (or the local stack) at start-up."""
-
-    host: str
-    port: int
-    client_id: str
-    keepalive_s: int = 30
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-    ca_file: Path | None = None
-    """With ``tls``: the CA the broker's certificate must chain to (else the system's)."""
-    cert_file: Path | None = None
-    """With ``tls``: a client certificate (and ``key_file``) for brokers that require one."""
-    key_file: Path | None = None
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """The TLS context of ``mqtts://`` (hostname verified against ``ca_file``), else None."""
-        return client_context(self.ca_file, self.cert_file, self.key_file) if self.tls else None
-
-    def explain(self, error: BaseException) -> str:
-        """Why connecting failed, in words (TLS certificate problems named)."""
-        return explain_tls(error, self.host, self.ca_file) if self.tls else str(error)
 
 
 @dataclass(slots=True)
@@ -163,21 +135,9 @@ class Publisher:
         will: aiomqtt.Will | None = aiomqtt.Will(
             self._status_topic, status_payload(self.gateway, "offline", reason="lost"), qos=1, retain=True
         )
-        tls = self.broker.tls_context()
         if not self.announce:
             will = None
-        client = aiomqtt.Client(
-            self.broker.host,
-            self.broker.port,
-            identifier=self.broker.client_id,
-            username=self.broker.username,
-            password=self.broker.password,
-            keepalive=self.broker.keepalive_s,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            will=will,
-            tls_context=tls,
-            timeout=10,
-        )
+        client = mqtt_client(self.broker, will=will)
         # WORKAROUND: aiomqtt's publish() waits for the PUBACK but drops its reason code. The
         # code matters: 0x10 "no matching subscribers" means the broker accepted the batch and
         # threw it away (e.g. Mosquitto after a restart, before the ingestor's shared
@@ -218,15 +178,15 @@ class Publisher:
         import aiomqtt
 
         tolerate_closed_socket_registration()
-        failures = 0
+        backoff = Backoff(start=BACKOFF_START_S, cap=BACKOFF_CAP_S)
         while not stop.is_set():
             try:
                 async with self._client() as client:
                     self.stats.connected = True
                     self.stats.connects += 1
-                    if failures:
+                    if backoff.failures:
                         log.info("connected to broker %s:%d again", self.broker.host, self.broker.port)
-                    failures = 0
+                    backoff.ok()
                     heartbeat: asyncio.Task[None] | None = None
                     if self.announce:
                         await client.publish(self._status_topic, await self._online(), qos=1, retain=True)
@@ -251,13 +211,12 @@ class Publisher:
             except aiomqtt.MqttError as exc:
                 self.stats.connected = False
                 _settle_disconnect(self._connection)
-                failures += 1
+                delay = backoff.failed()
                 self.stats.last_error = self.broker.explain(exc)
                 error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {self.stats.last_error}")
-                log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s", error)
-                delay = min(BACKOFF_CAP_S, BACKOFF_START_S * 2 ** (failures - 1))
+                log.log(logging.ERROR if backoff.failures == 1 else logging.DEBUG, "%s", error)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.5, 1.0))
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
             finally:
                 self.stats.connected = False
 
@@ -335,7 +294,7 @@ class Publisher:
             logging.WARNING if self._refusals == 1 else logging.DEBUG,
             "%d batches kept in the buffer: %s; retrying", count, reason,
         )
-        await asyncio.sleep(min(BACKOFF_CAP_S, 0.5 * 2 ** min(self._refusals - 1, 8)))
+        await asyncio.sleep(backoff_delay(self._refusals, start=0.5, cap=BACKOFF_CAP_S, jitter=1.0))
 
 
 def _settle_disconnect(client: Any) -> None:

@@ -7,7 +7,7 @@ Two implementations of one small interface (:class:`Writer`):
 - :class:`InfluxV2Writer`: the v2 write API (InfluxDB 2.x/3, VictoriaMetrics)
   through influxdb-client's ``InfluxDBClientAsync``, imported only when chosen.
 
-Every failure is translated here, in :func:`_status_error`, and nowhere else:
+Every failure is translated here, in :func:`status_error` and :func:`connection_error`, and nowhere else:
 
 ==============================================  =====================================
 connection refused, DNS, reset, timeout          ``StoreError`` (retry the same data)
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from greenwire.cloud.adapters.settings import InfluxSection
 
 _REJECTING_STATUSES: Final = frozenset({400, 413, 422})
+_AUTH_STATUSES: Final = frozenset({401, 403})
 _MESSAGE_CHARS: Final = 500
 
 
@@ -54,13 +55,45 @@ class Writer(Protocol):
         ...
 
 
-def _status_error(status: int, message: str, target: str) -> StoreError:
-    """The one place an HTTP answer from InfluxDB becomes a greenwire error."""
+def status_error(status: int, message: str, target: str, *, data_kept: bool = True) -> StoreError:
+    """The one place an HTTP answer from InfluxDB becomes a greenwire error (the table above).
+
+    ``data_kept`` is True for a service writing data it still holds (a flush, a buffer): a
+    refused login is then worth retrying once the server or config is fixed. A command's query
+    or write (``data_kept=False``) holds nothing to retry with, so 401 and 403 are final
+    (``StoreRejected``) there. 429 and 5xx are always ``StoreError``: retry with backoff.
+    """
     message = " ".join(message.split())[:_MESSAGE_CHARS] or "(no message)"
-    text = f"{target} answered {status}: {message}"
-    if status in _REJECTING_STATUSES:
+    why = " (it refused the credentials)" if status in _AUTH_STATUSES else ""
+    text = f"{target} answered {status}: {message}{why}"
+    if status in _REJECTING_STATUSES or (not data_kept and status in _AUTH_STATUSES):
         return StoreRejected(text)
     return StoreError(text)
+
+
+def connection_error(exc: BaseException, target: str) -> StoreError:
+    """A failure to reach InfluxDB at all (refused, DNS, reset, timeout): always worth retrying."""
+    return StoreError(f"{target}: {type(exc).__name__}: {exc}")
+
+
+def retryable(exc: StoreError) -> bool:
+    """The one retry rule: everything but ``StoreRejected`` may succeed later with the same data."""
+    return not isinstance(exc, StoreRejected)
+
+
+def query_rows(body: Any, q: str, target: str) -> list[dict[str, Any]]:
+    """The rows of an InfluxQL ``/query`` answer (tags merged into each row), or ``StoreRejected``
+    with InfluxDB's words when a statement failed (unknown database, bad syntax)."""
+    rows: list[dict[str, Any]] = []
+    for result in body.get("results", []) if isinstance(body, dict) else []:
+        if "error" in result:
+            raise StoreRejected(f"{target} refused {q!r}: {result['error']}")
+        for series in result.get("series", []):
+            for values in series["values"]:
+                row = dict(series.get("tags", {}))
+                row.update(zip(series["columns"], values, strict=True))
+                rows.append(row)
+    return rows
 
 
 class InfluxV1Writer:
@@ -102,10 +135,10 @@ class InfluxV1Writer:
         try:
             response = await self._client.post("/write", params=self._params, content=body, headers=headers)
         except httpx.TransportError as exc:
-            raise StoreError(f"{self._target}: {type(exc).__name__}: {exc}") from exc
+            raise connection_error(exc, self._target) from exc
         if response.status_code == 204:
             return
-        raise _status_error(response.status_code, _v1_message(response), self._target)
+        raise status_error(response.status_code, _v1_message(response), self._target)
 
     async def ping(self) -> bool:
         """``GET /ping`` answers 204 when InfluxDB is up."""
@@ -165,7 +198,7 @@ class InfluxV2Writer:
                 write_precision=WritePrecision.NS,  # type: ignore[arg-type]
             )
         except ApiException as exc:
-            raise _status_error(int(exc.status or 0), _v2_message(exc), self._target) from exc
+            raise status_error(int(exc.status or 0), _v2_message(exc), self._target) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise StoreError(f"{self._target}: {type(exc).__name__}: {exc}") from exc
         if not ok:

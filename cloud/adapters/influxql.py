@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
+from greenwire.cloud.adapters.influx import connection_error, query_rows, status_error
 from greenwire.cloud.carbon.intensity import IntensitySeries
-from greenwire.shared.errors import StoreError, StoreRejected
+from greenwire.shared.errors import StoreRejected
 from greenwire.shared.lineprotocol import SeriesPrefix
 
 GRID_MEASUREMENT = "grid_intensity"
@@ -34,7 +35,7 @@ def _quote(value: str) -> str:
 
 
 class InfluxV1:
-    """The few InfluxQL calls the carbon commands need."""
+    """InfluxQL over the v1 HTTP API: the query client of the carbon, health-admin and Grafana code.\n\n    Errors go through :func:`greenwire.cloud.adapters.influx.status_error`, the one mapping.\n    """
 
     def __init__(self, url: str, database: str, *, timeout_s: float = 30.0, username: str | None = None,
                  password: str | None = None, token: str | None = None,
@@ -58,27 +59,33 @@ class InfluxV1:
     def __repr__(self) -> str:  # never the credentials
         return f"InfluxV1({self.url!r}, {self.database!r})"
 
-    def query(self, q: str) -> list[dict[str, Any]]:
+    @property
+    def target(self) -> str:
+        """How errors name this database."""
+        return f"InfluxDB at {self.url}"
+
+    def query_series(self, q: str, *, epoch: str = "ns") -> list[dict[str, Any]]:
+        """The raw ``series`` of an InfluxQL statement's result (``name``, ``tags``, ``columns``, ``values``)."""
         try:
             with self._client() as client:
-                response = client.get(f"{self.url}/query", params={"db": self.database, "q": q, "epoch": "ns"})
+                response = client.get(f"{self.url}/query", params={"db": self.database, "q": q, "epoch": epoch})
         except httpx.HTTPError as exc:
-            raise StoreError(f"InfluxDB at {self.url}: {exc}") from exc
-        if response.status_code in (401, 403):
-            raise StoreRejected(f"InfluxDB at {self.url} refused the credentials ({response.status_code})")
-        body = response.json()
-        rows: list[dict[str, Any]] = []
-        for result in body.get("results", []):
+            raise connection_error(exc, self.target) from exc
+        if response.status_code != 200:
+            raise status_error(response.status_code, response.text, self.target, data_kept=False)
+        series: list[dict[str, Any]] = []
+        for result in response.json().get("results", []):
             if "error" in result:
-                raise StoreRejected(f"InfluxDB refused {q!r}: {result['error']}")
-            for series in result.get("series", []):
-                for values in series["values"]:
-                    row = dict(series.get("tags", {}))
-                    row.update(zip(series["columns"], values, strict=True))
-                    rows.append(row)
-        return rows
+                raise StoreRejected(f"{self.target} refused {q!r}: {result['error']}")
+            series += result.get("series", [])
+        return series
+
+    def query(self, q: str) -> list[dict[str, Any]]:
+        """The rows of an InfluxQL statement (nanosecond times, tags merged into each row)."""
+        return query_rows({"results": [{"series": self.query_series(q)}]}, q, self.target)
 
     def write(self, lines: list[str], *, batch: int = 5000) -> None:
+        """Store ``lines`` in batches; a refusal is final (``StoreRejected``), an outage ``StoreError``."""
         for start in range(0, len(lines), batch):
             body = "\n".join(lines[start : start + batch]).encode()
             try:
@@ -86,9 +93,9 @@ class InfluxV1:
                     response = client.post(f"{self.url}/write", params={"db": self.database, "precision": "ns"},
                                            content=body)
             except httpx.HTTPError as exc:
-                raise StoreError(f"InfluxDB at {self.url}: {exc}") from exc
+                raise connection_error(exc, self.target) from exc
             if response.status_code != 204:
-                raise StoreRejected(f"InfluxDB refused the write: {response.status_code} {response.text.strip()}")
+                raise status_error(response.status_code, response.text, self.target, data_kept=False)
 
     def counter(self, gateway: str, device: str, start: datetime, end: datetime,
                 field: str = "energy_import_kwh") -> list[tuple[datetime, float, str]]:

@@ -28,12 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from greenwire.shared.aioloop import tolerate_closed_socket_registration
+from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import BrokerError
 from greenwire.shared.topics import readings_filter, shared_filter
 
@@ -62,10 +62,6 @@ Deliver = Callable[[Delivery], Awaitable[None]]
 """Called for each message in arrival order; may wait (that is the backpressure)."""
 
 
-def backoff_delay(failures: int, *, start: float = BACKOFF_START_S, cap: float = BACKOFF_CAP_S) -> float:
-    """Capped exponential backoff with jitter: in [d/2, d] where d = min(cap, start * 2**(failures-1))."""
-    delay = min(cap, start * 2.0 ** max(0, min(failures - 1, 30)))
-    return delay * random.uniform(0.5, 1.0)
 
 
 class Consumer:
@@ -188,7 +184,7 @@ class Consumer:
                 self._paho = None
             if not stop.is_set() and failures:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff_delay(failures))
+                    await asyncio.wait_for(stop.wait(), timeout=backoff_delay(failures, start=BACKOFF_START_S, cap=BACKOFF_CAP_S))
 
     async def _subscribe(self, client: Any) -> None:
         for topic_filter in self.topic_filters:

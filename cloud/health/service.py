@@ -40,7 +40,7 @@ import orjson
 
 from greenwire.cloud.adapters.influx import InfluxV1Writer
 from greenwire.cloud.adapters.influxql import InfluxV1
-from greenwire.cloud.adapters.mqtt import Consumer, Delivery, backoff_delay
+from greenwire.cloud.adapters.mqtt import Consumer, Delivery
 from greenwire.cloud.adapters.settings import InfluxSection
 from greenwire.cloud.health.aggregate import Aggregator, SiteFigures
 from greenwire.cloud.health.alerts import AlertEngine, Sample
@@ -55,6 +55,7 @@ from greenwire.cloud.health.lines import (
 )
 from greenwire.cloud.ingest.validate import Accepted, Rejected, RejectReason, validate_message
 from greenwire.shared.aioloop import tolerate_closed_socket_registration
+from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import BrokerError, StoreError, StoreRejected
 from greenwire.shared.topics import alerts_topic, readings_filter, shared_filter, vitals_filter
 from greenwire.shared.vitals import AlertEvent, AlertState, VitalStatus

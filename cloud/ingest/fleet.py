@@ -26,11 +26,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from greenwire.cloud.adapters.mqtt import Consumer, Delivery, backoff_delay
+from greenwire.cloud.adapters.mqtt import Consumer, Delivery
 from greenwire.cloud.ingest.points import BuildingLookup, rejected_line
 from greenwire.cloud.ingest.rejects import RejectRecord, RejectStore
 from greenwire.cloud.ingest.status import StatusAccepted, status_ids, status_points
 from greenwire.cloud.ingest.validate import RejectReason
+from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import StoreError, StoreRejected
 from greenwire.shared.topics import status_filter
 

@@ -41,13 +41,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from greenwire.cloud.adapters.influx import Writer, make_writer
-from greenwire.cloud.adapters.mqtt import Consumer, Delivery, backoff_delay
+from greenwire.cloud.adapters.mqtt import Consumer, Delivery
 from greenwire.cloud.ingest.config import IngestConfig
 from greenwire.cloud.ingest.fleet import StatusIngest
 from greenwire.cloud.ingest.points import BuildingLookup, PointEncoder, rejected_line
 from greenwire.cloud.ingest.rejects import MAX_STORED_PAYLOAD, RejectRecord, RejectStore
 from greenwire.cloud.ingest.selfmetrics import SelfMetrics
 from greenwire.cloud.ingest.validate import Accepted, RejectReason, topic_ids, validate_message
+from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import StoreError, StoreRejected
 
 log = logging.getLogger(__name__)
