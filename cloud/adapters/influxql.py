@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from greenwire.cloud.adapters.influx import connection_error, query_rows, status_error
-from greenwire.cloud.carbon.intensity import IntensitySeries
 from greenwire.shared.errors import StoreRejected
+from greenwire.shared.intensity import IntensitySeries
 from greenwire.shared.lineprotocol import SeriesPrefix
 
 GRID_MEASUREMENT = "grid_intensity"
@@ -83,6 +83,19 @@ class InfluxV1:
     def query(self, q: str) -> list[dict[str, Any]]:
         """The rows of an InfluxQL statement (nanosecond times, tags merged into each row)."""
         return query_rows({"results": [{"series": self.query_series(q)}]}, q, self.target)
+
+    def execute(self, q: str) -> list[dict[str, Any]]:
+        """Run a statement that changes the server (``CREATE DATABASE``, ``ALTER RETENTION POLICY``,
+        ``DROP SERIES``): InfluxDB 1.x takes those only by ``POST /query``. Its rows, if any; a
+        refused statement is ``StoreRejected`` with InfluxDB's words, an outage ``StoreError``."""
+        try:
+            with self._client() as client:
+                response = client.post(f"{self.url}/query", params={"db": self.database, "q": q})
+        except httpx.HTTPError as exc:
+            raise connection_error(exc, self.target) from exc
+        if response.status_code != 200:
+            raise status_error(response.status_code, response.text, self.target, data_kept=False)
+        return query_rows(response.json(), q, self.target)
 
     def write(self, lines: list[str], *, batch: int = 5000) -> None:
         """Store ``lines`` in batches; a refusal is final (``StoreRejected``), an outage ``StoreError``."""
