@@ -78,7 +78,7 @@ def erase(
     """
     import re
 
-    from greenwire.cloud.health.service import erase_subject
+    from greenwire.cloud.health.admin import erase_subject
     from greenwire.shared.vitals import PSEUDONYM_PATTERN
 
     if not re.fullmatch(PSEUDONYM_PATTERN, pseudonym):

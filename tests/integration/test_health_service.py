@@ -130,7 +130,7 @@ async def test_rejected_vitals_are_counted_never_kept_or_logged(
         await task
     # A changed retention in the config is applied at the next start.
     service = HealthService(_config(mosquitto, influxdb, health_db, tmp_path, raw_retention="30d"))
-    from greenwire.cloud.health.service import ensure_database
+    from greenwire.cloud.health.admin import ensure_database
 
     await ensure_database(service.config)
     policies = {r["name"]: r["duration"] for r in influxdb.query(health_db, "SHOW RETENTION POLICIES")}
@@ -140,7 +140,7 @@ async def test_rejected_vitals_are_counted_never_kept_or_logged(
 async def test_erase_drops_one_participant_everywhere(
     mosquitto: Any, influxdb: Any, health_db: str, tmp_path: Path
 ) -> None:
-    from greenwire.cloud.health.service import ensure_database, erase_subject
+    from greenwire.cloud.health.admin import ensure_database, erase_subject
 
     config = _config(mosquitto, influxdb, health_db, tmp_path)
     await ensure_database(config)
