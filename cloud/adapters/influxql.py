@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -32,6 +32,31 @@ def _from_ns(ns: int) -> datetime:
 
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxQLClient(Protocol):
+    """What the carbon engine, the health service and the Grafana checks need of InfluxDB.
+
+    :class:`InfluxV1` is the implementation; unit tests pass a small in-memory one. Every method
+    raises ``StoreError`` (an outage) or ``StoreRejected`` (a refusal), never a library's error.
+    """
+
+    def query(self, q: str) -> list[dict[str, Any]]:
+        """The rows of an InfluxQL statement (nanosecond times, tags merged into each row)."""
+        ...
+
+    def counter(self, gateway: str, device: str, start: datetime, end: datetime,
+                field: str = "energy_import_kwh") -> list[tuple[datetime, float, str]]:
+        """A meter's counter readings in [start, end), oldest first, with their quality."""
+        ...
+
+    def series(self, zone: str, start: datetime, end: datetime, basis: str = "direct") -> IntensitySeries | None:
+        """The zone's stored intensity covering [start, end), or None if there is none."""
+        ...
+
+    def write(self, lines: list[str]) -> None:
+        """Store line-protocol ``lines``."""
+        ...
 
 
 class InfluxV1:
