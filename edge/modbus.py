@@ -35,6 +35,8 @@ from greenwire.shared.wire import Quality
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 300.0
+DEVICE_EXCEPTIONS = frozenset({1, 2, 3})
+"""Modbus exception codes only a present device answers with (illegal function, address, value)."""
 
 
 @dataclass(slots=True)
@@ -227,8 +229,10 @@ class ModbusBus:
     async def answers(self, unit: int) -> bool:
         """Whether ``unit`` answers at all: one read of holding register 0, once, for a bus scan.
 
-        A register map without that register still answers, with a Modbus exception, so one
-        request per unit id tells a device from silence; only a timeout means nobody is there.
+        A device without that register still answers, with exception 1, 2 or 3 (illegal function,
+        address or value), so one request per unit id tells a device from silence. Exception 4
+        (what a server answers for a unit id it does not have) and the gateway exceptions 0x0A
+        and 0x0B (no path, no answer from the target) mean nobody is there, as a timeout does.
         """
         from pymodbus.exceptions import ModbusException
 
@@ -236,11 +240,11 @@ class ModbusBus:
             try:
                 client = await self._connect()
                 async with asyncio.timeout(self.config.timeout_s * (1 + self.config.retries) + 0.5):
-                    await client.read_holding_registers(0, count=1, device_id=unit)
+                    response = await client.read_holding_registers(0, count=1, device_id=unit)
             except (TimeoutError, ModbusException, OSError):
                 await self._close()
                 return False
-            return True
+            return not response.isError() or getattr(response, "exception_code", 0) in DEVICE_EXCEPTIONS
 
     async def close(self) -> None:
         """Close the connection (``run`` closes it itself when it ends)."""

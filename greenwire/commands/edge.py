@@ -288,7 +288,10 @@ def scan(
     from rich.table import Table
 
     from greenwire.edge.scan import scan_bus
+    from greenwire.shared.errors import DeviceError
+    from greenwire.shared.logs import quiet_libraries
 
+    quiet_libraries()
     if not 1 <= first <= last <= 247:
         typer.echo("error: unit ids are 1..247 and --first must not exceed --last", err=True)
         raise typer.Exit(2)
@@ -297,15 +300,25 @@ def scan(
     if bus_config is None:
         typer.echo(f"error: no bus {bus!r} in {config} (buses: {', '.join(b.name for b in cfg.buses)})", err=True)
         raise typer.Exit(2)
-    with Progress(transient=True) as progress:
-        task = progress.add_task(f"scanning {bus_config.endpoint}", total=last - first + 1)
-        found = asyncio.run(scan_bus(bus_config, range(first, last + 1), on_unit=lambda unit: progress.advance(task)))
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"scanning {bus_config.endpoint}", total=last - first + 1)
+            found = asyncio.run(scan_bus(bus_config, range(first, last + 1),
+                                         on_unit=lambda unit: progress.advance(task)))
+    except DeviceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     if json_output:
         import orjson
 
         typer.echo(orjson.dumps({"bus": bus, "endpoint": bus_config.endpoint,
                                  "found": [{"unit": f.unit, "profiles": list(f.profiles)} for f in found]}).decode())
         return
+    if not found:
+        typer.echo(f"error: no unit id from {first} to {last} answered on {bus_config.endpoint} within "
+                   f"{bus_config.timeout_s:g} s each: check the wiring (A/B swapped?), the baud rate and "
+                   "parity, and the meters' unit ids", err=True)
+        raise typer.Exit(1)
     table = Table(title=f"{len(found)} unit(s) answered on {bus_config.endpoint}")
     table.add_column("unit", justify="right")
     table.add_column("likely profiles")
