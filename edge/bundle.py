@@ -29,15 +29,64 @@ INSTALL_DIR = Path("/etc/greenwire")
 UNIT_FILE = Path(__file__).parent / "systemd" / "greenwire-edge.service"
 Kind = Literal["secret", "profile"]
 
+INSTALL_SH = """#!/bin/sh
+# Installs this greenwire edge bundle on a gateway (Raspberry Pi OS, Debian, Ubuntu): as root,
+#   sh install.sh
+# checks the checksums, makes the venv /opt/greenwire with greenwire[edge] {version} when it is
+# missing, the system user greenwire (in dialout, for RS-485 adapters), installs the config,
+# secrets (0640 root:greenwire) and profiles under /etc/greenwire and the systemd unit, validates
+# the config and starts the agent. DESTDIR=/some/dir installs the files under that directory
+# instead and leaves the system alone (no user, venv, ownership or systemd), for a check.
+set -eu
+cd "$(dirname "$0")"
+sha256sum -c --quiet SHA256SUMS
+root="${{DESTDIR:-}}"
+if [ -z "$root" ]; then
+  [ "$(id -u)" -eq 0 ] || {{ echo "error: run as root: sudo sh install.sh" >&2; exit 1; }}
+  command -v python3 >/dev/null || {{ echo "error: python3 is missing: apt-get install python3 python3-venv" >&2; exit 1; }}
+  if [ ! -x /opt/greenwire/bin/greenwire ]; then
+    python3 -m venv /opt/greenwire
+    /opt/greenwire/bin/pip install --quiet 'greenwire[edge]=={version}'
+  fi
+  id greenwire >/dev/null 2>&1 || useradd --system --home-dir /var/lib/greenwire --shell /usr/sbin/nologin greenwire
+  getent group dialout >/dev/null && usermod -a -G dialout greenwire
+fi
+install -d -m 0750 "$root/etc/greenwire" "$root/var/lib/greenwire"
+install -m 0640 edge.yaml "$root/etc/greenwire/edge.yaml"
+for kind in secrets profiles; do
+  [ -d "$kind" ] || continue
+  install -d -m 0750 "$root/etc/greenwire/$kind"
+  mode=0640; [ "$kind" = profiles ] && mode=0644
+  for file in "$kind"/*; do install -m "$mode" "$file" "$root/etc/greenwire/$file"; done
+done
+install -d -m 0755 "$root/etc/systemd/system"
+install -m 0644 greenwire-edge.service "$root/etc/systemd/system/greenwire-edge.service"
+if [ -z "$root" ]; then
+  chown -R root:greenwire /etc/greenwire
+  chown greenwire:greenwire /var/lib/greenwire
+  /opt/greenwire/bin/greenwire edge validate /etc/greenwire/edge.yaml
+  systemctl daemon-reload
+  systemctl enable --now greenwire-edge
+  echo "greenwire edge agent for {gateway} installed and started: journalctl -u greenwire-edge -f"
+else
+  echo "greenwire edge bundle for {gateway} installed under $root"
+fi
+"""
+
 README = """greenwire edge bundle for gateway {gateway} (site {site})
 config hash {config_hash}, made {made} by greenwire {version}
 
 Contents
   edge.yaml                 the gateway's config (validated when the bundle was made)
   greenwire-edge.service    systemd unit
+  install.sh                installs all of it (sh install.sh, as root)
 {secrets_line}  SHA256SUMS                checksums of everything above
 
-On the gateway (Raspberry Pi OS / Debian / Ubuntu), as root:
+On the gateway (Raspberry Pi OS / Debian / Ubuntu), as root, either run
+
+  sh install.sh
+
+which does all of the following, or by hand:
   sha256sum -c SHA256SUMS
   python3 -m venv /opt/greenwire && /opt/greenwire/bin/pip install 'greenwire[edge]'
   useradd --system --home /var/lib/greenwire greenwire || true
@@ -144,8 +193,9 @@ def build(config: Path, cfg: EdgeConfig, *, now: datetime | None = None) -> Bund
         copy_profiles="  cp -r profiles /etc/greenwire/ && chmod 0644 /etc/greenwire/profiles/*\n"
         if has_profiles else "",
     ).encode()
+    install = INSTALL_SH.format(version=__version__, gateway=cfg.gateway).encode()
     files = {"edge.yaml": (text.encode(), 0o640), "greenwire-edge.service": (UNIT_FILE.read_bytes(), 0o644),
-             "README": (readme, 0o644), **files}
+             "README": (readme, 0o644), "install.sh": (install, 0o755), **files}
     sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, (data, _) in sorted(files.items()))
     files["SHA256SUMS"] = (sums.encode(), 0o644)
     return Bundle(files, f"{cfg.gateway}-{cfg.config_hash}", tuple(warnings_for(cfg)))
