@@ -76,18 +76,15 @@ def erase(
     Site-level figures (participant counts, alert counts) stay: they identify no one. Remove the
     participant from the gateway's consent list first, so that nothing new arrives.
     """
-    import re
+    from greenwire.cloud.health.admin import HealthAdmin, erasure_condition
 
-    from greenwire.cloud.health.admin import erase_subject
-    from greenwire.shared.vitals import PSEUDONYM_PATTERN
-
-    if not re.fullmatch(PSEUDONYM_PATTERN, pseudonym):
+    try:
+        erasure_condition(pseudonym)
+    except ValueError:
         typer.echo("error: not a pseudonym (KEY_ID.32 hex digits): give the pseudonym, never the raw id", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     cfg = _config(config, site or ["any"], None)  # the sites do not matter for erasing
     if not yes:
         typer.confirm(f"erase every series of {pseudonym} from {cfg.influx.database}?", abort=True)
-    import asyncio
-
-    removed = asyncio.run(erase_subject(cfg, pseudonym))
+    removed = HealthAdmin(cfg.influx).erase(pseudonym)
     typer.echo(f"erased {removed} series of {pseudonym} from {cfg.influx.database}")
