@@ -117,8 +117,30 @@ def schema(
         typer.echo(json.dumps(schemas[which][1](), indent=2, sort_keys=True) + "\n", nl=False)
 
 
+EXTRAS = {
+    "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud",
+    "matplotlib": "report",
+    "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
+    "aiohttp": "sim",
+    "lightgbm": "forecast", "sklearn": "forecast", "holidays": "forecast",
+    "openpyxl": "cbam",
+}
+"""The optional dependency each extra brings (pyproject's optional-dependencies), by import name."""
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The one-line advice for a command whose extra is not installed, or None if it is not one."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return (f"error: this command needs greenwire's {extra!r} extra ({top} is not installed): "
+            f"pip install 'greenwire[{extra}]'")
+
+
 def main() -> None:
-    """Console-script entry point: errors meant for a person end in one line and exit code 1."""
+    """Console-script entry point: errors meant for a person end in one line and exit code 1;
+    a command whose optional dependencies are missing names the extra to install (exit 2)."""
     from greenwire.shared.errors import GreenwireError
 
     try:
@@ -126,6 +148,12 @@ def main() -> None:
     except GreenwireError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
+    except ModuleNotFoundError as exc:
+        advice = missing_extra(exc)
+        if advice is None:
+            raise
+        typer.echo(advice, err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

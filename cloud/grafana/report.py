@@ -203,6 +203,8 @@ def page(charts: list[Chart], site: str, start: datetime, end: datetime) -> str:
 
 def report(sources: Sources, site: str, start: datetime, end: datetime, out: Path) -> Path:
     """Write the charts and ``index.html`` into ``out``; returns the page's path."""
+    import matplotlib  # noqa: F401  (the 'report' extra: missing, say so before querying anything)
+
     charts = collect(sources, site, start, end, out)
     index = out / "index.html"
     index.write_text(page(charts, site, start, end), encoding="utf-8")
