@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from greenwire import __version__
+from greenwire import __version__, helpformat
 from greenwire.commands.carbon import carbon_app, import_app
 from greenwire.commands.deploy import app as deploy_app
 from greenwire.commands.edge import app as edge_app
@@ -25,6 +25,8 @@ from greenwire.commands.health import app as health_app
 from greenwire.commands.ingest import app as ingest_app
 from greenwire.commands.sim import app as sim_app
 from greenwire.commands.stack import app as stack_app
+
+helpformat.install()
 
 app = typer.Typer(
     help="""greenwire: building-energy and health telemetry from gateways to live carbon numbers.
