@@ -286,7 +286,8 @@ BusConfig = Annotated[
     | Annotated[RtuOverTcpBusConfig, Tag("rtu-over-tcp")]
     | Annotated[SerialBusConfig, Tag("serial")],
     Discriminator(_bus_type, custom_error_type="bus_type",
-                  custom_error_message="type must be tcp, rtu-over-tcp or serial"),
+                  custom_error_message="type must be tcp, rtu-over-tcp or serial",
+                  custom_error_context={"key": "type", "choices": "tcp rtu-over-tcp serial"}),
 ]
 
 

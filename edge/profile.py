@@ -251,8 +251,12 @@ def load_profile(ref: str) -> Profile:
         return _load_file(str(Path(ref).resolve()))
     path = PROFILES_DIR / f"{ref}.yaml"
     if not path.is_file():
+        import difflib
+
+        close = difflib.get_close_matches(ref, list_profiles(), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ProfileError(f"unknown profile {ref!r}; shipped profiles: {', '.join(list_profiles())} "
-                           "(or give the path of a profile YAML)")
+                           f"(or give the path of a profile YAML){hint}")
     return _load_file(str(path))
 
 

@@ -150,7 +150,7 @@ def test_serial_rtu_over_tcp_and_tcp_buses() -> None:
     ("old", "new", "line", "words"),
     [
         ("baudrate: 19200", "baudrate: 19000", 7, "19000 is not a standard baud rate"),
-        ("type: rtu-over-tcp", "type: rtu", 12, "buses[1]: type must be tcp, rtu-over-tcp or serial"),
+        ("type: rtu-over-tcp", "type: rtu", 13, "buses[1].type: type must be tcp, rtu-over-tcp or serial"),
         ("parity: E", "parity: X", 8, "'N', 'E' or 'O'"),
     ],
 )
