@@ -2,7 +2,7 @@
 
 A participant-day is one participant with at least one valid observation on one local day
 at the site. The site's emissions of that day are the carbon engine's own figures for each
-of its buildings (``greenwire.cloud.carbon.report.account_from_influx``: Scope 2 location-based,
+of its buildings (``greenwire.cloud.carbon.fetch.account_from_influx``: Scope 2 location-based,
 minute-matched to the zone's grid intensity, plus Scope 1 from gas and Scope 2 of district heat
 where the building has a heat factor), summed; the factors used, with their sources, travel with
 the result.
@@ -17,11 +17,13 @@ under the site in the carbon site model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from greenwire.cloud.adapters.influxql import InfluxV1
-from greenwire.cloud.carbon.report import account_from_influx
+from greenwire.cloud.adapters.influxql import InfluxQLClient
+from greenwire.cloud.carbon.fetch import account_from_influx
+from greenwire.cloud.carbon.report import Account
 from greenwire.cloud.sites import SiteModel
 
 
@@ -37,18 +39,20 @@ class SiteEmissions:
     sources: str
 
 
-def site_day_emissions(energy: InfluxV1, sites: SiteModel, site: str, start: datetime, end: datetime) -> SiteEmissions | None:
+def site_emissions(site: str, start: datetime, end: datetime, accounts: Sequence[Account]) -> SiteEmissions:
+    """The site's emissions in [start, end) from its buildings' accounts of that period (pure)."""
+    sources = sorted({source for a in accounts for source in a.factors})
+    return SiteEmissions(site, start, end, sum(a.total_kgco2e for a in accounts), tuple(a.building for a in accounts),
+                         "; ".join(sources))
+
+
+def site_day_emissions(energy: InfluxQLClient, sites: SiteModel, site: str, start: datetime,
+                       end: datetime) -> SiteEmissions | None:
     """The site's buildings' emissions in [start, end), or None if the site model has no such site."""
     match = next((s for s in sites.sites if s.id == site), None)
     if match is None or end <= start:
         return None
-    total = 0.0
-    sources: set[str] = set()
-    for building in match.buildings:
-        account = account_from_influx(energy, building, start, end)
-        total += account.total_kgco2e
-        sources |= account.factors
-    return SiteEmissions(site, start, end, total, tuple(b.id for b in match.buildings), "; ".join(sorted(sources)))
+    return site_emissions(site, start, end, [account_from_influx(energy, b, start, end) for b in match.buildings])
 
 
 def per_participant_day(kgco2e: float, participant_days: float) -> float | None:

@@ -79,7 +79,7 @@ def report_command(
     from greenwire.cloud.grafana.evaluate import influx_query
     from greenwire.cloud.grafana.model import DATASOURCE_UID
     from greenwire.cloud.grafana.report import report
-    from greenwire.commands.carbon import _influx
+    from greenwire.wiring import SetupError, influx_client
 
     def when(text: str) -> datetime:
         try:
@@ -93,7 +93,11 @@ def report_command(
     if t1 <= t0:
         typer.echo("error: --to must be after --from", err=True)
         raise typer.Exit(2)
-    influx = _influx(config)
+    try:
+        influx = influx_client(config)
+    except SetupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         index = report({DATASOURCE_UID: influx_query(influx.url, influx.database)}, site, t0, t1, out)
     except LookupError as exc:

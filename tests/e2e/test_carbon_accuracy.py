@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from greenwire.cli import app
 from greenwire.cloud.adapters.influxql import InfluxV1
-from greenwire.cloud.carbon.report import account_from_influx
+from greenwire.cloud.carbon.fetch import account_from_influx
 from greenwire.cloud.sites import load_sites
 from greenwire.servers import InfluxDB1
 from greenwire.shared.lineprotocol import SeriesPrefix
