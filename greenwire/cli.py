@@ -21,6 +21,7 @@ from greenwire.commands.deploy import app as deploy_app
 from greenwire.commands.edge import app as edge_app
 from greenwire.commands.grafana import app as grafana_app
 from greenwire.commands.grafana import report_command
+from greenwire.commands.grid import app as grid_app
 from greenwire.commands.health import app as health_app
 from greenwire.commands.ingest import app as ingest_app
 from greenwire.commands.sim import app as sim_app
@@ -52,6 +53,7 @@ app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
 app.add_typer(health_app, name="health", help="The proactive-health pilot: vitals, alerts, carbon per participant-day.")
 app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
 app.add_typer(grafana_app, name="grafana", help="Grafana dashboards as code: build, push.")
+app.add_typer(grid_app, name="grid", help="Live grid carbon intensity from real providers.")
 app.command("report")(report_command)
 
 

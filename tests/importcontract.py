@@ -40,7 +40,7 @@ ALLOWED = {
 }
 """Which parts each part may import (the composition root may import everything)."""
 
-CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana"}
+CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid"}
 CLOUD_ALLOWED = {
     "adapters": {"adapters"},
     "sites": {"adapters", "carbon"},
@@ -49,6 +49,7 @@ CLOUD_ALLOWED = {
     "carbon": {"adapters", "sites", "history", "carbon"},
     "health": {"adapters", "sites", "carbon", "health", "ingest"},
     "grafana": {"adapters", "sites", "grafana"},
+    "grid": {"adapters", "carbon", "grid"},
 }
 """Inside the cloud: which of its packages each may import (top-level module name -> allowed)."""
 
