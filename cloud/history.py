@@ -79,7 +79,7 @@ async def publish_history(broker: BrokerSettings, site: str, gateway: str, histo
 
     buffer = AsyncBuffer(MemoryBuffer(max_readings=len(history) + 1))
     for start in range(0, len(history), batch):
-        chunk = history[start : start + batch]
+        chunk = list(history[start : start + batch])
         await buffer.append(encode_readings(chunk), len(chunk), int(chunk[0].ts.timestamp() * 1000))
     publisher = Publisher(broker, site, gateway, buffer, announce=False)
     done = asyncio.Event()

@@ -111,6 +111,8 @@ class CarbonService:
         self._notify = notify
         self._clock = clock
         self._feed: list[_FeedValue] = []
+        self._failing = 0
+        """Consecutive failed updates."""
         self._arrived = asyncio.Event()
         self._backoff = Backoff(start=min(1.0, interval_s), cap=max(interval_s, 1.0))
 
@@ -186,17 +188,17 @@ class CarbonService:
         if failures:
             self._failed(failures)
             return False
-        if self.error is not None:
-            self._notify(f"carbon results stored again after {self._backoff.failures} failed update(s)")
-            self.error = None
+        if self._failing:
+            self._notify(f"carbon results stored again after {self._failing} failed update(s)")
+        self.error, self._failing = None, 0
         self._backoff.ok()
         return True
 
     def _failed(self, failures: list[StoreError]) -> None:
-        first = self.error is None
+        self._failing += 1
         more = f" ({len(failures)} failures in this update)" if len(failures) > 1 else ""
         self.error = f"{failures[0]}{more}"
-        if first:  # repeats go to the debug log until the update succeeds again
+        if self._failing == 1:  # repeats go to the debug log until an update succeeds again
             self._notify(f"error: {self.error} (retrying at the next update)")
         else:
             log.debug("carbon update failed again: %s", self.error)

@@ -7,7 +7,7 @@ Mounted on ``carbon_app`` by ``greenwire.commands.carbon``. The work is in
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -37,6 +37,8 @@ def backfill(
     Use it after importing history or a grid series; running it again overwrites the same
     periods, so it is safe to repeat. Shows progress per building and day.
     """
+    from functools import partial
+
     from rich.progress import Progress
 
     from greenwire.cloud.carbon.backfill import backfill_building, plan
@@ -52,7 +54,7 @@ def backfill(
             todo = plan(site_id, target, t0, t1, now)
             task = progress.add_task(f"{site_id}/{target.id}", total=max(1, len(todo.days)))
             try:
-                written += backfill_building(store, todo, on_day=lambda task=task: progress.advance(task))
+                written += backfill_building(store, todo, on_day=partial(progress.advance, task))
             except StoreError as exc:
                 raise fail(f"{exc} ({site_id}/{target.id}; {written} points written before; run it again)",
                            1) from None
@@ -121,7 +123,7 @@ def ranking(
 
     store = influx(config)
     t0, t1 = parse_time(start), parse_time(end)
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         for site_id, target in buildings(sites, None, None):
             a = account_from_influx(store, target, t0, t1)
