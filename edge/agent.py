@@ -35,7 +35,8 @@ from greenwire.shared.version import __version__
 from greenwire.shared.vitals import VITALS_SCHEMA
 from greenwire.shared.wire import format_ts
 from greenwire.transport.buffer import AsyncBuffer, Buffer, SqliteBuffer
-from greenwire.transport.publisher import BrokerSettings, Publisher, PublisherStats
+from greenwire.transport.mqtt import BrokerSettings
+from greenwire.transport.publisher import Publisher, PublisherStats
 
 log = logging.getLogger(__name__)
 

@@ -133,8 +133,9 @@ def carried_files(cfg: EdgeConfig, base: Path) -> list[Carried]:
             value = getattr(cfg.mqtt, key)
             if value is not None:
                 found.append(Carried(f"mqtt.{key}", at(value), "secret"))
-    if cfg.wearables is not None:
+    if cfg.wearables is not None and cfg.wearables.consent_file is not None:
         found.append(Carried("wearables.consent_file", at(cfg.wearables.consent_file), "secret"))
+    if cfg.wearables is not None:
         for i, source in enumerate(cfg.wearables.sources):
             if source.token_file is not None:
                 found.append(Carried(f"wearables.sources[{i}].token_file", at(source.token_file), "secret"))

@@ -162,9 +162,9 @@ class MessagePublisher:
         while True:
             if stop.is_set() and self.queue.empty():
                 return None
-            getter: asyncio.Future[Message] = asyncio.ensure_future(self.queue.get())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            getter: asyncio.Task[Message] = asyncio.create_task(self.queue.get())
+            stopper: asyncio.Task[bool] = asyncio.create_task(stop.wait())
+            await asyncio.wait((getter, stopper), return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
             if getter.done():
                 return getter.result()

@@ -60,8 +60,11 @@ class BatchSection(BaseModel):
 class SecureStackLike(Protocol):
     """What a ``--secure`` local stack tells a service: its broker URL, CA and account files."""
 
-    internal_url: str
-    ca_file: Path
+    @property
+    def internal_url(self) -> str: ...
+
+    @property
+    def ca_file(self) -> Path: ...
 
     def service_password_file(self, account: str) -> Path: ...
 
@@ -69,10 +72,17 @@ class SecureStackLike(Protocol):
 class StackLike(Protocol):
     """Where a local stack's broker and database are (``greenwire.stack.StackEnv`` is one)."""
 
-    mqtt_url: str
-    influx_url: str
-    influx_db: str
-    secure: SecureStackLike | None
+    @property
+    def mqtt_url(self) -> str: ...
+
+    @property
+    def influx_url(self) -> str: ...
+
+    @property
+    def influx_db(self) -> str: ...
+
+    @property
+    def secure(self) -> SecureStackLike | None: ...
 
 
 class IngestConfig(BaseModel):

@@ -69,7 +69,8 @@ def modbus(
         async with MeterServer(host=host, port=port, meters=meters) as server:
             typer.echo(f"serving {len(meters)} SDM630 meter(s) on {host}:{server.port} (replay x{speed:g}):")
             for m in meters:
-                typer.echo(f"  unit {m.device_id}: {m.replay.series.name} from {moment:%Y-%m-%d %H:%M} UTC")
+                name = m.replay.series.name if m.replay is not None else "(no replay)"
+                typer.echo(f"  unit {m.device_id}: {name} from {moment:%Y-%m-%d %H:%M} UTC")
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

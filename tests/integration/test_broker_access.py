@@ -424,7 +424,8 @@ async def test_a_gateway_with_another_gateways_account_keeps_its_readings_and_sa
     import orjson
 
     from greenwire.transport.buffer import AsyncBuffer, SqliteBuffer
-    from greenwire.transport.publisher import BrokerSettings, Publisher
+    from greenwire.transport.mqtt import BrokerSettings
+    from greenwire.transport.publisher import Publisher
     from tests.helpers import eventually
 
     buffer = AsyncBuffer(SqliteBuffer(tmp_path / "b.sqlite"))

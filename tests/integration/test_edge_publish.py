@@ -13,7 +13,8 @@ import pytest
 
 from greenwire.shared.wire import ReadingsBatch
 from greenwire.transport.buffer import AsyncBuffer, SqliteBuffer
-from greenwire.transport.publisher import BrokerSettings, Publisher
+from greenwire.transport.mqtt import BrokerSettings
+from greenwire.transport.publisher import Publisher
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ from greenwire.edge.config import (
 )
 from greenwire.shared.vitals import VitalsBatch
 from greenwire.simulators.wearable import WearableHub, WearableServer, make_participants
-from greenwire.transport.publisher import BrokerSettings
+from greenwire.transport.mqtt import BrokerSettings
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
