@@ -67,14 +67,12 @@ def validate(
     Every problem is reported with its file and line, and the exit code is 2.
     On success, prints each device with the Modbus requests one poll will make.
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from greenwire.edge.plan import build_plan
     from greenwire.edge.profile import load_profile
 
     cfg = _load(config)
     rows = []
+    polls: dict[str, list[str]] = {}
     for bus in cfg.buses:
         for device in bus.devices:
             row: dict[str, object] = {
@@ -89,8 +87,12 @@ def validate(
             }
             if device.profile != "sunspec":
                 profile = load_profile(device.profile)
+                plan = build_plan(profile)
                 row |= {"profile": profile.name, "quantities": len(profile.registers),
-                        "requests": len(build_plan(profile).requests)}
+                        "requests": len(plan.requests),
+                        "reads": [{"function": r.code, "address": r.address, "count": r.count} for r in plan.requests]}
+                polls[device.id] = [f"FC{r.code:02d} {'input' if r.code == 4 else 'holding'} registers "
+                                    f"{r.address}-{r.address + r.count - 1} ({r.count})" for r in plan.requests]
             rows.append(row)
     notes: list[str] = []
     if cfg.wearables is not None:
@@ -109,12 +111,18 @@ def validate(
 
         typer.echo(orjson.dumps({"gateway": cfg.gateway, "site": cfg.site, "devices": rows, "notes": notes}).decode())
         return
-    table = Table(title=f"gateway {cfg.gateway} at site {cfg.site}: config OK")
-    for column in rows[0]:
-        table.add_column(column.replace("_", " "))
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    Console().print(table)
+    # One block per bus and device rather than a wide table: readable at 80 columns, and whole
+    # when piped to a file.
+    typer.echo(f"gateway {cfg.gateway} at site {cfg.site}: config OK")
+    for bus_name in dict.fromkeys(str(r["bus"]) for r in rows):
+        members = [r for r in rows if r["bus"] == bus_name]
+        typer.echo(f"\n{bus_name}  {members[0]['endpoint']}")
+        for r in members:
+            unit = f"unit {r['unit']}  " if r["unit"] != "-" else ""
+            typer.echo(f"  {r['device']}  {unit}{r['profile']}  every {r['poll_interval_s']:g} s  "
+                       f"{r['quantities']} quantities")
+            for line in polls.get(str(r["device"]), []):
+                typer.echo(f"      {line}")
     for note in notes:
         typer.echo(note)
 
