@@ -53,6 +53,8 @@ class DeviceState:
     last_read: datetime | None = None
     last_values: dict[str, float] = field(default_factory=dict)
     dropped_values: int = 0
+    flagged_readings: int = 0
+    """Consecutive readings whose counters were flagged (reset, jump, rollover) until a good one."""
     last_latency_ms: float | None = None
     """How long the last successful poll took, all its requests together."""
 
@@ -188,7 +190,16 @@ class ModbusBus:
             return
         quality = device.guard.check(ts, finite)
         if quality is not Quality.GOOD:
-            log.warning("device %s on bus %s: %s", state.device, self.config.name, quality.value)
+            # The first flag of a run is a warning with its figures; repeats are counted (and at
+            # debug level) until the counters agree again, as device errors are.
+            state.flagged_readings += 1
+            level = logging.WARNING if state.flagged_readings == 1 else logging.DEBUG
+            log.log(level, "device %s on bus %s: %s (%s)", state.device, self.config.name, quality.value,
+                    device.guard.detail)
+        elif state.flagged_readings:
+            log.info("device %s on bus %s: counters consistent again after %d flagged readings",
+                     state.device, self.config.name, state.flagged_readings)
+            state.flagged_readings = 0
         state.reads += 1
         state.last_read = ts
         state.last_values = finite
