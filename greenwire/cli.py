@@ -80,12 +80,14 @@ def demo(
     ] = None,
     speed: Annotated[float, typer.Option(help="Replay speed of the recorded meter data.")] = 60.0,
 ) -> None:
-    """Run the whole system locally: simulated buildings -> edge -> MQTT -> ingestor -> InfluxDB.
+    """Run the whole system locally: simulated buildings and a care site -> edge -> MQTT -> cloud.
 
-    Starts the local stack if it is not running, two buildings of simulated
-    Eastron SDM630 meters replaying real 2022 data from Cambridge University
-    buildings, an edge agent and the ingestor, and shows a live table of
-    readings flowing per device. Leaves nothing running when it stops.
+    Starts the local stack if it is not running, then three simulated Eastron SDM630 meters
+    replaying the real 2022 electricity of three Cambridge University buildings, a care site of
+    the health pilot (a wearable hub with 12 participants and two indoor-climate sensors), two
+    edge agents, the ingestor, the health service and the carbon engine, and shows a live table
+    of readings, carbon figures and the care site's figures. Leaves nothing running when it
+    stops (Ctrl-C, or after --seconds / DEMO_SECONDS); its data stay in .greenwire/.
     """
     from greenwire.demo import run_demo
 

@@ -12,11 +12,14 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EXAMPLE = """Example: two SDM630 meters behind one simulated RS-485 gateway, a day per minute:
+EXAMPLE = """Example: two SDM630 meters behind one simulated RS-485 gateway, an hour per minute:
 
-  greenwire sim modbus --port 5020 --meter 1:b2 --meter 2:b25 --speed 1440
+  greenwire sim modbus --port 5020 --meter 1:b2 --meter 2:b25 --speed 60
 
-then point an edge config at 127.0.0.1:5020, units 1 and 2, profile eastron-sdm630.
+then point an edge config at 127.0.0.1:5020, units 1 and 2, profile eastron-sdm630. A replay
+at xN shows N times the building's real power, and the university buildings draw far more
+than one SDM630's 72 kW: give each device max_power_kw of at least 2000 x N in the edge config
+(as `greenwire demo` does), or the gateway rightly flags every reading as a counter_jump.
 """
 
 

@@ -40,3 +40,12 @@ def test_a_docstring_paragraph_flows_across_its_source_lines() -> None:
     assert "(a password file, a custom profile) are copied in and the config is rewritten" in text
     lines = [line.strip() for line in result.output.splitlines()]
     assert "profile)" not in lines, "no line holds a sentence's stray tail"
+
+
+def test_the_demo_help_counts_what_the_demo_runs() -> None:
+    from greenwire.demo import BUILDINGS
+
+    words = {2: "two", 3: "three", 4: "four", 5: "five"}
+    text = " ".join(CliRunner().invoke(app, ["demo", "--help"], terminal_width=200).output.split())
+    assert f"{words[len(BUILDINGS)]} simulated Eastron SDM630 meters" in text
+    assert "two edge agents" in text  # the buildings' gateway and the care site's
