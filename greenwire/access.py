@@ -65,10 +65,10 @@ from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.errors import ConfigError
-from shared.topics import PREFIX, RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
-from shared.wire import Id
-from shared.yamlconfig import LocatedValueError, load_model
+from greenwire.shared.errors import ConfigError
+from greenwire.shared.topics import PREFIX, RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
+from greenwire.shared.wire import Id
+from greenwire.shared.yamlconfig import LocatedValueError, load_model
 
 PBKDF2_ITERATIONS: Final = 1000
 """Iterations of PBKDF2-SHA512 per password (Mosquitto's own tool uses 101)."""

@@ -22,7 +22,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.wire import FiniteFloat, Id, UtcDatetime
+from greenwire.shared.wire import FiniteFloat, Id, UtcDatetime
 
 STATUS_SCHEMA: Final = "greenwire.status.v1"
 MAX_DEVICES: Final = 1000

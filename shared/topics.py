@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from shared.errors import TopicError
+from greenwire.shared.errors import TopicError
 
 PREFIX: Final = "greenwire/v1"
 ID_PATTERN: Final = r"[a-z0-9][a-z0-9_-]{0,62}"

@@ -15,8 +15,8 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from cloud.carbon.factors import FactorTable, GridFactor, load_factors
-from cloud.carbon.factorsets import (
+from greenwire.cloud.carbon.factors import FactorTable, GridFactor, load_factors
+from greenwire.cloud.carbon.factorsets import (
     BuildingFactors,
     FactorLibrary,
     FuelFactor,
@@ -26,7 +26,7 @@ from cloud.carbon.factorsets import (
     load_library,
     resolve,
 )
-from cloud.carbon.site import Building, OwnFuelFactor
+from greenwire.cloud.sites import Building, OwnFuelFactor
 
 GAS: str = "natural_gas"
 

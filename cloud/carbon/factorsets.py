@@ -31,7 +31,7 @@ from typing import Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.yamlconfig import load_model
+from greenwire.shared.yamlconfig import load_model
 
 LIBRARY_FILE: Final = Path(__file__).parent / "data" / "factor_library.yaml"
 SOURCES_DIR: Final = Path(__file__).parent / "data" / "sources"

@@ -4,7 +4,7 @@ Scope 2 location-based (GHG Protocol): the grid-import meters' energy, minute by
 times the intensity of that minute (an imported series for the zone, else the zone's static
 factor). ``sub_meter`` readings are never added: they allocate, they do not count twice.
 
-The static factors come from the building's factor set (:mod:`cloud.carbon.factor_choice`): the
+The static factors come from the building's factor set (:mod:`greenwire.cloud.carbon.factor_choice`): the
 jurisdiction and reporting year of the period (UK DESNZ for GB, China MEE for CN-xx, EEA and the
 AIB residual mix for EU countries, EPA eGRID and the Emission Factors Hub for US-xxxx). The
 account names the sets, their versions and years (``factor_sets``), and says where an edition of
@@ -15,6 +15,9 @@ Scope 2 of purchased district heat: the heat meters' energy times the building's
 (static, gCO2e per kWh of heat delivered). Without a heat factor heat is energy only. Heat has no
 contractual instruments, so the market-based total adds the same heat emissions as the
 location-based one.
+
+Everything here is pure: it computes over readings already fetched (``Readings``, read by
+``greenwire.cloud.carbon.fetch``) and imports no InfluxDB client.
 """
 
 from __future__ import annotations
@@ -23,14 +26,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloud.carbon.account import location_based, minute_buckets
-from cloud.carbon.energy import CounterTracker, EnergyInterval, track
-from cloud.carbon.factor_choice import building_factors, static_grid
-from cloud.carbon.factors import FactorTable, load_factors
-from cloud.carbon.factorsets import BuildingFactors, jurisdiction_of, load_library
-from cloud.carbon.intensity import IntensitySeries
-from cloud.carbon.site import Building, MarketSection
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.carbon.emissions import location_based, minute_buckets
+from greenwire.cloud.carbon.energy import CounterTracker, EnergyInterval, track
+from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
+from greenwire.cloud.carbon.factors import FactorTable, load_factors
+from greenwire.cloud.carbon.factorsets import BuildingFactors, jurisdiction_of, load_library
+from greenwire.cloud.carbon.intensity import IntensitySeries
+from greenwire.cloud.sites import Building, MarketSection
 
 
 @dataclass(slots=True)
@@ -368,38 +370,33 @@ def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str,
     result.factors.update(sources)
 
 
-_FIELD_OF_ROLE = {
+FIELD_OF_ROLE: dict[str, str] = {
     "grid_import": "energy_import_kwh",
     "grid_export": "energy_export_kwh",
     "pv_generation": "energy_generated_kwh",
     "heat": "heat_energy_kwh",
 }
+"""The counter field each meter role is read from."""
 
 READ_MARGIN = timedelta(hours=1)
 """Counter readings this far outside the period are read too, so the intervals that cross its
 edges are known; their energy is then cut at the edges, minute by minute."""
 
 
-def fetch_counters(influx: InfluxV1, building: Building, start: datetime,
-                   end: datetime) -> tuple[dict[str, Counter], dict[str, tuple[str, Counter]]]:
-    """The counter readings of every meter of the building that [start, end) needs (with a margin),
-    by device: electricity and heat counters, and gas counters with the field they count."""
-    counters = {
-        m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN, _FIELD_OF_ROLE[m.role])
-        for m in building.meters
-        if m.role in _FIELD_OF_ROLE
-    }
-    gas: dict[str, tuple[str, Counter]] = {}
-    for meter in building.meters_with("gas"):
-        for field_name in ("gas_volume_m3", "gas_energy_kwh"):
-            readings = influx.counter(meter.gateway, meter.device, start - READ_MARGIN, end + READ_MARGIN, field_name)
-            if readings:
-                gas[meter.device] = (field_name, readings)
-                break
-    return counters, gas
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """What accounting a building over a period needs: its meters' counter readings (with
+    ``READ_MARGIN`` on either side) and its zone's stored intensity series."""
+
+    counters: dict[str, Counter]
+    """Electricity and heat counters by device (``FIELD_OF_ROLE``)."""
+    gas: dict[str, tuple[str, Counter]]
+    """Gas counters by device, with the field they count (``gas_volume_m3`` or ``gas_energy_kwh``)."""
+    series: IntensitySeries | None
+    """The zone's imported or fed intensity; None when there is none (the static factor applies)."""
 
 
-def account_from_influx(influx: InfluxV1, building: Building, start: datetime, end: datetime) -> Account:
-    """Fetch the building's counters and its zone's series, then account (see ``account``)."""
-    counters, gas = fetch_counters(influx, building, start, end)
-    return account(building, counters, influx.series(building.zone, start, end), start, end, gas_counters=gas)
+def account_of(building: Building, readings: Readings, start: datetime, end: datetime,
+               table: FactorTable | None = None) -> Account:
+    """The account of ``building`` in [start, end) from fetched readings (pure; see ``account``)."""
+    return account(building, readings.counters, readings.series, start, end, table, gas_counters=readings.gas)

@@ -1,6 +1,6 @@
 """Auditable carbon statements: one set of figures, rendered as Markdown, HTML or CSV (pure).
 
-A statement is built once from a building's :class:`~cloud.carbon.report.Account` as a list of
+A statement is built once from a building's :class:`~greenwire.cloud.carbon.report.Account` as a list of
 :class:`Line` (section, item, value, unit). Every format carries a SHA-256 content hash of
 everything above its hash line, so a copy can be checked against the original with
 :func:`verify` (``greenwire carbon verify FILE``): Markdown and CSV hash their own text; the HTML
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from cloud.carbon.report import Account
-from cloud.carbon.site import Building
+from greenwire.cloud.carbon.report import Account
+from greenwire.cloud.sites import Building
 
 Format = Literal["md", "html", "csv"]
 

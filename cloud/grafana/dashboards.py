@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cloud.grafana.model import Dashboard, Panel, Query, Row, ValueText, Variable, steps
+from greenwire.cloud.grafana.model import Dashboard, Panel, Query, Row, ValueText, Variable, steps
 
 G_PER_KWH: Final = "suffix: gCO2e/kWh"
 KG: Final = "suffix: kgCO2e"
@@ -267,6 +267,6 @@ def fleet() -> Dashboard:
 
 def all_dashboards() -> dict[str, Dashboard]:
     """File stem -> dashboard."""
-    from cloud.grafana.health import health
+    from greenwire.cloud.grafana.health_pilot import health
 
     return {"portfolio": portfolio(), "building": building(), "fleet": fleet(), "health": health()}

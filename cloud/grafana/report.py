@@ -1,7 +1,7 @@
 """``greenwire report``: the main dashboard panels as PNG charts and one HTML page, without Grafana.
 
-The panels are the dashboards' own (:mod:`cloud.grafana.dashboards`), their queries run
-through :mod:`cloud.grafana.evaluate` exactly as for Grafana, for one site and an explicit
+The panels are the dashboards' own (:mod:`greenwire.cloud.grafana.dashboards`), their queries run
+through :mod:`greenwire.cloud.grafana.evaluate` exactly as for Grafana, for one site and an explicit
 range: the portfolio's emissions, intensity, ranking and grid panels for the site's
 buildings together, then each building's power and emissions. Charts are drawn with
 matplotlib (Agg, no display needed), in the panel's unit and threshold colours; the page
@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from cloud.grafana.dashboards import building, portfolio
-from cloud.grafana.evaluate import PanelData, Sources, run_panel, variable_values
-from cloud.grafana.macros import VariableValue
-from cloud.grafana.model import Dashboard, Panel
+from greenwire.cloud.grafana.dashboards import building, portfolio
+from greenwire.cloud.grafana.evaluate import PanelData, Sources, run_panel, variable_values
+from greenwire.cloud.grafana.macros import VariableValue
+from greenwire.cloud.grafana.model import Dashboard, Panel
 
 CHART_W: Final = 760
 CHART_H: Final = 300
@@ -203,6 +203,8 @@ def page(charts: list[Chart], site: str, start: datetime, end: datetime) -> str:
 
 def report(sources: Sources, site: str, start: datetime, end: datetime, out: Path) -> Path:
     """Write the charts and ``index.html`` into ``out``; returns the page's path."""
+    import matplotlib  # noqa: F401  (the 'report' extra: missing, say so before querying anything)
+
     charts = collect(sources, site, start, end, out)
     index = out / "index.html"
     index.write_text(page(charts, site, start, end), encoding="utf-8")

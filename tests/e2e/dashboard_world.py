@@ -20,7 +20,7 @@ hourly GB intensity (tests/data) shifted onto the window (``greenwire import gri
 ``greenwire carbon backfill`` and ``greenwire carbon run --once``.
 
 Then the care home's pilot (``tests.e2e.care_site``, as in ``test_health_pilot``): a wearable
-hub (``simulators.wearable``, 8 participants, one without consent, three hours of backlog),
+hub (``greenwire.simulators.wearable``, 8 participants, one without consent, three hours of backlog),
 two SCD30 rooms (a heatwave lounge, a crowded dining room), the care gateway's edge agent
 with its ``wearables:`` section, and the health service writing the world's health database,
 its kgCO2e per participant-day from the carbon site model above.
@@ -40,18 +40,18 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from typer.testing import CliRunner
 
-from cloud.buildings import building_lookup
-from cloud.carbon.site import load_sites
-from cloud.config import load_config
-from cloud.health.service import HealthService
-from cloud.ingest import Ingestor
-from edge.agent import EdgeAgent, broker_settings
-from edge.config import EdgeConfig
 from greenwire.cli import app
+from greenwire.cloud.health.service import HealthService
+from greenwire.cloud.ingest.buildings import building_lookup
+from greenwire.cloud.ingest.config import load_config
+from greenwire.cloud.ingest.pipeline import Ingestor
+from greenwire.cloud.sites import load_sites
+from greenwire.edge.agent import EdgeAgent, broker_settings
+from greenwire.edge.config import EdgeConfig
 from greenwire.servers import InfluxDB1, Mosquitto
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
-from simulators.wearable import WearableHub, WearableServer, make_participants
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
+from greenwire.simulators.wearable import WearableHub, WearableServer, make_participants
 from tests.e2e import care_site
 from tests.helpers import eventually
 
@@ -164,7 +164,7 @@ def _rsf_rows(start: datetime, now: datetime) -> list[str]:
 
 
 def _heat_rows(start: datetime, now: datetime) -> list[str]:
-    from simulators.series import load_series
+    from greenwire.simulators.series import load_series
 
     gas = load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas")
     replay = Replay(gas, start=datetime(2022, 11, 28, tzinfo=UTC), speed=1.0, clock=lambda: 0.0)

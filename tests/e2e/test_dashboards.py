@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from cloud.grafana.dashboards import all_dashboards
-from cloud.grafana.evaluate import Query, influx_query, run_panel, selections
-from cloud.grafana.model import DATASOURCE_UID, HEALTH_DATASOURCE_UID
+from greenwire.cloud.grafana.dashboards import all_dashboards
+from greenwire.cloud.grafana.evaluate import Query, influx_query, run_panel, selections
+from greenwire.cloud.grafana.model import DATASOURCE_UID, HEALTH_DATASOURCE_UID
 from greenwire.servers import InfluxDB1, Mosquitto
-from shared.errors import StoreRejected
+from greenwire.shared.errors import StoreRejected
 from tests.e2e.dashboard_world import World, build_world
 
 pytestmark = pytest.mark.e2e
@@ -214,8 +214,8 @@ def test_health_panels_show_the_health_services_figures(world: World) -> None:
 def test_alert_rule_queries_return_data(world: World) -> None:
     from datetime import timedelta
 
-    from cloud.grafana.alerts import RULES
-    from cloud.grafana.macros import interpolate
+    from greenwire.cloud.grafana.alert_rules import RULES
+    from greenwire.cloud.grafana.macros import interpolate
 
     query = influx_query(world.influx_url, world.db)
     for rule in RULES:
@@ -290,7 +290,7 @@ def test_health_queries_parse_and_name_existing_retention_policies(world: World)
     says (raw 30 d default, aggregates 730 d), for a multi-site selection, and refuses an unknown policy."""
     from datetime import timedelta
 
-    from cloud.grafana.macros import VariableValue, calculate_interval, interpolate
+    from greenwire.cloud.grafana.macros import VariableValue, calculate_interval, interpolate
 
     db = f"{world.health_db}_layout"
     query = influx_query(world.influx_url, db)

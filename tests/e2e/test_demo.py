@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cloud.carbon.site import load_sites
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.sites import load_sites
 from tests.helpers import GREENWIRE
 
 pytestmark = pytest.mark.e2e

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from greenwire.cli import app
 from greenwire.servers import InfluxDB1, Mosquitto
-from shared.lineprotocol import SeriesPrefix
-from simulators.series import Replay, builtin_series
+from greenwire.shared.lineprotocol import SeriesPrefix
+from greenwire.simulators.series import Replay, builtin_series
 
 pytestmark = pytest.mark.integration
 
@@ -149,11 +149,11 @@ def test_report_cuts_energy_at_the_period_edges(influxdb: InfluxDB1, influx_db: 
 
 @pytest.mark.parametrize("field", ["gas_energy_kwh", "gas_volume_m3"])
 def test_scope1_from_a_real_gas_meter(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, field: str) -> None:
-    from simulators.series import load_series
+    from greenwire.simulators.series import load_series
 
     gas = load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas")
     replay = Replay(gas, start=START, speed=1.0, clock=lambda: 0.0)
-    from cloud.carbon.factorsets import load_library
+    from greenwire.cloud.carbon.factorsets import load_library
 
     # A GB building of 2022: DESNZ 2022's natural gas (gross CV); that edition publishes no m3 row, so the
     # calorific value is the nearest edition's (DESNZ 2023). It was EPA's US factor before.
@@ -191,7 +191,7 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
     """Certificates cover part of the import; PV generation and export are reported, never netted;
     district heat, with EPA's hot-water factor, is Scope 2 in every total. The stored results
     (backfill) give the same figures as the report for each day and the month."""
-    from simulators.series import load_series
+    from greenwire.simulators.series import load_series
 
     gas = Replay(load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas"), start=START, speed=1.0,
                  clock=lambda: 0.0)

@@ -12,13 +12,13 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from cloud.config import IngestConfig
-from cloud.ingest import Ingestor
-from edge.agent import EdgeAgent, broker_settings
-from edge.config import EdgeConfig
+from greenwire.cloud.ingest.config import IngestConfig
+from greenwire.cloud.ingest.pipeline import Ingestor
+from greenwire.edge.agent import EdgeAgent, broker_settings
+from greenwire.edge.config import EdgeConfig
 from greenwire.servers import InfluxDB1, Mosquitto
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from cloud.carbon.factorsets import SOURCES_DIR, FactorLibrary, FactorSet, all_factors, load_library
+from greenwire.cloud.carbon.factorsets import (
+    SOURCES_DIR,
+    FactorLibrary,
+    FactorSet,
+    all_factors,
+    load_library,
+)
 
 CHECKED: set[tuple[str, str, str | None, str | None]] = set()
 
@@ -149,8 +155,8 @@ def test_every_library_value_was_compared_with_its_copy() -> None:
 
 
 def test_the_library_is_well_formed(tmp_path: Path) -> None:
-    from cloud.carbon.factorsets import load_library as load
-    from shared.errors import ConfigError
+    from greenwire.cloud.carbon.factorsets import load_library as load
+    from greenwire.shared.errors import ConfigError
 
     bad = tmp_path / "library.yaml"
     bad.write_text(

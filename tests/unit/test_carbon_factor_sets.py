@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from cloud.carbon.report import account
-from cloud.carbon.results import day_results
-from cloud.carbon.site import Building, MeterRef, load_sites
-from cloud.carbon.statement import Header, render
-from cloud.carbon.statement import lines as statement_lines
-from shared.errors import ConfigError
+from greenwire.cloud.carbon.report import account
+from greenwire.cloud.carbon.results import day_results
+from greenwire.cloud.carbon.statement import Header, render
+from greenwire.cloud.carbon.statement import lines as statement_lines
+from greenwire.cloud.sites import Building, MeterRef, load_sites
+from greenwire.shared.errors import ConfigError
 
 GRID = MeterRef(gateway="g", device="main", role="grid_import")
 GAS = MeterRef(gateway="g", device="boiler", role="gas")
@@ -238,7 +238,7 @@ def test_valid_factor_choices_load(tmp_path: Path) -> None:
 def test_a_set_is_named_for_what_it_priced() -> None:
     """With an imported series covering every minute, DESNZ's grid factor priced nothing: the
     statement names DESNZ for the T&D losses only; a US country zone says eGRID needs a subregion."""
-    from cloud.carbon.intensity import IntensitySeries
+    from greenwire.cloud.carbon.intensity import IntensitySeries
 
     start = datetime(2024, 3, 4, tzinfo=UTC)
     series = IntensitySeries(zone="GB", kind="average", basis="direct", source="NESO test series",
