@@ -60,7 +60,7 @@ _LARGER: Final[dict[str, tuple[tuple[str, float, float], ...]]] = {
     "kgCO2e": (("tCO2e", 1e3, 1e3), ("ktCO2e", 1e6, 1e6)),
     "kgCO2e/h": (("tCO2e/h", 1e3, 1e3),),
 }
-_COLORS: Final = {"green": "#56a64b", "yellow": "#f2cc0c", "orange": "#ff9830", "red": "#e02f44", "blue": "#3274d9"}
+_COLORS: Final[dict[str, str]] = {"green": "#56a64b", "yellow": "#f2cc0c", "orange": "#ff9830", "red": "#e02f44", "blue": "#3274d9"}
 # Grafana's classic palette, in its order: series keep their colour from chart to chart.
 _PALETTE: Final = ("#7eb26d", "#eab839", "#6ed0e0", "#ef843c", "#e24d42", "#1f78c1", "#ba43a9", "#705da0")
 _HINTS: Final = {
@@ -219,7 +219,7 @@ class _PlainFormatter:
 
 
 def _daily(panel: Panel) -> bool:
-    return panel.bars and panel.interval == "1d"
+    return bool(panel.bars) and panel.interval == "1d"
 
 
 def _day_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -258,8 +258,8 @@ def _draw_time(ax: Axes, data: PanelData, series: list[_Series], divisor: float,
                 ax.bar(shifted, ys, width=share, label=one.label, color=color)  # type: ignore[arg-type]
     else:
         for index, one in enumerate(series):
-            ax.plot([t for t, _ in one.points], [v / divisor for _, v in one.points], label=one.label,
-                    linewidth=1.5, color=_PALETTE[index % len(_PALETTE)])
+            ax.plot([t for t, _ in one.points], [v / divisor for _, v in one.points],  # type: ignore[arg-type]
+                    label=one.label, linewidth=1.5, color=_PALETTE[index % len(_PALETTE)])
     if daily:
         first, last = _day_range(data.start, data.end)
         ax.set_xlim(first, last)  # type: ignore[arg-type]
