@@ -40,7 +40,7 @@ ALLOWED = {
 }
 """Which parts each part may import (the composition root may import everything)."""
 
-CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid"}
+CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid", "bms"}
 CLOUD_ALLOWED = {
     "adapters": {"adapters"},
     "sites": {"adapters", "carbon"},
@@ -50,6 +50,7 @@ CLOUD_ALLOWED = {
     "health": {"adapters", "sites", "carbon", "health", "ingest"},
     "grafana": {"adapters", "sites", "grafana"},
     "grid": {"adapters", "carbon", "grid"},
+    "bms": {"bms"},
 }
 """Inside the cloud: which of its packages each may import (top-level module name -> allowed)."""
 
