@@ -16,6 +16,7 @@ from greenwire.shared.errors import ConfigError, GreenwireError, StackError
 if TYPE_CHECKING:
     from greenwire.cloud.adapters.influxql import InfluxV1
     from greenwire.cloud.adapters.settings import InfluxSection, MqttSection
+    from greenwire.cloud.bms.config import BmsConfig
     from greenwire.cloud.grid.config import GridConfig
     from greenwire.cloud.ingest.config import IngestConfig
     from greenwire.stack import StackEnv
@@ -126,3 +127,11 @@ def grid_servers(config: GridConfig) -> tuple[InfluxV1, BrokerSettings]:
     section = config.mqtt.model_copy(update={"client_id": config.client_id()}) if config.mqtt \
         else cloud_broker(None, config.client_id())
     return influx, publisher_settings(section, config.client_id())
+
+
+def bms_broker(config: BmsConfig) -> BrokerSettings:
+    """Where the BMS bridge reads the carbon signals: its config's mqtt section, else the local stack's
+    broker (with the ingestor's account on a ``--secure`` stack, which may read them)."""
+    section = config.mqtt.model_copy(update={"client_id": config.client_id()}) if config.mqtt \
+        else cloud_broker(None, config.client_id())
+    return publisher_settings(section, config.client_id())

@@ -50,7 +50,7 @@ CLOUD_ALLOWED = {
     "health": {"adapters", "sites", "carbon", "health", "ingest"},
     "grafana": {"adapters", "sites", "grafana"},
     "grid": {"adapters", "carbon", "grid"},
-    "bms": {"bms"},
+    "bms": {"adapters", "bms"},
 }
 """Inside the cloud: which of its packages each may import (top-level module name -> allowed)."""
 
