@@ -26,6 +26,9 @@ import pytest
 
 from greenwire.cloud.adapters.influxql import InfluxV1
 from greenwire.cloud.carbon.feed import feed_line
+from greenwire.cloud.grafana.dashboards import portfolio
+from greenwire.cloud.grafana.evaluate import influx_query, run_panel
+from greenwire.cloud.grafana.model import DATASOURCE_UID
 from greenwire.cloud.grid.config import ZoneFeed, parse_config
 from greenwire.cloud.grid.hold import HoldState, on_failure, on_success
 from greenwire.cloud.grid.messages import zone_update
@@ -217,6 +220,12 @@ async def test_service_stores_publishes_and_holds_through_an_outage(
             status = influx.query('SELECT "status", "age_s", "failures" FROM "grid_status" ORDER BY time')
             assert [(r["status"], r["age_s"], r["failures"]) for r in status] == [
                 ("current", 900.0, 0), ("current", 900.0, 1), ("held", 180_900.0, 2)]
+
+            # The Portfolio dashboard's "Grid data age", as Grafana would send its query, shows it.
+            board = portfolio()
+            panel = next(p for p in board.panel_list() if p.title == "Grid data age")
+            shown = run_panel(board, panel, {}, {DATASOURCE_UID: influx_query(influxdb.url, influx_db)}, clock.now)
+            assert {s["tags"]["zone"]: s["values"][-1][1] for s in shown.series} == {"GB": 180_900.0}
 
             clock.now = NOW + timedelta(days=4)
             update, _ = await service.poll(feed, connector)
