@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from greenwire.cloud.bms.encode import CarbonSignal, Rejected, parse_signal
 from greenwire.shared.aioloop import tolerate_closed_socket_registration
@@ -27,6 +28,7 @@ from greenwire.shared.topics import carbon_topic
 from greenwire.transport.mqtt import BrokerSettings, client
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -89,10 +91,13 @@ async def follow(signals: Signals, broker: BrokerSettings, stop: asyncio.Event,
                 backoff.ok()
                 if connected is not None:
                     connected.set()
-                stopper = asyncio.ensure_future(stop.wait())
+                stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
                 try:
                     async for message in _until(connection.messages, stopper):
-                        signals.receive(str(message.topic), bytes(message.payload or b""))  # type: ignore[arg-type]
+                        payload = message.payload
+                        signals.receive(str(message.topic),
+                                        bytes(payload) if isinstance(payload, bytes | bytearray)
+                                        else str(payload if payload is not None else "").encode())
                 finally:
                     stopper.cancel()
         except aiomqtt.MqttError as exc:
@@ -103,9 +108,9 @@ async def follow(signals: Signals, broker: BrokerSettings, stop: asyncio.Event,
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
-async def _until(messages: object, stopper: asyncio.Future[object]):  # type: ignore[no-untyped-def]
+async def _until(messages: AsyncIterable[T], stopper: asyncio.Future[Any]) -> AsyncIterator[T]:
     """The messages of an aiomqtt iterator until ``stopper`` is done."""
-    iterator = messages.__aiter__()  # type: ignore[attr-defined]
+    iterator = messages.__aiter__()
     while True:
         getter = asyncio.ensure_future(iterator.__anext__())
         await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -136,3 +136,47 @@ def test_out_of_range_is_not_available_rather_than_clipped() -> None:
     values = {p.name: None for p in POINTS} | {"intensity_g_per_kwh": 7000.0, "today_kgco2e": -5.0}
     back = decode(registers(values))
     assert back["intensity_g_per_kwh"] is None and back["today_kgco2e"] is None
+
+
+def test_points_command_prints_the_files() -> None:
+    from typer.testing import CliRunner
+
+    from greenwire.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["bms", "points", "--csv"]).output == as_csv()
+    assert runner.invoke(app, ["bms", "points", "--json"]).output == as_json()
+    table = runner.invoke(app, ["bms", "points"]).output
+    assert "register map version 1" in table and "32-33  best_8h_start_time" in table
+
+
+def test_bms_config_errors_name_the_line() -> None:
+    from greenwire.cloud.bms.config import parse_config
+    from greenwire.shared.errors import ConfigError
+
+    good = parse_config("buildings:\n  - {site: a, building: b2, unit: 1}\n")
+    assert (good.modbus.host, good.modbus.port, good.bacnet.port, good.client_id()) == (
+        "127.0.0.1", 502, 47808, "greenwire-bms")
+    with pytest.raises(ConfigError, match=r"bms.yaml:3:.*buildings\[1\]\.unit: unit 1 is already buildings\[0\]"):
+        parse_config("buildings:\n  - {site: a, building: b2, unit: 1}\n  - {site: a, building: b3, unit: 1}\n",
+                     source="bms.yaml")
+    with pytest.raises(ConfigError, match=r"bms.yaml:3:.*unit"):
+        parse_config("buildings:\n  - site: a\n    unit: 300\n    building: b\n", source="bms.yaml")
+    with pytest.raises(ConfigError, match="IPv4 address with its prefix"):
+        parse_config("buildings:\n  - {site: a, building: b2, unit: 1}\nbacnet:\n  address: nowhere\n")
+
+
+def test_a_bad_message_never_replaces_a_good_signal() -> None:
+    from greenwire.cloud.bms.source import Signals
+
+    signals = Signals((("campus", "b2"),))
+    topic = "greenwire/v1/campus/carbon/b2"
+    assert isinstance(signals.receive(topic, _payload()), CarbonSignal)
+    assert isinstance(signals.receive(topic, b"not json"), Rejected)
+    other = orjson.dumps({**orjson.loads(_payload()), "building": "b9"})
+    assert isinstance(signals.receive(topic, other), Rejected)
+    kept = signals.get("campus", "b2")
+    assert kept is not None and kept.intensity_g_per_kwh == 231.44
+    assert (signals.rejected, signals.last_rejection) == (2, f"{topic}: the payload is campus/b9's")
+    assert signals.receive(topic, b"") is None and signals.get("campus", "b2") is None  # topic cleared
+    assert isinstance(signals.receive("greenwire/v1/campus/carbon/b3", _payload()), Rejected)
