@@ -164,6 +164,38 @@ def test_mbpoll_reads_the_documented_registers(mosquitto: Mosquitto, tmp_path: P
     unknown = _mbpoll(port, 9)
     assert unknown.returncode != 0 or "0x" not in unknown.stdout
 
+    # The broker goes away: the last signal is still served, with its age (and then stale).
+    mosquitto.stop()
+    try:
+        during = decode(_words(_mbpoll(port, 1).stdout))
+        _same_as_signal(during, newer)
+    finally:
+        mosquitto.start()
+
+    process.terminate()
+    assert process.wait(timeout=20) == 0, log.read_text()
+
+
+def test_an_old_signal_is_served_as_stale(mosquitto: Mosquitto, tmp_path: Path,
+                                          processes: list[subprocess.Popen[bytes]]) -> None:
+    old = _signal("b2", 231.44, 12.3456, 48.125)
+    ts = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
+    old["ts"] = ts.isoformat().replace("+00:00", "Z")
+    _publish(mosquitto, "b2", orjson.dumps(old))
+    config = _config(tmp_path, mosquitto)
+    config.write_text(config.read_text() + "stale_after_s: 600\n")
+    log = tmp_path / "modbus.log"
+    process = _start(["modbus", "--config", str(config), "--port", "0"], log, processes)
+    port = int(re.search(r"Modbus TCP on 127\.0\.0\.1:(\d+)", _ready_line(process, log)).group(1))  # type: ignore[union-attr]
+
+    def stale() -> dict[str, Any]:
+        values = decode(_words(_mbpoll(port, 1).stdout))
+        assert values["status_code"] == 1, values
+        return values
+
+    values = _eventually(stale)
+    assert 1200 <= values["data_age_s"] < 1300
+    assert values["intensity_g_per_kwh"] == pytest.approx(231.4)  # still served, said to be stale
     process.terminate()
     assert process.wait(timeout=20) == 0, log.read_text()
 

@@ -180,3 +180,10 @@ def test_a_bad_message_never_replaces_a_good_signal() -> None:
     assert (signals.rejected, signals.last_rejection) == (2, f"{topic}: the payload is campus/b9's")
     assert signals.receive(topic, b"") is None and signals.get("campus", "b2") is None  # topic cleared
     assert isinstance(signals.receive("greenwire/v1/campus/carbon/b3", _payload()), Rejected)
+
+
+def test_the_example_config_is_valid() -> None:
+    from greenwire.cloud.bms.config import load_config
+
+    config = load_config(ROOT / "cloud" / "bms" / "bms.example.yaml")
+    assert [b.unit for b in config.buildings] == [1, 2] and config.modbus.port == 5020

@@ -272,3 +272,38 @@ def test_grid_run_stops_on_sigterm(
 
 async def _until(predicate: Callable[[], object], within_s: float) -> None:
     await eventually(predicate, within_s, "the service's polls")
+
+
+def test_the_example_config_is_valid() -> None:
+    from greenwire.cloud.grid.config import load_config
+
+    config = load_config(Path(__file__).parents[2] / "cloud" / "grid" / "grid.example.yaml")
+    assert [(z.zone, z.provider) for z in config.zones] == [("GB", "neso"), ("GB-13", "neso"),
+                                                            ("DE", "electricitymaps")]
+    assert config.client_id() == "greenwire-grid"
+
+
+@pytest.mark.integration
+def test_grid_run_once_prints_each_zones_outcome(
+    replay: Callable[[Handler], ReplayServer], mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str,
+    tmp_path: Path,
+) -> None:
+    """``--once --json``: one poll per zone; a 2023 answer read in 2026 is expired, with its age."""
+    from typer.testing import CliRunner
+
+    from greenwire.cli import app
+
+    server = replay(Provider())
+    config = tmp_path / "grid.yaml"
+    config.write_text(
+        f"zones:\n  - {{zone: GB, provider: neso, base_url: '{server.url}'}}\n"
+        f"  - {{zone: GB-13, provider: neso, base_url: '{server.url}'}}\n"
+        f"mqtt: {{url: '{mosquitto.url}', client_id: grid-once}}\n"
+        f"influx: {{url: '{influxdb.url}', database: {influx_db}}}\n"
+    )
+    result = CliRunner().invoke(app, ["grid", "run", "--config", str(config), "--once", "--json"])
+    assert result.exit_code == 1, result.output  # GB-13 failed: the replay knows no region
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome["GB"]["status"] == "expired" and outcome["GB"]["g_per_kwh"] == 65.0
+    assert outcome["GB"]["age_s"] > 3 * 365 * 86_400
+    assert outcome["GB-13"]["status"] == "none" and "404" in outcome["GB-13"]["last_error"]
