@@ -164,6 +164,14 @@ class InfluxV1:
         )
         if not rows:
             return None
+        # Two series of the zone may hold a value for the same period (an imported CSV and the live
+        # feed of `greenwire grid run`): one value per start, the live one (it says its period).
+        chosen: dict[int, dict[str, Any]] = {}
+        for row in rows:
+            kept = chosen.get(row["time"])
+            if kept is None or (row.get("period_s") and not kept.get("period_s")):
+                chosen[row["time"]] = row
+        rows = [chosen[t] for t in sorted(chosen)]
         starts = tuple(_from_ns(r["time"]) for r in rows)
         # A live-feed point says its period; an imported one holds until the next point.
         steps = [b - a for a, b in itertools.pairwise(starts)]

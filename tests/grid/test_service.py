@@ -307,3 +307,29 @@ def test_grid_run_once_prints_each_zones_outcome(
     assert outcome["GB"]["status"] == "expired" and outcome["GB"]["g_per_kwh"] == 65.0
     assert outcome["GB"]["age_s"] > 3 * 365 * 86_400
     assert outcome["GB-13"]["status"] == "none" and "404" in outcome["GB-13"]["last_error"]
+
+
+@pytest.mark.integration
+async def test_the_live_feed_next_to_an_imported_series_of_the_zone(
+    replay: Callable[[Handler], ReplayServer], influxdb: InfluxDB1, influx_db: str
+) -> None:
+    """A site that imported half-hourly GB intensity (as the NESO archive gives it), then runs
+    ``grid run`` for GB: both series hold 02:30; the carbon engine's read keeps one value per
+    start, the live one (two values for one start would make the series refuse itself)."""
+    from greenwire.shared.intensity import IntensitySeries as Imported
+
+    influx = InfluxV1(influxdb.url, influx_db)
+    halves = tuple(PERIOD + timedelta(minutes=30 * k) for k in range(-2, 3))
+    influx.write_series(Imported("GB", "average", "direct", "gb-2023.csv", halves, (300.0,) * 5,
+                                 (timedelta(minutes=30),) * 5))
+    server = replay(Provider())
+    service = GridService([ZoneFeed(zone="GB", provider="neso", base_url=server.url)], influx=influx,
+                          clock=lambda: NOW)
+    async with NesoConnector(server.url) as connector:
+        await service.poll(service.zones[0], connector)
+    stored = influx.series("GB", PERIOD - timedelta(hours=1), PERIOD + timedelta(hours=2))
+    assert stored is not None
+    assert stored.value_at(PERIOD - timedelta(minutes=15)) == 300.0  # 02:00, imported only
+    assert stored.value_at(PERIOD + timedelta(minutes=5)) == 65.0  # 02:30: the live actual, not the import
+    assert stored.value_at(PERIOD + timedelta(minutes=45)) == 300.0  # 03:00: imported, the feed had no actual
+    assert stored.starts == tuple(sorted(set(stored.starts)))
