@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from greenwire import __version__, helpformat
+from greenwire.commands.bms import app as bms_app
 from greenwire.commands.carbon import carbon_app, import_app
 from greenwire.commands.deploy import app as deploy_app
 from greenwire.commands.edge import app as edge_app
@@ -54,6 +55,8 @@ app.add_typer(health_app, name="health", help="The proactive-health pilot: vital
 app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
 app.add_typer(grafana_app, name="grafana", help="Grafana dashboards as code: build, push.")
 app.add_typer(grid_app, name="grid", help="Live grid carbon intensity from real providers.")
+app.add_typer(bms_app, name="bms", help="Each building's carbon signal for building-management systems: "
+              "Modbus TCP, BACnet/IP.")
 app.command("report")(report_command)
 
 
@@ -130,6 +133,7 @@ EXTRAS = {
     "aiohttp": "sim",
     "lightgbm": "forecast", "sklearn": "forecast", "holidays": "forecast",
     "openpyxl": "cbam",
+    "bacpypes3": "bms",
 }
 """The optional dependency each extra brings (pyproject's optional-dependencies), by import name."""
 

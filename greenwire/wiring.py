@@ -15,7 +15,9 @@ from greenwire.shared.errors import ConfigError, GreenwireError, StackError
 
 if TYPE_CHECKING:
     from greenwire.cloud.adapters.influxql import InfluxV1
-    from greenwire.cloud.adapters.settings import MqttSection
+    from greenwire.cloud.adapters.settings import InfluxSection, MqttSection
+    from greenwire.cloud.bms.config import BmsConfig
+    from greenwire.cloud.grid.config import GridConfig
     from greenwire.cloud.ingest.config import IngestConfig
     from greenwire.stack import StackEnv
     from greenwire.transport.mqtt import BrokerSettings
@@ -53,7 +55,13 @@ def influx_client(config: Path | None) -> InfluxV1:
     if config is None:
         env = _stack()
         return InfluxV1(env.influx_url, env.influx_db)
-    influx = _ingest_config(config).influx
+    return influx_of(_ingest_config(config).influx)
+
+
+def influx_of(influx: InfluxSection) -> InfluxV1:
+    """The InfluxQL client of a config's ``influx`` section (v2: through the bucket's DBRP mapping)."""
+    from greenwire.cloud.adapters.influxql import InfluxV1
+
     try:
         if influx.api == "v2":
             # InfluxDB 2.x/3 answer InfluxQL on /query through a DBRP mapping of the bucket.
@@ -111,3 +119,19 @@ def gateway_broker(config: Path | None, client_id: str, *, site: str, gateway: s
 
     parts = urlsplit(env.mqtt_url)
     return BrokerSettings(parts.hostname or "127.0.0.1", parts.port or 1883, client_id)
+
+
+def grid_servers(config: GridConfig) -> tuple[InfluxV1, BrokerSettings]:
+    """The database and broker of a ``grid run`` config: its own sections, else the local stack's."""
+    influx = influx_of(config.influx) if config.influx is not None else influx_client(None)
+    section = config.mqtt.model_copy(update={"client_id": config.client_id()}) if config.mqtt \
+        else cloud_broker(None, config.client_id())
+    return influx, publisher_settings(section, config.client_id())
+
+
+def bms_broker(config: BmsConfig) -> BrokerSettings:
+    """Where the BMS bridge reads the carbon signals: its config's mqtt section, else the local stack's
+    broker (with the ingestor's account on a ``--secure`` stack, which may read them)."""
+    section = config.mqtt.model_copy(update={"client_id": config.client_id()}) if config.mqtt \
+        else cloud_broker(None, config.client_id())
+    return publisher_settings(section, config.client_id())

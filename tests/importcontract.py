@@ -14,8 +14,9 @@ Layers, from the bottom; a part may import only the parts beneath it (and itself
 
 Inside ``greenwire.cloud``: ``adapters`` and ``sites`` serve every service; ``ingest``,
 ``carbon``, ``health`` and ``grafana`` may use them and ``carbon`` (the engine), but ``ingest``
-uses none of the other services, and nothing imports ``ingest``, ``health`` or ``grafana``
-except the composition root. ``TYPE_CHECKING`` and function-level imports count like any other.
+uses none of the other services, ``grid`` uses the carbon engine's feed model, ``bms`` only
+the adapters' config sections, and nothing imports ``ingest``, ``health``, ``grafana``, ``grid``
+or ``bms`` except the composition root. ``TYPE_CHECKING`` and function-level imports count like any other.
 
 Run ``python -m tests.importcontract [ROOT]`` to print the violations of a tree.
 """
@@ -40,7 +41,7 @@ ALLOWED = {
 }
 """Which parts each part may import (the composition root may import everything)."""
 
-CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid"}
+CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid", "bms"}
 CLOUD_ALLOWED = {
     "adapters": {"adapters"},
     "sites": {"adapters", "carbon"},
@@ -50,6 +51,7 @@ CLOUD_ALLOWED = {
     "health": {"adapters", "sites", "carbon", "health", "ingest"},
     "grafana": {"adapters", "sites", "grafana"},
     "grid": {"adapters", "carbon", "grid"},
+    "bms": {"adapters", "bms"},
 }
 """Inside the cloud: which of its packages each may import (top-level module name -> allowed)."""
 

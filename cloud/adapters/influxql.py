@@ -3,7 +3,9 @@
 InfluxQL over the 1.x HTTP API (``/query``, ``/write``), which InfluxDB 1.x answers and 2.x
 and 3 answer through their v1 compatibility endpoints. Measurement ``grid_intensity``:
 tags ``zone``, ``kind``, ``basis``, ``source``; field ``g_per_kwh``; time = start of the
-value's period (the period is the step to the next point).
+value's period (the period is the step to the next point, or the ``period_s`` field). Forecasts
+(``greenwire grid run``) carry the extra tag ``status=forecast`` and are never read as the
+intensity of energy used: ``series`` asks for points without it.
 """
 
 from __future__ import annotations
@@ -157,11 +159,19 @@ class InfluxV1:
         """The zone's imported intensity covering [start, end), or None if there is none."""
         rows = self.query(
             f'SELECT "g_per_kwh", "period_s", "source", "kind" FROM "{GRID_MEASUREMENT}" WHERE "zone" = {_quote(zone)} '
-            f'AND "basis" = {_quote(basis)} AND time >= {_ns(start - timedelta(days=1))} '
+            f'AND "basis" = {_quote(basis)} AND "status" != \'forecast\' AND time >= {_ns(start - timedelta(days=1))} '
             f"AND time < {_ns(end)} ORDER BY time"
         )
         if not rows:
             return None
+        # Two series of the zone may hold a value for the same period (an imported CSV and the live
+        # feed of `greenwire grid run`): one value per start, the live one (it says its period).
+        chosen: dict[int, dict[str, Any]] = {}
+        for row in rows:
+            kept = chosen.get(row["time"])
+            if kept is None or (row.get("period_s") and not kept.get("period_s")):
+                chosen[row["time"]] = row
+        rows = [chosen[t] for t in sorted(chosen)]
         starts = tuple(_from_ns(r["time"]) for r in rows)
         # A live-feed point says its period; an imported one holds until the next point.
         steps = [b - a for a, b in itertools.pairwise(starts)]

@@ -28,14 +28,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from greenwire.cloud.adapters.mqtt import Consumer, Delivery
 from greenwire.cloud.carbon.facts import AccountSchedule
 from greenwire.cloud.carbon.feed import feed_line
 from greenwire.cloud.carbon.live import refresh
-from greenwire.cloud.carbon.results import signal_payload
+from greenwire.cloud.carbon.results import local_midnight, signal_payload
 from greenwire.shared.backoff import Backoff
 from greenwire.shared.errors import StoreError
 from greenwire.shared.lifecycle import install_signal_handlers
@@ -181,7 +181,10 @@ class CarbonService:
                 failures.append(exc)
                 continue
             if self.publisher is not None and result.live is not None and result.grid_g_per_kwh is not None:
-                payload = signal_payload(site, building, result.live, result.today_kgco2e, result.grid_g_per_kwh)
+                today = local_midnight(now, building.timezone)
+                budget = building.budget_between(today, today + timedelta(days=1))
+                payload = signal_payload(site, building, result.live, result.today_kgco2e, result.grid_g_per_kwh,
+                                         budget)
                 self.publisher.put(Message(carbon_topic(site, building.id), payload, retain=True))
                 self.stats.signals += 1
         self.stats.updates += 1

@@ -13,7 +13,9 @@ Pure core, thin async shell::
     windows.py         best contiguous 1/2/4/8 h windows of a forecast (pure)
     hold.py            hold the last value with its age through an outage (pure)
     fetch.py           what ``greenwire grid fetch`` prints
-    cli.py             the typer commands (``greenwire grid ...``)
+    config.py          the ``grid run`` config: zones, providers, intervals, the hold's max age
+    messages.py        one poll -> greenwire.grid.v1, the retained forecast, InfluxDB lines (pure)
+    service.py         ``greenwire grid run``: a task per zone, backoff, SIGTERM (the async shell)
 
 Every connector takes a base URL, so tests and air-gapped sites can point it at a
 local server, and turns its provider's documented answer into an IntensitySeries.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -21,11 +22,6 @@ Providers and zones:
 """,
     no_args_is_help=True,
 )
-
-
-@app.callback()
-def _group() -> None:
-    """Keeps ``grid`` a group of commands while it has only ``fetch`` (``run`` comes next)."""
 
 
 @app.command()
@@ -74,3 +70,52 @@ def fetch(
         )
     else:
         typer.echo("forecast: none from this provider")
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="The grid config YAML: zones and providers, and optionally "
+                     "the mqtt and influx sections (default: the local stack's)."),
+    ],
+    once: Annotated[
+        bool, typer.Option("--once", help="Ask each zone's provider once, store, publish and stop.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --once: print each zone's outcome as JSON.")] = False,
+) -> None:
+    """Poll the configured providers per zone, write grid_intensity and publish the grid feed.
+
+    Each zone's value for now goes to greenwire/v1/grid/{zone}/intensity (greenwire.grid.v1, what
+    `greenwire carbon run` consumes) and its forecast, best windows and the age of its value to
+    greenwire/v1/grid/{zone}/forecast (retained). Through a provider outage the last value is held
+    with its age, never invented. Stops on SIGTERM or Ctrl-C.
+
+    Example: greenwire grid run --config grid.yaml
+    """
+    from greenwire.cloud.grid.config import load_config
+    from greenwire.cloud.grid.service import GridService, serve
+    from greenwire.shared.errors import ConfigError
+    from greenwire.shared.logs import setup_logging
+    from greenwire.wiring import SetupError, grid_servers
+
+    try:
+        settings = load_config(config)
+        influx, broker = grid_servers(settings)
+    except (ConfigError, SetupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    setup_logging()
+    service = GridService(settings.zones, influx=influx, broker=broker,
+                          notify=lambda line: typer.echo(line, err=True))
+    ok = asyncio.run(serve(service, once=once))
+    if once:
+        summary = service.summary()
+        if as_json:
+            typer.echo(orjson.dumps(summary).decode())
+        else:
+            for zone, outcome in summary.items():
+                value = "no value" if outcome["g_per_kwh"] is None else f"{outcome['g_per_kwh']:g} g/kWh"
+                age = "" if outcome["age_s"] is None else f", {outcome['age_s'] / 60:.0f} min old"
+                typer.echo(f"{zone}: {outcome['status']}: {value}{age}")
+    raise typer.Exit(0 if ok or not once else 1)

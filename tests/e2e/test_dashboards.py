@@ -116,7 +116,7 @@ def test_the_numbers_behind_the_panels_are_the_engines(world: World) -> None:
 
 def test_world_has_every_documented_measurement(world: World, tmp_path: Path) -> None:
     expected = {"readings", "ingest_rejected", "carbon", "carbon_live", "grid_intensity", "carbon_daily",
-                "carbon_account", "gateway_status", "gateway_device", "ingest_lag", "ingest_stats"}
+                "carbon_account", "gateway_status", "gateway_device", "ingest_lag", "ingest_stats", "grid_status"}
     assert expected <= _measurements(world)
     health = {"vitals", "environment", "health_alerts", "health_site", "vitals_1h", "environment_1h"}
     assert health <= _measurements(world, world.health_db)
