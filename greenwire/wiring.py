@@ -8,6 +8,7 @@ commands print it and exit 2.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from greenwire.cloud.bms.config import BmsConfig
     from greenwire.cloud.grid.config import GridConfig
     from greenwire.cloud.ingest.config import IngestConfig
+    from greenwire.cloud.sites import SiteModel
     from greenwire.stack import StackEnv
     from greenwire.transport.mqtt import BrokerSettings
 
@@ -135,3 +137,19 @@ def bms_broker(config: BmsConfig) -> BrokerSettings:
     section = config.mqtt.model_copy(update={"client_id": config.client_id()}) if config.mqtt \
         else cloud_broker(None, config.client_id())
     return publisher_settings(section, config.client_id())
+
+def find_site_model() -> SiteModel | None:
+    """The site model the carbon commands would use ($GREENWIRE_SITES, ./sites.yaml, the state
+    directory's sites.yaml), or None if there is none or it does not load."""
+    from greenwire.cloud.sites import load_sites
+    from greenwire.shared.errors import ConfigError
+    from greenwire.stack import state_dir
+
+    named = os.environ.get("GREENWIRE_SITES")
+    for candidate in ([Path(named)] if named else [Path("sites.yaml"), state_dir() / "sites.yaml"]):
+        if candidate.is_file():
+            try:
+                return load_sites(candidate)
+            except ConfigError:
+                return None
+    return None

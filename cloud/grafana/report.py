@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import itertools
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -415,22 +414,6 @@ def grid_meters(model: SiteModel, site: str) -> dict[str, tuple[tuple[str, str],
             for s in model.sites if s.id == site for b in s.buildings}
 
 
-def find_site_model() -> SiteModel | None:
-    """The site model the carbon commands would use ($GREENWIRE_SITES, ./sites.yaml, the state
-    directory's sites.yaml), or None if there is none or it does not load."""
-    from greenwire.cloud.sites import load_sites
-    from greenwire.shared.errors import ConfigError
-    from greenwire.stack import state_dir
-
-    named = os.environ.get("GREENWIRE_SITES")
-    for candidate in ([Path(named)] if named else [Path("sites.yaml"), state_dir() / "sites.yaml"]):
-        if candidate.is_file():
-            try:
-                return load_sites(candidate)
-            except ConfigError:
-                return None
-    return None
-
 
 def collect(sources: Sources, site: str, start: datetime, end: datetime, out: Path,
             meters: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> list[Chart]:
@@ -540,13 +523,12 @@ def report(sources: Sources, site: str, start: datetime, end: datetime, out: Pat
            sites: SiteModel | None = None) -> Path:
     """Write the charts and ``index.html`` into ``out``; returns the page's path.
 
-    ``sites``: the site model (its grid-import meters give the buildings' power); by default the one
-    the carbon commands find (:func:`find_site_model`), and without one power comes from the counters.
+    ``sites``: the site model (its grid-import meters give the buildings' power); without one, power
+    comes from the counters. The command passes the one the carbon commands find.
     """
     import matplotlib  # noqa: F401  (the 'report' extra: missing, say so before querying anything)
 
-    model = sites if sites is not None else find_site_model()
-    meters = grid_meters(model, site) if model is not None else {}
+    meters = grid_meters(sites, site) if sites is not None else {}
     charts = collect(sources, site, start, end, out, meters)
     index = out / "index.html"
     index.write_text(page(charts, site, start, end), encoding="utf-8")

@@ -79,7 +79,7 @@ def report_command(
     from greenwire.cloud.grafana.evaluate import influx_query
     from greenwire.cloud.grafana.model import DATASOURCE_UID
     from greenwire.cloud.grafana.report import report
-    from greenwire.wiring import SetupError, influx_client
+    from greenwire.wiring import SetupError, find_site_model, influx_client
 
     def when(text: str) -> datetime:
         try:
@@ -99,7 +99,8 @@ def report_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     try:
-        index = report({DATASOURCE_UID: influx_query(influx.url, influx.database)}, site, t0, t1, out)
+        index = report({DATASOURCE_UID: influx_query(influx.url, influx.database)}, site, t0, t1, out,
+                       sites=find_site_model())
     except LookupError as exc:
         typer.echo(f"error: {exc.args[0]}", err=True)
         raise typer.Exit(1) from None
