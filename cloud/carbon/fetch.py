@@ -10,7 +10,8 @@ test can pass a small in-memory store) and leaves the arithmetic to the pure mod
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from greenwire.cloud.adapters.influxql import InfluxQLClient, _ns, _quote
 from greenwire.cloud.carbon.budget import (
@@ -56,6 +57,38 @@ def fetch_readings(influx: InfluxQLClient, building: Building, start: datetime, 
     """Everything accounting ``building`` over [start, end) needs: counters and the zone's series."""
     counters, gas = fetch_counters(influx, building, start, end)
     return Readings(counters, gas, influx.series(building.zone, start, end))
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Whether a building's meters have readings in a period, and when their newest one is."""
+
+    readings: int
+    newest: datetime | None
+
+    def warning(self, building: str, start: datetime, end: datetime) -> str | None:
+        """A sentence for a person when the period holds no reading at all, else None."""
+        if self.readings:
+            return None
+        newest = (f"the newest reading of its meters is at {self.newest:%Y-%m-%d %H:%M} UTC" if self.newest
+                  else "its meters have no readings at all")
+        return (f"no readings of building {building}'s meters from {start:%Y-%m-%d %H:%M} to "
+                f"{end:%Y-%m-%d %H:%M} UTC, so every figure is zero: {newest}")
+
+
+def coverage(influx: InfluxQLClient, building: Building, start: datetime, end: datetime) -> Coverage:
+    """How many readings the building's meters have in [start, end), and the newest one overall."""
+    count, newest = 0, None
+    for meter in building.meters:
+        where = f'"gateway" = {_quote(meter.gateway)} AND "device" = {_quote(meter.device)}'
+        rows = influx.query(f'SELECT count("quality") FROM "readings" WHERE {where} '
+                            f"AND time >= {_ns(start)} AND time < {_ns(end)}")
+        count += sum(int(r.get("count") or 0) for r in rows)
+        last = influx.query(f'SELECT last("quality") FROM "readings" WHERE {where}')
+        for row in last:
+            at = datetime.fromtimestamp(int(row["time"]) / 1e9, UTC)
+            newest = at if newest is None or at > newest else newest
+    return Coverage(count, newest)
 
 
 def fetch_stored_days(influx: InfluxQLClient, site: str, building: Building, month_start: datetime) -> StoredDays:

@@ -52,7 +52,7 @@ def report(
 
     Example: greenwire carbon report --building b2 --from 2026-11-01 --to 2026-12-01 --format json
     """
-    from greenwire.cloud.carbon.fetch import account_from_influx
+    from greenwire.cloud.carbon.fetch import account_from_influx, coverage
     from greenwire.shared.errors import StoreError
 
     site, target = one_building(sites, site, building)
@@ -60,9 +60,13 @@ def report(
     if t1 <= t0:
         raise fail("--to must be after --from", 2)
     try:
-        result = account_from_influx(influx(config), target, t0, t1)
+        client = influx(config)
+        result = account_from_influx(client, target, t0, t1)
+        empty = coverage(client, target, t0, t1).warning(building, t0, t1)
     except (StoreError, LookupError) as exc:
         raise fail(exc, 1) from None
+    if empty is not None:
+        typer.echo(f"warning: {empty}", err=True)
     if json_output or output_format == "json":
         import orjson
 
@@ -141,7 +145,7 @@ def statement(
     Example: greenwire carbon statement --building b2 --period 2026-10 --format html -o b2-2026-10.html
     """
     from greenwire import __version__
-    from greenwire.cloud.carbon.fetch import account_from_influx
+    from greenwire.cloud.carbon.fetch import account_from_influx, coverage
     from greenwire.shared.errors import StoreError
 
     site, target = one_building(sites, site, building)
@@ -157,9 +161,13 @@ def statement(
     else:
         raise fail("give --period YYYY-MM, or --from and --to", 2)
     try:
-        a = account_from_influx(influx(config), target, t0, t1)
+        client = influx(config)
+        a = account_from_influx(client, target, t0, t1)
+        empty = coverage(client, target, t0, t1).warning(building, t0, t1)
     except (StoreError, LookupError) as exc:
         raise fail(exc, 1) from None
+    if empty is not None:
+        typer.echo(f"warning: {empty}", err=True)
     from greenwire.cloud.carbon.statement import Header, render
 
     header = Header(site, building, t0, t1, datetime.now(UTC), __version__)

@@ -617,3 +617,20 @@ def test_the_site_model_and_the_site_can_be_left_out(influxdb: InfluxDB1, influx
     monkeypatch.setenv("GREENWIRE_HOME", str(tmp_path / "nowhere"))
     missing = runner.invoke(app, ["carbon", "report", "--building", "b", *window, *args[2:]])
     assert missing.exit_code == 2 and "no site model: give --sites FILE" in missing.output
+
+
+def test_a_period_without_readings_says_so(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
+    """The README's example run on another day than the demo's: zeros, and a warning that says why."""
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    influxdb.write(influx_db, [prefix.line({"energy_import_kwh": 10.0 * h, "quality": "good"},
+                                           int((START + timedelta(hours=h)).timestamp()) * 10**9) for h in range(3)])
+    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "UTC")
+    runner = CliRunner()
+    later = ["--from", "2022-03-01T00:00Z", "--to", "2022-03-02T00:00Z"]
+    empty = runner.invoke(app, ["carbon", "report", "--building", "b", *later, *args])
+    assert empty.exit_code == 0, empty.output
+    assert ("warning: no readings of building b's meters from 2022-03-01 00:00 to 2022-03-02 00:00 UTC, so every "
+            "figure is zero: the newest reading of its meters is at 2022-01-01 02:00 UTC") in empty.output
+    covered = runner.invoke(app, ["carbon", "report", "--building", "b", "--from", "2022-01-01T00:00Z",
+                                  "--to", "2022-01-01T02:00Z", *args])
+    assert "warning" not in covered.output
