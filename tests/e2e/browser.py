@@ -20,6 +20,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+WIDTHS = (1400, 390)
+"""A laptop's and a phone's width in CSS px."""
+
 
 class Browser:
     """One headless Chromium; :meth:`open` loads a page at a viewport size, then evaluate and screenshot."""
@@ -137,3 +140,66 @@ class Browser:
         """The viewport as PNG (resize first to take the whole page)."""
         data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
         path.write_bytes(base64.b64decode(data))
+
+
+# What the browser laid out: the page's width and each chart box, from the DOM.
+MEASURE = """(() => {
+  const root = document.documentElement;
+  const charts = [...document.querySelectorAll("[data-chart]")].map((f) => {
+    const box = (f.querySelector("img") || f.querySelector(".nodata")).getBoundingClientRect();
+    const img = f.querySelector("img");
+    return {index: +f.dataset.chart, empty: f.dataset.empty === "true", x: box.left, y: box.top + scrollY,
+            w: box.width, h: box.height, right: f.getBoundingClientRect().right,
+            src: img ? img.currentSrc.split("/").pop() : null, loaded: img ? img.naturalWidth > 0 : null,
+            text: f.innerText};
+  });
+  return {scrollWidth: root.scrollWidth, innerWidth: innerWidth, height: root.scrollHeight, charts};
+})()"""
+
+
+def _coloured(image: Any, box: tuple[int, int, int, int]) -> int:
+    """Pixels in ``box`` that are clearly coloured (bars and lines, not text or grid)."""
+    data = image.crop(box).tobytes()
+    return sum(1 for i in range(0, len(data), 3)
+               if max(data[i:i + 3]) - min(data[i:i + 3]) > 60 and min(data[i:i + 3]) < 235)
+
+
+def look_at_charts(index: Path, tmp: Path, name: str) -> list[dict[str, Any]]:
+    """Open a page of ``[data-chart]`` figures at each of :data:`WIDTHS` (a phone's as a phone) and check it.
+
+    No horizontal overflow; every chart either a loaded picture (the narrow one on the phone) with
+    coloured ink where the browser shows it, or a box saying "No data for this period". A
+    screenshot of the whole page per width goes to ``$GREENWIRE_ARTIFACTS/report/NAME-WIDTH.png``
+    (else into ``tmp``), to be looked at. Returns the layouts (:data:`MEASURE`) per width.
+    """
+    from PIL import Image
+
+    artifacts = Path(os.environ.get("GREENWIRE_ARTIFACTS") or tmp) / "report"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    seen = []
+    with Browser(tmp / "chromium-profile") as browser:
+        for width in WIDTHS:
+            phone = width < 640
+            browser.open(index.as_uri(), width, 2400 if phone else 2000, mobile=phone)
+            layout = browser.evaluate(MEASURE)
+            assert layout["innerWidth"] == width, layout["innerWidth"]
+            assert layout["scrollWidth"] <= width, f"{name} at {width} px: the page is {layout['scrollWidth']} px wide"
+            # The whole page in one picture: the viewport as tall as the page (nothing here depends on height).
+            browser.resize(width, max(int(layout["height"]), 2400 if phone else 2000), mobile=phone)
+            shot = artifacts / f"{name}-{width}.png"
+            browser.screenshot(shot)
+            seen.append((width, layout, Image.open(shot).convert("RGB")))
+    for width, layout, image in seen:
+        for chart in layout["charts"]:
+            where = f"{name} at {width} px, chart {chart['index']} ({chart['text'].splitlines()[0]})"
+            assert chart["right"] <= width + 0.5, f"{where}: sticks out to {chart['right']} px"
+            if chart["empty"]:
+                assert "No data for this period" in chart["text"], where
+                assert chart["h"] > 80, f"{where}: the no-data box is {chart['h']} px high"
+                continue
+            assert chart["loaded"], f"{where}: picture not loaded"
+            assert chart["src"].endswith("-narrow.png") == (width < 640), f"{where}: shows {chart['src']}"
+            assert chart["w"] <= width - 20 and chart["w"] > 0.8 * min(width, 700) - 40, f"{where}: {chart['w']} px"
+            box = (int(chart["x"]), int(chart["y"]), int(chart["x"] + chart["w"]), int(chart["y"] + chart["h"]))
+            assert _coloured(image, box) > 300, f"{where}: no coloured lines or bars in the browser"
+    return [layout for _, layout, _ in seen]

@@ -19,10 +19,8 @@ set (to be looked at), else into the test's temporary directory.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -32,13 +30,12 @@ from greenwire.cloud.ingest.points import PointEncoder
 from greenwire.servers import InfluxDB1
 from greenwire.shared.wire import ReadingsBatch
 from greenwire.simulators.series import Replay, builtin_series
-from tests.e2e.browser import Browser
+from tests.e2e.browser import look_at_charts
 
 pytestmark = pytest.mark.e2e
 
 DATA = Path(__file__).parents[1] / "data"
 STEP = timedelta(minutes=5)
-WIDTHS = (1400, 390)
 
 SITES_YAML = """\
 sites:
@@ -59,21 +56,6 @@ sites:
         meters:
           - {gateway: gw-c, device: b25-main, role: grid_import}
 """
-
-# What the browser laid out: the page's width and each chart box, from the DOM.
-MEASURE = """(() => {
-  const root = document.documentElement;
-  const charts = [...document.querySelectorAll("[data-chart]")].map((f) => {
-    const box = (f.querySelector("img") || f.querySelector(".nodata")).getBoundingClientRect();
-    const img = f.querySelector("img");
-    return {index: +f.dataset.chart, empty: f.dataset.empty === "true", x: box.left, y: box.top + scrollY,
-            w: box.width, h: box.height, right: f.getBoundingClientRect().right,
-            src: img ? img.currentSrc.split("/").pop() : null, loaded: img ? img.naturalWidth > 0 : null,
-            text: f.innerText};
-  });
-  return {scrollWidth: root.scrollWidth, innerWidth: innerWidth, height: root.scrollHeight, charts};
-})()"""
-
 
 def _ts(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
@@ -117,48 +99,6 @@ def _grid_csv(path: Path, start: datetime, now: datetime) -> None:
     path.write_text("\n".join(out) + "\n")
 
 
-def _coloured(image: Any, box: tuple[int, int, int, int]) -> int:
-    """Pixels in ``box`` that are clearly coloured (bars and lines, not text or grid)."""
-    data = image.crop(box).tobytes()
-    return sum(1 for i in range(0, len(data), 3)
-               if max(data[i:i + 3]) - min(data[i:i + 3]) > 60 and min(data[i:i + 3]) < 235)
-
-
-def _look(index: Path, tmp: Path, name: str) -> list[dict[str, Any]]:
-    """Measure and screenshot the page at each width; check overflow and every chart box."""
-    from PIL import Image
-
-    artifacts = Path(os.environ.get("GREENWIRE_ARTIFACTS") or tmp) / "report"
-    artifacts.mkdir(parents=True, exist_ok=True)
-    seen = []
-    with Browser(tmp / "chromium-profile") as browser:
-        for width in WIDTHS:
-            phone = width < 640
-            browser.open(index.as_uri(), width, 2400 if phone else 2000, mobile=phone)
-            layout = browser.evaluate(MEASURE)
-            assert layout["innerWidth"] == width, layout["innerWidth"]
-            assert layout["scrollWidth"] <= width, f"{name} at {width} px: the page is {layout['scrollWidth']} px wide"
-            # The whole page in one picture: the viewport as tall as the page (nothing here depends on height).
-            browser.resize(width, max(int(layout["height"]), 2400 if phone else 2000), mobile=phone)
-            shot = artifacts / f"{name}-{width}.png"
-            browser.screenshot(shot)
-            seen.append((width, layout, Image.open(shot).convert("RGB")))
-    for width, layout, image in seen:
-        for chart in layout["charts"]:
-            where = f"{name} at {width} px, chart {chart['index']} ({chart['text'].splitlines()[0]})"
-            assert chart["right"] <= width + 0.5, f"{where}: sticks out to {chart['right']} px"
-            if chart["empty"]:
-                assert "No data for this period" in chart["text"], where
-                assert chart["h"] > 80, f"{where}: the no-data box is {chart['h']} px high"
-                continue
-            assert chart["loaded"], f"{where}: picture not loaded"
-            assert chart["src"].endswith("-narrow.png") == (width < 640), f"{where}: shows {chart['src']}"
-            assert chart["w"] <= width - 20 and chart["w"] > 0.8 * min(width, 700) - 40, f"{where}: {chart['w']} px"
-            box = (int(chart["x"]), int(chart["y"]), int(chart["x"] + chart["w"]), int(chart["y"] + chart["h"]))
-            assert _coloured(image, box) > 300, f"{where}: no coloured lines or bars in the browser"
-    return [layout for _, layout, _ in seen]
-
-
 def test_report_page_reflows_and_every_chart_shows_data_or_says_why_not(
         influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -187,7 +127,7 @@ def test_report_page_reflows_and_every_chart_shows_data_or_says_why_not(
                            env={"GREENWIRE_SITES": str(sites_yaml)})
     assert result.exit_code == 0, result.output
     index = out / "index.html"
-    layouts = _look(index, tmp_path, "cambridge-2-days")
+    layouts = look_at_charts(index, tmp_path, "cambridge-2-days")
     charts = layouts[0]["charts"]
     assert len(charts) == 4 + 2 * 2, "four site panels, two per building (b2, b25)"
     assert not [c for c in charts if c["empty"]], "every chart of these days has data"
@@ -206,7 +146,7 @@ def test_report_page_reflows_and_every_chart_shows_data_or_says_why_not(
                                  (before + timedelta(days=7)).isoformat(), "--out", str(empty),
                                  "--config", str(ingest_yaml)], env={"GREENWIRE_SITES": str(sites_yaml)})
     assert result.exit_code == 0, result.output
-    layouts = _look(empty / "index.html", tmp_path, "cambridge-no-data")
+    layouts = look_at_charts(empty / "index.html", tmp_path, "cambridge-no-data")
     assert all(c["empty"] for c in layouts[0]["charts"])
     assert "Nothing in `grid_intensity` between" in (empty / "index.html").read_text(encoding="utf-8")
     assert not list(empty.glob("*.png"))
