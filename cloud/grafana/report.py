@@ -187,7 +187,15 @@ def _empty_note(data: PanelData, start: datetime, end: datetime) -> str:
     names = _measurements(data)
     where = " or ".join(f"`{n}`" for n in names) or "the panel's query"
     hints = "; ".join(dict.fromkeys(_HINTS[n] for n in names if n in _HINTS))
-    return f"Nothing in {where} between {when(start)} and {when(end)}" + (f" ({hints})." if hints else ".")
+    note = f"Nothing in {where} between {when(start)} and {when(end)}" + (f" ({hints})." if hints else ".")
+    step = {"1h": "hour", "1d": "day"}.get(data.panel.interval or "")
+    if step and data.panel.bars:
+        # A period's figures are stamped at its start: one starting before --from is left out.
+        aligned = start.minute == start.second == start.microsecond == 0 and (step == "hour" or start.hour == 0)
+        if not aligned or end - start < (timedelta(hours=1) if step == "hour" else timedelta(days=1)):
+            note += (f" Each {step}'s figures are stamped at the start of the {step}: begin the period at "
+                     f"{'a full hour' if step == 'hour' else 'midnight'} to include the {step} under way.")
+    return note
 
 
 def when(at: datetime) -> str:

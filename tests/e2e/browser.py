@@ -10,6 +10,7 @@ which needs no WebSocket library and no port.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -35,15 +36,19 @@ class Browser:
         self._in, from_chrome = os.pipe()
 
         def wire() -> None:  # in the child: Chromium reads commands on fd 3 and answers on fd 4
-            os.dup2(to_chrome, 3)
-            os.dup2(from_chrome, 4)
+            # Above 10 first, so that neither end is overwritten if it is fd 3 or 4 already.
+            high = fcntl.fcntl(to_chrome, fcntl.F_DUPFD, 10), fcntl.fcntl(from_chrome, fcntl.F_DUPFD, 10)
+            os.dup2(high[0], 3)
+            os.dup2(high[1], 4)
 
         self.process = subprocess.Popen(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--hide-scrollbars", "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=wire, pass_fds=(3, 4),
+            # Not pass_fds: fds 3 and 4 need not be open here. Every fd Python opens is
+            # non-inheritable (PEP 446), so without close_fds only 0-4 reach Chromium.
+            preexec_fn=wire, close_fds=False,
         )
         os.close(to_chrome)
         os.close(from_chrome)
