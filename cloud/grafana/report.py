@@ -265,8 +265,11 @@ def _draw_time(ax: Axes, data: PanelData, series: list[_Series], divisor: float,
                 ax.bar(shifted, ys, width=share, label=one.label, color=color)  # type: ignore[arg-type]
     else:
         for index, one in enumerate(series):
+            # A few points in a long period (minutes of data in a day) would be a speck: mark each one.
+            sparse = len(one.points) < 60
             ax.plot([t for t, _ in one.points], [v / divisor for _, v in one.points],  # type: ignore[arg-type]
-                    label=one.label, linewidth=1.5, color=_PALETTE[index % len(_PALETTE)])
+                    label=one.label, linewidth=1.5, color=_PALETTE[index % len(_PALETTE)],
+                    marker="o" if sparse else None, markersize=3)
     if daily:
         first, last = _day_range(data.start, data.end)
         ax.set_xlim(first, last)  # type: ignore[arg-type]
