@@ -29,6 +29,7 @@ import orjson
 from edge import watchdog
 from edge.buffer import AsyncBuffer, Buffer, SqliteBuffer
 from edge.config import EdgeConfig
+from edge.fhir_search import wearable_source
 from edge.health import ProcessMeter
 from edge.modbus import DeviceState, ModbusBus, PolledReading
 from edge.publisher import BrokerSettings, Publisher, PublisherStats
@@ -126,7 +127,7 @@ class EdgeAgent:
             self._wearable_state = WearableState(config.wearable_state_path)
             pseudonymise = w.pseudonymiser()
             self.wearables = [
-                WearableSource(source, w, self._vitals_buffer, self._wearable_state, pseudonymise=pseudonymise)
+                wearable_source(source, w, self._vitals_buffer, self._wearable_state, pseudonymise=pseudonymise)
                 for source in w.sources
             ]
             self.vitals_publisher = Publisher(

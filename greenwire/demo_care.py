@@ -119,7 +119,8 @@ class CareSite:
                 key_file=key, key_id="demo", consent=tuple(f"Patient/{p.id}" for p in people[:-1]),
                 buffer_path=self.state / f"{GATEWAY}-vitals.sqlite",
                 state_path=self.state / f"{GATEWAY}-wearables.sqlite",
-                sources=(WearableSourceConfig(id="ward-hub", url=f"{hub_server.url}/fhir", poll_interval_s=2.0),),
+                sources=(WearableSourceConfig(id="ward-hub", url=f"{hub_server.url}/fhir",
+                                          protocol="greenwire-cursor", poll_interval_s=2.0),),
             ),
         )
         rules = [r.model_copy(update={"hold_s": 20.0}) if r.scope == "environment" else r for r in DEFAULT_RULES]

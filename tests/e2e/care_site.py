@@ -73,7 +73,8 @@ def edge_config(*, broker_url: str, modbus_port: int, hub_url: str, state: Path,
         wearables=WearablesConfig(
             key_file=key, key_id="pilot2026", consent=consented,
             buffer_path=state / "vitals.sqlite", state_path=state / "wearables.sqlite",
-            sources=(WearableSourceConfig(id="ward-hub", url=f"{hub_url}/fhir", poll_interval_s=0.5,
+            sources=(WearableSourceConfig(id="ward-hub", url=f"{hub_url}/fhir", protocol="greenwire-cursor",
+                                          poll_interval_s=0.5,
                                           page_size=500),),
         ),
     )

@@ -70,7 +70,8 @@ def _config(tmp_path: Path, mosquitto: Any, url: str, consent: list[str]) -> Edg
         wearables=WearablesConfig(
             key_file=key, key_id="pilot2026", consent=tuple(consent),
             buffer_path=tmp_path / "vitals.sqlite", state_path=tmp_path / "wearables.sqlite",
-            sources=(WearableSourceConfig(id="ward-hub", url=url, poll_interval_s=0.3, page_size=400),),
+            sources=(WearableSourceConfig(id="ward-hub", url=url, protocol="greenwire-cursor",
+                                          poll_interval_s=0.3, page_size=400),),
         ),
     )
 
