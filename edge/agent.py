@@ -187,6 +187,8 @@ class EdgeAgent:
                     "forwarded": w.forwarded_observations,
                     "rejected": dict(sorted(w.rejected.items())),
                     "last_poll": format_ts(w.last_poll) if w.last_poll else None,
+                    "throttled": w.throttled,
+                    "search_restarts": w.search_restarts,
                 }
                 for w in snap.wearables
             ],
