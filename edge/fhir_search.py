@@ -9,8 +9,11 @@ Per source, one task (``protocol: fhir-search``, the default)::
         --> the vitals buffer, then the keys (one SQLite transaction per page)
     GET <Bundle.link[next].url>              exactly as given: opaque (HAPI FHIR's
                                              ?_getpages=...&_getpagesoffset=...), maybe on the base
-    ... until a page has no next link; then the high-water mark (the newest meta.lastUpdated
-    of the whole traversal) is stored, and the source waits ``poll_interval_s``.
+    ... until a page has no next link; then the high-water mark is stored, and the source
+    waits ``poll_interval_s``. The mark is the newest ``meta.lastUpdated`` of the traversal, or
+    the server's time of its search (the first page's ``Bundle.meta.lastUpdated``) if later:
+    everything updated before the server ran the search was in it, so a quiet server is not
+    read again and again over the overlap.
 
 Why so:
 
@@ -170,6 +173,12 @@ def bundle_link(bundle: dict[str, Any], relation: str, base: str) -> str | None:
     return None
 
 
+def search_time(bundle: dict[str, Any]) -> datetime | None:
+    """The server's time of a search: its first page's ``Bundle.meta.lastUpdated``, if given."""
+    meta = bundle.get("meta")
+    return parse_instant(meta.get("lastUpdated")) if isinstance(meta, dict) else None
+
+
 def used_params(bundle: dict[str, Any], base: str) -> frozenset[str] | None:
     """The search parameters the server says it used (its self link), None without a self link."""
     url = bundle_link(bundle, "self", base)
@@ -303,6 +312,32 @@ def _versioned_dedup(mapped: Mapped, seen: dict[str, str]) -> RejectReason | Non
 
 # --- the I/O shell -----------------------------------------------------------------------------
 
+class _NoQueryInLogs(logging.Filter):
+    """httpx logs every request's URL at INFO: keep its path, drop its query (a paging link or a
+    search may carry anything a server puts there, a patient's id included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_without_query(a) for a in record.args)
+        return True
+
+
+def _without_query(value: object) -> object:
+    text = str(value) if type(value).__name__ == "URL" else value
+    if isinstance(text, str) and text.startswith(("http://", "https://")) and "?" in text:
+        return text.split("?", 1)[0] + "?..."
+    return value
+
+
+_HTTPX_FILTER: Final = _NoQueryInLogs()
+
+
+def _quiet_httpx() -> None:
+    logger = logging.getLogger("httpx")
+    if _HTTPX_FILTER not in logger.filters:
+        logger.addFilter(_HTTPX_FILTER)
+
+
 class SearchGone(Exception):
     """A paging link the server no longer knows (410, or 404): start the search again."""
 
@@ -332,6 +367,7 @@ class FhirSearchSource(WearableSource):
             self._smart = SmartTokens(config.smart, config.url, config.id)
         self._stop = asyncio.Event()
         self._warned: set[str] = set()
+        _quiet_httpx()
 
     def _warn_once(self, what: str, message: str, *args: object) -> None:
         if what not in self._warned:
@@ -429,6 +465,9 @@ class FhirSearchSource(WearableSource):
                 self._check_self_link(bundle, url, params)
                 total = bundle.get("total")
                 stats.server_total = total if isinstance(total, int) and not isinstance(total, bool) else None
+                searched = search_time(bundle)
+                if searched is not None and (newest is None or searched > newest):
+                    newest = searched
             warnings = [c for e in bundle.get("entry") or [] if isinstance(e, dict)
                         and isinstance(e.get("search"), dict) and e["search"].get("mode") == "outcome"
                         for c in outcome_codes(e.get("resource"))]
