@@ -36,7 +36,8 @@ participants with made-up identities that a privacy test can look for. Every ver
 appended to ``STATE/versions.jsonl``, so a restart keeps the data and loses the searches.
 
 Test control (not FHIR, under ``/_control``): ``POST live`` writes what was measured since the last
-write (``--live-interval S`` does it every S seconds); ``POST update?count=K`` gives K observations a new version (an amended temperature,
+write (``--live-interval S`` does it every S seconds); ``POST backfill?hours=H`` writes H hours of measurements from
+before the first (a wearable uploading what it stored offline); ``POST update?count=K`` gives K observations a new version (an amended temperature,
 a retracted heart rate, a touched resource); ``POST throttle?requests=N&retry_after=S``;
 ``POST forget?after=N`` (all searches dropped after N more pages, as by a restart mid-traversal);
 ``POST expire-tokens``; ``GET stats``, ``GET participants``, ``GET versions``, ``GET served``.
@@ -51,6 +52,7 @@ import copy
 import csv
 import hashlib
 import json
+import math
 import os
 import secrets
 import subprocess
@@ -157,7 +159,7 @@ class Measurements:
         for name, period in SCHEDULE:
             for person in self.persons:
                 phase = (person.index * 7) % period
-                k = int(max(0.0, t0 - phase) // period)
+                k = math.floor((t0 - phase) / period)
                 while True:
                     at_s = k * period + phase
                     if at_s >= t1:
@@ -372,6 +374,9 @@ class FhirServer:
         self.retry_after = "1"
         self.tokens: dict[str, float] = {}
         self.jtis: set[str] = set()
+        served = Path(args.state) / "served.jsonl"
+        if served.exists():
+            self.served = {tuple(json.loads(line)) for line in served.read_text().splitlines()}  # type: ignore[misc]
         self.url = ""
         self.jwks = json.loads(Path(args.smart_jwks).read_text()) if args.smart_jwks else None
         origin_file = Path(args.state) / "origin.txt"
@@ -384,6 +389,9 @@ class FhirServer:
             origin_file.write_text(self.origin.isoformat())
             self.generated_to = self.origin
         self.measurements = Measurements(self.persons, self.origin)
+        backfilled = Path(args.state) / "backfilled.txt"
+        self.backfilled_from = (datetime.fromisoformat(backfilled.read_text().strip()) if backfilled.exists()
+                                else self.origin)
         if not self.store.current and args.hours > 0:
             self.generate(datetime.now(UTC).replace(microsecond=0))
 
@@ -395,6 +403,16 @@ class FhirServer:
             self.store.write(batch)
         self.generated_to = until
         (Path(self.args.state) / "generated.txt").write_text(until.isoformat())
+        return len(batch)
+
+    def backfill(self, hours: float) -> int:
+        """A wearable back online uploads what it stored: ``hours`` before everything so far, written now."""
+        start = self.backfilled_from - timedelta(hours=hours)
+        batch = sorted(self.measurements.between(start, self.backfilled_from), key=lambda r: r["effectiveDateTime"])
+        self.backfilled_from = start
+        (Path(self.args.state) / "backfilled.txt").write_text(start.isoformat())
+        if batch:
+            self.store.write(batch)
         return len(batch)
 
     def update(self, count: int) -> int:
@@ -586,11 +604,18 @@ class FhirServer:
         search = self.searches[search_id]
         ids = search.ids[offset : offset + count]
         entries = []
+        first_time = []
         for rid in ids:
             resource = self.store.current[rid]  # the current version, whatever it was at search time
-            self.served.add((rid, resource["meta"]["versionId"]))
+            version = (rid, resource["meta"]["versionId"])
+            if version not in self.served:
+                self.served.add(version)
+                first_time.append(version)
             entries.append({"fullUrl": f"{self.url}/Observation/{rid}", "resource": resource,
                             "search": {"mode": "match"}})
+        if first_time:  # kept across restarts, for the tests' account of what was read
+            with (Path(self.args.state) / "served.jsonl").open("a") as handle:
+                handle.write("".join(json.dumps(v) + "\n" for v in first_time))
         self.stats.pages += 1
         self.stats.observations_served += len(entries)
         if self.forget_after is not None:
@@ -623,6 +648,8 @@ class FhirServer:
         q = request.query
         if action == "live":
             return web.json_response({"written": self.generate(datetime.now(UTC))})
+        if action == "backfill":
+            return web.json_response({"written": self.backfill(float(q.get("hours", "0.1")))})
         if action == "update":
             return web.json_response({"updated": self.update(int(q.get("count", "3")))})
         if action == "throttle":
