@@ -299,3 +299,48 @@ async def test_a_server_that_does_not_sort_still_gives_everything_once(tmp_path:
     assert sum(got.values()) == source.stats.forwarded_observations
     assert got == want, f"{sum((got - want).values())} extra, {sum((want - got).values())} missing"
     assert len(versions) > len({r["id"] for r in versions}), "new versions were written and read"
+
+
+@pytest.mark.parametrize("overlap_s", [0.5, 5.0])
+async def test_served_per_forwarded_in_steady_state(tmp_path: Path, overlap_s: float) -> None:
+    """The figure of the issue, without faults: a server writing new measurements every 0.5 s, the
+    source polling every second; what it serves per version it holds, once the backlog is read."""
+    server = FhirServerProcess(tmp_path / "fhir", "--participants", "6", "--hours", "0.25",
+                               "--live-interval", "0.5").start()
+    buffer = AsyncBuffer(MemoryBuffer())
+    state = WearableState(tmp_path / "state.sqlite")
+    try:
+        persons = await server.control("participants", "GET")
+        consent = [f"Patient/{p['id']}" for p in persons if p["index"] != NO_CONSENT]
+        source_config = WearableSourceConfig(id="ward-fhir", url=server.url, poll_interval_s=1.0,
+                                             overlap_s=overlap_s)
+        wearables = _wearables(tmp_path, consent, source_config)
+        source = FhirSearchSource(source_config, wearables, buffer, state)
+        stop = asyncio.Event()
+        task = asyncio.create_task(source.run(stop))
+        try:
+            backlog = (await server.control("stats", "GET"))["observations"]
+            await eventually(lambda: source.stats.received >= backlog, 60, "the backlog")
+            await asyncio.sleep(overlap_s + 2.5)  # the overlap of the backlog's one transaction has passed
+            before = await server.control("stats", "GET")
+            forwarded_before = source.stats.forwarded_observations
+            await asyncio.sleep(12)
+            after = await server.control("stats", "GET")
+            polls = source.stats.polls
+            await eventually(lambda: source.stats.polls > polls + 1, 30, "the last writes read")
+            forwarded = source.stats.forwarded_observations - forwarded_before
+        finally:
+            stop.set()
+            await task
+    finally:
+        server.stop()
+        state.close()
+        await buffer.close()
+    written = after["versions"] - before["versions"]
+    served = after["observations_served"] - before["observations_served"]
+    searches = after["searches"] - before["searches"]
+    print(f"\noverlap {overlap_s} s, poll 1 s, writes every 0.5 s: {written} versions written in 12 s, "
+          f"{served} served in {searches} searches: {served / max(1, written):.2f} served per version; "
+          f"{forwarded} vitals forwarded ({served / max(1, forwarded):.2f} served per vitals observation)")
+    assert written > 0 and searches >= 8
+    assert served <= written * (2 + overlap_s * 1.5) + 20, "a poll reads what is new and the overlap only"
