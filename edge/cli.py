@@ -99,7 +99,8 @@ def validate(
 
         for source in cfg.wearables.sources:
             rows.append({"bus": "wearables", "endpoint": source.url, "device": source.id, "unit": "-",
-                         "profile": "FHIR R4 vital signs", "quantities": len(VITAL_SIGNS), "requests": 1,
+                         "profile": "FHIR R4 vital signs" + (" (search)" if source.protocol == "fhir-search"
+                                                               else " (greenwire cursor)"), "quantities": len(VITAL_SIGNS), "requests": 1,
                          "poll_interval_s": source.poll_interval_s})
         # Counts only: consent entries are participant ids.
         notes.append(f"wearables: {len(cfg.wearables.consented())} consenting participants, pseudonym key "
@@ -428,13 +429,15 @@ def bundle(
 
 
 def _wearable_files(cfg: object) -> list[Path]:
-    """The consent list and hub tokens travel to the gateway (as secrets); the pseudonym key never does."""
+    """The consent list, hub tokens and SMART client keys travel to the gateway (as secrets); the
+    pseudonym key never does."""
     from edge.config import EdgeConfig
 
     assert isinstance(cfg, EdgeConfig)
     if cfg.wearables is None:
         return []
     files = [cfg.wearables.consent_file] + [s.token_file for s in cfg.wearables.sources]
+    files += [s.smart.key_file for s in cfg.wearables.sources if s.smart is not None]
     return [f for f in files if f is not None]
 
 

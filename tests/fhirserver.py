@@ -182,7 +182,7 @@ class Measurements:
         if name == "heart-rate":
             resource["valueQuantity"]["value"] = self.hr[(person.index * 997 + k) % len(self.hr)]
         elif name == "satO2":
-            dip = person.kind == "copd" and k % 20 < 3
+            dip = person.kind == "copd" and k % 20 < 4  # four minutes below 92 %: a held low
             resource["valueQuantity"]["value"] = round((88.0 if dip else 95.0) + 3 * u)
         elif name == "respiratory-rate":
             resource["valueQuantity"]["value"] = 12 + round(8 * u)
@@ -420,7 +420,8 @@ class FhirServer:
         changed: list[dict[str, Any]] = []
         recent = sorted(self.store.current.values(), key=lambda r: int(r["id"]), reverse=True)
         codes = {"8310-5": [], "8867-4": []}  # type: dict[str, list[dict[str, Any]]]
-        for resource in recent:
+        read = [r for r in recent if (r["id"], r["meta"]["versionId"]) in self.served]
+        for resource in read or recent:  # updated after it was first read, as the issue has it
             code = resource["code"]["coding"][0]["code"]
             if code in codes and resource["status"] == "final" and len(codes[code]) < count:
                 codes[code].append(resource)
