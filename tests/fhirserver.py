@@ -171,7 +171,8 @@ class Measurements:
     def _one(self, name: str, person: Person, k: int, at: datetime) -> dict[str, Any]:
         template = name
         if name == "bloodpressure":
-            template = "bloodpressure-dar" if k % 5 == 4 else "bloodpressure-cancel" if k % 7 == 6 else name
+            turn = k + person.index
+            template = "bloodpressure-dar" if turn % 5 == 2 else "bloodpressure-cancel" if turn % 7 == 3 else name
         resource = copy.deepcopy(self.templates[template])
         resource["identifier"] = [{"system": OBS_IDENTIFIER, "value": str(uuid.UUID(int=int(
             hashlib.sha256(f"{person.id}/{name}/{k}".encode()).hexdigest()[:32], 16)))}]
