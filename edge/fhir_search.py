@@ -169,7 +169,7 @@ def bundle_link(bundle: dict[str, Any], relation: str, base: str) -> str | None:
     """A link of the Bundle, made absolute against ``base`` (a relative link is allowed), else None."""
     for link in bundle.get("link") or []:
         if isinstance(link, dict) and link.get("relation") == relation and isinstance(link.get("url"), str):
-            return urljoin(base, link["url"])
+            return urljoin(base, str(link["url"]))
     return None
 
 
@@ -215,7 +215,7 @@ def retry_after_s(value: str | None, now: datetime) -> float | None:
 
 def version_key(resource: dict[str, Any]) -> str:
     """The identity of this version: id and ``meta.versionId``, else id and ``meta.lastUpdated``."""
-    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    meta: dict[str, Any] = resource["meta"] if isinstance(resource.get("meta"), dict) else {}
     version = meta.get("versionId") if isinstance(meta.get("versionId"), str) else None
     if version:
         return f"{dedup_key(resource)}|v:{version}"
@@ -389,6 +389,8 @@ class FhirSearchSource(WearableSource):
                 try:
                     await self._sync(client)
                 except DeviceError as exc:
+                    if stop.is_set():
+                        break  # a wait for Retry-After cut short by the stop: not a failure
                     failures += 1
                     self.stats.errors += 1
                     self.stats.online = False
@@ -438,7 +440,8 @@ class FhirSearchSource(WearableSource):
             self.capabilities = await self._discover(client)
         mark = decode_mark(await asyncio.to_thread(self._state.cursor, self.config.id))
         first = f"{self.config.url}/Observation"
-        url, params = first, search_params(self.config, mark)
+        url: str = first
+        params: dict[str, str] | None = search_params(self.config, mark)
         newest = mark
         restarted = False
         stats = self.stats
