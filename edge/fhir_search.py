@@ -34,7 +34,8 @@ Why so:
   401 with SMART authentication asks for a new token and tries again once; other 4xx and 5xx
   fail the poll (capped backoff, as every source). An OperationOutcome's issue codes are logged,
   its ``diagnostics`` never: a server may quote a patient there.
-- Responses are asked for as ``application/fhir+json``, gzip accepted.
+- Responses are asked for as ``application/fhir+json``, gzip accepted, ``Cache-Control: no-cache``
+  (HAPI FHIR otherwise answers a search repeated within a minute from its cache).
 
 Logs carry counts, codes and the base URL, never an identifier, a value or a paging link.
 """
@@ -379,7 +380,9 @@ class FhirSearchSource(WearableSource):
         import httpx
 
         self._stop = stop
-        headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip"}
+        # no-cache: HAPI FHIR answers a search repeated within a minute from its cache of the first
+        # one (reuseCachedSearchResultsForMillis), which would hide what arrived since.
+        headers = {"Accept": FHIR_JSON, "Accept-Encoding": "gzip", "Cache-Control": "no-cache"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         failures = 0

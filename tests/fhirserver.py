@@ -18,6 +18,8 @@ base URL (``http://127.0.0.1:PORT/baseR4``) and serves until killed. What it doe
   &_bundletype=searchset`` (on the base, not on ``/Observation``); a page serves the resources'
   current versions; an unknown or expired search id is 410 Gone with an OperationOutcome, and
   so is every link of an earlier process (a restart changes the ids).
+- A search repeated within ``--reuse-cached-s`` (60 s, HAPI's ``reuseCachedSearchResultsForMillis``)
+  is answered from the first one's snapshot, unless the request has ``Cache-Control: no-cache``.
 - Without ``_sort`` the order is unspecified (here: by a hash of the id, never chronological);
   ``--no-sort`` makes ``_sort`` unsupported (ignored and not echoed), as some servers are.
 - ``meta.versionId`` and ``meta.lastUpdated`` (milliseconds, ``+00:00``) set by the server on
@@ -217,6 +219,7 @@ class Stats:
     gzip_responses: int = 0
     tokens_issued: int = 0
     token_refusals: int = 0
+    cache_hits: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
 
@@ -368,6 +371,7 @@ class FhirServer:
         self.store = Store(Path(args.state))
         self.origin = datetime.fromisoformat(args.origin) if args.origin else None
         self.searches: dict[str, Search] = {}
+        self.cache: dict[str, str] = {}
         self.stats = Stats()
         self.served: set[tuple[str, str]] = set()
         self.throttle_left = 0
@@ -576,8 +580,15 @@ class FhirServer:
             found.sort(key=key, reverse=sort.startswith("-"))
         else:
             found.sort(key=lambda r: hashlib.sha256(r["id"].encode()).digest())
+        key = json.dumps(sorted(used.items()))
+        cached = self.cache.get(key)
+        if ("no-cache" not in request.headers.get("Cache-Control", "") and cached in self.searches
+                and time.monotonic() - self.searches[cached].created < self.args.reuse_cached_s):
+            self.stats.cache_hits += 1  # as HAPI: the same search within a minute is the cached one
+            return self._page(request, cached, 0, count)
         search_id = str(uuid.uuid4())
         self.searches[search_id] = Search([r["id"] for r in found], used, time.monotonic())
+        self.cache[key] = search_id
         self.stats.searches += 1
         return self._page(request, search_id, 0, count)
 
@@ -714,6 +725,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hours", type=float, default=1.0, help="backlog written at the first start")
     parser.add_argument("--origin", default=None)
     parser.add_argument("--search-ttl", type=float, default=600.0)
+    parser.add_argument("--reuse-cached-s", type=float, default=60.0,
+                        help="a search repeated within this time is answered from its cache (HAPI's default "
+                        "60 s) unless the request says Cache-Control: no-cache")
     parser.add_argument("--no-sort", action="store_true", help="_sort unsupported: ignored, not echoed")
     parser.add_argument("--smart-client-id", default=None)
     parser.add_argument("--smart-jwks", default=None, help="JWKS file of the registered client's public keys")

@@ -175,6 +175,7 @@ async def test_exactly_once_from_an_independent_fhir_server_while_data_arrives(
     assert hub.incremental, "the server honoured _lastUpdated"
     assert s.throttled >= 2 and s.search_restarts >= 1, s
     assert stats["throttled"] == 2 and stats["gzip_responses"] > 0
+    assert stats["cache_hits"] == 0, "Cache-Control: no-cache: no search answered from a stale snapshot"
     # Not the whole history on each poll: after the backlog, each poll reads what is new and the overlap.
     live_served = stats["observations_served"] - backlog_served
     live_versions = len(versions) - backlog
