@@ -73,7 +73,7 @@ def edge_config(*, broker_url: str, modbus_port: int, hub_url: str, state: Path,
                                    poll_interval_s=0.5, page_size=500))
     return EdgeConfig(
         gateway=GATEWAY, site=SITE, mqtt=MqttConfig(url=broker_url),
-        buffer=BufferConfig(path=state / "buffer.sqlite"), publish=PublishConfig(interval_s=0.3),
+        buffer=BufferConfig(path=state / "buffer.sqlite"), publish=PublishConfig(interval_s=0.3, status_interval_s=1.0),
         buses=(TcpBusConfig(name="plant", host="127.0.0.1", port=modbus_port, timeout_s=0.3, retries=0,
                             devices=devices or sensor_devices()),),
         wearables=WearablesConfig(
