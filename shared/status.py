@@ -141,3 +141,11 @@ _ANY_STATUS: TypeAdapter[StatusMessage | StatusMessageV2] = TypeAdapter(AnyStatu
 def parse_status(payload: bytes | str) -> StatusMessage | StatusMessageV2:
     """A status message of either version (``pydantic.ValidationError`` if it is neither)."""
     return _ANY_STATUS.validate_json(payload)
+
+
+def status_json_schema(version: int = 2) -> dict[str, object]:
+    """JSON Schema of ``greenwire.status.v1`` or ``v2`` (what ``shared/schemas`` holds)."""
+    model = StatusMessageV2 if version == 2 else StatusMessage
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    schema["$id"] = f"https://greenwire.dev/schemas/greenwire.status.v{version}.json"
+    return schema

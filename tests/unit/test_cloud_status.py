@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 
 from cloud.ingest import IngestStats
 from cloud.selfmetrics import SelfMetrics
@@ -148,3 +149,21 @@ def test_v1_stays_accepted_and_strict() -> None:
     bad["wearables"][0]["rejected"] = {"Patient/pat-1": 1}  # a reason code, never an identifier
     out = status_points(TOPIC, orjson.dumps(bad), received=NOW, max_future_s=300)
     assert isinstance(out, Rejected) and out.reason is RejectReason.SCHEMA_VIOLATION
+
+
+def test_checked_in_status_schemas_are_current_and_describe_the_messages() -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from shared.status import status_json_schema
+
+    schemas = Path(__file__).parents[2] / "shared" / "schemas"
+    for version in (1, 2):
+        stored = json.loads((schemas / f"greenwire.status.v{version}.json").read_text())
+        assert stored == status_json_schema(version), "shared/schemas is stale: run `greenwire schema --write`"
+    jsonschema.validate(orjson.loads(_care_status()), status_json_schema(2))
+    jsonschema.validate(orjson.loads(_health()), status_json_schema(1))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(orjson.loads(_care_status()), status_json_schema(1))
