@@ -107,7 +107,7 @@ async def _ward(kind: str, tmp_path: Path) -> AsyncIterator[Ward]:
                        markers, lambda: f"hub: {len(hub.log)} observations recorded ({hub.stats.resent} resent, "
                        f"{hub.stats.retracted} retracted)")
         return
-    server = FhirServerProcess(tmp_path / "fhir", "--participants", "8", "--hours", "3", "--live-interval", "1")
+    server = FhirServerProcess(tmp_path / "fhir", "--participants", "8", "--hours", "1.5", "--live-interval", "1")
     await asyncio.to_thread(server.start)
     try:
         persons = await server.control("participants", "GET")
