@@ -447,6 +447,7 @@ class FhirSearchSource(WearableSource):
         params: dict[str, str] | None = search_params(self.config, mark)
         newest = mark
         restarted = False
+        followed: set[str] = set()
         stats = self.stats
         stats.polls += 1
         stats.last_poll = datetime.now(UTC)
@@ -485,6 +486,9 @@ class FhirSearchSource(WearableSource):
             following = bundle_link(bundle, "next", url)
             if following is None:
                 break
+            if following in followed:
+                raise self._fail("its paging links go round in a loop")
+            followed.add(following)
             if self._stop.is_set():
                 return  # the mark stays: the next start reads this traversal again, deduplicated
             url, params = following, None

@@ -260,7 +260,8 @@ async def test_smart_backend_services_tokens_are_refreshed_and_renewed_after_a_4
 
 
 async def test_a_server_that_does_not_sort_still_gives_everything_once(tmp_path: Path) -> None:
-    """Without _sort the server's order is unspecified: the mark moves only after a whole traversal."""
+    """Without _sort the server's order is unspecified: the mark moves only after a whole traversal. An
+    unknown search parameter is ignored (and left out of the self link), as the specification says."""
     server = FhirServerProcess(tmp_path / "fhir", "--participants", "4", "--hours", "0.2", "--no-sort").start()
     buffer = AsyncBuffer(MemoryBuffer())
     state = WearableState(tmp_path / "state.sqlite")
@@ -268,7 +269,7 @@ async def test_a_server_that_does_not_sort_still_gives_everything_once(tmp_path:
         persons = await server.control("participants", "GET")
         consent = [f"Patient/{p['id']}" for p in persons if p["index"] != 1]
         source_config = WearableSourceConfig(id="ward-fhir", url=server.url, poll_interval_s=0.3, page_size=50,
-                                             overlap_s=0.3, search={"category": "vital-signs"})
+                                             overlap_s=0.3, search={"category": "vital-signs", "vendor-flag": "on"})
         wearables = _wearables(tmp_path, consent, source_config)
         source = FhirSearchSource(source_config, wearables, buffer, state)
         stop = asyncio.Event()
