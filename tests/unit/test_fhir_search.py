@@ -265,3 +265,27 @@ def test_the_assertion_verifies_with_the_public_key(tmp_path: Path) -> None:
         claims = jwt.decode(token, public, algorithms=[alg], audience="https://auth/token")  # type: ignore[arg-type]
         assert claims["iss"] == claims["sub"] == "care-gw" and claims["exp"] - now <= 300
         assert claims["jti"] == "jti-1" and timedelta(seconds=claims["exp"] - claims["iat"]) == timedelta(minutes=5)
+
+
+def test_the_documented_edge_config_validates(tmp_path: Path) -> None:
+    """docs/health-pilot.md's example, its files made here, its SMART section switched on."""
+    doc = (Path(__file__).parents[2] / "docs" / "health-pilot.md").read_text()
+    text = doc.split("## At the gateway", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    _pem(tmp_path, "rsa").rename(tmp_path / "smart-client.pem")
+    (tmp_path / "consent.txt").write_text("pat-3\n")
+    (tmp_path / "hub-token").write_text("t0ken\n")
+    _key(tmp_path)
+    text = text.replace("buses: [...]", "buses: []").replace("/etc/greenwire/pseudonym.key", "pilot.key")
+    text = text.replace("/etc/greenwire/", "").replace("/var/lib/greenwire/", f"{tmp_path}/")
+    assert "token_file: hub-token" in text
+    config = parse_config(text, source="health-pilot.md", base_dir=tmp_path)
+    assert config.wearables is not None
+    search, cursor = config.wearables.sources
+    assert (search.protocol, search.search, cursor.protocol) == ("fhir-search", {"category": "vital-signs"},
+                                                                 "greenwire-cursor")
+    smart = text.replace("      token_file: hub-token  # optional bearer token, or:\n", "")
+    smart = "\n".join(line.replace("      # ", "      ", 1) if line.startswith("      #   ") or
+                      line.startswith("      # smart:") else line for line in smart.splitlines())
+    config = parse_config(smart, source="health-pilot.md", base_dir=tmp_path)
+    assert config.wearables is not None and config.wearables.sources[0].smart is not None
+    assert config.wearables.sources[0].smart.alg == "RS384"
