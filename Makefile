@@ -35,7 +35,7 @@ lint: install
 	$(VENV)/bin/ruff format --check shared
 
 typecheck: install
-	$(VENV)/bin/mypy shared edge cloud
+	bash scripts/typecheck.sh
 
 bench: install
 	$(PY) -m bench

@@ -79,8 +79,8 @@ def micro() -> dict[str, Any]:
     from influxdb_client import Point
 
     from bench.common import fleet_messages
-    from shared.lineprotocol import SeriesPrefix
-    from shared.wire import ReadingsBatch
+    from greenwire.shared.lineprotocol import SeriesPrefix
+    from greenwire.shared.wire import ReadingsBatch
 
     n = 50_000
     fields = {"active_power_w": 48210.5, "energy_import_kwh": 183442.61, "voltage_l1_v": 230.1,

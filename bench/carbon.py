@@ -3,7 +3,7 @@
 A building with ``BENCH_CARBON_METERS`` grid-import meters (10), each read
 every 10 s for a day, against a half-hourly intensity series: exactly the
 work ``greenwire carbon backfill``/``carbon run`` do per building once the
-readings are fetched (``cloud.carbon.results.minutes``, ``roll_up`` and
+readings are fetched (``greenwire.cloud.carbon.results.minutes``, ``roll_up`` and
 ``lines``), timed in this process, best of three. Its CPU per reading is
 set beside the ingestor's CPU per reading from the pipeline run.
 """
@@ -19,10 +19,10 @@ from bench.common import env_int
 
 def run() -> dict[str, Any]:
     """Readings per second through the carbon stage, and the work it did."""
-    from cloud.carbon.factors import load_factors
-    from cloud.carbon.intensity import IntensitySeries
-    from cloud.carbon.results import lines, minutes, roll_up
-    from cloud.carbon.site import Building, MeterRef
+    from greenwire.cloud.carbon.factors import load_factors
+    from greenwire.cloud.carbon.intensity import IntensitySeries
+    from greenwire.cloud.carbon.results import lines, minutes, roll_up
+    from greenwire.cloud.sites import Building, MeterRef
 
     meters = env_int("BENCH_CARBON_METERS", 10, 10)
     hours = env_int("BENCH_CARBON_HOURS", 24, 6)

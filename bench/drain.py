@@ -134,9 +134,9 @@ def run(broker: Any, work: Path, progress: Any = None) -> dict[str, Any]:
     """Fill a buffer, run the agent on it with live meters, time the drain; then the broker's raw rate."""
     from datetime import UTC, datetime
 
-    from edge.buffer import SqliteBuffer, StoredBatch
-    from edge.publisher import encode_batch
     from greenwire.servers import free_port
+    from greenwire.transport.buffer import SqliteBuffer, StoredBatch
+    from greenwire.transport.publisher import encode_batch
 
     total = env_int("BENCH_DRAIN_READINGS", 1_000_000, 200_000)
     live_meters = env_int("BENCH_DRAIN_LIVE_METERS", 20, 10)

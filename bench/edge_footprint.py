@@ -44,8 +44,8 @@ def run(seconds: float | None = None) -> dict[str, Any]:
     import orjson
     import paho.mqtt.client as mqtt
 
-    from edge.plan import build_plan
-    from edge.profile import load_profile
+    from greenwire.edge.plan import build_plan
+    from greenwire.edge.profile import load_profile
     from greenwire.servers import Mosquitto, free_port
 
     seconds = seconds or float(os.environ.get("BENCH_EDGE_SECONDS", "60"))

@@ -55,8 +55,8 @@ def encode_lines(messages: list[Message]) -> list[str]:
     """The exact lines the ingestor would write for these messages (no building lookup)."""
     from datetime import UTC, datetime
 
-    from cloud.points import PointEncoder
-    from cloud.validate import Accepted, validate_message
+    from greenwire.cloud.ingest.points import PointEncoder
+    from greenwire.cloud.ingest.validate import Accepted, validate_message
 
     class Limits:
         max_payload_bytes = 1 << 30

@@ -221,7 +221,7 @@ def run(broker: Any, influx: Any, work: Path, *, max_delay_s: float | None = Non
 
 
 def _default_max_delay() -> float:
-    from cloud.config import BatchSection
+    from greenwire.cloud.ingest.config import BatchSection
 
     return BatchSection().max_delay_s
 

@@ -1,7 +1,7 @@
 """Wearable observations mapped per second at the gateway (FHIR validation, consent, pseudonym, dedup).
 
 ``.venv/bin/python -m bench.wearable_mapping``: two hours of the simulated hub's 12 participants
-(one without consent) through ``edge.wearable.process_page`` on one core. A care site with 50
+(one without consent) through ``greenwire.edge.wearable.process_page`` on one core. A care site with 50
 participants and heart rate every 5 s needs 10 observations/s.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from edge.fhir import Pseudonymiser
-from edge.wearable import process_page
-from simulators.wearable import WearableHub, make_participants
+from greenwire.edge.fhir import Pseudonymiser
+from greenwire.edge.wearable import process_page
+from greenwire.simulators.wearable import WearableHub, make_participants
 
 
 def run() -> dict[str, float]:

@@ -1,29 +1,17 @@
-"""The cloud side of greenwire: the ingestor that takes meter batches from MQTT into InfluxDB.
+"""The cloud side of greenwire: every service that runs beside the broker and the database.
 
-Data flow of ``greenwire ingest run``, one direction::
+- ``adapters``: the broker and InfluxDB, one adapter each, and their config sections; the only
+  place their errors are translated.
+- ``sites``: the site model (sites, buildings, meters and their roles, budgets), which every
+  service reads.
+- ``ingest``: the ingestor (MQTT -> validate -> InfluxDB -> acknowledge).
+- ``carbon``: the carbon engine (pure maths over fetched data) and its services (live figures,
+  backfill, the carbon signal).
+- ``health``: the proactive-health pilot's service (vitals, alerts, per-participant figures).
+- ``grafana``: dashboards and alert rules as code, and the panels' queries run without Grafana.
+- ``history``: past counter readings from a file, published through :mod:`greenwire.transport`
+  exactly as a gateway's backlog.
 
-    Mosquitto ──QoS 1, shared subscription $share/ingest/greenwire/v1/+/+/readings──▶ mqtt.Consumer
-        │ Delivery(topic, payload, mid)            manual acknowledgement, persistent session
-        ▼
-    validate.validate_message ──▶ Accepted(site, gateway, batch) | Rejected(reason, detail)
-        │                                   (pure: no I/O, no clock of its own)
-        ▼
-    points.PointEncoder ──▶ line protocol ``readings,site=..,gateway=..,device=..[,building=..]``
-        │                   rejects become ``ingest_rejected,reason=..`` points and JSONL records
-        ▼
-    ingest.Ingestor: a flush of ≤ max_lines lines or ≤ max_delay_s of messages
-        │ writers.InfluxV1Writer (/write) | writers.InfluxV2Writer (influxdb-client)
-        │ rejects.RejectStore (rejected-YYYYMMDD.jsonl, fsync per flush)
-        ▼
-    PUBACK for every message of the flush, in arrival order, only after InfluxDB accepted it
-
-Delivery is at least once (a message is acknowledged only after its points
-are stored, so a crash or an InfluxDB outage leads to redelivery) and
-effectively once in InfluxDB, because a point with the same series and
-timestamp overwrites the earlier one.
-
-Modules: ``config`` (YAML → frozen ``IngestConfig``), ``validate`` and
-``points`` (pure), ``writers`` (InfluxDB v1 and v2), ``rejects`` (the
-rejected-message store), ``mqtt`` (the consumer), ``ingest`` (the pipeline)
-and ``cli`` (``greenwire ingest``). Errors are those of :mod:`shared.errors`.
+The services depend on ``adapters`` and ``sites``, never on one another's command modules
+(those live in :mod:`greenwire.commands`); ``tests/importcontract.py`` draws the allowed directions.
 """

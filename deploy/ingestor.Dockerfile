@@ -11,6 +11,7 @@ COPY shared ./shared
 COPY edge ./edge
 COPY cloud ./cloud
 COPY simulators ./simulators
+COPY transport ./transport
 COPY greenwire ./greenwire
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[cloud]"
 

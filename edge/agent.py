@@ -19,26 +19,25 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
-
-from edge import watchdog
-from edge.buffer import AsyncBuffer, Buffer, SqliteBuffer
-from edge.config import EdgeConfig
-from edge.fhir_search import wearable_source
-from edge.health import ProcessMeter
-from edge.modbus import DeviceState, ModbusBus, PolledReading
-from edge.publisher import BrokerSettings, Publisher, PublisherStats
-from edge.wearable import SourceStats, WearableSource, WearableState
-from greenwire import __version__
-from shared.errors import ConfigError
-from shared.topics import vitals_topic
-from shared.vitals import VITALS_SCHEMA
-from shared.wire import format_ts
+from greenwire.edge import watchdog
+from greenwire.edge.config import EdgeConfig
+from greenwire.edge.fhir_search import wearable_source
+from greenwire.edge.modbus import DeviceState, ModbusBus
+from greenwire.edge.procstats import ProcessMeter
+from greenwire.edge.wearable import SourceStats, WearableSource, WearableState
+from greenwire.shared.errors import ConfigError
+from greenwire.shared.readings import PolledReading, encode_readings
+from greenwire.shared.topics import vitals_topic
+from greenwire.shared.version import __version__
+from greenwire.shared.vitals import VITALS_SCHEMA
+from greenwire.shared.wire import format_ts
+from greenwire.transport.buffer import AsyncBuffer, Buffer, SqliteBuffer
+from greenwire.transport.mqtt import BrokerSettings
+from greenwire.transport.publisher import Publisher, PublisherStats
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +60,6 @@ def broker_settings(config: EdgeConfig, fallback_url: str | None = None) -> Brok
     return BrokerSettings(parts.hostname or "127.0.0.1", parts.port or 1883, config.client_id)
 
 
-def encode_readings(readings: list[PolledReading]) -> bytes:
-    """A JSON array of wire readings, ready to be embedded in a batch."""
-    return orjson.dumps(
-        [
-            {"ts": format_ts(r.ts), "device": r.device, "values": r.values, "quality": r.quality.value}
-            for r in readings
-        ]
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,9 +259,3 @@ class EdgeAgent:
             if self._wearable_state is not None:
                 self._wearable_state.close()
 
-
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set ``stop`` (systemd stops services with SIGTERM)."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)

@@ -41,11 +41,11 @@ from pydantic import (
     model_validator,
 )
 
-from shared.broker import BrokerEndpoint
-from shared.errors import ConfigError
-from shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
-from shared.wire import Id
-from shared.yamlconfig import (
+from greenwire.shared.broker import BrokerEndpoint
+from greenwire.shared.errors import ConfigError
+from greenwire.shared.topics import RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
+from greenwire.shared.wire import Id
+from greenwire.shared.yamlconfig import (
     LocatedValueError,
     checked_url,
     load_model,
@@ -61,7 +61,7 @@ DEFAULT_STATE_DIR = Path(".greenwire") / "edge"
 
 
 class MqttConfig(BrokerEndpoint):
-    """The broker the gateway publishes to (URL and TLS files: ``shared.broker.BrokerEndpoint``)."""
+    """The broker the gateway publishes to (URL and TLS files: ``greenwire.shared.broker.BrokerEndpoint``)."""
 
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
@@ -137,7 +137,7 @@ class DeviceConfig(BaseModel):
     @field_validator("profile")
     @classmethod
     def _profile_loads(cls, value: str, info: ValidationInfo) -> str:
-        from edge.profile import ProfileError, load_profile
+        from greenwire.edge.profile import ProfileError, load_profile
 
         if Path(value).suffix in (".yaml", ".yml"):  # a profile file of the installer's, not a shipped name
             value = str(relative_to_config(Path(value), info.context))
@@ -249,8 +249,8 @@ class SerialBusConfig(_BusBase):
         3.5-character silences after each, and ``frame_gap_s``; per device, its requests
         every ``poll_interval_s``.
         """
-        from edge.plan import build_plan
-        from edge.profile import load_profile
+        from greenwire.edge.plan import build_plan
+        from greenwire.edge.profile import load_profile
 
         char_s = (1 + self.bytesize + (self.parity != "N") + self.stopbits) / self.baudrate
         load = 0.0
@@ -286,7 +286,8 @@ BusConfig = Annotated[
     | Annotated[RtuOverTcpBusConfig, Tag("rtu-over-tcp")]
     | Annotated[SerialBusConfig, Tag("serial")],
     Discriminator(_bus_type, custom_error_type="bus_type",
-                  custom_error_message="type must be tcp, rtu-over-tcp or serial"),
+                  custom_error_message="type must be tcp, rtu-over-tcp or serial",
+                  custom_error_context={"key": "type", "choices": "tcp rtu-over-tcp serial"}),
 ]
 
 
@@ -294,8 +295,8 @@ KEY_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,15}$"
 
 
 WearableProtocol = Literal["fhir-search", "greenwire-cursor"]
-"""``fhir-search``: standard FHIR R4 search (``edge.fhir_search``), the default; ``greenwire-cursor``:
-the project's own hub and simulator (``GET {url}/Observation?_cursor=C``, ``edge.wearable``)."""
+"""``fhir-search``: standard FHIR R4 search (``greenwire.edge.fhir_search``), the default; ``greenwire-cursor``:
+the project's own hub and simulator (``GET {url}/Observation?_cursor=C``, ``greenwire.edge.wearable``)."""
 
 SEARCH_CONTROL_PARAMS: Final = frozenset({"_lastUpdated", "_sort", "_count", "_getpages", "_getpagesoffset",
                                           "_format", "_summary", "_elements", "_total"})
@@ -307,7 +308,7 @@ class SmartBackendAuthConfig(BaseModel):
 
     The gateway is registered at the FHIR server as a confidential client with a public key
     (JWKS); ``key_file`` is its private key (PEM: RSA of 2048 bits or more for RS384, EC P-384
-    for ES384). See ``edge.smart_auth``.
+    for ES384). See ``greenwire.edge.smart_auth``.
     """
 
     model_config = _FROZEN
@@ -337,7 +338,7 @@ class SmartBackendAuthConfig(BaseModel):
 
     @model_validator(mode="after")
     def _key_fits_alg(self) -> Self:
-        from edge.smart_auth import key_problem
+        from greenwire.edge.smart_auth import key_problem
 
         problem = key_problem(self.key_file, self.alg)
         if problem:
@@ -476,8 +477,8 @@ class WearablesConfig(BaseModel):
         return self
 
     def consented(self) -> frozenset[str]:
-        """Every consenting participant, in the form subjects are compared (``edge.fhir.consent_key``)."""
-        from edge.fhir import consent_key
+        """Every consenting participant, in the form subjects are compared (``greenwire.edge.fhir.consent_key``)."""
+        from greenwire.edge.fhir import consent_key
 
         entries = list(self.consent)
         if self.consent_file is not None:
@@ -485,8 +486,8 @@ class WearablesConfig(BaseModel):
         return frozenset(consent_key(e) for e in entries if e.strip())
 
     def pseudonymiser(self) -> Any:
-        """The gateway's keyed pseudonym function (``edge.fhir.Pseudonymiser``); ConfigError without a key."""
-        from edge.fhir import Pseudonymiser
+        """The gateway's keyed pseudonym function (``greenwire.edge.fhir.Pseudonymiser``); ConfigError without a key."""
+        from greenwire.edge.fhir import Pseudonymiser
 
         if not self.key_file.exists():
             raise ConfigError(f"pseudonym key file {self.key_file} does not exist: make it on this gateway with "
@@ -499,7 +500,7 @@ class WearablesConfig(BaseModel):
 
 def key_file_problem(path: Path) -> str | None:
     """Why this pseudonym key file cannot be used, or None."""
-    from edge.fhir import KEY_MIN_BYTES
+    from greenwire.edge.fhir import KEY_MIN_BYTES
 
     if not path.is_file():
         return f"key file {path} is not a file"

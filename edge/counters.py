@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from shared.quantities import COUNTERS, QUANTITIES
-from shared.wire import Quality
+from greenwire.shared.quantities import COUNTERS, QUANTITIES
+from greenwire.shared.wire import Quality
 
 SEVERITY: Final = {
     Quality.GOOD: 0,
@@ -75,10 +75,13 @@ class CounterGuard:
                 self._max_rate[name] = None
         self._last: dict[str, tuple[datetime, float]] = {}
         self.flagged: dict[Quality, int] = {}
+        self.detail: str | None = None
+        """The figures behind the last reading's flag (quantity, values, elapsed time, limit)."""
 
     def check(self, ts: datetime, values: dict[str, float]) -> Quality:
         """The quality of a new reading; remembers its counters as the new baseline."""
         worst = Quality.GOOD
+        self.detail = None
         for name, spec in self._specs.items():
             value = values.get(name)
             if value is None:
@@ -90,6 +93,7 @@ class CounterGuard:
             flag = self._judge(spec, previous, ts, value)
             if SEVERITY[flag] > SEVERITY[worst]:
                 worst = flag
+                self.detail = self._describe(spec, previous, ts, value)
         if worst is not Quality.GOOD:
             self.flagged[worst] = self.flagged.get(worst, 0) + 1
         return worst
@@ -107,6 +111,16 @@ class CounterGuard:
         if limit is not None and value - last > limit:
             return Quality.COUNTER_JUMP
         return Quality.GOOD
+
+    def _describe(self, spec: CounterSpec, previous: tuple[datetime, float], ts: datetime, value: float) -> str:
+        """``energy_import_kwh 1,204.5 -> 9,876.0 in 10 s (at most 26.4 plausible)``."""
+        last_ts, last = previous
+        elapsed_s = (ts - last_ts).total_seconds()
+        unit = QUANTITIES[spec.quantity].unit
+        limit = self._limit(spec, elapsed_s / 3600)
+        bound = f", at most {limit:,.4g} {unit} plausible" if limit is not None else ""
+        wrap = f", wraps at {spec.rollover:,.6g}" if spec.rollover is not None else ""
+        return f"{spec.quantity} {last:,.6g} -> {value:,.6g} in {elapsed_s:,.0f} s{bound}{wrap}"
 
     def _limit(self, spec: CounterSpec, elapsed_h: float) -> float | None:
         """The largest plausible rise over ``elapsed_h`` hours, or None when unknown."""

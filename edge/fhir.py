@@ -10,14 +10,14 @@ One Observation resource (a dict, as a wearable hub sends it) becomes either a
     no_consent           the participant is not on the gateway's consent list
     cancelled            status cancelled: nothing was measured
     status_not_forwarded status registered or unknown: not a result yet
-    unsupported_code     no LOINC code of the pilot's vital signs (see shared.vitals.VITAL_SIGNS)
+    unsupported_code     no LOINC code of the pilot's vital signs (see greenwire.shared.vitals.VITAL_SIGNS)
     no_effective_time    no effectiveDateTime / effectiveInstant / effectivePeriod.start
     imprecise_time       the effective time is a date or a month, not an instant
     data_absent          no value (dataAbsentReason, or a panel whose components are all absent)
     unit_mismatch        a value whose UCUM code is not the code's unit (or convertible to it)
     implausible_value    outside what a body can show (a sensor artefact)
 
-and, decided by the edge source with its memory of what it forwarded (``edge.wearable``)::
+and, decided by the edge source with its memory of what it forwarded (``greenwire.edge.wearable``)::
 
     duplicate            an Observation already forwarded (same id or identifier), sent again
     entered_in_error     a retraction of an Observation that was never forwarded
@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from shared.vitals import BP_PANEL, VITAL_SIGNS, VitalObservation, VitalStatus
+from greenwire.shared.vitals import BP_PANEL, VITAL_SIGNS, VitalObservation, VitalStatus
 
 UCUM_SYSTEM: Final = "http://unitsofmeasure.org"
 LOINC_SYSTEM: Final = "http://loinc.org"

@@ -4,7 +4,7 @@ Per source, one task (``protocol: fhir-search``, the default)::
 
     GET [base]/metadata                      once: fhirVersion 4.0.x, JSON, Observation searchable
     GET [base]/Observation?_lastUpdated=ge{mark - overlap}&_sort=_lastUpdated&_count=N[&search...]
-        --> Bundle (searchset) --> each "match" Observation: edge.fhir.map_observation
+        --> Bundle (searchset) --> each "match" Observation: greenwire.edge.fhir.map_observation
         --> dedup by id and version (meta.versionId, else meta.lastUpdated)
         --> the vitals buffer, then the keys (one SQLite transaction per page)
     GET <Bundle.link[next].url>              exactly as given: opaque (HAPI FHIR's
@@ -56,17 +56,29 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import orjson
 
-from edge.fhir import Mapped, Pseudonymiser, Rejected, RejectReason, dedup_key, map_observation
-from edge.wearable import BACKOFF_CAP_S, BACKOFF_START_S, WearableSource, encode_observations
-from shared.errors import DeviceError
-from shared.vitals import VitalObservation, VitalStatus
+from greenwire.edge.fhir import (
+    Mapped,
+    Pseudonymiser,
+    Rejected,
+    RejectReason,
+    dedup_key,
+    map_observation,
+)
+from greenwire.edge.wearable import (
+    BACKOFF_CAP_S,
+    BACKOFF_START_S,
+    WearableSource,
+    encode_observations,
+)
+from greenwire.shared.errors import DeviceError
+from greenwire.shared.vitals import VitalObservation, VitalStatus
 
 if TYPE_CHECKING:
     import httpx
 
-    from edge.buffer import AsyncBuffer
-    from edge.config import WearablesConfig, WearableSourceConfig
-    from edge.wearable import WearableState
+    from greenwire.edge.config import WearablesConfig, WearableSourceConfig
+    from greenwire.edge.wearable import WearableState
+    from greenwire.transport.buffer import AsyncBuffer
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +375,7 @@ class FhirSearchSource(WearableSource):
         self.sorted: bool | None = None
         self._smart: Any = None
         if config.smart is not None:
-            from edge.smart_auth import SmartTokens
+            from greenwire.edge.smart_auth import SmartTokens
 
             self._smart = SmartTokens(config.smart, config.url, config.id)
         self._stop = asyncio.Event()

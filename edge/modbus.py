@@ -9,7 +9,7 @@ costs the others at most its own timeout, then is backed off exponentially
 repeats at debug level, and its recovery at info level.
 
 Everything pymodbus raises is translated here, and only here, into
-``shared.errors.DeviceError``.
+``greenwire.shared.errors.DeviceError``.
 """
 
 from __future__ import annotations
@@ -17,33 +17,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from edge.config import BusConfig, DeviceConfig, RtuOverTcpBusConfig, SerialBusConfig
-from edge.counters import CounterGuard
-from edge.plan import ReadPlan, build_plan
-from edge.profile import Profile, load_profile
-from shared.errors import DeviceError
-from shared.wire import Quality
+from greenwire.edge.config import BusConfig, DeviceConfig, RtuOverTcpBusConfig, SerialBusConfig
+from greenwire.edge.counters import CounterGuard
+from greenwire.edge.plan import ReadPlan, build_plan
+from greenwire.edge.profile import Profile, load_profile
+from greenwire.shared.backoff import backoff_delay
+from greenwire.shared.errors import DeviceError
+from greenwire.shared.readings import PolledReading
+from greenwire.shared.wire import Quality
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class PolledReading:
-    """One successful read of one device: the values, when they were read, and their quality."""
-
-    device: str
-    ts: datetime
-    values: dict[str, float]
-    quality: Quality = Quality.GOOD
+DEVICE_EXCEPTIONS = frozenset({1, 2, 3})
+"""Modbus exception codes only a present device answers with (illegal function, address, value)."""
 
 
 @dataclass(slots=True)
@@ -60,6 +53,8 @@ class DeviceState:
     last_read: datetime | None = None
     last_values: dict[str, float] = field(default_factory=dict)
     dropped_values: int = 0
+    flagged_readings: int = 0
+    """Consecutive readings whose counters were flagged (reset, jump, rollover) until a good one."""
     last_latency_ms: float | None = None
     """How long the last successful poll took, all its requests together."""
 
@@ -97,10 +92,9 @@ def next_slot(now: float, interval: float) -> float:
     return (math.floor(now / interval) + 1) * interval
 
 
-def backoff_delay(failures: int, interval: float, cap: float = MAX_BACKOFF_S) -> float:
-    """Capped exponential backoff with jitter: interval x 2^(failures-1), up to ``cap``."""
-    base = min(cap, interval * 2 ** max(0, failures - 1))
-    return float(base * random.uniform(0.8, 1.0))
+def device_backoff(failures: int, interval: float, cap: float = MAX_BACKOFF_S) -> float:
+    """A failing device's retry delay: the poll interval doubled per failure, up to ``cap``, jittered."""
+    return backoff_delay(failures, start=interval, cap=cap, jitter=0.8)
 
 
 class ModbusBus:
@@ -162,7 +156,7 @@ class ModbusBus:
             if device.next_due - now > interval:
                 device.next_due = next_slot(now, interval)
             if device.retry_at - now > MAX_BACKOFF_S:
-                device.retry_at = now + backoff_delay(device.state.consecutive_failures, interval)
+                device.retry_at = now + device_backoff(device.state.consecutive_failures, interval)
 
     async def _poll(self, device: _Device) -> None:
         state = device.state
@@ -177,7 +171,7 @@ class ModbusBus:
             level = logging.ERROR if state.online is not False else logging.DEBUG
             log.log(level, "device %s on bus %s: %s", state.device, self.config.name, exc)
             state.online = False
-            device.retry_at = self._wall() + backoff_delay(
+            device.retry_at = self._wall() + device_backoff(
                 state.consecutive_failures, device.config.poll_interval_s
             )
             return
@@ -196,7 +190,16 @@ class ModbusBus:
             return
         quality = device.guard.check(ts, finite)
         if quality is not Quality.GOOD:
-            log.warning("device %s on bus %s: %s", state.device, self.config.name, quality.value)
+            # The first flag of a run is a warning with its figures; repeats are counted (and at
+            # debug level) until the counters agree again, as device errors are.
+            state.flagged_readings += 1
+            level = logging.WARNING if state.flagged_readings == 1 else logging.DEBUG
+            log.log(level, "device %s on bus %s: %s (%s)", state.device, self.config.name, quality.value,
+                    device.guard.detail)
+        elif state.flagged_readings:
+            log.info("device %s on bus %s: counters consistent again after %d flagged readings",
+                     state.device, self.config.name, state.flagged_readings)
+            state.flagged_readings = 0
         state.reads += 1
         state.last_read = ts
         state.last_values = finite
@@ -233,6 +236,26 @@ class ModbusBus:
             if response.isError():
                 return None
             return list(response.registers)
+
+    async def answers(self, unit: int) -> bool:
+        """Whether ``unit`` answers at all: one read of holding register 0, once, for a bus scan.
+
+        A device without that register still answers, with exception 1, 2 or 3 (illegal function,
+        address or value), so one request per unit id tells a device from silence. Exception 4
+        (what a server answers for a unit id it does not have) and the gateway exceptions 0x0A
+        and 0x0B (no path, no answer from the target) mean nobody is there, as a timeout does.
+        """
+        from pymodbus.exceptions import ModbusException
+
+        async with self._lock:
+            try:
+                client = await self._connect()
+                async with asyncio.timeout(self.config.timeout_s * (1 + self.config.retries) + 0.5):
+                    response = await client.read_holding_registers(0, count=1, device_id=unit)
+            except (TimeoutError, ModbusException, OSError):
+                await self._close()
+                return False
+            return not response.isError() or getattr(response, "exception_code", 0) in DEVICE_EXCEPTIONS
 
     async def close(self) -> None:
         """Close the connection (``run`` closes it itself when it ends)."""
@@ -334,7 +357,7 @@ class ModbusBus:
         """Walk a SunSpec device's model chain and build its plan (once; again after a failure)."""
         from pymodbus.exceptions import ModbusException
 
-        from edge.sunspec import SunSpecError, build_profile, discover
+        from greenwire.edge.sunspec import SunSpecError, build_profile, discover
 
         unit = device.config.unit
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edge.codec import Decoder, decoder
-from edge.profile import Function, Profile, Register
+from greenwire.edge.codec import Decoder, decoder
+from greenwire.edge.profile import Function, Profile, Register
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ calls it) and says how to decode it::
     defaults:               # apply to every register unless it says otherwise
       function: input       # input (code 4) or holding (code 3)
       type: float32         # int16 uint16 int32 uint32 int64 uint64 float32 float64
-      order: ABCD           # ABCD CDAB BADC DCBA (see edge.codec)
+      order: ABCD           # ABCD CDAB BADC DCBA (see greenwire.edge.codec)
     plan:
       max_gap: 20           # unused registers a request may span to save a round trip
     registers:
@@ -35,12 +35,12 @@ from typing import Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge.codec import DataType, WordOrder, width
-from edge.counters import CounterSpec
-from shared.errors import ConfigError
-from shared.quantities import COUNTERS
-from shared.wire import QuantityName
-from shared.yamlconfig import LocatedValueError, load_model
+from greenwire.edge.codec import DataType, WordOrder, width
+from greenwire.edge.counters import CounterSpec
+from greenwire.shared.errors import ConfigError
+from greenwire.shared.quantities import COUNTERS
+from greenwire.shared.wire import QuantityName
+from greenwire.shared.yamlconfig import LocatedValueError, load_model
 
 PROFILES_DIR: Final = Path(__file__).parent / "profiles"
 MAX_ADDRESS: Final = 0xFFFF
@@ -251,8 +251,12 @@ def load_profile(ref: str) -> Profile:
         return _load_file(str(Path(ref).resolve()))
     path = PROFILES_DIR / f"{ref}.yaml"
     if not path.is_file():
+        import difflib
+
+        close = difflib.get_close_matches(ref, list_profiles(), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ProfileError(f"unknown profile {ref!r}; shipped profiles: {', '.join(list_profiles())} "
-                           "(or give the path of a profile YAML)")
+                           f"(or give the path of a profile YAML){hint}")
     return _load_file(str(path))
 
 

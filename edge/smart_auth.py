@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from shared.errors import DeviceError
+from greenwire.shared.errors import DeviceError
 
 if TYPE_CHECKING:
     import httpx
 
-    from edge.config import SmartBackendAuthConfig
+    from greenwire.edge.config import SmartBackendAuthConfig
 
 log = logging.getLogger(__name__)
 

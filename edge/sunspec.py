@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
-from edge.profile import Profile
+from greenwire.edge.profile import Profile
 
 MODELS_DIR: Final = Path(__file__).parent / "sunspec"
 MARKER: Final = (0x5375, 0x6E53)

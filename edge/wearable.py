@@ -3,7 +3,7 @@
 Per hub, one task::
 
     GET {url}/Observation?_cursor=C&_count=N --> Bundle --> each "match" entry:
-        edge.fhir.map_observation (consent, FHIR validation, LOINC, units, pseudonym)
+        greenwire.edge.fhir.map_observation (consent, FHIR validation, LOINC, units, pseudonym)
         --> dedup against what this gateway already forwarded (id / identifier)
         --> one vitals batch in the SQLite buffer (the same store-and-forward path as
             meter readings, in a file of its own) --> then the cursor and the keys are
@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import random
 import sqlite3
 import threading
 import time
@@ -41,11 +40,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from edge.buffer import AsyncBuffer
-from edge.config import WearablesConfig, WearableSourceConfig
-from edge.fhir import Mapped, Pseudonymiser, Rejected, RejectReason, map_observation
-from shared.errors import DeviceError
-from shared.vitals import VitalObservation, VitalStatus
+from greenwire.edge.config import WearablesConfig, WearableSourceConfig
+from greenwire.edge.fhir import Mapped, Pseudonymiser, Rejected, RejectReason, map_observation
+from greenwire.shared.backoff import backoff_delay
+from greenwire.shared.errors import DeviceError
+from greenwire.shared.vitals import VitalObservation, VitalStatus
+from greenwire.transport.buffer import AsyncBuffer
 
 log = logging.getLogger(__name__)
 
@@ -307,9 +307,9 @@ class WearableSource:
                     self.stats.online = False
                     self.stats.last_error = str(exc)
                     log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s (attempt %d)", exc, failures)
-                    delay = min(BACKOFF_CAP_S, BACKOFF_START_S * 2 ** min(failures - 1, 10))
+                    delay = backoff_delay(failures, start=BACKOFF_START_S, cap=BACKOFF_CAP_S)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.5, 1.0))
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
                     continue
                 if failures:
                     log.info("wearable hub %s answers again after %d failed polls", self.config.id, failures)
@@ -370,7 +370,7 @@ class WearableSource:
 
 
 def _key_of(entry: dict[str, Any]) -> str | None:
-    from edge.fhir import dedup_key
+    from greenwire.edge.fhir import dedup_key
 
     resource = entry.get("resource")
     if isinstance(resource, dict) and resource.get("resourceType") == "Observation":

@@ -1,10 +1,14 @@
-"""greenwire: the command line, the local stack and the demo that tie edge, cloud and simulators together."""
+"""greenwire: the composition root.
+
+The command line (``cli``, ``commands``), the local stack (``stack``, ``servers``), deployment
+credentials (``access``, ``pki``) and the demo wire the parts together. The parts themselves
+(``greenwire.shared``, ``greenwire.transport``, ``greenwire.edge``, ``greenwire.cloud``,
+``greenwire.simulators``) live in the repository's top-level folders of those names and never
+import this package's modules (checked by ``tests/unit/test_layout.py``).
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from greenwire.shared.version import __version__
 
-try:
-    __version__ = version("greenwire")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.1.0"
+__all__ = ["__version__"]

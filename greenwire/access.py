@@ -22,7 +22,7 @@ gateway        ``greenwire/v1/{site}/{gateway}/readings|vitals|status``     noth
 ingestor       ``greenwire/v1/{site}/carbon/#``, ``.../{site}/alerts/#``    ``greenwire/v1/+/+/readings``,
                for each site of the inventory                              ``.../vitals``, ``.../status``,
                                                                            ``greenwire/v1/grid/+/intensity``
-grid feed      ``greenwire/v1/grid/{zone}/intensity`` for its zones        nothing
+grid feed      ``greenwire/v1/grid/{zone}/intensity|forecast``, its zones  nothing
 reader         nothing                                                     ``greenwire/v1/{site}/carbon/#``,
                                                                            ``.../{site}/alerts/#``
 =============  ==========================================================  ==============================
@@ -65,10 +65,10 @@ from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.errors import ConfigError
-from shared.topics import PREFIX, RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
-from shared.wire import Id
-from shared.yamlconfig import LocatedValueError, load_model
+from greenwire.shared.errors import ConfigError
+from greenwire.shared.topics import PREFIX, RESERVED_GATEWAY_IDS, RESERVED_SITE_IDS
+from greenwire.shared.wire import Id
+from greenwire.shared.yamlconfig import LocatedValueError, load_model
 
 PBKDF2_ITERATIONS: Final = 1000
 """Iterations of PBKDF2-SHA512 per password (Mosquitto's own tool uses 101)."""
@@ -209,7 +209,8 @@ class Account:
 
     @classmethod
     def for_grid_feed(cls, name: str, zones: tuple[str, ...]) -> Account:
-        return cls(username=name, role="grid-feed", write=tuple(f"{PREFIX}/grid/{z}/intensity" for z in zones), read=())
+        return cls(username=name, role="grid-feed", write=tuple(f"{PREFIX}/grid/{z}/{leaf}" for z in zones
+                                                                 for leaf in ("intensity", "forecast")), read=())
 
     @classmethod
     def for_reader(cls, name: str, sites: tuple[str, ...]) -> Account:

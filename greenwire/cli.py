@@ -1,7 +1,7 @@
 """The ``greenwire`` command: one entry point, a sub-command per part of the system.
 
-Each part keeps its own sub-app next to its code (``edge/cli.py``,
-``cloud/cli.py``, ``simulators/cli.py``, ``greenwire/stack_cli.py``); this
+Each part keeps its own sub-app next to its code (``greenwire/commands/edge.py``,
+``greenwire/commands/ingest.py``, ``greenwire/commands/sim.py``, ``greenwire/commands/stack.py``); this
 module only mounts them. Sub-apps import their heavy libraries inside the
 commands, so ``greenwire --help`` works on a gateway that installed only
 ``greenwire[edge]``.
@@ -15,16 +15,20 @@ from typing import Annotated
 
 import typer
 
-from cloud.carbon.cli import carbon_app, import_app
-from cloud.cli import app as ingest_app
-from cloud.grafana.cli import app as grafana_app
-from cloud.grafana.cli import report_command
-from cloud.health.cli import app as health_app
-from edge.cli import app as edge_app
-from greenwire import __version__
-from greenwire.deploy_cli import app as deploy_app
-from greenwire.stack_cli import app as stack_app
-from simulators.cli import app as sim_app
+from greenwire import __version__, helpformat
+from greenwire.commands.bms import app as bms_app
+from greenwire.commands.carbon import carbon_app, import_app
+from greenwire.commands.deploy import app as deploy_app
+from greenwire.commands.edge import app as edge_app
+from greenwire.commands.grafana import app as grafana_app
+from greenwire.commands.grafana import report_command
+from greenwire.commands.grid import app as grid_app
+from greenwire.commands.health import app as health_app
+from greenwire.commands.ingest import app as ingest_app
+from greenwire.commands.sim import app as sim_app
+from greenwire.commands.stack import app as stack_app
+
+helpformat.install()
 
 app = typer.Typer(
     help="""greenwire: building-energy and health telemetry from gateways to live carbon numbers.
@@ -50,6 +54,9 @@ app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
 app.add_typer(health_app, name="health", help="The proactive-health pilot: vitals, alerts, carbon per participant-day.")
 app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
 app.add_typer(grafana_app, name="grafana", help="Grafana dashboards as code: build, push.")
+app.add_typer(grid_app, name="grid", help="Live grid carbon intensity from real providers.")
+app.add_typer(bms_app, name="bms", help="Each building's carbon signal for building-management systems: "
+              "Modbus TCP, BACnet/IP.")
 app.command("report")(report_command)
 
 
@@ -76,12 +83,14 @@ def demo(
     ] = None,
     speed: Annotated[float, typer.Option(help="Replay speed of the recorded meter data.")] = 60.0,
 ) -> None:
-    """Run the whole system locally: simulated buildings -> edge -> MQTT -> ingestor -> InfluxDB.
+    """Run the whole system locally: simulated buildings and a care site -> edge -> MQTT -> cloud.
 
-    Starts the local stack if it is not running, two buildings of simulated
-    Eastron SDM630 meters replaying real 2022 data from Cambridge University
-    buildings, an edge agent and the ingestor, and shows a live table of
-    readings flowing per device. Leaves nothing running when it stops.
+    Starts the local stack if it is not running, then three simulated Eastron SDM630 meters
+    replaying the real 2022 electricity of three Cambridge University buildings, a care site of
+    the health pilot (a wearable hub with 12 participants and two indoor-climate sensors), two
+    edge agents, the ingestor, the health service and the carbon engine, and shows a live table
+    of readings, carbon figures and the care site's figures. Leaves nothing running when it
+    stops (Ctrl-C, or after --seconds / DEMO_SECONDS); its data stay in .greenwire/.
     """
     from greenwire.demo import run_demo
 
@@ -99,9 +108,9 @@ def schema(
 ) -> None:
     """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1,
     status.v2 (status-v1: the gateway status without wearable sources)."""
-    from shared.status import status_json_schema
-    from shared.vitals import alert_json_schema, vitals_json_schema
-    from shared.wire import batch_json_schema
+    from greenwire.shared.status import status_json_schema
+    from greenwire.shared.vitals import alert_json_schema, vitals_json_schema
+    from greenwire.shared.wire import batch_json_schema
 
     schemas = {
         "readings": ("greenwire.readings.v1", batch_json_schema),
@@ -121,15 +130,44 @@ def schema(
         typer.echo(json.dumps(schemas[which][1](), indent=2, sort_keys=True) + "\n", nl=False)
 
 
+EXTRAS = {
+    "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud",
+    "matplotlib": "report",
+    "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
+    "aiohttp": "sim",
+    "lightgbm": "forecast", "sklearn": "forecast", "holidays": "forecast",
+    "openpyxl": "cbam",
+    "bacpypes3": "bms",
+}
+"""The optional dependency each extra brings (pyproject's optional-dependencies), by import name."""
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The one-line advice for a command whose extra is not installed, or None if it is not one."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return (f"error: this command needs greenwire's {extra!r} extra ({top} is not installed): "
+            f"pip install 'greenwire[{extra}]'")
+
+
 def main() -> None:
-    """Console-script entry point: errors meant for a person end in one line and exit code 1."""
-    from shared.errors import GreenwireError
+    """Console-script entry point: errors meant for a person end in one line and exit code 1;
+    a command whose optional dependencies are missing names the extra to install (exit 2)."""
+    from greenwire.shared.errors import GreenwireError
 
     try:
         app()
     except GreenwireError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
+    except ModuleNotFoundError as exc:
+        advice = missing_extra(exc)
+        if advice is None:
+            raise
+        typer.echo(advice, err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from shared.errors import GreenwireError
+from greenwire.shared.errors import GreenwireError
+from greenwire.shared.logs import quiet_libraries
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ REPLAY_START = datetime(2022, 6, 1, 6, tzinfo=UTC)
 
 
 def _edge_config(mqtt_url: str, state: Path, ports: dict[str, int], speed: float) -> Any:
-    from edge.config import (
+    from greenwire.edge.config import (
         BufferConfig,
         DeviceConfig,
         EdgeConfig,
@@ -94,9 +95,9 @@ def _demo_buildings() -> dict[str, Any]:
     Each annual budget is the building's recorded 2022 electricity at the GB average intensity,
     so a building runs "at risk" when the replayed hours use more than its average.
     """
-    from cloud.carbon.factors import load_factors
-    from cloud.carbon.site import Building
-    from simulators.series import builtin_series
+    from greenwire.cloud.carbon.factors import load_factors
+    from greenwire.cloud.sites import Building
+    from greenwire.simulators.series import builtin_series
 
     gb = load_factors().grid_factor("GB").value
     return {
@@ -129,9 +130,9 @@ def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> d
     that intensity, since the replay runs faster than real time) and its budget status at that rate."""
     from datetime import timedelta
 
-    from cloud.carbon.facts import AccountSchedule
-    from cloud.carbon.live import refresh
-    from cloud.carbon.store import InfluxV1
+    from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.cloud.carbon.facts import AccountSchedule
+    from greenwire.cloud.carbon.live import refresh
 
     global _ACCOUNTS
     if _ACCOUNTS is None:
@@ -152,28 +153,35 @@ def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> d
     return out
 
 
+WIDE = 120
+"""Below this many columns the live table drops its less needed columns instead of cutting cells."""
+
+
 def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: float,
-          carbon: dict[str, tuple[float, float, str]] | None = None, care: Any = None) -> Group:
+          carbon: dict[str, tuple[float, float, str]] | None = None, care: Any = None, *,
+          width: int = WIDE) -> Group:
     snap = agent.snapshot()
+    wide = width >= WIDE
     table = Table(title=f"greenwire demo: site {SITE}, gateway {GATEWAY} (replay x{speed:g})")
-    columns = ("device", "state", "read at (UTC)", "power kW", "energy import kWh", "gCO2e/kWh",
-               "kgCO2e/h", "budget", "reads", "errors")
+    columns = (("device", "state", "read at (UTC)", "power kW", "energy import kWh", "gCO2e/kWh",
+                "kgCO2e/h", "budget", "reads", "errors") if wide else
+               ("device", "state", "kW", "kWh", "g/kWh", "kg/h", "budget"))
     for column in columns:
-        table.add_column(column, justify="right" if column not in ("device", "state", "budget") else "left")
+        left = column in ("device", "state", "budget")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
     carbon = carbon or {}
     for device in snap.devices:
         values = device.last_values
         state = {True: "[green]online", False: "[red]offline", None: "[yellow]waiting"}[device.online]
-        table.add_row(
-            device.device,
-            state,
-            device.last_read.strftime("%H:%M:%S.%f")[:-3] if device.last_read else "-",
-            f"{values['active_power_w'] / 1000:,.1f}" if "active_power_w" in values else "-",
-            f"{values['energy_import_kwh']:,.2f}" if "energy_import_kwh" in values else "-",
-            *_carbon_cells(carbon.get(device.device.removesuffix("-main"))),
-            str(device.reads),
-            str(device.errors),
-        )
+        power = f"{values['active_power_w'] / 1000:,.1f}" if "active_power_w" in values else "-"
+        energy = f"{values['energy_import_kwh']:,.{2 if wide else 0}f}" if "energy_import_kwh" in values else "-"
+        figures = _carbon_cells(carbon.get(device.device.removesuffix("-main")))
+        if wide:
+            read_at = device.last_read.strftime("%H:%M:%S.%f")[:-3] if device.last_read else "-"
+            table.add_row(device.device, state, read_at, power, energy, *figures, str(device.reads),
+                          str(device.errors))
+        else:
+            table.add_row(device.device, state, power, energy, *figures)
     pub = snap.publisher
     stats = ingestor.stats
     footer = Text.from_markup(
@@ -183,7 +191,7 @@ def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: 
         f"in InfluxDB [bold]{'?' if stored is None else stored}[/] points   "
         f"running {time.monotonic() - started:,.0f} s   (Ctrl-C to stop)"
     )
-    return Group(table, footer, care.view()) if care is not None else Group(table, footer)
+    return Group(table, footer, care.view(width)) if care is not None else Group(table, footer)
 
 
 def _carbon_cells(figures: tuple[float, float, str] | None) -> tuple[str, str, str]:
@@ -195,11 +203,12 @@ def _carbon_cells(figures: tuple[float, float, str] | None) -> tuple[str, str, s
 
 
 async def _run(env: Any, seconds: float | None, speed: float, state: Path, console: Console) -> int:
-    from cloud.config import IngestConfig
-    from cloud.ingest import Ingestor
-    from edge.agent import EdgeAgent, broker_settings, install_signal_handlers
-    from simulators.modbus_meter import MeterServer, SimMeter
-    from simulators.series import Replay, builtin_series
+    from greenwire.cloud.ingest.config import IngestConfig
+    from greenwire.cloud.ingest.pipeline import Ingestor
+    from greenwire.edge.agent import EdgeAgent, broker_settings
+    from greenwire.shared.lifecycle import install_signal_handlers
+    from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+    from greenwire.simulators.series import Replay, builtin_series
 
     stop = asyncio.Event()
     install_signal_handlers(stop)
@@ -260,7 +269,7 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                                 + care.line()
                             )
                     if live is not None:
-                        live.update(_view(agent, ingestor, stored, started, speed, carbon, care))
+                        live.update(_view(agent, ingestor, stored, started, speed, carbon, care, width=console.width))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=0.5)
             finally:
@@ -272,7 +281,7 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                 ingest_stop.set()
                 await care.__aexit__(None, None, None)
         console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed, carbon,
-                            care))
+                            care, width=console.width))
         return 0
     finally:
         for server in servers:
@@ -284,6 +293,8 @@ def run_demo(seconds: float | None = None, speed: float = 60.0) -> int:
     from greenwire import stack
 
     console = Console()
+    if not console.is_terminal:  # piped to a file: the whole table, not an 80-column cut
+        console = Console(width=max(console.width, 160))
     home = stack.state_dir()
     home.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
@@ -291,6 +302,7 @@ def run_demo(seconds: float | None = None, speed: float = 60.0) -> int:
         filename=home / "demo.log",
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    quiet_libraries()  # the hub and InfluxDB are polled every few seconds: no request lines
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     env = stack.discover()
     started_stack = False

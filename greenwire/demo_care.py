@@ -60,11 +60,11 @@ class CareSite:
         self.service: Any = None
 
     async def __aenter__(self) -> CareSite:
-        from cloud.health.alerts import DEFAULT_RULES
-        from cloud.health.config import HealthConfig
-        from cloud.health.service import HealthService
-        from edge.agent import EdgeAgent, broker_settings
-        from edge.config import (
+        from greenwire.cloud.health.alerts import DEFAULT_RULES
+        from greenwire.cloud.health.config import HealthConfig
+        from greenwire.cloud.health.service import HealthService
+        from greenwire.edge.agent import EdgeAgent, broker_settings
+        from greenwire.edge.config import (
             BufferConfig,
             DeviceConfig,
             EdgeConfig,
@@ -74,10 +74,10 @@ class CareSite:
             WearablesConfig,
             WearableSourceConfig,
         )
-        from simulators.environment import Room
-        from simulators.modbus_meter import MeterServer, SimMeter
-        from simulators.series import Replay, builtin_series
-        from simulators.wearable import WearableHub, WearableServer, make_participants
+        from greenwire.simulators.environment import Room
+        from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+        from greenwire.simulators.series import Replay, builtin_series
+        from greenwire.simulators.wearable import WearableHub, WearableServer, make_participants
 
         self.state.mkdir(parents=True, exist_ok=True)
         key = self.state / "care-pseudonym.key"
@@ -151,7 +151,7 @@ class CareSite:
             await server.stop()
 
     def figures(self) -> dict[str, Any]:
-        from cloud.health.service import health_snapshot
+        from greenwire.cloud.health.service import health_snapshot
 
         snap = health_snapshot(self.service, SITE)
         source = self.agent.wearables[0].stats
@@ -159,17 +159,27 @@ class CareSite:
                  "rejected": dict(sorted(source.rejected.items()))}
         return snap
 
-    def view(self) -> Group:
+    def view(self, width: int = 120) -> Group:
         f = self.figures()
-        table = Table(title=f"care site {SITE} (gateway {GATEWAY}): proactive-health pilot, pseudonymised at the edge")
-        for column in ("participants today", "vitals forwarded", "alerts raised", "alerts active",
-                       "kgCO2e today", "kgCO2e / participant-day", "heat h", "CO2 h"):
-            table.add_column(column, justify="right")
-        table.add_row(
+        headers = ("participants today", "vitals forwarded", "alerts raised", "alerts active",
+                   "kgCO2e today", "kgCO2e / participant-day", "heat h", "CO2 h")
+        cells = (
             _cell(f["participants"], "{}"), str(f["forwarded"]), str(f["alerts_raised"]), str(f["alerts_active"]),
             _cell(f["kgco2e"], "{:,.1f}"), _cell(f["kgco2e_per_participant_day"], "{:,.2f}"),
             _cell(f["heat_exposure_h"], "{:.2f}"), _cell(f["co2_exposure_h"], "{:.2f}"),
         )
+        title = f"care site {SITE} (gateway {GATEWAY}): proactive-health pilot, pseudonymised at the edge"
+        if width >= 120:
+            table = Table(title=title)
+            for column in headers:
+                table.add_column(column, justify="right")
+            table.add_row(*cells)
+        else:  # narrow: one figure a line rather than eight squeezed columns
+            table = Table(title=f"care site {SITE}: health pilot", show_header=False)
+            table.add_column("figure")
+            table.add_column("value", justify="right")
+            for header, cell in zip(headers, cells, strict=True):
+                table.add_row(header, cell)
         rejects = ", ".join(f"{k} {v}" for k, v in f["rejected"].items()) or "none"
         return Group(table, Text(f"wearable observations received {f['received']}, not forwarded: {rejects}"))
 

@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
-from shared.errors import StackError
+from greenwire.shared.errors import StackError
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from greenwire.servers import HOST, BrokerSecurity, InfluxDB1, Mosquitto, Server, pid_runs, stop_pid
-from shared.errors import StackError
+from greenwire.shared.errors import StackError
 
 DATABASE = "greenwire"
 # The services of the stack and the binary each runs (a recorded pid is ours only if it runs it).

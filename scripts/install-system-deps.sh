@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages greenwire runs against, only those that are missing:
 # Mosquitto (broker), InfluxDB 1.x (database), VictoriaMetrics (proves the InfluxDB v2
-# write path in tests), socat (RS-485 tests through pseudo-terminals), faketime
+# write path in tests), socat (RS-485 tests through pseudo-terminals), mbpoll (libmodbus: the
+# independent Modbus client that reads the BMS registers in tests), faketime
 # (libfaketime: the gateway clock-step test) and Chromium (the report page is opened in a
 # headless browser by a test; carbon statements are printed to PDF).
 # Works on Debian 12, Ubuntu and Raspberry Pi OS; uses sudo when not root.
@@ -13,6 +14,7 @@ declare -A BINARY_OF=(
   [influxdb]=/usr/bin/influxd
   [victoria-metrics]=/usr/bin/victoria-metrics
   [socat]=/usr/bin/socat
+  [mbpoll]=/usr/bin/mbpoll
   [faketime]=/usr/bin/faketime
   [chromium]=/usr/bin/chromium
   [python3-venv]=/usr/lib/python3/dist-packages/ensurepip

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.tls import client_context, explain
-from shared.yamlconfig import checked_url
+from greenwire.shared.tls import client_context, explain
+from greenwire.shared.yamlconfig import checked_url
 
 
 class BrokerEndpoint(BaseModel):

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Final
 
-from shared.errors import EncodeError
+from greenwire.shared.errors import EncodeError
 
 FieldValue = float | int | bool | str
 

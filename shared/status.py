@@ -33,7 +33,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from shared.wire import FiniteFloat, Id, UtcDatetime
+from greenwire.shared.wire import FiniteFloat, Id, UtcDatetime
 
 STATUS_SCHEMA: Final = "greenwire.status.v1"
 STATUS_SCHEMA_V2: Final = "greenwire.status.v2"

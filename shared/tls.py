@@ -19,7 +19,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from shared.errors import ConfigError
+from greenwire.shared.errors import ConfigError
 
 
 class _ClosingSSLSocket(ssl.SSLSocket):

@@ -8,7 +8,9 @@ The topic tree is a contract other people build on::
     greenwire/v1/{site}/carbon/{building}     retained carbon signal from the cloud
     greenwire/v1/{site}/alerts/{gateway}      health alert events from the cloud (greenwire.alert.v1),
                                               for the gateway whose data raised them
-    greenwire/v1/grid/{zone}/intensity        grid carbon-intensity input
+    greenwire/v1/grid/{zone}/intensity        grid carbon-intensity input (greenwire.grid.v1)
+    greenwire/v1/grid/{zone}/forecast         retained: the zone's forecast, best windows and the
+                                              age of its current value (greenwire.grid-forecast.v1)
 
 Ids are lower-case ``[a-z0-9][a-z0-9_-]{0,62}``. ``carbon`` and ``alerts`` cannot
 be gateway ids and ``grid`` cannot be a site id, because those words own their
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from shared.errors import TopicError
+from greenwire.shared.errors import TopicError
 
 PREFIX: Final = "greenwire/v1"
 ID_PATTERN: Final = r"[a-z0-9][a-z0-9_-]{0,62}"
@@ -42,6 +44,7 @@ class TopicKind(StrEnum):
     ALERTS = "alerts"
     CARBON = "carbon"
     GRID_INTENSITY = "intensity"
+    GRID_FORECAST = "forecast"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,12 @@ def grid_topic(zone: str) -> str:
     return f"{PREFIX}/grid/{zone}/intensity"
 
 
+def grid_forecast_topic(zone: str) -> str:
+    """Retained topic of a grid zone's forecast, best windows and the age of its current value."""
+    check_id(zone, "zone")
+    return f"{PREFIX}/grid/{zone}/forecast"
+
+
 def readings_filter(site: str = "+", gateway: str = "+") -> str:
     """Subscription filter for meter batches (wildcards by default)."""
     return f"{PREFIX}/{site}/{gateway}/readings"
@@ -144,9 +153,9 @@ def parse_topic(topic: str) -> Topic:
         raise TopicError(f"not a greenwire/v1 topic: {topic!r}")
     _, _, a, b, c = parts
     if a == "grid":
-        if c != TopicKind.GRID_INTENSITY:
+        if c not in (TopicKind.GRID_INTENSITY, TopicKind.GRID_FORECAST):
             raise TopicError(f"unknown grid topic: {topic!r}")
-        return Topic(TopicKind.GRID_INTENSITY, zone=check_id(b, "zone"))
+        return Topic(TopicKind(c), zone=check_id(b, "zone"))
     check_id(a, "site")
     if b == "carbon":
         return Topic(TopicKind.CARBON, site=a, building=check_id(c, "building"))

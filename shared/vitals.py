@@ -45,7 +45,7 @@ from typing import Annotated, Final, Literal, Self
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from shared.wire import FiniteFloat, Id, UtcDatetime
+from greenwire.shared.wire import FiniteFloat, Id, UtcDatetime
 
 VITALS_SCHEMA: Final = "greenwire.vitals.v1"
 ALERT_SCHEMA: Final = "greenwire.alert.v1"

@@ -10,13 +10,13 @@ A batch is one MQTT message on ``greenwire/v1/{site}/{gateway}/readings``::
 
 - ``seq`` increases per gateway and survives restarts (the edge keeps it on disk).
 - ``ts`` is when the meter was read, UTC, RFC 3339; never the time of sending or ingest.
-- ``values`` holds finite numbers named from :mod:`shared.quantities`.
+- ``values`` holds finite numbers named from :mod:`greenwire.shared.quantities`.
 
 The models are frozen and strict: unknown fields, strings where numbers
 belong, booleans, NaN and infinities, naive timestamps and unknown
 quantities are all rejected. Checks that need a clock ("not more than five
 minutes in the future") or the topic ("the payload's gateway is the topic's")
-are the ingestor's, in ``cloud.validate``.
+are the ingestor's, in ``greenwire.cloud.ingest.validate``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pydantic import (
     StringConstraints,
 )
 
-from shared.quantities import QUANTITIES
-from shared.topics import ID_PATTERN
+from greenwire.shared.quantities import QUANTITIES
+from greenwire.shared.topics import ID_PATTERN
 
 READINGS_SCHEMA: Final = "greenwire.readings.v1"
 MAX_READINGS_PER_BATCH: Final = 10_000

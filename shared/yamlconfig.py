@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from shared.errors import ConfigError
+from greenwire.shared.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -124,6 +124,14 @@ def _spurious(error: Any) -> bool:
     return isinstance(given, list | tuple) and isinstance(minimum, int) and len(given) >= minimum
 
 
+def _close(word: str, choices: Sequence[str]) -> str:
+    """ "; did you mean 'x'?" when one of ``choices`` is close to ``word``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def _suggest(model: type[BaseModel], key: str) -> str:
     """ "; did you mean 'x'?" when a known key of the config is close to a misspelt one."""
     import difflib
@@ -136,6 +144,20 @@ def _suggest(model: type[BaseModel], key: str) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+def _yaml_hint(problem: str, text: str, line: int | None) -> str:
+    """What a person should do about a YAML parser's complaint, when it is one of the usual ones."""
+    if "'\\t'" in problem or "\t" in problem:
+        return " (YAML indents with spaces only: replace the tab with spaces)"
+    if "block end" in problem or "block mapping" in problem or "block sequence" in problem:
+        return (" (check the indentation: keys of one mapping start in the same column, and list items "
+                "under their key line up)")
+    if "mapping values are not allowed" in problem:
+        return " (a value that contains ': ' needs quotes, or a line above is indented wrongly)"
+    if "could not find expected ':'" in problem:
+        return " (a key needs ': ' after it; check the line above too)"
+    return ""
+
+
 def parse_yaml(text: str, *, source: str = "<config>") -> Any:
     """Parse YAML text keeping line information, or raise ``ConfigError``."""
     yaml = YAML(typ="rt")
@@ -144,8 +166,10 @@ def parse_yaml(text: str, *, source: str = "<config>") -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {problem}", path=source, line=line) from exc
+        raise ConfigError(f"invalid YAML: {problem}{_yaml_hint(problem, text, line)}", path=source, line=line,
+                          column=column) from exc
     except YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=source) from exc
     except RecursionError:
@@ -188,9 +212,17 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
             if _spurious(error):
                 continue
             loc = tuple(error["loc"])
-            cause = (error.get("ctx") or {}).get("error")
+            context = error.get("ctx") or {}
+            cause = context.get("error")
             if isinstance(cause, LocatedValueError):
                 loc += cause.loc
+            tag_hint = ""
+            if "key" in context and "choices" in context:
+                # A union's tag that names no variant: point at the tag's own key, suggest a variant.
+                loc += (context["key"],)
+                given = error.get("input")
+                value = given.get(context["key"]) if isinstance(given, dict) else None
+                tag_hint = _close(str(value), str(context["choices"]).split()) if value is not None else ""
             missing = error["type"] == "missing" and bool(loc) and isinstance(loc[-1], str)
             # A missing key is not in the file: locate the mapping it belongs in, then name it
             # (looked for in the file, it would pass for a union's tag and be left out).
@@ -201,7 +233,7 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
             message = (
                 f"required key '{loc[-1]}' is missing"
                 if missing
-                else error["msg"].removeprefix("Value error, ")
+                else error["msg"].removeprefix("Value error, ") + tag_hint
             )
             if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
                 message = f"unknown key '{loc[-1]}'{_suggest(model, loc[-1])}"

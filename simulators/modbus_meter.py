@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from simulators.sdm630 import MAP_END, MeterState, quantities, write_registers
-from simulators.series import Replay
+from greenwire.simulators.sdm630 import MAP_END, MeterState, quantities, write_registers
+from greenwire.simulators.series import Replay
 
 INPUT_REGISTERS = 4
 
@@ -40,7 +40,7 @@ STILL_ROOM: dict[str, float] = {"temperature_c": 21.5, "relative_humidity_pct": 
 class SimMeter:
     """One simulated meter: its unit id on the bus and the series it replays.
 
-    With ``sunspec`` (a device image from ``simulators.sunspec_device``), the unit is a SunSpec
+    With ``sunspec`` (a device image from ``greenwire.simulators.sunspec_device``), the unit is a SunSpec
     device with that image in its holding registers from 40000, instead of an SDM630.
     """
 
@@ -51,7 +51,7 @@ class SimMeter:
     """Present the meter through this profile's register map (any shipped or custom profile)
     instead of the SDM630's: the state is encoded into each profile register, as that meter would."""
     climate: Callable[[], dict[str, float]] | None = None
-    """Indoor-environment values now (``simulators.environment.Room.values``) for sensor profiles;
+    """Indoor-environment values now (``greenwire.simulators.environment.Room.values``) for sensor profiles;
     without one, a sensor reads a fixed, plausible room."""
 
     def values(self) -> dict[str, float]:
@@ -164,8 +164,8 @@ class MeterServer:
         from pymodbus.constants import ExcCodes
         from pymodbus.simulator import DataType, SimData, SimDevice
 
-        from edge.codec import encode
-        from edge.profile import load_profile
+        from greenwire.edge.codec import encode
+        from greenwire.edge.profile import load_profile
 
         assert meter.profile is not None
         registers = load_profile(meter.profile).resolved()

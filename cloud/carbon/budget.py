@@ -9,6 +9,9 @@ The projection adds to what was emitted so far an estimate for the rest of the y
   days left.
 Status: ``over`` once the emissions exceed the budget, ``at risk`` when the projection does,
 else ``on track``.
+
+Pure: ``year_windows`` names the periods the projection needs, the caller accounts them
+(``greenwire.cloud.carbon.fetch.year_totals``) and ``carbon_account`` does the rest.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from cloud.carbon.report import account_from_influx
-from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.carbon.results import local_midnight
+from greenwire.cloud.sites import Building
 
 RECENT = timedelta(days=28)
+
+Window = tuple[datetime, datetime]
+"""[start, end)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,31 +46,72 @@ class CarbonAccount:
         return asdict(self)
 
 
-def _kg(influx: InfluxV1, building: Building, start: datetime, end: datetime) -> float:
-    if end <= start:
-        return 0.0
-    a = account_from_influx(influx, building, start, end)
-    return a.total_kgco2e
+@dataclass(frozen=True, slots=True)
+class YearWindows:
+    """The periods whose emissions the year's account needs."""
+
+    year_start: datetime
+    as_of: datetime
+    emitted: Window
+    """This year so far."""
+    last_year_so_far: Window
+    """The same part of last year."""
+    last_year_rest: Window
+    """Last year from that point to the start of this year."""
+    recent: Window
+    """The last ``RECENT`` days of this year (all of it if fewer): the daily rate's window."""
+
+    @property
+    def year_end(self) -> datetime:
+        return self.year_start.replace(year=self.year_start.year + 1)
 
 
-def carbon_account(influx: InfluxV1, building: Building, year_start: datetime, as_of: datetime) -> CarbonAccount:
-    """The account of the year starting ``year_start`` as it stands at ``as_of``."""
-    year_end = year_start.replace(year=year_start.year + 1)
-    emitted = _kg(influx, building, year_start, as_of)
-    last_year = (year_start.replace(year=year_start.year - 1), as_of.replace(year=as_of.year - 1))
-    last_year_so_far = _kg(influx, building, *last_year)
-    last_year_rest = _kg(influx, building, last_year[1], year_start)
-    if last_year_so_far > 0 and last_year_rest > 0:
+def year_start_of(building: Building, as_of: datetime) -> datetime:
+    """Local midnight of 1 January of the building's year containing ``as_of``."""
+    local = as_of.astimezone(ZoneInfo(building.timezone))
+    return local_midnight(local.replace(month=1, day=1), building.timezone)
+
+
+def year_windows(year_start: datetime, as_of: datetime) -> YearWindows:
+    """The periods to account for the year starting ``year_start`` as it stands at ``as_of``."""
+    last_start, last_as_of = year_start.replace(year=year_start.year - 1), as_of.replace(year=as_of.year - 1)
+    return YearWindows(year_start, as_of, (year_start, as_of), (last_start, last_as_of), (last_as_of, year_start),
+                       (max(year_start, as_of - RECENT), as_of))
+
+
+def is_seasonal(last_year_so_far_kg: float, last_year_rest_kg: float) -> bool:
+    """True when last year has emissions both before and after the same point: project by its shape."""
+    return last_year_so_far_kg > 0 and last_year_rest_kg > 0
+
+
+@dataclass(frozen=True, slots=True)
+class YearTotals:
+    """kgCO2e (Scope 1 + Scope 2 location-based + Scope 2 of heat) of each of ``YearWindows``'
+    periods; an empty period counts 0."""
+
+    emitted: float
+    last_year_so_far: float
+    last_year_rest: float
+    recent: float | None = None
+    """Needed only when the projection is not seasonal (``is_seasonal``)."""
+
+
+def carbon_account(building: Building, windows: YearWindows, totals: YearTotals) -> CarbonAccount:
+    """The account of the year of ``windows`` from the emissions of its periods (pure)."""
+    emitted, as_of, year_end = totals.emitted, windows.as_of, windows.year_end
+    if is_seasonal(totals.last_year_so_far, totals.last_year_rest):
         method: Literal["seasonal", "recent daily rate"] = "seasonal"
-        rest = last_year_rest * emitted / last_year_so_far
+        rest = totals.last_year_rest * emitted / totals.last_year_so_far
     else:
+        if totals.recent is None:
+            raise ValueError("the recent daily rate needs the emissions of the recent window")
         method = "recent daily rate"
-        window_start = max(year_start, as_of - RECENT)
+        window_start, _ = windows.recent
         days = (as_of - window_start).total_seconds() / 86400
-        rate = _kg(influx, building, window_start, as_of) / days if days > 0 else 0.0
+        rate = totals.recent / days if days > 0 else 0.0
         rest = rate * (year_end - as_of).total_seconds() / 86400
     projected = emitted + rest
-    budget = building.budget_between(year_start, year_end)
+    budget = building.budget_between(windows.year_start, year_end)
     if budget is None:
         status: Literal["on track", "at risk", "over", "no budget"] = "no budget"
     elif emitted > budget:
@@ -74,6 +121,6 @@ def carbon_account(influx: InfluxV1, building: Building, year_start: datetime, a
     else:
         status = "on track"
     return CarbonAccount(
-        building.id, year_start.isoformat(), as_of.isoformat(), budget, emitted,
+        building.id, windows.year_start.isoformat(), as_of.isoformat(), budget, emitted,
         None if budget is None else budget - emitted, projected, method, status,
     )

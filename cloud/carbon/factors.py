@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.yamlconfig import load_model
+from greenwire.shared.yamlconfig import load_model
 
 FACTORS_FILE: Final = Path(__file__).parent / "data" / "factors.yaml"
 

@@ -24,20 +24,22 @@ as of): tags ``site``, ``building``; fields ``emitted_kgco2e``, ``projected_kgco
 ``carbon backfill`` writes both for the days it computes; ``carbon run`` keeps today's
 ``carbon_daily`` current every update and the year's ``carbon_account`` every
 ``ACCOUNT_EVERY`` (the projection reads the whole year, so not every minute).
+
+Pure: the lines are computed from readings and accounts already fetched
+(``greenwire.cloud.carbon.fetch``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo
 
-from cloud.carbon.budget import carbon_account
-from cloud.carbon.report import Account, account_from_influx
-from cloud.carbon.results import local_midnight
-from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1
-from shared.lineprotocol import SeriesPrefix
+from greenwire.cloud.carbon.budget import CarbonAccount
+from greenwire.cloud.carbon.factors import FactorTable
+from greenwire.cloud.carbon.report import Account, Readings, account_of
+from greenwire.cloud.carbon.results import local_midnight
+from greenwire.cloud.sites import Building
+from greenwire.shared.lineprotocol import SeriesPrefix
 
 DAILY_MEASUREMENT: Final = "carbon_daily"
 ACCOUNT_MEASUREMENT: Final = "carbon_account"
@@ -72,13 +74,15 @@ def daily_fields(account: Account, floor_area_m2: float) -> dict[str, float]:
     return {k: float(v) for k, v in fields.items()}
 
 
-def daily_lines(influx: InfluxV1, site: str, building: Building, start: datetime, end: datetime) -> list[str]:
-    """``carbon_daily`` points for the local days from ``start`` (a local midnight) to ``end``."""
+def daily_lines(site: str, building: Building, readings: Readings, start: datetime, end: datetime,
+                table: FactorTable | None = None) -> list[str]:
+    """``carbon_daily`` points for the local days from ``start`` (a local midnight) to ``end``, from
+    readings that cover them (pure)."""
     out = []
     day = start
     while day < end:
         following = local_midnight(day + timedelta(hours=36), building.timezone)
-        line = daily_line(site, building, account_from_influx(influx, building, day, min(following, end)), day)
+        line = daily_line(site, building, account_of(building, readings, day, min(following, end), table), day)
         if line is not None:
             out.append(line)
         day = following
@@ -93,13 +97,11 @@ def daily_line(site: str, building: Building, account: Account, day: datetime) -
     return prefix.line(daily_fields(account, building.floor_area_m2), int(day.timestamp()) * 10**9)
 
 
-def account_line(influx: InfluxV1, site: str, building: Building, as_of: datetime) -> str:
-    """The ``carbon_account`` point of the building's year (local calendar) as it stands at ``as_of``."""
-    local = as_of.astimezone(ZoneInfo(building.timezone))
-    year_start = local_midnight(local.replace(month=1, day=1), building.timezone)
-    year = carbon_account(influx, building, year_start, as_of)
+def account_line(site: str, building: Building, year: CarbonAccount, today: Account | None,
+                 as_of: datetime) -> str:
+    """The ``carbon_account`` point of the building's year (local calendar) as it stands at ``as_of``,
+    with today's account so far (None before anything of today is known); pure."""
     today_start = local_midnight(as_of, building.timezone)
-    today = account_from_influx(influx, building, today_start, as_of) if as_of > today_start else None
     today_kg = today.total_kgco2e if today else 0.0
     fields: dict[str, float | int | str] = {
         "emitted_kgco2e": year.emitted_kgco2e,

@@ -18,11 +18,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cloud.carbon.store import GRID_MEASUREMENT, _ns
-from shared.errors import TopicError
-from shared.lineprotocol import SeriesPrefix
-from shared.topics import TopicKind, parse_topic
-from shared.wire import UtcDatetime
+from greenwire.cloud.adapters.influxql import GRID_MEASUREMENT, _ns
+from greenwire.shared.errors import TopicError
+from greenwire.shared.lineprotocol import SeriesPrefix
+from greenwire.shared.topics import TopicKind, parse_topic
+from greenwire.shared.wire import UtcDatetime
 
 GRID_SCHEMA = "greenwire.grid.v1"
 

@@ -2,7 +2,7 @@
 
 One update of a building writes today's minutes, hours and day, re-sums the month from its days,
 writes today's account (``carbon_daily``), the year's account when it is due (``carbon_account``,
-see ``cloud.carbon.facts``) and the live figures (``carbon_live``: intensity and emission rate
+see ``greenwire.cloud.carbon.facts``) and the live figures (``carbon_live``: intensity and emission rate
 over the last 15 measured minutes). It returns what the carbon signal for building-management
 systems needs.
 """
@@ -13,20 +13,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cloud.carbon.factors import load_factors
-from cloud.carbon.facts import AccountSchedule, account_line, daily_line
-from cloud.carbon.report import READ_MARGIN, account, fetch_counters
-from cloud.carbon.results import (
+from greenwire.cloud.adapters.influxql import InfluxQLClient
+from greenwire.cloud.carbon.budget import year_start_of
+from greenwire.cloud.carbon.factors import load_factors
+from greenwire.cloud.carbon.facts import AccountSchedule, account_line, daily_line
+from greenwire.cloud.carbon.fetch import (
+    carbon_account_from_influx,
+    fetch_readings,
+    fetch_stored_days,
+)
+from greenwire.cloud.carbon.report import READ_MARGIN, account_of
+from greenwire.cloud.carbon.results import (
     day_results,
     lines,
     live_figures,
     live_line,
     local_midnight,
     minutes,
-    month_from_days,
+    month_lines,
 )
-from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.sites import Building
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,30 +48,32 @@ class LiveUpdate:
     """The grid intensity of the latest measured minute."""
 
 
-def refresh(influx: InfluxV1, site: str, building: Building, now: datetime,
+def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime,
             accounts: AccountSchedule | None = None) -> LiveUpdate:
     """Recompute and store today's results, the month and the live figures of ``building`` at ``now``
     (and the year's account when ``accounts`` says it is due).
 
     Today's counter readings and the zone's intensity are read once and serve the day's periods,
     the day's account and the live window (which may begin before midnight: the readings carry
-    a margin of ``READ_MARGIN`` on either side).
+    a margin of ``READ_MARGIN`` on either side). Blocking: run it in a worker thread from async code.
     """
     today = local_midnight(now, building.timezone)
     tomorrow = today + timedelta(days=1)
-    counters, gas = fetch_counters(influx, building, today, tomorrow)
-    series = influx.series(building.zone, today, tomorrow)
+    readings = fetch_readings(influx, building, today, tomorrow)
     table = load_factors()
-    rolled = day_results(building, counters, gas, series, today, tomorrow, table)
+    rolled = day_results(building, readings.counters, readings.gas, readings.series, today, tomorrow, table)
     influx.write(lines(site, building, rolled, table.version))
     month = local_midnight(today.astimezone(ZoneInfo(building.timezone)).replace(day=1), building.timezone)
-    influx.write(month_from_days(influx, site, building, month))
-    day = daily_line(site, building, account(building, counters, series, today, now, table, gas_counters=gas), today)
+    # After the day is stored: the month is re-summed from the stored days.
+    influx.write(month_lines(site, building, month, fetch_stored_days(influx, site, building, month), table.version))
+    so_far = account_of(building, readings, today, now, table)
+    day = daily_line(site, building, so_far, today)
     if day is not None:
         influx.write([day])
     if accounts is not None and accounts.due(site, building.id, now):
-        influx.write([account_line(influx, site, building, now)])
-    recent = minutes(building, counters, series, now - READ_MARGIN, now, table)
+        year = carbon_account_from_influx(influx, building, year_start_of(building, now), now)
+        influx.write([account_line(site, building, year, so_far if now > today else None, now)])
+    recent = minutes(building, readings.counters, readings.series, now - READ_MARGIN, now, table)
     line = live_line(site, building, recent, now)
     if line is not None:
         influx.write([line])

@@ -4,10 +4,20 @@ Scope 2 location-based (GHG Protocol): the grid-import meters' energy, minute by
 times the intensity of that minute (an imported series for the zone, else the zone's static
 factor). ``sub_meter`` readings are never added: they allocate, they do not count twice.
 
+The static factors come from the building's factor set (:mod:`greenwire.cloud.carbon.factor_choice`): the
+jurisdiction and reporting year of the period (UK DESNZ for GB, China MEE for CN-xx, EEA and the
+AIB residual mix for EU countries, EPA eGRID and the Emission Factors Hub for US-xxxx). The
+account names the sets, their versions and years (``factor_sets``), and says where an edition of
+another year had to stand in (``factor_notes``). An EU building reports market-based Scope 2 even
+without instruments: its whole import at the AIB residual mix of its country and year.
+
 Scope 2 of purchased district heat: the heat meters' energy times the building's ``heat_factor``
 (static, gCO2e per kWh of heat delivered). Without a heat factor heat is energy only. Heat has no
 contractual instruments, so the market-based total adds the same heat emissions as the
 location-based one.
+
+Everything here is pure: it computes over readings already fetched (``Readings``, read by
+``greenwire.cloud.carbon.fetch``) and imports no InfluxDB client.
 """
 
 from __future__ import annotations
@@ -16,12 +26,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloud.carbon.account import location_based, minute_buckets
-from cloud.carbon.energy import CounterTracker, EnergyInterval, track
-from cloud.carbon.factors import FactorTable, load_factors
-from cloud.carbon.intensity import IntensitySeries
-from cloud.carbon.site import Building
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.carbon.emissions import location_based, minute_buckets
+from greenwire.cloud.carbon.energy import CounterTracker, EnergyInterval, track
+from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
+from greenwire.cloud.carbon.factors import FactorTable, load_factors
+from greenwire.cloud.carbon.factorsets import BuildingFactors, jurisdiction_of, load_library
+from greenwire.cloud.carbon.intensity import IntensitySeries
+from greenwire.cloud.sites import Building, MarketSection
 
 
 @dataclass(slots=True)
@@ -54,6 +65,19 @@ class Account:
     floor_area_m2: float = 0.0
     factors: set[str] = field(default_factory=set)
     factor_table_version: str = ""
+    jurisdiction: str | None = None
+    """The jurisdiction whose factor sets price the account (None for a zone outside them)."""
+    reporting_year: int | None = None
+    factor_choice: str = ""
+    """How the jurisdiction and year were chosen ("default from zone GB, reporting year 2024 ...")."""
+    factor_sets: list[str] = field(default_factory=list)
+    """Each published set used, with its version and what it priced."""
+    factor_notes: list[str] = field(default_factory=list)
+    """Where an edition of another year, or no edition of the jurisdiction, had to stand in."""
+    factor_library_version: str = ""
+    scope3_td_kgco2e: float | None = None
+    """Scope 3 (category 3) of the grid import's transmission and distribution losses, where the
+    factor set publishes a T&D factor (DESNZ); reported, never in the totals."""
 
     @property
     def total_kgco2e(self) -> float:
@@ -126,6 +150,13 @@ class Account:
             "scope1_kg": self.scope1_kgco2e,
             "factor_sources": sorted(self.factors),
             "factor_table_version": self.factor_table_version,
+            "jurisdiction": self.jurisdiction,
+            "reporting_year": self.reporting_year,
+            "factor_choice": self.factor_choice,
+            "factor_sets": list(self.factor_sets),
+            "factor_notes": list(self.factor_notes),
+            "factor_library_version": self.factor_library_version,
+            "scope3_td_kgco2e": self.scope3_td_kgco2e,
         }
 
 
@@ -145,13 +176,13 @@ def account(
 
     Readings may extend beyond the period: energy is cut at its edges by the minute.
     """
+    chosen = building_factors(building, start, table)
     table = table or load_factors()
-    try:
-        static = table.grid_factor(building.zone)
-    except KeyError:
-        static = None
+    static = static_grid(building, chosen, table)
     result = Account(building.id, start, end, floor_area_m2=building.floor_area_m2,
-                     factor_table_version=table.version)
+                     factor_table_version=table.version, jurisdiction=chosen.jurisdiction,
+                     reporting_year=chosen.year, factor_choice=chosen.chosen_by,
+                     factor_library_version=load_library().version)
     intervals: list[EnergyInterval] = []
     for meter in building.meters_with("grid_import"):
         tracker = CounterTracker(max_power_kw=meter.max_power_kw)
@@ -164,6 +195,8 @@ def account(
         result.scope2_location_kgco2e += minute.kg_co2e
         result.factors.add(minute.factor_source)
     _gas(result, building, gas_counters or {}, start, end, table)
+    if chosen.td_losses is not None and chosen.td_losses.value is not None:
+        result.scope3_td_kgco2e = result.grid_import_kwh * chosen.td_losses.value / 1000
     result.pv_generation_kwh = _energy(building, "pv_generation", counters, start, end)
     result.grid_export_kwh = _energy(building, "grid_export", counters, start, end)
     result.heat_kwh = _energy(building, "heat", counters, start, end)
@@ -173,7 +206,16 @@ def account(
         result.scope2_heat_kgco2e = result.heat_kwh * heat.g_per_kwh / 1000
         if result.heat_kwh:
             result.factors.add(heat.source)
-    _market(result, building, start, end)
+    _market(result, building, start, end, chosen, table)
+    used = {"grid": static is not None and f"{static.source} ({static.year})" in result.factors,
+            "td": result.scope3_td_kgco2e is not None and result.grid_import_kwh > 0,
+            "gas": bool(gas_counters), "market": result.scope2_market_kgco2e is not None}
+    result.factor_sets = chosen.sets_used(**used)
+    result.factor_notes = chosen.notes(**used)
+    if used["grid"] and chosen.jurisdiction is not None and chosen.grid is None and static is not None:
+        hint = " (eGRID factors need a subregion zone such as US-CAMX)" if chosen.jurisdiction == "US" else ""
+        result.factor_notes.append(f"no {chosen.jurisdiction} grid factor for zone {building.zone} in the factor "
+                                   f"library: the legacy table's is used{hint}")
     result.budget_kgco2e = building.budget_between(start, end)
     return result
 
@@ -217,14 +259,25 @@ class Market:
     sources: tuple[str, ...]
 
 
-def market_based(building: Building, start: datetime, end: datetime, grid_import_kwh: float) -> Market | None:
+def market_based(building: Building, start: datetime, end: datetime, grid_import_kwh: float,
+                 factors: BuildingFactors | None = None, table: FactorTable | None = None) -> Market | None:
     """Instruments first (each spread evenly over its own period, capped at the import), residual mix for the rest.
 
-    None when the building records no market section (then market-based is not reported).
+    The residual mix is the market section's, else the factor set's for the zone and reporting
+    year (AIB for an EU country); where the publisher prints none (full disclosure: AIB's N/A),
+    the location-based static factor prices the untracked energy, and the source says so. None
+    when the building records no market section and is not in the EU (then market-based is not
+    reported); an EU building without one reports its whole import at the residual mix.
     """
     market = building.market
-    if market is None:
+    chosen_eu = building.factor_set is not None and building.factor_set.jurisdiction == "EU"
+    if market is None and not chosen_eu and jurisdiction_of(building.zone) != "EU":
         return None
+    factors = factors or building_factors(building, start, table)
+    if market is None:
+        if factors.jurisdiction != "EU" or factors.residual_mix is None:
+            return None
+        market = MarketSection()
     covered_kwh = covered_kg = 0.0
     sources: list[str] = []
     for instrument in market.instruments:
@@ -239,34 +292,70 @@ def market_based(building: Building, start: datetime, end: datetime, grid_import
         covered_kg += kwh * instrument.g_per_kwh / 1000
         sources.append(f"{instrument.kind}: {instrument.source}")
     residual = grid_import_kwh - covered_kwh
-    sources.append(f"residual mix {market.residual_mix_g_per_kwh:g} g/kWh: {market.residual_mix_source}")
-    return Market(covered_kg + residual * market.residual_mix_g_per_kwh / 1000, covered_kwh, tuple(sources))
+    g_per_kwh, source = _residual_mix(building, market, factors, table)
+    sources.append(f"residual mix {g_per_kwh:g} g/kWh: {source}")
+    return Market(covered_kg + residual * g_per_kwh / 1000, covered_kwh, tuple(sources))
 
 
-def _market(result: Account, building: Building, start: datetime, end: datetime) -> None:
-    market = market_based(building, start, end, result.grid_import_kwh)
+def _residual_mix(building: Building, market: MarketSection, factors: BuildingFactors,
+                  table: FactorTable | None) -> tuple[float, str]:
+    """The residual mix (g/kWh) for the untracked energy and its source."""
+    if market.residual_mix_g_per_kwh is not None:
+        return market.residual_mix_g_per_kwh, market.residual_mix_source or ""
+    chosen = factors.residual_mix
+    if chosen is None:  # the site model's validation requires one; a library without it is a bug
+        raise LookupError(f"no residual mix for zone {building.zone} in the factor library")
+    if chosen.value is not None:
+        return chosen.value, chosen.source
+    static = static_grid(building, factors, table or load_factors())
+    if static is None:
+        raise LookupError(f"{chosen.factor_set.id} prints no residual mix for {building.zone} and the zone has "
+                          "no static grid factor: give market.residual_mix_g_per_kwh")
+    return static.value, (f"{chosen.factor_set.id} prints no residual mix for {building.zone} "
+                          f"({chosen.factor.note}): the location-based factor is used, {static.source}")
+
+
+def _market(result: Account, building: Building, start: datetime, end: datetime, factors: BuildingFactors,
+            table: FactorTable) -> None:
+    market = market_based(building, start, end, result.grid_import_kwh, factors, table)
     if market is not None:
         result.instrument_kwh = market.instrument_kwh
         result.scope2_market_kgco2e = market.kgco2e
         result.factors.update(market.sources)
 
 
+_BASIS = {"gross_cv": "gross CV", "net_cv": "net CV"}
+
+
 def gas_intervals(building: Building, gas_counters: dict[str, tuple[str, Counter]],
-                  table: FactorTable) -> tuple[list[EnergyInterval], float, set[str]]:
+                  table: FactorTable | None, *, at: datetime) -> tuple[list[EnergyInterval], float, set[str]]:
     """The gas meters' energy intervals (volume x calorific value, or energy), the fuel's factor in
-    gCO2e/kWh, and the sources of both."""
-    fuel = table.fuel_factor("natural_gas")
-    cv = table.calorific_value("natural_gas")
-    calorific = building.gas_calorific_kwh_per_m3 or cv.value_kwh_per_m3
+    gCO2e/kWh, and the sources of both, for the period starting ``at`` (its reporting year).
+
+    The factor is the building's ``gas_factor`` or its factor set's natural gas (DESNZ gross CV
+    for GB, the enterprise guidelines' net CV for CN, EPA's for US), the calorific value on the
+    same basis; energy counters (kWh) are taken to be on the factor's basis, and the source says so.
+    """
+    fuel = building_factors(building, at, table).gas
+    assert fuel is not None  # a building always resolves a gas factor, if only the legacy default
+    basis = _BASIS[fuel.energy_basis]
+    volume = any(f == "gas_volume_m3" for f, _ in gas_counters.values())
+    if volume and fuel.calorific_kwh_per_m3 is None:
+        raise LookupError(f"building {building.id}: a gas meter counts m3 but no calorific value on the {basis} "
+                          "basis of its factor is known: set gas_calorific_kwh_per_m3")
+    calorific = fuel.calorific_kwh_per_m3 or 0.0
     intervals: list[EnergyInterval] = []
     for field_name, readings in gas_counters.values():
         per_unit = calorific if field_name == "gas_volume_m3" else 1.0
         intervals += track(((ts, value * per_unit, q) for ts, value, q in readings), CounterTracker())
-    sources = {f"{fuel.source} ({fuel.year}), {fuel.energy_basis}"}
-    if any(f == "gas_volume_m3" for f, _ in gas_counters.values()):
-        source = "site model" if building.gas_calorific_kwh_per_m3 else f"{cv.source} ({cv.year})"
-        sources.add(f"gas calorific value {calorific:g} kWh/m3 ({cv.energy_basis}): {source}")
-    return intervals, fuel.value, sources
+    sources = {f"natural gas {fuel.g_per_kwh:g} g/kWh ({basis}): {fuel.source}"}
+    if fuel.note:
+        sources.add(f"natural gas: {fuel.note}")
+    if volume:
+        sources.add(f"gas calorific value {calorific:g} kWh/m3 ({basis}): {fuel.calorific_source}")
+    if any(f == "gas_energy_kwh" for f, _ in gas_counters.values()):
+        sources.add(f"gas energy counters taken as kWh on the {basis} basis of the factor")
+    return intervals, fuel.g_per_kwh, sources
 
 
 def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str, Counter]], start: datetime,
@@ -274,45 +363,40 @@ def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str,
     """Scope 1 from gas meters: volume x calorific value (or energy) x the fuel's factor."""
     if not gas_counters:
         return
-    intervals, g_per_kwh, sources = gas_intervals(building, gas_counters, table)
+    intervals, g_per_kwh, sources = gas_intervals(building, gas_counters, table, at=start)
     kwh = sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
     result.gas_kwh = kwh
     result.scope1_kgco2e = kwh * g_per_kwh / 1000
     result.factors.update(sources)
 
 
-_FIELD_OF_ROLE = {
+FIELD_OF_ROLE: dict[str, str] = {
     "grid_import": "energy_import_kwh",
     "grid_export": "energy_export_kwh",
     "pv_generation": "energy_generated_kwh",
     "heat": "heat_energy_kwh",
 }
+"""The counter field each meter role is read from."""
 
 READ_MARGIN = timedelta(hours=1)
 """Counter readings this far outside the period are read too, so the intervals that cross its
 edges are known; their energy is then cut at the edges, minute by minute."""
 
 
-def fetch_counters(influx: InfluxV1, building: Building, start: datetime,
-                   end: datetime) -> tuple[dict[str, Counter], dict[str, tuple[str, Counter]]]:
-    """The counter readings of every meter of the building that [start, end) needs (with a margin),
-    by device: electricity and heat counters, and gas counters with the field they count."""
-    counters = {
-        m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN, _FIELD_OF_ROLE[m.role])
-        for m in building.meters
-        if m.role in _FIELD_OF_ROLE
-    }
-    gas: dict[str, tuple[str, Counter]] = {}
-    for meter in building.meters_with("gas"):
-        for field_name in ("gas_volume_m3", "gas_energy_kwh"):
-            readings = influx.counter(meter.gateway, meter.device, start - READ_MARGIN, end + READ_MARGIN, field_name)
-            if readings:
-                gas[meter.device] = (field_name, readings)
-                break
-    return counters, gas
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """What accounting a building over a period needs: its meters' counter readings (with
+    ``READ_MARGIN`` on either side) and its zone's stored intensity series."""
+
+    counters: dict[str, Counter]
+    """Electricity and heat counters by device (``FIELD_OF_ROLE``)."""
+    gas: dict[str, tuple[str, Counter]]
+    """Gas counters by device, with the field they count (``gas_volume_m3`` or ``gas_energy_kwh``)."""
+    series: IntensitySeries | None
+    """The zone's imported or fed intensity; None when there is none (the static factor applies)."""
 
 
-def account_from_influx(influx: InfluxV1, building: Building, start: datetime, end: datetime) -> Account:
-    """Fetch the building's counters and its zone's series, then account (see ``account``)."""
-    counters, gas = fetch_counters(influx, building, start, end)
-    return account(building, counters, influx.series(building.zone, start, end), start, end, gas_counters=gas)
+def account_of(building: Building, readings: Readings, start: datetime, end: datetime,
+               table: FactorTable | None = None) -> Account:
+    """The account of ``building`` in [start, end) from fetched readings (pure; see ``account``)."""
+    return account(building, readings.counters, readings.series, start, end, table, gas_counters=readings.gas)

@@ -18,6 +18,9 @@ Measurement ``carbon`` (one point per building and period)::
 
 Writes are idempotent (same series and time overwrite), so recomputing a period, as
 ``greenwire carbon run`` does every minute for the recent past, corrects it in place.
+
+Pure: the functions compute over readings and stored days already fetched
+(``greenwire.cloud.carbon.fetch``) and return line protocol; none takes a client.
 """
 
 from __future__ import annotations
@@ -26,14 +29,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from cloud.carbon.account import MinuteEmissions, location_based, minute_buckets
-from cloud.carbon.energy import CounterTracker, track
-from cloud.carbon.factors import FactorTable, load_factors
-from cloud.carbon.intensity import IntensitySeries
-from cloud.carbon.site import Building
-from shared.lineprotocol import SeriesPrefix
+from greenwire.cloud.carbon.emissions import MinuteEmissions, location_based, minute_buckets
+from greenwire.cloud.carbon.energy import CounterTracker, track
+from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
+from greenwire.cloud.carbon.factors import FactorTable, load_factors
+from greenwire.cloud.carbon.intensity import IntensitySeries
+from greenwire.cloud.sites import Building
+from greenwire.shared.lineprotocol import SeriesPrefix
+
+if TYPE_CHECKING:
+    from greenwire.cloud.carbon.report import Readings
 
 MEASUREMENT = "carbon"
 LIVE_MEASUREMENT = "carbon_live"
@@ -92,7 +100,7 @@ def other_minutes(
 ) -> OtherMinutes:
     """PV generation, grid export, heat and gas energy per minute of [start, end), from counter deltas,
     with gas's Scope 1 and heat's Scope 2 (heat kWh x the static heat factor / 1000) per minute."""
-    from cloud.carbon.report import gas_intervals, heat_factor
+    from greenwire.cloud.carbon.report import gas_intervals, heat_factor
 
     out = OtherMinutes()
     for role, name in ROLE_FIELDS.items():
@@ -106,7 +114,7 @@ def other_minutes(
         out.heat_kg = {t: kwh * heat.g_per_kwh / 1000 for t, kwh in out.kwh["heat_kwh"].items()}
         out.heat_source = heat.source
     if building.meters_with("gas"):
-        intervals, g_per_kwh, sources = gas_intervals(building, gas, table)
+        intervals, g_per_kwh, sources = gas_intervals(building, gas, table, at=start)
         gas_kwh = {t: e.kwh for t, e in minute_buckets(intervals).items() if start <= t < end}
         out.kwh["gas_kwh"] = gas_kwh
         out.scope1_kg = {t: kwh * g_per_kwh / 1000 for t, kwh in gas_kwh.items()}
@@ -124,11 +132,7 @@ def minutes(
     table: FactorTable | None = None,
 ) -> list[MinuteEmissions]:
     """Each minute of [start, end) with grid-import energy, and its location-based emissions."""
-    table = table or load_factors()
-    try:
-        static = table.grid_factor(building.zone)
-    except KeyError:
-        static = None
+    static = static_grid(building, building_factors(building, start, table), table or load_factors())
     intervals = [
         i
         for meter in building.meters_with("grid_import")
@@ -194,7 +198,7 @@ def period_end(resolution: str, start: datetime, timezone: str) -> datetime:
 
 def lines(site: str, building: Building, rolled: dict[str, dict[datetime, PeriodResult]], version: str) -> list[str]:
     """Line protocol of the results (see the module docstring)."""
-    from cloud.carbon.report import market_based
+    from greenwire.cloud.carbon.report import market_based
 
     out: list[str] = []
     for resolution, periods in rolled.items():
@@ -248,12 +252,17 @@ def live_figures(recent: list[MinuteEmissions], now: datetime) -> tuple[datetime
 
 
 def signal_payload(
-    site: str, building: Building, live: tuple[datetime, float, float], today_kg: float, grid_g_per_kwh: float
+    site: str, building: Building, live: tuple[datetime, float, float], today_kg: float, grid_g_per_kwh: float,
+    today_budget_kg: float | None = None,
 ) -> bytes:
-    """The retained carbon signal for building-management systems (``greenwire.carbon.v1``)."""
+    """The retained carbon signal for building-management systems (``greenwire.carbon.v1``).
+
+    ``today_budget_kgco2e`` is the day's share of the annual budget (null for a building
+    without one), so a BMS can compare ``today_kgco2e`` with it without the site model.
+    """
     import orjson
 
-    from cloud.carbon.bands import SCHEME, band
+    from greenwire.cloud.carbon.bands import SCHEME, band
 
     end, intensity, rate = live
     return orjson.dumps({
@@ -264,6 +273,7 @@ def signal_payload(
         "intensity_g_per_kwh": round(intensity, 3),
         "emission_rate_kg_per_h": round(rate, 4),
         "today_kgco2e": round(today_kg, 3),
+        "today_budget_kgco2e": None if today_budget_kg is None else round(today_budget_kg, 3),
         "grid_intensity_g_per_kwh": round(grid_g_per_kwh, 3),
         "grid_band": band(grid_g_per_kwh, end.year),
         "band_scheme": SCHEME,
@@ -304,50 +314,58 @@ def day_results(
     return rolled
 
 
-def compute(influx: object, site: str, building: Building, start: datetime, end: datetime) -> list[str]:
-    """Results of [start, end) as line protocol: its 1m, 1h and 1d periods.
+def day_lines(site: str, building: Building, readings: Readings, start: datetime, end: datetime,
+              table: FactorTable | None = None) -> list[str]:
+    """Results of [start, end) as line protocol: its 1m, 1h and 1d periods (pure).
 
     ``start`` and ``end`` should be local midnights (``backfill`` aligns them). Months are
-    summed from the stored days afterwards (``month_from_days``), so computing one day never
+    summed from the stored days afterwards (``month_lines``), so computing one day never
     overwrites a month with that day alone.
     """
-    from cloud.carbon.report import fetch_counters
-    from cloud.carbon.store import InfluxV1
-
-    assert isinstance(influx, InfluxV1)
-    counters, gas = fetch_counters(influx, building, start, end)
-    table = load_factors()
-    rolled = day_results(building, counters, gas, influx.series(building.zone, start, end), start, end, table)
+    table = table or load_factors()
+    rolled = day_results(building, readings.counters, readings.gas, readings.series, start, end, table)
     return lines(site, building, rolled, table.version)
 
 
-def month_from_days(influx: object, site: str, building: Building, month_start: datetime) -> list[str]:
-    """The month's row re-summed from its stored daily rows (so a live run can refresh it cheaply)."""
-    from cloud.carbon.store import InfluxV1, _ns, _quote
+MONTH_SUMS = ("grid_import_kwh", "estimated_kwh", "scope2_location_kgco2e", *ROLE_FIELDS.values(), "gas_kwh",
+              "scope1_kgco2e", "scope2_heat_kgco2e")
+"""The fields of the stored days that a month's row sums."""
 
-    assert isinstance(influx, InfluxV1)
-    tz = ZoneInfo(building.timezone)
-    local = month_start.astimezone(tz)
-    following = (local.replace(day=28) + timedelta(days=4)).replace(day=1).astimezone(UTC)
-    others = [*ROLE_FIELDS.values(), "gas_kwh", "scope1_kgco2e", "scope2_heat_kgco2e"]
-    sums = ", ".join(f'sum("{name}") AS "{name}"' for name in others)
-    rows = influx.query(
-        f'SELECT sum("grid_import_kwh") AS kwh, sum("estimated_kwh") AS est, sum("scope2_location_kgco2e") AS kg, '
-        f'{sums} FROM "{MEASUREMENT}" WHERE "resolution" = \'1d\' AND "site" = {_quote(site)} '
-        f'AND "building" = {_quote(building.id)} AND time >= {_ns(month_start)} AND time < {_ns(following)}'
-    )
-    if not rows or rows[0].get("kwh") is None:
+
+@dataclass(frozen=True, slots=True)
+class StoredDays:
+    """A month's stored daily rows, summed: each of ``MONTH_SUMS`` (None where no day has it)
+    and every factor source the days name."""
+
+    sums: dict[str, float | None]
+    sources: frozenset[str] = frozenset()
+
+
+def month_end(month_start: datetime, timezone: str) -> datetime:
+    """The (exclusive) end of the local calendar month that starts at ``month_start``."""
+    local = month_start.astimezone(ZoneInfo(timezone))
+    return (local.replace(day=28) + timedelta(days=4)).replace(day=1).astimezone(UTC)
+
+
+def month_period(month_start: datetime, days: StoredDays) -> PeriodResult | None:
+    """The month as one period, re-summed from its days; None when no day is stored (pure)."""
+    sums = days.sums
+    if sums.get("grid_import_kwh") is None:
+        return None
+    period = PeriodResult(month_start, float(sums["grid_import_kwh"] or 0.0), float(sums.get("estimated_kwh") or 0.0),
+                          float(sums.get("scope2_location_kgco2e") or 0.0))
+    other = [*ROLE_FIELDS.values(), "gas_kwh"]
+    period.other_kwh = {name: float(value) for name in other if (value := sums.get(name)) is not None}
+    period.scope1_kgco2e = float(sums.get("scope1_kgco2e") or 0.0)
+    period.scope2_heat_kgco2e = float(sums.get("scope2_heat_kgco2e") or 0.0)
+    period.sources.update(days.sources)
+    return period
+
+
+def month_lines(site: str, building: Building, month_start: datetime, days: StoredDays,
+                version: str | None = None) -> list[str]:
+    """The month's ``1mo`` row from its stored days (so a live run can refresh it cheaply); pure."""
+    period = month_period(month_start, days)
+    if period is None:
         return []
-    row = rows[0]
-    period = PeriodResult(month_start, float(row["kwh"]), float(row["est"] or 0), float(row["kg"]))
-    period.other_kwh = {name: float(row[name]) for name in others[:-2] if row.get(name) is not None}
-    period.scope1_kgco2e = float(row.get("scope1_kgco2e") or 0.0)
-    period.scope2_heat_kgco2e = float(row.get("scope2_heat_kgco2e") or 0.0)
-    sources = influx.query(
-        f'SELECT DISTINCT("factor_sources") AS s FROM "{MEASUREMENT}" WHERE "resolution" = \'1d\' '
-        f'AND "site" = {_quote(site)} AND "building" = {_quote(building.id)} '
-        f"AND time >= {_ns(month_start)} AND time < {_ns(following)}"
-    )
-    for row in sources:
-        period.sources.update(part for part in str(row.get("s") or "").split("; ") if part)
-    return lines(site, building, {"1mo": {month_start: period}}, load_factors().version)
+    return lines(site, building, {"1mo": {month_start: period}}, version or load_factors().version)

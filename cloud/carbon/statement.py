@@ -1,6 +1,6 @@
 """Auditable carbon statements: one set of figures, rendered as Markdown, HTML or CSV (pure).
 
-A statement is built once from a building's :class:`~cloud.carbon.report.Account` as a list of
+A statement is built once from a building's :class:`~greenwire.cloud.carbon.report.Account` as a list of
 :class:`Line` (section, item, value, unit). Every format carries a SHA-256 content hash of
 everything above its hash line, so a copy can be checked against the original with
 :func:`verify` (``greenwire carbon verify FILE``): Markdown and CSV hash their own text; the HTML
@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from cloud.carbon.report import Account
-from cloud.carbon.site import Building
+from greenwire.cloud.carbon.report import Account
+from greenwire.cloud.sites import Building
 
 Format = Literal["md", "html", "csv"]
 
 METHOD = (
     "GHG Protocol corporate standard; Scope 2 guidance (location-based and, where instruments "
-    "are recorded, market-based). Energy from cumulative counter deltas; each minute's grid "
-    "energy multiplied by the grid intensity of that minute."
+    "are recorded or the jurisdiction publishes a residual mix, market-based). Energy from "
+    "cumulative counter deltas; each minute's grid energy multiplied by the grid intensity of "
+    "that minute (an imported series, else the static factor of the building's factor set for "
+    "the reporting year)."
 )
 _HASH_MD = "\nContent hash (SHA-256 of everything above this line): `{}`\n"
 _HASH_CSV_ITEM = "content_hash_sha256"
@@ -75,6 +77,7 @@ def lines(account: Account, building: Building) -> list[Line]:
              "not reported (no instruments recorded)" if account.scope2_market_kgco2e is None
              else account.scope2_market_kgco2e, "kgCO2e"),
         *_heat_emissions(account),
+        *_td_losses(account),
         Line("emissions", "grid intensity of the energy used", account.intensity_g_per_kwh, "gCO2e/kWh"),
         Line("emissions", "per floor area, annualised", account.kgco2e_per_m2_year, "kgCO2e/m2/year"),
         Line("budget", "budget for the period", account.budget_kgco2e, "kgCO2e"),
@@ -84,9 +87,32 @@ def lines(account: Account, building: Building) -> list[Line]:
              100 * account.rejected_kwh / measured if measured else 0.0, "%"),
     ]
     rows += [Line("factors", "factor", source, "") for source in sorted(account.factors)]
+    rows += factor_set_lines(account)
     rows.append(Line("factors", "factor table version", account.factor_table_version, ""))
     rows += [Line("boundary", "meter", f"{m.gateway}/{m.device}", m.role) for m in building.meters]
     return rows
+
+
+def factor_set_lines(account: Account) -> list[Line]:
+    """The published factor sets the statement rests on: jurisdiction and reporting year (and how
+    they were chosen), each set with its version and what it priced, and every stand-in edition."""
+    if account.jurisdiction is None and not account.factor_sets:
+        return [Line("factors", "factor set", f"none: the zone is outside the factor library's jurisdictions "
+                     f"(reporting year {account.reporting_year})", "")]
+    rows = [Line("factors", "jurisdiction and reporting year",
+                 f"{account.jurisdiction}, {account.reporting_year} ({account.factor_choice})", "")]
+    rows += [Line("factors", "factor set", label, "") for label in account.factor_sets]
+    rows += [Line("factors", "factor set note", note, "") for note in account.factor_notes]
+    if account.factor_library_version:
+        rows.append(Line("factors", "factor library version", account.factor_library_version, ""))
+    return rows
+
+
+def _td_losses(account: Account) -> list[Line]:
+    if account.scope3_td_kgco2e is None:
+        return []
+    return [Line("emissions", "Scope 3, T&D losses of the grid import (category 3; not in the totals)",
+                 account.scope3_td_kgco2e, "kgCO2e")]
 
 
 def _heat_energy(account: Account) -> list[Line]:
@@ -142,6 +168,9 @@ def markdown(header: Header, building: Building, rows: list[Line]) -> str:
                            ("data quality", "Data quality")):
         out += ["", f"## {title}", "", "| | value | unit |", "|---|---:|---|"]
         out += [f"| {r.item} | {_number(r.value, r.unit)} | {r.unit} |" for r in by.get(section, [])]
+    out += ["", "## Factor sets", ""]
+    out += [f"- {r.item}: {r.value}" for r in by.get("factors", [])
+            if r.item in {"jurisdiction and reporting year", "factor set", "factor set note", "factor library version"}]
     out += ["", "## Factors used", ""]
     factors = [r for r in by.get("factors", []) if r.item == "factor"]
     out += [f"- {r.value}" for r in factors] or ["- none (no energy in the period)"]

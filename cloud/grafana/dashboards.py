@@ -8,6 +8,7 @@ a look, red needs action).
 
 - ``portfolio``: every building of a site: live carbon intensity, emissions today
   against the day's budget, the year's budget status, kgCO2e/m2 ranking, grid intensity
+  and the age of the grid data
 - ``building``: one building: power, energy by role, emissions location- and
   market-based and of district heat, intensity, PV self-consumption, meter status, share of estimated data
 - ``fleet``: gateways online, buffers, poll errors, ingest lag, rejected messages
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cloud.grafana.model import Dashboard, Panel, Query, Row, ValueText, Variable, steps
+from greenwire.cloud.grafana.model import Dashboard, Panel, Query, Row, ValueText, Variable, steps
 
 G_PER_KWH: Final = "suffix: gCO2e/kWh"
 KG: Final = "suffix: kgCO2e"
@@ -47,6 +48,8 @@ INTENSITY = steps("green", (90, "yellow"), (170, "orange"), (231, "red"))
 BUDGET_PCT = steps("green", (80, "orange"), (100, "red"))
 ONLINE = (ValueText("1", "online", "green"), ValueText("0", "offline", "red"))
 
+_NOT_FORECAST = '"status" != \'forecast\''
+"""``grid_intensity`` rows that are not forecasts (``greenwire grid run`` tags those ``status=forecast``)."""
 _SITE = '"site" =~ /^$site$/'
 _BLDG = f'{_SITE} AND "building" =~ /^$building$/'
 
@@ -96,15 +99,23 @@ def portfolio() -> Dashboard:
                 thresholds=steps("green", (5, "orange"), (10, "red"))),
             Row("Grid"),
             Panel("timeseries", "Grid carbon intensity per zone", G_PER_KWH, (Query(
-                'SELECT mean("g_per_kwh") FROM "grid_intensity" WHERE $timeFilter '
+                f'SELECT mean("g_per_kwh") FROM "grid_intensity" WHERE {_NOT_FORECAST} AND $timeFilter '
                 'GROUP BY time($__interval), "zone" fill(previous)', alias="$tag_zone"),),
-                description="The grid's carbon intensity (imported series or live feed), per zone.",
-                thresholds=INTENSITY, color_by_thresholds=True, width=16, interval="30m", min=0),
+                description="The grid's carbon intensity (imported series, live feed or `greenwire grid run`), "
+                "per zone; forecasts are left out.",
+                thresholds=INTENSITY, color_by_thresholds=True, width=12, interval="30m", min=0),
             Panel("stat", "Grid intensity now", G_PER_KWH, (Query(
-                'SELECT last("g_per_kwh") FROM "grid_intensity" WHERE $timeFilter GROUP BY "zone"',
-                alias="$tag_zone"),),
+                f'SELECT last("g_per_kwh") FROM "grid_intensity" WHERE {_NOT_FORECAST} AND $timeFilter '
+                'GROUP BY "zone"', alias="$tag_zone"),),
                 description="The latest grid intensity per zone (NESO index band colours).",
-                thresholds=INTENSITY, width=8, decimals=0),
+                thresholds=INTENSITY, width=6, decimals=0),
+            Panel("stat", "Grid data age", "s", (Query(
+                'SELECT last("age_s") FROM "grid_status" WHERE $timeFilter GROUP BY "zone"',
+                alias="$tag_zone"),),
+                description="How old each zone's current grid intensity is (`greenwire grid run`: now minus the "
+                "start of the value's period). Through a provider outage the last value is held and this "
+                "grows: orange after an hour, red after six, when the value is no longer used.",
+                thresholds=steps("green", (3600, "orange"), (21600, "red")), width=6, decimals=0),
         ),
     )
 
@@ -281,6 +292,6 @@ def fleet() -> Dashboard:
 
 def all_dashboards() -> dict[str, Dashboard]:
     """File stem -> dashboard."""
-    from cloud.grafana.health import health
+    from greenwire.cloud.grafana.health_pilot import health
 
     return {"portfolio": portfolio(), "building": building(), "fleet": fleet(), "health": health()}

@@ -2,7 +2,7 @@
 
 Template variables are filled by their own ``SHOW TAG VALUES`` queries in order (a later
 variable's query may use an earlier one), then each panel's queries are interpolated by
-:mod:`cloud.grafana.macros` for the panel's time range (its ``timeFrom`` or the
+:mod:`greenwire.cloud.grafana.macros` for the panel's time range (its ``timeFrom`` or the
 dashboard's) and sent to InfluxDB's ``/query`` with millisecond epochs, as Grafana's
 InfluxQL backend does. Used by the panel-query proof in the tests and by ``greenwire report``.
 """
@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from cloud.grafana.macros import VariableValue, calculate_interval, interpolate, resolve_relative
-from cloud.grafana.model import Dashboard, Panel, Variable
-from shared.errors import StoreError, StoreRejected
+from greenwire.cloud.grafana.macros import (
+    VariableValue,
+    calculate_interval,
+    interpolate,
+    resolve_relative,
+)
+from greenwire.cloud.grafana.model import Dashboard, Panel, Variable
 
 Query = Callable[[str], list[dict[str, Any]]]
 """InfluxQL text -> the ``series`` of its result (``name``, ``tags``, ``columns``, ``values``)."""
@@ -29,21 +31,12 @@ Sources = Mapping[str, Query]
 
 def influx_query(url: str, database: str, *, timeout_s: float = 30.0) -> Query:
     """A :data:`Query` against InfluxDB's 1.x ``/query`` (also on 2.x with a DBRP mapping)."""
-    base = url.rstrip("/")
+    from greenwire.cloud.adapters.influxql import InfluxV1
+
+    influx = InfluxV1(url, database, timeout_s=timeout_s)
 
     def run(q: str) -> list[dict[str, Any]]:
-        try:
-            response = httpx.get(f"{base}/query", params={"db": database, "q": q, "epoch": "ms"}, timeout=timeout_s)
-        except httpx.HTTPError as exc:
-            raise StoreError(f"InfluxDB at {url}: {exc}") from exc
-        if response.status_code >= 400:
-            raise StoreRejected(f"InfluxDB refused {q!r}: {response.text[:300]}")
-        series: list[dict[str, Any]] = []
-        for result in response.json().get("results", []):
-            if "error" in result:
-                raise StoreRejected(f"InfluxDB refused {q!r}: {result['error']}")
-            series += result.get("series", [])
-        return series
+        return influx.query_series(q, epoch="ms")
 
     return run
 

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cloud.grafana.alerts import FOLDER_TITLE, FOLDER_UID, GROUP, api_rule_group
-from cloud.grafana.dashboards import all_dashboards
-from cloud.grafana.model import DATASOURCE_UID, HEALTH_DATASOURCE_UID
-from shared.errors import GreenwireError
+from greenwire.cloud.grafana.alert_rules import FOLDER_TITLE, FOLDER_UID, GROUP, api_rule_group
+from greenwire.cloud.grafana.dashboards import all_dashboards
+from greenwire.cloud.grafana.model import DATASOURCE_UID, HEALTH_DATASOURCE_UID
+from greenwire.shared.errors import GreenwireError
 
 
 class GrafanaError(GreenwireError):

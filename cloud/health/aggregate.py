@@ -4,7 +4,7 @@ For one site and one period (a UTC hour, or a local day in the site's timezone) 
 the raw retention policy and returns the points of the ``aggregates`` policy
 (docs/health-schema.md): ``vitals_1h`` per participant and code, ``environment_1h`` per sensor,
 and ``health_site`` (participants monitored, observations, alerts, exposure hours; per day
-also participant-days and kgCO2e per participant-day, see ``cloud.carbon.health``).
+also participant-days and kgCO2e per participant-day, see ``greenwire.cloud.carbon.care``).
 
 Queries are InfluxQL over the 1.x HTTP API; results are recomputed from the raw data every
 time, so late or corrected data is taken into account and a rewrite overwrites in place.
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloud.carbon.site import SiteModel
-from cloud.carbon.store import InfluxV1
-from cloud.health.alerts import AlertRule
-from cloud.health.heat import intervals_above, union_hours
-from cloud.health.points import ENVIRONMENT_1H, SITE, VITALS_1H, point_line
-from cloud.points import timestamp_ns
-from shared.lineprotocol import FieldValue
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.health.alerts import AlertRule
+from greenwire.cloud.health.heat import intervals_above, union_hours
+from greenwire.cloud.health.lines import ENVIRONMENT_1H, SITE, VITALS_1H, point_line
+from greenwire.cloud.ingest.points import timestamp_ns
+from greenwire.cloud.sites import SiteModel
+from greenwire.shared.lineprotocol import FieldValue
 
 
 def _ns(at: datetime) -> int:
@@ -207,7 +207,7 @@ class Aggregator:
         vitals = self._vitals(site, start, end)
         env = self._environment(site, start, end)
         figures = self._site(site, "1d", start, end, vitals, env, active)
-        from cloud.carbon.health import site_day_emissions
+        from greenwire.cloud.carbon.care import site_day_emissions
 
         if self.energy is not None and self.carbon_sites is not None:
             emissions = site_day_emissions(self.energy, self.carbon_sites, site, start, min(end, now))

@@ -25,8 +25,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.vitals import VITAL_SIGNS, AlertEvent, AlertState
-from shared.wire import Id
+from greenwire.shared.vitals import VITAL_SIGNS, AlertEvent, AlertState
+from greenwire.shared.wire import Id
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 

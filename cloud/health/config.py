@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from cloud.config import (
+from greenwire.cloud.adapters.settings import (
     DEFAULT_CLIENT_ID,
     LimitsSection,
     MqttSection,
@@ -37,9 +37,9 @@ from cloud.config import (
     _read_secret,
     _secret_path,
 )
-from cloud.health.alerts import DEFAULT_RULES, AlertRule
-from shared.wire import Id
-from shared.yamlconfig import LocatedValueError, load_model, read_config
+from greenwire.cloud.health.alerts import DEFAULT_RULES, AlertRule
+from greenwire.shared.wire import Id
+from greenwire.shared.yamlconfig import LocatedValueError, load_model, read_config
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 DEFAULT_HEALTH_CLIENT_ID = "greenwire-health-1"

@@ -4,20 +4,26 @@ It subscribes, as its own shared-subscription group (``health``), to the vitals 
 readings of the pilot's sites only (``greenwire/v1/{site}/+/vitals`` and ``.../readings``, the
 latter for their indoor-environment sensors; a gateway of another site finds no subscriber
 and keeps its vitals buffered), with the
-ingestor's at-least-once machinery (``cloud.mqtt.Consumer``: persistent session, manual
+ingestor's at-least-once machinery (``greenwire.cloud.adapters.mqtt.Consumer``: persistent session, manual
 acknowledgement). For each message, in arrival order:
 
-1. validate (``cloud.health.validate`` for vitals, ``cloud.validate`` for readings; readings
+1. validate (``greenwire.cloud.health.intake`` for vitals, ``greenwire.cloud.ingest.validate`` for readings; readings
    without temperature, humidity or CO2 are acknowledged and left to the ingestor);
-2. evaluate the alert rules on its samples, in time order (``cloud.health.alerts``);
+2. evaluate the alert rules on its samples, in time order (``greenwire.cloud.health.alerts``);
 3. write its points and its alert events to the ``raw`` retention policy in one request,
    retried with capped backoff while InfluxDB is unreachable (nothing is acknowledged meanwhile);
-4. publish the alert events on ``greenwire/v1/{site}/alerts/{gateway}`` (QoS 1, retried);
+4. queue the alert events for ``greenwire/v1/{site}/alerts/{gateway}``
+   (``greenwire.transport.mqtt.MessagePublisher``: QoS 1 on its own connection with the broker's
+   account and TLS, a bounded queue, reconnects with backoff; a full queue is counted and logged);
 5. acknowledge the message.
+
+At start the database and its retention policies are created or brought up to date
+(``greenwire.cloud.health.admin``, which also erases a participant), and the alerts raised
+and not cleared before are restored from the stored events.
 
 Every ``aggregate_interval_s`` the current and previous hour, today, and every period that
 late data touched are recomputed from the raw data into the ``aggregates`` policy
-(``cloud.health.aggregate``). Rejected vitals messages are counted and recorded without their
+(``greenwire.cloud.health.aggregate``). Rejected vitals messages are counted and recorded without their
 payload (only its size and SHA-256): a payload that fails validation may hold what must
 never be stored. Logs carry counts and reason codes, never a pseudonym or a value.
 """
@@ -28,7 +34,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import re
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -38,26 +43,32 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from cloud.carbon.store import InfluxV1
-from cloud.config import InfluxSection
-from cloud.health.aggregate import Aggregator, SiteFigures
-from cloud.health.alerts import AlertEngine, Sample
-from cloud.health.config import HealthConfig, HealthInflux
-from cloud.health.points import (
+from greenwire.cloud.adapters.influx import InfluxV1Writer, retryable
+from greenwire.cloud.adapters.mqtt import Consumer, Delivery
+from greenwire.cloud.health.admin import (
+    AGGREGATES,
+    RAW,
+    ensure_database,
+    policy_writer,
+    query_client,
+)
+from greenwire.cloud.health.aggregate import Aggregator, SiteFigures
+from greenwire.cloud.health.alerts import AlertEngine, Sample
+from greenwire.cloud.health.config import HealthConfig
+from greenwire.cloud.health.intake import AcceptedVitals, validate_vitals, vitals_topic_ids
+from greenwire.cloud.health.lines import (
     alert_line,
     environment_line,
     environment_values,
     rejected_line,
     vitals_lines,
 )
-from cloud.health.validate import AcceptedVitals, validate_vitals, vitals_topic_ids
-from cloud.mqtt import Consumer, Delivery, backoff_delay
-from cloud.validate import Accepted, Rejected, RejectReason, validate_message
-from cloud.writers import InfluxV1Writer
-from shared.aioloop import tolerate_closed_socket_registration
-from shared.errors import BrokerError, StoreError, StoreRejected
-from shared.topics import alerts_topic, readings_filter, shared_filter, vitals_filter
-from shared.vitals import AlertEvent, AlertState, VitalStatus
+from greenwire.cloud.ingest.validate import Accepted, Rejected, RejectReason, validate_message
+from greenwire.shared.backoff import backoff_delay
+from greenwire.shared.errors import BrokerError, StoreError
+from greenwire.shared.topics import alerts_topic, readings_filter, shared_filter, vitals_filter
+from greenwire.shared.vitals import AlertEvent, AlertState, VitalStatus
+from greenwire.transport.mqtt import BrokerSettings, Message, MessagePublisher
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +88,8 @@ class HealthStats:
     alerts: Counter[str] = field(default_factory=Counter)
     """Events by ``rule:state``."""
     alerts_published: int = 0
+    alerts_dropped: int = 0
+    """Alert events stored in InfluxDB but not published: the publisher's queue was full."""
     write_retries: int = 0
     aggregations: int = 0
     aggregate_errors: int = 0
@@ -88,130 +101,8 @@ class HealthStats:
         return (f"received {self.received}, vitals {self.vitals_messages} msgs / {self.observations_written} obs, "
                 f"environment {self.environment_points}, rejected {sum(self.rejected.values())}"
                 f"{f' ({rejects})' if rejects else ''}, alerts {sum(self.alerts.values())}"
-                f"{f' ({alerts})' if alerts else ''}, published {self.alerts_published}, acked {self.acked}")
-
-
-def _retention_statements(database: str, name: str, duration: str, default: bool) -> tuple[str, str]:
-    shard = "1h" if duration.endswith("h") else "1d" if name == "raw" else "7d"
-    tail = " DEFAULT" if default else ""
-    return (
-        f'CREATE RETENTION POLICY "{name}" ON "{database}" DURATION {duration} REPLICATION 1 SHARD DURATION {shard}{tail}',
-        f'ALTER RETENTION POLICY "{name}" ON "{database}" DURATION {duration} SHARD DURATION {shard}{tail}',
-    )
-
-
-def _influx_client(influx: HealthInflux) -> Any:
-    """An HTTP client for the health database's admin queries, with the configured credentials."""
-    import httpx
-
-    username, password = influx.credentials()
-    auth = httpx.BasicAuth(username, password or "") if username else None
-    return httpx.AsyncClient(base_url=influx.url, timeout=influx.timeout_s, auth=auth)
-
-
-async def ensure_database(config: HealthConfig) -> None:
-    """Create the health database and its two retention policies, or bring their durations up to date."""
-    import httpx
-
-    influx = config.influx
-    statements = [(f'CREATE DATABASE "{influx.database}"', None),
-                  _retention_statements(influx.database, "raw", influx.raw_retention, True),
-                  _retention_statements(influx.database, "aggregates", influx.aggregate_retention, False)]
-    async with _influx_client(influx) as client:
-        for create, alter in statements:
-            for q in (create, alter):
-                if q is None:
-                    break
-                try:
-                    response = await client.post("/query", params={"q": q})
-                except httpx.HTTPError as exc:
-                    raise StoreError(f"InfluxDB at {influx.url}: {type(exc).__name__}: {exc}") from exc
-                results = response.json().get("results", [{}]) if response.status_code == 200 else []
-                error = response.text if response.status_code != 200 else results[0].get("error")
-                if not error:
-                    break
-                if "already exists" in str(error) and q == create and alter is not None:
-                    continue
-                raise StoreError(f"InfluxDB at {influx.url} refused {q!r}: {error}")
-
-
-async def erase_subject(config: HealthConfig, pseudonym: str) -> int:
-    """Drop every series of one participant from the health database; returns how many there were."""
-    import httpx
-
-    from shared.vitals import PSEUDONYM_PATTERN
-
-    if not re.fullmatch(PSEUDONYM_PATTERN, pseudonym):
-        raise ValueError("not a pseudonym")
-    influx = config.influx
-    where = f"WHERE \"subject\" = '{pseudonym}'"
-    async with _influx_client(influx) as client:
-        try:
-            shown = await client.get("/query", params={"db": influx.database, "q": f"SHOW SERIES {where}"})
-            series = sum(len(s.get("values", [])) for r in shown.json().get("results", []) for s in r.get("series", []))
-            dropped = await client.post("/query", params={"db": influx.database, "q": f"DROP SERIES {where}"})
-        except httpx.HTTPError as exc:
-            raise StoreError(f"InfluxDB at {influx.url}: {type(exc).__name__}: {exc}") from exc
-        error = next((r["error"] for r in dropped.json().get("results", []) if "error" in r), None)
-        if dropped.status_code != 200 or error:
-            raise StoreError(f"InfluxDB at {influx.url} refused to drop the series: {error or dropped.status_code}")
-    return series
-
-
-class AlertPublisher:
-    """Publishes alert events at QoS 1 on their own connection, retrying until the broker has them."""
-
-    def __init__(self, config: HealthConfig) -> None:
-        self._config = config
-        self.queue: asyncio.Queue[AlertEvent] = asyncio.Queue(ALERT_QUEUE_MAX)
-        self.published = 0
-        self.dropped = 0
-
-    def put(self, event: AlertEvent) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped += 1  # stored in InfluxDB already; only the MQTT copy is lost, and counted
-            log.error("alert queue full: an alert event was stored but not published")
-
-    async def run(self, stop: asyncio.Event) -> None:
-        import aiomqtt
-
-        tolerate_closed_socket_registration()
-        mqtt = self._config.mqtt
-        failures = 0
-        pending: AlertEvent | None = None
-        while not stop.is_set() or pending is not None or not self.queue.empty():
-            try:
-                async with aiomqtt.Client(mqtt.host, mqtt.port, identifier=f"{mqtt.client_id}-alerts"[:128],
-                                          username=mqtt.username, password=mqtt.resolved_password(),
-                                          protocol=aiomqtt.ProtocolVersion.V5, keepalive=mqtt.keepalive_s,
-                                          timeout=10) as client:
-                    failures = 0
-                    while True:
-                        if pending is None:
-                            if stop.is_set() and self.queue.empty():
-                                return
-                            getter = asyncio.ensure_future(self.queue.get())
-                            stopper = asyncio.ensure_future(stop.wait())
-                            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                            stopper.cancel()
-                            if not getter.done():
-                                getter.cancel()
-                                continue
-                            pending = getter.result()
-                        await client.publish(alerts_topic(pending.site, pending.gateway), pending.to_json(), qos=1)
-                        self.published += 1
-                        pending = None
-            except aiomqtt.MqttError as exc:
-                failures += 1
-                log.log(logging.ERROR if failures == 1 else logging.DEBUG,
-                        "alert publisher: broker %s:%d: %s", mqtt.host, mqtt.port, exc)
-                if stop.is_set() and failures > 3:
-                    log.warning("stopping with %d alert events not published", self.queue.qsize() + (pending is not None))
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff_delay(failures))
+                f"{f' ({alerts})' if alerts else ''}, published {self.alerts_published}"
+                f"{f' (dropped {self.alerts_dropped})' if self.alerts_dropped else ''}, acked {self.acked}")
 
 
 class HealthService:
@@ -225,7 +116,13 @@ class HealthService:
                         for f in (vitals_filter, readings_filter))
         self.consumer = Consumer(config.mqtt, topic_filters=filters)
         self.engine = AlertEngine(rules=config.rules)
-        self.alerts = AlertPublisher(config)
+        mqtt = config.mqtt
+        self.alerts = MessagePublisher(
+            BrokerSettings.of(mqtt, f"{mqtt.client_id}-alerts", username=mqtt.username,
+                              password=mqtt.resolved_password(), keepalive_s=mqtt.keepalive_s),
+            name="health alerts", queue_size=ALERT_QUEUE_MAX)
+        """Alert events at QoS 1 on their own connection (the broker's TLS and account apply); each
+        is stored in InfluxDB before it is queued, so a full queue loses only the MQTT copy, counted."""
         self.latest: dict[str, dict[str, SiteFigures]] = defaultdict(dict)
         """Per site, the last figures written for the current hour ("1h") and day ("1d")."""
         self._dirty: dict[str, set[datetime]] = defaultdict(set)
@@ -238,23 +135,14 @@ class HealthService:
         self._last_ns = 0
         carbon_sites = None
         if config.carbon_sites is not None:
-            from cloud.carbon.site import load_sites
+            from greenwire.cloud.sites import load_sites
 
             carbon_sites = load_sites(config.carbon_sites)
         influx = config.influx
-        self._username, self._password = influx.credentials()
-        username, password = self._username, self._password
         self.aggregator = Aggregator(
-            InfluxV1(influx.url, influx.database, timeout_s=influx.timeout_s, username=username, password=password),
-            rules=config.rules, max_gap=timedelta(seconds=config.exposure_max_gap_s),
-            energy=InfluxV1(influx.url, influx.energy_database, timeout_s=influx.timeout_s, username=username, password=password),
-            carbon_sites=carbon_sites,
+            query_client(influx), rules=config.rules, max_gap=timedelta(seconds=config.exposure_max_gap_s),
+            energy=query_client(influx, influx.energy_database), carbon_sites=carbon_sites,
         )
-
-    def influx_section(self) -> InfluxSection:
-        influx = self.config.influx
-        return InfluxSection(api="v1", url=influx.url, database=influx.database, username=influx.username,
-                             password_env=influx.password_env, password_file=influx.password_file)
 
     # -- one message --------------------------------------------------------------------------
 
@@ -344,7 +232,7 @@ class HealthService:
             self.stats.alerts[f"{event.rule}:{event.state.value}"] += 1
             if event.state is AlertState.RAISED:
                 self.raised_by_site[event.site] += 1
-            self.alerts.put(event)
+            self.alerts.put(Message(alerts_topic(event.site, event.gateway), event.to_json()))
         acked, _ = self.consumer.ack([delivery])
         self.stats.acked += acked
 
@@ -358,12 +246,12 @@ class HealthService:
                 if failures:
                     log.info("InfluxDB accepted health points after %d failed attempts", failures)
                 return True
-            except StoreRejected as exc:
-                # Valid data InfluxDB will not take (e.g. older than the raw retention): counted, not retried.
-                self.stats.rejected[RejectReason.STORE_REJECTED.value] += 1
-                log.warning("InfluxDB refused health points: %s", str(exc).split(":")[0])
-                return True
             except StoreError as exc:
+                if not retryable(exc):
+                    # Valid data InfluxDB will not take (e.g. older than the raw retention): counted, not retried.
+                    self.stats.rejected[RejectReason.STORE_REJECTED.value] += 1
+                    log.warning("InfluxDB refused health points: %s", str(exc).split(":")[0])
+                    return True
                 failures += 1
                 self.stats.write_retries += 1
                 log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s; retrying", exc)
@@ -427,8 +315,12 @@ class HealthService:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._stats_interval_s)
-            self.stats.alerts_published = self.alerts.published
+            self._count_alerts()
             log.info("health: %s", self.stats.summary())
+
+    def _count_alerts(self) -> None:
+        self.stats.alerts_published = self.alerts.published
+        self.stats.alerts_dropped = self.alerts.dropped
 
     def restore_alerts(self) -> int:
         """Alerts raised and not cleared before this start, from ``raw.health_alerts``; how many."""
@@ -455,10 +347,8 @@ class HealthService:
         restored = await asyncio.to_thread(self.restore_alerts)
         if restored:
             log.info("%d alerts raised before this start are still active", restored)
-        self._raw = InfluxV1Writer(influx.url, influx.database, retention_policy="raw", timeout_s=influx.timeout_s,
-                                   username=self._username, password=self._password)
-        self._aggregates = InfluxV1Writer(influx.url, influx.database, retention_policy="aggregates",
-                                          timeout_s=influx.timeout_s, username=self._username, password=self._password)
+        self._raw = policy_writer(influx, RAW)
+        self._aggregates = policy_writer(influx, AGGREGATES)
         disconnect = asyncio.Event()
         alerts_stop = asyncio.Event()
         log.info("health service: %s into %s (raw %s, aggregates %s)", self.consumer.describe(), influx.database,
@@ -481,7 +371,7 @@ class HealthService:
             self._stopping.set()
             disconnect.set()
             alerts_stop.set()
-            self.stats.alerts_published = self.alerts.published
+            self._count_alerts()
             log.info("health service stopped: %s", self.stats.summary())
             for writer in (self._raw, self._aggregates):
                 if writer is not None:

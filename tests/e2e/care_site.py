@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cloud.health.alerts import DEFAULT_RULES, AlertRule
-from cloud.health.config import HealthConfig
-from edge.config import (
+from greenwire.cloud.health.alerts import DEFAULT_RULES, AlertRule
+from greenwire.cloud.health.config import HealthConfig
+from greenwire.edge.config import (
     BufferConfig,
     DeviceConfig,
     EdgeConfig,
@@ -27,9 +27,9 @@ from edge.config import (
     WearablesConfig,
     WearableSourceConfig,
 )
-from simulators.environment import Room
-from simulators.modbus_meter import SimMeter
-from simulators.wearable import Participant
+from greenwire.simulators.environment import Room
+from greenwire.simulators.modbus_meter import SimMeter
+from greenwire.simulators.wearable import Participant
 
 SITE, GATEWAY, TZ = "care-home", "care-gw", "Europe/London"
 SENSORS = {"lounge-env": (2, "heatwave"), "dining-env": (3, "crowded")}

@@ -17,10 +17,12 @@ published through MQTT as gateway backlogs (``greenwire import readings``) to a 
 ingestor that tags buildings from the site model; a live edge agent polling a simulated
 SDM630 (and a unit that does not answer) for its status; one malformed message; the NESO
 hourly GB intensity (tests/data) shifted onto the window (``greenwire import grid``); then
-``greenwire carbon backfill`` and ``greenwire carbon run --once``.
+``greenwire carbon backfill`` and ``greenwire carbon run --once``; and ``greenwire grid run
+--once`` for London (NESO region GB-13, a loopback server answering in the API's shape with
+the same record's values), for the grid data's age.
 
 Then the care home's pilot (``tests.e2e.care_site``, as in ``test_health_pilot``): a wearable
-hub (``simulators.wearable``, 8 participants, one without consent, three hours of backlog),
+hub (``greenwire.simulators.wearable``, 8 participants, one without consent, three hours of backlog),
 two SCD30 rooms (a heatwave lounge, a crowded dining room), the care gateway's edge agent
 with its ``wearables:`` section, and the health service writing the world's health database,
 its kgCO2e per participant-day from the carbon site model above, while the ingestor stores the
@@ -41,18 +43,18 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from typer.testing import CliRunner
 
-from cloud.buildings import building_lookup
-from cloud.carbon.site import load_sites
-from cloud.config import load_config
-from cloud.health.service import HealthService
-from cloud.ingest import Ingestor
-from edge.agent import EdgeAgent, broker_settings
-from edge.config import EdgeConfig
 from greenwire.cli import app
+from greenwire.cloud.health.service import HealthService
+from greenwire.cloud.ingest.buildings import building_lookup
+from greenwire.cloud.ingest.config import load_config
+from greenwire.cloud.ingest.pipeline import Ingestor
+from greenwire.cloud.sites import load_sites
+from greenwire.edge.agent import EdgeAgent, broker_settings
+from greenwire.edge.config import EdgeConfig
 from greenwire.servers import InfluxDB1, Mosquitto
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
-from simulators.wearable import WearableHub, WearableServer, make_participants
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
+from greenwire.simulators.wearable import WearableHub, WearableServer, make_participants
 from tests.e2e import care_site
 from tests.helpers import eventually
 
@@ -165,7 +167,7 @@ def _rsf_rows(start: datetime, now: datetime) -> list[str]:
 
 
 def _heat_rows(start: datetime, now: datetime) -> list[str]:
-    from simulators.series import load_series
+    from greenwire.simulators.series import load_series
 
     gas = load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas")
     replay = Replay(gas, start=datetime(2022, 11, 28, tzinfo=UTC), speed=1.0, clock=lambda: 0.0)
@@ -229,6 +231,34 @@ async def _run_live_agent(broker: Mosquitto, tmp: Path) -> None:
             await task
 
 
+def _grid_run(broker: Mosquitto, influxdb: InfluxDB1, db: str, tmp: Path, now: datetime) -> None:
+    """``greenwire grid run --once`` for GB-13 against a loopback NESO: grid_status and forecasts."""
+    from tests.grid.replay import ReplayServer, Reply, Request
+
+    with (DATA / "neso-gb-2022-hourly.csv").open(encoding="utf-8") as handle:
+        values = [float(line.split(",")[1]) * 1000 for line in handle.read().splitlines()[1:]]
+    first = now.replace(minute=30 if now.minute >= 30 else 0)
+    entries = [{"from": (first + timedelta(minutes=30 * k)).strftime("%Y-%m-%dT%H:%MZ"),
+                "to": (first + timedelta(minutes=30 * (k + 1))).strftime("%Y-%m-%dT%H:%MZ"),
+                "intensity": {"forecast": round(values[7800 + k // 2]), "index": "moderate"}, "generationmix": []}
+               for k in range(96)]
+
+    def neso(request: Request) -> Reply:
+        if request.path.startswith("/regional/"):
+            data = entries if "fw48h" in request.path else entries[:1]
+            return Reply(body={"data": [{"regionid": 13, "dnoregion": "UKPN London", "shortname": "London",
+                                         "data": data}]})
+        return Reply(404, {"error": {"code": "404 Not Found", "message": request.path}})
+
+    with ReplayServer(neso) as server:
+        config = tmp / "grid.yaml"
+        config.write_text(f"zones:\n  - {{zone: GB-13, provider: neso, base_url: '{server.url}'}}\n"
+                          f"mqtt: {{url: '{broker.url}', client_id: 'grid-{db}'}}\n"
+                          f"influx: {{url: '{influxdb.url}', database: {db}}}\n")
+        result = CliRunner().invoke(app, ["grid", "run", "--config", str(config), "--once"])
+        assert result.exit_code == 0, result.output
+
+
 def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
     """Everything above; returns where it is."""
     db = f"dash_{uuid.uuid4().hex[:10]}"
@@ -288,6 +318,7 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
     ):
         result = runner.invoke(app, [*args, "--config", str(ingest_yaml)])
         assert result.exit_code == 0, (args, result.output)
+    _grid_run(broker, influxdb, db, tmp, now)
     health_db = f"{db}_health"
     care = tmp / "care"
     care.mkdir()

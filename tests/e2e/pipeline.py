@@ -39,10 +39,10 @@ from typing import Any
 
 import orjson
 
-from edge.buffer import SqliteBuffer
 from greenwire.servers import InfluxDB1, Mosquitto
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
+from greenwire.transport.buffer import SqliteBuffer
 from tests.helpers import GREENWIRE
 
 DB = "greenwire"

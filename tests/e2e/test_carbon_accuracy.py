@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cloud.carbon.report import account_from_influx
-from cloud.carbon.site import load_sites
-from cloud.carbon.store import InfluxV1
 from greenwire.cli import app
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.carbon.fetch import account_from_influx
+from greenwire.cloud.sites import load_sites
 from greenwire.servers import InfluxDB1
-from shared.lineprotocol import SeriesPrefix
-from simulators.series import Replay, builtin_series
+from greenwire.shared.lineprotocol import SeriesPrefix
+from greenwire.simulators.series import Replay, builtin_series
 
 pytestmark = pytest.mark.e2e
 

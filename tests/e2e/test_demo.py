@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cloud.carbon.site import load_sites
-from cloud.carbon.store import InfluxV1
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.sites import load_sites
 from tests.helpers import GREENWIRE
 
 pytestmark = pytest.mark.e2e
@@ -64,9 +64,9 @@ def test_demo_then_carbon_report(tmp_path: Path) -> None:
 
         # Every gateway's status is stored, the care gateway's (greenwire.status.v2) included, with its
         # wearable source's counters, and the Fleet dashboard's queries return them.
-        from cloud.grafana.dashboards import all_dashboards
-        from cloud.grafana.evaluate import influx_query, run_panel, selections
-        from cloud.grafana.model import DATASOURCE_UID
+        from greenwire.cloud.grafana.dashboards import all_dashboards
+        from greenwire.cloud.grafana.evaluate import influx_query, run_panel, selections
+        from greenwire.cloud.grafana.model import DATASOURCE_UID
         from greenwire.demo_care import GATEWAY as CARE_GATEWAY
 
         gateways = {r["gateway"] for r in influx.query('SELECT last("online") FROM "gateway_status" GROUP BY "gateway"')}

@@ -22,12 +22,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cloud.config import IngestConfig
-from cloud.ingest import Ingestor
-from edge.buffer import SqliteBuffer
+from greenwire.cloud.ingest.config import IngestConfig
+from greenwire.cloud.ingest.pipeline import Ingestor
 from greenwire.servers import InfluxDB1, Mosquitto
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
+from greenwire.transport.buffer import SqliteBuffer
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e

@@ -139,7 +139,7 @@ async def _influxdb_down(tmp_path: Path, seconds: float) -> Tally:
     )
     batches_during = published / pipe.meters  # about one reading per meter per batch
     assert batches_during > 3 * receive_maximum, "the outage produced more messages than the ingestor may hold"
-    # the window: what the broker may send, plus the one message read before a pause (cloud/mqtt.py)
+    # the window: what the broker may send, plus the one message read before a pause (cloud/adapters/mqtt.py)
     assert held <= receive_maximum + 1, "the ingestor held no more than the broker may send it"
     assert growth_mb < 15, "the ingestor's memory stayed bounded"
     return tally

@@ -31,15 +31,15 @@ from typing import Any
 
 import pytest
 
-from cloud.config import InfluxSection, IngestConfig, MqttSection
-from cloud.health.service import HealthService
-from cloud.ingest import Ingestor
-from edge.agent import EdgeAgent, broker_settings
-from edge.config import DeviceConfig
-from shared.vitals import PSEUDONYM_PATTERN, AlertEvent, VitalsBatch
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
-from simulators.wearable import WearableHub, WearableServer, make_participants
+from greenwire.cloud.health.service import HealthService
+from greenwire.cloud.ingest.config import InfluxSection, IngestConfig, MqttSection
+from greenwire.cloud.ingest.pipeline import Ingestor
+from greenwire.edge.agent import EdgeAgent, broker_settings
+from greenwire.edge.config import DeviceConfig
+from greenwire.shared.vitals import PSEUDONYM_PATTERN, AlertEvent, VitalsBatch
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
+from greenwire.simulators.wearable import WearableHub, WearableServer, make_participants
 from tests.e2e import care_site
 from tests.e2e.care_site import SITE
 from tests.fhirserver import FhirServerProcess

@@ -11,10 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cloud.config import IngestConfig
-from cloud.ingest import Ingestor
+from greenwire.cloud.ingest.config import IngestConfig
+from greenwire.cloud.ingest.pipeline import Ingestor
 from greenwire.servers import InfluxDB1, Mosquitto
-from simulators.series import Replay, builtin_series
+from greenwire.simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ async def test_history_reaches_influxdb_and_the_account_matches(
         f"influx: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
         f"batch: {{max_delay_s: 0.1}}\nstate_dir: '{tmp_path / 'ingest'}'\n"
     )
-    from cloud.config import load_config
+    from greenwire.cloud.ingest.config import load_config
 
     ingestor = Ingestor(load_config(tmp_path / "ingest.yaml"))
     assert isinstance(ingestor.config, IngestConfig)

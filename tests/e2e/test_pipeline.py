@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from edge.agent import EdgeAgent, broker_settings
-from edge.config import (
+from greenwire.edge.agent import EdgeAgent, broker_settings
+from greenwire.edge.config import (
     BufferConfig,
     DeviceConfig,
     EdgeConfig,
@@ -25,7 +25,7 @@ from edge.config import (
     PublishConfig,
     TcpBusConfig,
 )
-from edge.modbus import PolledReading
+from greenwire.edge.modbus import PolledReading
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -64,10 +64,10 @@ def _edge_config(mqtt_url: str, buffer: Path, ports: dict[str, int]) -> EdgeConf
 async def test_every_reading_arrives_with_exact_values(
     mosquitto: Any, influxdb: Any, influx_db: str, tmp_path: Path
 ) -> None:
-    from cloud.config import IngestConfig
-    from cloud.ingest import Ingestor
-    from simulators.modbus_meter import MeterServer, SimMeter
-    from simulators.series import Replay, builtin_series
+    from greenwire.cloud.ingest.config import IngestConfig
+    from greenwire.cloud.ingest.pipeline import Ingestor
+    from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+    from greenwire.simulators.series import Replay, builtin_series
 
     start = datetime(2022, 6, 1, 8, tzinfo=UTC)
     servers = {

@@ -423,8 +423,9 @@ async def test_a_gateway_with_another_gateways_account_keeps_its_readings_and_sa
 
     import orjson
 
-    from edge.buffer import AsyncBuffer, SqliteBuffer
-    from edge.publisher import BrokerSettings, Publisher
+    from greenwire.transport.buffer import AsyncBuffer, SqliteBuffer
+    from greenwire.transport.mqtt import BrokerSettings
+    from greenwire.transport.publisher import Publisher
     from tests.helpers import eventually
 
     buffer = AsyncBuffer(SqliteBuffer(tmp_path / "b.sqlite"))
@@ -435,7 +436,7 @@ async def test_a_gateway_with_another_gateways_account_keeps_its_readings_and_sa
                               username="campus-a.gw-01", password=secure_broker.password("campus-a.gw-01"),
                               tls=True, ca_file=secure_broker.ca_file)
     publisher = Publisher(settings, "campus-a", "gw-02", buffer, announce=False)
-    caplog.set_level(logging.WARNING, logger="edge.publisher")
+    caplog.set_level(logging.WARNING, logger="greenwire.transport.publisher")
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop, drain_timeout_s=0.1))
     try:

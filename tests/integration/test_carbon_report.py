@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from greenwire.cli import app
 from greenwire.servers import InfluxDB1, Mosquitto
-from shared.lineprotocol import SeriesPrefix
-from simulators.series import Replay, builtin_series
+from greenwire.shared.lineprotocol import SeriesPrefix
+from greenwire.simulators.series import Replay, builtin_series
 
 pytestmark = pytest.mark.integration
 
@@ -81,11 +81,21 @@ def test_import_grid_and_report_a_building(influxdb: InfluxDB1, influx_db: str, 
     assert hainan.exit_code == 0, hainan.output
     static = orjson.loads(hainan.output)
     assert static["scope2_location_kgco2e"] == pytest.approx(expected_kwh * 0.3648, rel=1e-9)
-    assert static["factors"] == ["MEE & NBS Announcement 2025 No. 47, Table 3 (2023)"]
+    # MEE's 2023 factor is the library's earliest edition: it stands in for 2022, and the report says so.
+    assert static["factors"] == [
+        "Ministry of Ecology and Environment (MEE) and National Bureau of Statistics (NBS) of China: MEE & NBS "
+        "Announcement 2025 No. 47: 2023 electricity CO2 emission factors, published 2025-12-31, Table 3 (provincial "
+        "averages, including inter-provincial transfers); Table 3: Hainan (2023)"]
+    assert static["factor_notes"] == ["mee-2023 used for 2022: the library holds no edition of 2022 or earlier"]
+    assert static["jurisdiction"] == "CN" and static["reporting_year"] == 2022
 
     text = runner.invoke(app, ["carbon", "report", "--sites", str(tmp_path / "sites.yaml"), "--site", "cambridge",
                                "--building", "b2", *window, *config])
     assert "Scope 2 (location)" in text.output and "kgCO2e" in text.output
+    # The NESO series priced every minute; DESNZ 2022 is named for the Scope 3 T&D line it prices.
+    assert "jurisdiction and reporting year: GB, 2022 (default from zone GB, reporting year 2022 from the period)" \
+        in text.output, text.output
+    assert "Scope 3 (T&D losses)" in text.output and "factor set note: desnz-2023 used for 2022" in text.output
     assert result["energy_kwh"] == result["grid_import_kwh"]
     assert result["emissions_location_kg"] == result["scope2_location_kgco2e"]
     assert result["factor_sources"] == result["factors"]
@@ -139,11 +149,17 @@ def test_report_cuts_energy_at_the_period_edges(influxdb: InfluxDB1, influx_db: 
 
 @pytest.mark.parametrize("field", ["gas_energy_kwh", "gas_volume_m3"])
 def test_scope1_from_a_real_gas_meter(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, field: str) -> None:
-    from simulators.series import load_series
+    from greenwire.simulators.series import load_series
 
     gas = load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas")
     replay = Replay(gas, start=START, speed=1.0, clock=lambda: 0.0)
-    per_m3 = 10.619 if field == "gas_volume_m3" else 1.0  # the factor table's default calorific value
+    from greenwire.cloud.carbon.factorsets import load_library
+
+    # A GB building of 2022: DESNZ 2022's natural gas (gross CV); that edition publishes no m3 row, so the
+    # calorific value is the nearest edition's (DESNZ 2023). It was EPA's US factor before.
+    desnz_2023 = load_library().get("desnz-2023").find("fuel", fuel="natural_gas")
+    assert desnz_2023 is not None and desnz_2023.calorific_kwh_per_m3 is not None
+    per_m3 = desnz_2023.calorific_kwh_per_m3 if field == "gas_volume_m3" else 1.0
     prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "boiler"})
     influxdb.write(influx_db, [
         prefix.line({field: replay.energy_kwh(q * 900.0) / per_m3, "quality": "good"},
@@ -165,8 +181,9 @@ def test_scope1_from_a_real_gas_meter(influxdb: InfluxDB1, influx_db: str, tmp_p
     account = orjson.loads(result.output)
     expected_kwh = sum(gas.kwh[:HOURS])
     assert account["gas_kwh"] == pytest.approx(expected_kwh, rel=1e-9)
-    assert account["scope1_kgco2e"] == pytest.approx(expected_kwh * 0.18127, rel=1e-9)  # EPA 2024, CO2e, HHV
-    assert any(f.startswith("EPA GHG Emission Factors Hub 2024") for f in account["factors"])
+    assert account["scope1_kgco2e"] == pytest.approx(expected_kwh * 0.18254, rel=1e-9)  # DESNZ 2022, CO2e, gross CV
+    assert any(f.startswith("natural gas 182.54 g/kWh (gross CV): UK Department for Business, Energy & Industrial "
+                            "Strategy (BEIS): Greenhouse gas reporting: conversion factors 2022") for f in account["factors"])
     assert any("calorific value" in f for f in account["factors"]) == (field == "gas_volume_m3")
 
 
@@ -174,7 +191,7 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
     """Certificates cover part of the import; PV generation and export are reported, never netted;
     district heat, with EPA's hot-water factor, is Scope 2 in every total. The stored results
     (backfill) give the same figures as the report for each day and the month."""
-    from simulators.series import load_series
+    from greenwire.simulators.series import load_series
 
     gas = Replay(load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas"), start=START, speed=1.0,
                  clock=lambda: 0.0)
@@ -237,7 +254,9 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
     assert account["pv_self_consumption_kwh"] == pytest.approx(0.75 * generated, rel=1e-9)
     assert "certificate: GEC batch 2022-01-0042" in account["factors"]
     heat_kwh = sum(builtin_series("b25").kwh[:HOURS])
-    gas_kg = sum(load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas").kwh[:HOURS]) * 0.18127
+    # Jiangsu's gas: China's enterprise-guideline natural gas, 15.3 t C/TJ x 99 % x 44/12 per kWh of net CV
+    # (it was EPA's US factor, 0.18127, before).
+    gas_kg = sum(load_series(DATA / "cambridge-b2-gas-2022.csv", name="b2-gas").kwh[:HOURS]) * 0.1999404
     assert account["heat_kwh"] == pytest.approx(heat_kwh, rel=1e-9)
     assert account["scope2_heat_kgco2e"] == pytest.approx(heat_kwh * 0.22637, rel=1e-9)  # EPA 2024, hot water
     assert account["scope1_kgco2e"] == pytest.approx(gas_kg, rel=1e-9)
@@ -460,7 +479,8 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
     kwh = sum(building.kwh[:HOURS])
     assert f"| grid import | {kwh:,.1f} | kWh |" in text
     assert f"| Scope 2, location-based (energy x intensity of the minute it was used) | {kwh * 0.5827:,.1f} | kgCO2e |" in text
-    assert "- MEE & NBS Announcement 2025 No. 47, Table 3 (2023)" in text
+    assert "MEE & NBS Announcement 2025 No. 47" in text and "; Table 3: Jiangsu (2023)" in text
+    assert "- jurisdiction and reporting year: CN, 2022 (default from zone CN-JS, reporting year 2022 from the period)" in text
     assert "| Scope 2, market-based | not reported (no instruments recorded) | kgCO2e |" in text
     assert "| estimated share of grid import | 0.00 | % |" in text
     # The content hash covers everything above its line: a changed copy no longer matches.
@@ -597,3 +617,20 @@ def test_the_site_model_and_the_site_can_be_left_out(influxdb: InfluxDB1, influx
     monkeypatch.setenv("GREENWIRE_HOME", str(tmp_path / "nowhere"))
     missing = runner.invoke(app, ["carbon", "report", "--building", "b", *window, *args[2:]])
     assert missing.exit_code == 2 and "no site model: give --sites FILE" in missing.output
+
+
+def test_a_period_without_readings_says_so(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
+    """The README's example run on another day than the demo's: zeros, and a warning that says why."""
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw-c", "device": "m"})
+    influxdb.write(influx_db, [prefix.line({"energy_import_kwh": 10.0 * h, "quality": "good"},
+                                           int((START + timedelta(hours=h)).timestamp()) * 10**9) for h in range(3)])
+    args = _setup(influxdb, influx_db, tmp_path, "CN-HI", "UTC")
+    runner = CliRunner()
+    later = ["--from", "2022-03-01T00:00Z", "--to", "2022-03-02T00:00Z"]
+    empty = runner.invoke(app, ["carbon", "report", "--building", "b", *later, *args])
+    assert empty.exit_code == 0, empty.output
+    assert ("warning: no readings of building b's meters from 2022-03-01 00:00 to 2022-03-02 00:00 UTC, so every "
+            "figure is zero: the newest reading of its meters is at 2022-01-01 02:00 UTC") in empty.output
+    covered = runner.invoke(app, ["carbon", "report", "--building", "b", "--from", "2022-01-01T00:00Z",
+                                  "--to", "2022-01-01T02:00Z", *args])
+    assert "warning" not in covered.output

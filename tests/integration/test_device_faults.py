@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from edge.config import DeviceConfig, SerialBusConfig, TcpBusConfig
-from edge.modbus import ModbusBus, PolledReading
-from simulators.modbus_meter import Fault, MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.edge.config import DeviceConfig, SerialBusConfig, TcpBusConfig
+from greenwire.edge.modbus import ModbusBus, PolledReading
+from greenwire.simulators.modbus_meter import Fault, MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 from tests.integration.test_edge_rtu import pty_pair  # noqa: F401 - the fixture
 
@@ -56,7 +56,7 @@ async def _fail_and_recover(bus: ModbusBus, server: MeterServer, unit: int, faul
      ("crc", "did not answer")],
 )
 async def test_tcp_meter_fails_and_recovers(fault: Fault, words: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="edge.modbus")
+    caplog.set_level(logging.DEBUG, logger="greenwire.edge.modbus")
     read: list[PolledReading] = []
     async with MeterServer(meters=_meters(1, 2)) as server:
         bus = ModbusBus(

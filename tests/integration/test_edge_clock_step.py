@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from edge.config import DeviceConfig, TcpBusConfig
-from edge.modbus import PolledReading, TcpBus
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.edge.config import DeviceConfig, TcpBusConfig
+from greenwire.edge.modbus import PolledReading, TcpBus
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration

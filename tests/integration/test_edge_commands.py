@@ -82,3 +82,79 @@ def test_schema_describes_the_config() -> None:
     # buses or wearables (or both): the config validator requires one of them
     assert set(schema["required"]) == {"gateway", "site"}
     assert {"SerialBusConfig", "TcpBusConfig", "RtuOverTcpBusConfig", "WearablesConfig"} <= set(schema["$defs"])
+
+
+class _SilentBus:
+    """A Modbus TCP endpoint that accepts connections and never answers, counting the requests sent."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.requests = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.port = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="silent-bus", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import socket
+
+        connections: list[socket.socket] = []
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+                connection.setblocking(False)
+                connections.append(connection)
+            except TimeoutError:
+                pass
+            for connection in connections:
+                try:
+                    data = connection.recv(4096)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                self.requests += len(data) // 12  # a read request over Modbus TCP is 12 bytes
+        for connection in connections:
+            connection.close()
+        self._server.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_scan_of_a_silent_bus_sends_one_request_per_id_and_says_so(tmp_path: Path) -> None:
+    import time
+
+    bus = _SilentBus()
+    try:
+        config = _config(tmp_path, bus.port)
+        config.write_text(config.read_text().replace("timeout_s: 1.0", "timeout_s: 0.3"))
+        started = time.monotonic()
+        result = CliRunner().invoke(app, ["edge", "scan", str(config), "--bus", "plant-room", "--first", "1",
+                                          "--last", "8"])
+        elapsed = time.monotonic() - started
+        time.sleep(0.5)
+    finally:
+        bus.close()
+    assert result.exit_code == 1
+    assert "no unit id from 1 to 8 answered" in result.output and "wiring" in result.output
+    assert "send:" not in result.output and "No response received" not in result.output
+    assert bus.requests == 8, "one request per unit id, no retries"
+    assert elapsed < 8 * 0.3 * 2 + 3
+
+
+def test_scan_of_an_unreachable_host_prints_one_sentence(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    result = CliRunner().invoke(app, ["edge", "scan", str(_config(tmp_path, port)), "--bus", "plant-room",
+                                      "--last", "3"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"error: cannot connect to tcp://127.0.0.1:{port}"]

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from edge.config import DeviceConfig, TcpBusConfig
-from edge.modbus import PolledReading, TcpBus
+from greenwire.edge.config import DeviceConfig, TcpBusConfig
+from greenwire.edge.modbus import PolledReading, TcpBus
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +48,12 @@ async def _run_for(buses: list[TcpBus], seconds: float) -> None:
 async def test_live_meters_keep_their_schedule_beside_a_dead_unit_and_a_dead_endpoint(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from simulators.modbus_meter import MeterServer, SimMeter
-    from simulators.series import Replay, builtin_series
+    from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+    from greenwire.simulators.series import Replay, builtin_series
 
     replay = Replay(builtin_series("b2"), start=datetime(2022, 3, 1, tzinfo=UTC), speed=3600)
     read: list[PolledReading] = []
-    caplog.set_level(logging.DEBUG, logger="edge.modbus")
+    caplog.set_level(logging.DEBUG, logger="greenwire.edge.modbus")
     async with MeterServer(host="127.0.0.1", port=0, meters=[SimMeter(device_id=1, replay=replay)]) as server:
         live = TcpBus(_bus("plant-room", server.port, {"incomer": 1, "ghost": 9}), read.append)
         dead = TcpBus(_bus("roof", _free_port(), {"pv": 1}), read.append)
@@ -94,8 +94,8 @@ async def test_live_meters_keep_their_schedule_beside_a_dead_unit_and_a_dead_end
 
 
 async def test_decoded_values_follow_the_replayed_series() -> None:
-    from simulators.modbus_meter import MeterServer, SimMeter
-    from simulators.series import Replay, builtin_series
+    from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+    from greenwire.simulators.series import Replay, builtin_series
 
     replay = Replay(builtin_series("b25"), start=datetime(2022, 7, 4, 9, tzinfo=UTC), speed=60)
     read: list[PolledReading] = []

@@ -11,9 +11,10 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge.buffer import AsyncBuffer, SqliteBuffer
-from edge.publisher import BrokerSettings, Publisher
-from shared.wire import ReadingsBatch
+from greenwire.shared.wire import ReadingsBatch
+from greenwire.transport.buffer import AsyncBuffer, SqliteBuffer
+from greenwire.transport.mqtt import BrokerSettings
+from greenwire.transport.publisher import Publisher
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration

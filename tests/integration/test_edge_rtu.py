@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import DeviceConfig, RtuOverTcpBusConfig, SerialBusConfig
-from edge.modbus import ModbusBus, PolledReading
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.edge.config import DeviceConfig, RtuOverTcpBusConfig, SerialBusConfig
+from greenwire.edge.modbus import ModbusBus, PolledReading
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.agent import EdgeAgent, broker_settings
-from edge.config import EdgeConfig
 from greenwire import __version__
+from greenwire.edge.agent import EdgeAgent, broker_settings
+from greenwire.edge.config import EdgeConfig
 from greenwire.servers import Mosquitto
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 from tests.integration.test_edge_publish import Subscriber
 

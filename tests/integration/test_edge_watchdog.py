@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.agent import EdgeAgent, broker_settings
-from edge.config import EdgeConfig
+from greenwire.edge.agent import EdgeAgent, broker_settings
+from greenwire.edge.config import EdgeConfig
 from greenwire.servers import Mosquitto
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from edge.agent import EdgeAgent
-from edge.config import (
+from greenwire.edge.agent import EdgeAgent
+from greenwire.edge.config import (
     BufferConfig,
     EdgeConfig,
     MqttConfig,
@@ -28,9 +28,9 @@ from edge.config import (
     WearablesConfig,
     WearableSourceConfig,
 )
-from edge.publisher import BrokerSettings
-from shared.vitals import VitalsBatch
-from simulators.wearable import WearableHub, WearableServer, make_participants
+from greenwire.shared.vitals import VitalsBatch
+from greenwire.simulators.wearable import WearableHub, WearableServer, make_participants
+from greenwire.transport.mqtt import BrokerSettings
 from tests.fhirserver import FhirServerProcess
 from tests.helpers import eventually
 

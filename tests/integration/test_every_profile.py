@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from edge.config import DeviceConfig, TcpBusConfig
-from edge.modbus import ModbusBus, PolledReading
-from edge.profile import list_profiles, load_profile
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.edge.config import DeviceConfig, TcpBusConfig
+from greenwire.edge.modbus import ModbusBus, PolledReading
+from greenwire.edge.profile import list_profiles, load_profile
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration

@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from edge.agent import EdgeAgent
-from edge.buffer import AsyncBuffer, MemoryBuffer
-from edge.config import (
+from greenwire.edge.agent import EdgeAgent
+from greenwire.edge.config import (
     BufferConfig,
     EdgeConfig,
     MqttConfig,
@@ -30,11 +29,12 @@ from edge.config import (
     WearablesConfig,
     WearableSourceConfig,
 )
-from edge.fhir import Mapped, Pseudonymiser, map_observation
-from edge.fhir_search import FhirSearchSource
-from edge.publisher import BrokerSettings
-from edge.wearable import WearableState
-from shared.vitals import VitalObservation, VitalsBatch, VitalStatus
+from greenwire.edge.fhir import Mapped, Pseudonymiser, map_observation
+from greenwire.edge.fhir_search import FhirSearchSource
+from greenwire.edge.wearable import WearableState
+from greenwire.shared.vitals import VitalObservation, VitalsBatch, VitalStatus
+from greenwire.transport.buffer import AsyncBuffer, MemoryBuffer
+from greenwire.transport.publisher import BrokerSettings
 from tests.fhirserver import FhirServerProcess, jwks_for
 from tests.helpers import eventually
 from tests.integration.test_edge_wearables import Capture

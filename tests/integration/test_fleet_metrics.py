@@ -12,13 +12,13 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from cloud.config import IngestConfig
-from cloud.ingest import Ingestor
-from edge.agent import EdgeAgent, broker_settings
-from edge.config import EdgeConfig
+from greenwire.cloud.ingest.config import IngestConfig
+from greenwire.cloud.ingest.pipeline import Ingestor
+from greenwire.edge.agent import EdgeAgent, broker_settings
+from greenwire.edge.config import EdgeConfig
 from greenwire.servers import InfluxDB1, Mosquitto
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
@@ -117,9 +117,9 @@ async def test_the_care_gateway_status_is_stored_and_on_the_fleet_dashboard(
     ingestor stores it in gateway_status and gateway_wearable, and the Fleet panels return it."""
     import os
 
-    from cloud.grafana.dashboards import all_dashboards
-    from cloud.grafana.evaluate import influx_query, run_panel, selections
-    from cloud.grafana.model import DATASOURCE_UID
+    from greenwire.cloud.grafana.dashboards import all_dashboards
+    from greenwire.cloud.grafana.evaluate import influx_query, run_panel, selections
+    from greenwire.cloud.grafana.model import DATASOURCE_UID
     from tests.fhirserver import FhirServerProcess
 
     site, gateway = f"care-{uuid.uuid4().hex[:6]}", "care-gw"

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from cloud.writers import InfluxV1Writer, InfluxV2Writer
+from greenwire.cloud.adapters.influx import InfluxV1Writer, InfluxV2Writer
 from greenwire.servers import InfluxDB1, VictoriaMetrics
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ import aiomqtt
 import orjson
 import pytest
 
-from cloud.health.config import HealthConfig
-from cloud.health.service import HealthService
+from greenwire.cloud.health.config import HealthConfig
+from greenwire.cloud.health.service import HealthService
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,7 @@ async def test_rejected_vitals_are_counted_never_kept_or_logged(
         await task
     # A changed retention in the config is applied at the next start.
     service = HealthService(_config(mosquitto, influxdb, health_db, tmp_path, raw_retention="30d"))
-    from cloud.health.service import ensure_database
+    from greenwire.cloud.health.admin import ensure_database
 
     await ensure_database(service.config)
     policies = {r["name"]: r["duration"] for r in influxdb.query(health_db, "SHOW RETENTION POLICIES")}
@@ -140,7 +140,7 @@ async def test_rejected_vitals_are_counted_never_kept_or_logged(
 async def test_erase_drops_one_participant_everywhere(
     mosquitto: Any, influxdb: Any, health_db: str, tmp_path: Path
 ) -> None:
-    from cloud.health.service import ensure_database, erase_subject
+    from greenwire.cloud.health.admin import ensure_database, erase_subject
 
     config = _config(mosquitto, influxdb, health_db, tmp_path)
     await ensure_database(config)
@@ -163,3 +163,52 @@ async def test_erase_drops_one_participant_everywhere(
     assert P not in everything and other in everything
     with pytest.raises(ValueError):
         await erase_subject(config, "Patient/pat-1")
+
+
+async def test_alerts_are_published_over_the_brokers_tls(
+    secure_broker: Any, influxdb: Any, health_db: str, tmp_path: Path
+) -> None:
+    """Vitals in and alerts out over the TLS-only broker: the alert connection uses the config's CA and account."""
+    import contextlib
+    import ssl
+
+    tag = uuid.uuid4().hex[:8]
+    config = HealthConfig.model_validate({
+        "mqtt": {"url": secure_broker.url("ingest"), "ca_file": str(secure_broker.ca_file), "username": "ingest",
+                 "password_file": str(secure_broker.password_file("ingest")), "client_id": f"health-{tag}",
+                 "group": f"h{tag}", "session_expiry_s": 60},
+        "influx": {"url": influxdb.url, "database": health_db},
+        "sites": [{"id": "campus-a"}], "state_dir": str(tmp_path / "health"),
+    })
+    tls = ssl.create_default_context(cafile=str(secure_broker.ca_file))
+    host = secure_broker.broker.host
+    received: list[bytes] = []
+    service = HealthService(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    try:
+        async with aiomqtt.Client(host, secure_broker.port("bms-a"), identifier=f"bms-{tag}", username="bms-a",
+                                  password=secure_broker.password("bms-a"), tls_context=tls) as reader:
+            await reader.subscribe("greenwire/v1/campus-a/alerts/#", qos=1)
+
+            async def read() -> None:
+                async for message in reader.messages:
+                    received.append(bytes(message.payload))  # type: ignore[arg-type]
+
+            listening = asyncio.create_task(read())
+            await eventually(lambda: service.consumer.connected, 10, "the health service subscribed over TLS")
+            start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+            async with aiomqtt.Client(host, secure_broker.port("campus-a.gw-01"), identifier=f"gw-{tag}",
+                                      username="campus-a.gw-01", password=secure_broker.password("campus-a.gw-01"),
+                                      tls_context=tls) as gateway:
+                batch = _batch(1, [97, 89, 89, 89], start).replace(b'"gateway":"gw"', b'"gateway":"gw-01"')
+                await gateway.publish("greenwire/v1/campus-a/gw-01/vitals", batch, qos=1)
+            await eventually(lambda: len(received) == 1, 20, "the raised alert from the TLS-only broker")
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+        assert orjson.loads(received[0])["state"] == "raised" and service.alerts.published == 1
+        assert service.alerts.broker.tls and service.alerts.dropped == 0
+    finally:
+        stop.set()
+        await task

@@ -18,9 +18,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cloud.points import timestamp_ns
+from greenwire.cloud.ingest.points import timestamp_ns
 from greenwire.servers import InfluxDB1, Mosquitto
-from shared.wire import ReadingsBatch, format_ts
+from greenwire.shared.wire import ReadingsBatch, format_ts
 from tests.hostile import corpus
 from tests.integration.test_ingest import Publisher
 from tests.integration.test_ingest_process import _config_file, _start, _subscribed_count, _wait

@@ -18,8 +18,8 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from cloud.config import IngestConfig
-from cloud.ingest import Ingestor
+from greenwire.cloud.ingest.config import IngestConfig
+from greenwire.cloud.ingest.pipeline import Ingestor
 from greenwire.servers import InfluxDB1, Mosquitto, VictoriaMetrics
 from tests.helpers import eventually
 

@@ -29,7 +29,7 @@ def mode(path: Path) -> int:
 
 def test_secure_stack_up_env_ingest_check_and_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from greenwire import stack
-    from shared.errors import BrokerError
+    from greenwire.shared.errors import BrokerError
 
     home = tmp_path / "home"
     monkeypatch.setenv("GREENWIRE_HOME", str(home))
@@ -74,8 +74,8 @@ def test_secure_stack_up_env_ingest_check_and_down(tmp_path: Path, monkeypatch: 
             assert gateway.publish("greenwire/v1/cambridge/gw-demo/readings", b"forged") == NOT_AUTHORIZED
 
         # commands without a config find their account: the ingestor's check connects over TLS
-        from cloud.config import IngestConfig
-        from cloud.mqtt import probe
+        from greenwire.cloud.adapters.mqtt import probe
+        from greenwire.cloud.ingest.config import IngestConfig
 
         config = IngestConfig.from_stack(env)
         assert config.mqtt.username == "ingest" and config.mqtt.ca_file == env.secure.ca_file
@@ -89,7 +89,7 @@ def test_secure_stack_up_env_ingest_check_and_down(tmp_path: Path, monkeypatch: 
         with pytest.raises(Exception, match="has no account on the secure stack"):
             env.secure.gateway_mqtt(env.mqtt_url, "cambridge", "gw-unknown")
         # an anonymous client configured for the plain stack gets a clear refusal
-        from cloud.config import MqttSection
+        from greenwire.cloud.ingest.config import MqttSection
 
         with pytest.raises(BrokerError, match="Not authorized"):
             asyncio.run(probe(MqttSection(url=env.mqtt_url, ca_file=env.secure.ca_file), timeout_s=5))

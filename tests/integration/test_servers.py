@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from greenwire import servers
 from greenwire.cli import app
 from greenwire.servers import InfluxDB1, Mosquitto, VictoriaMetrics, pid_alive, stop_pid
-from shared.errors import StackError
+from greenwire.shared.errors import StackError
 
 pytestmark = pytest.mark.integration
 

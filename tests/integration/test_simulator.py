@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
 
 pytestmark = pytest.mark.integration
 

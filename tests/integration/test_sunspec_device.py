@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from edge.config import DeviceConfig, TcpBusConfig
-from edge.modbus import ModbusBus, PolledReading
-from simulators.modbus_meter import MeterServer, SimMeter
-from simulators.series import Replay, builtin_series
-from simulators.sunspec_device import device_image
+from greenwire.edge.config import DeviceConfig, TcpBusConfig
+from greenwire.edge.modbus import ModbusBus, PolledReading
+from greenwire.simulators.modbus_meter import MeterServer, SimMeter
+from greenwire.simulators.series import Replay, builtin_series
+from greenwire.simulators.sunspec_device import device_image
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 async def test_sunspec_meter_is_discovered_and_read(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    caplog.set_level(logging.INFO, logger="edge.modbus")
+    caplog.set_level(logging.INFO, logger="greenwire.edge.modbus")
     image = device_image([
         (1, {"Mn": "Acme", "Md": "M-203", "SN": "0042"}),
         (203, {"W": -2500, "W_SF": 0, "Hz": 5002, "Hz_SF": -2, "TotWhImp": 123456, "TotWhExp": 789,

@@ -17,16 +17,16 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cloud.config import parse_config as parse_ingest_config
-from cloud.mqtt import Consumer, Delivery, probe
-from edge.agent import broker_settings
-from edge.buffer import AsyncBuffer, SqliteBuffer
-from edge.config import parse_config as parse_edge_config
-from edge.publisher import Publisher
+from greenwire.cloud.adapters.mqtt import Consumer, Delivery, probe
+from greenwire.cloud.ingest.config import parse_config as parse_ingest_config
+from greenwire.edge.agent import broker_settings
+from greenwire.edge.config import parse_config as parse_edge_config
 from greenwire.pki import ensure_ca, issue_client, issue_server
 from greenwire.servers import BrokerSecurity, Mosquitto
-from shared.errors import BrokerError
-from shared.wire import ReadingsBatch
+from greenwire.shared.errors import BrokerError
+from greenwire.shared.wire import ReadingsBatch
+from greenwire.transport.buffer import AsyncBuffer, SqliteBuffer
+from greenwire.transport.publisher import Publisher
 from tests.helpers import eventually
 from tests.securestack import SecureBroker
 
@@ -162,7 +162,7 @@ async def test_the_edge_refuses_a_wrong_hostname_and_keeps_its_readings(
     await buffer.append(readings(2), 2, 0)
     publisher = Publisher(broker_settings(edge), edge.site, edge.gateway, buffer)
     stop = asyncio.Event()
-    caplog.set_level(logging.ERROR, logger="edge.publisher")
+    caplog.set_level(logging.ERROR, logger="greenwire.transport.publisher")
     task = asyncio.create_task(publisher.run(stop))
     try:
         await eventually(lambda: publisher.stats.last_error is not None, 10, "the refused connection")

@@ -21,7 +21,7 @@ from greenwire.access import (
 )
 from greenwire.cli import app
 from greenwire.servers import find_binary
-from shared.errors import ConfigError
+from greenwire.shared.errors import ConfigError
 
 INVENTORY = """\
 sites:

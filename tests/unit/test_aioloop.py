@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from shared.aioloop import tolerate_closed_socket_registration
+from greenwire.shared.aioloop import tolerate_closed_socket_registration
 
 
 async def _race_then(extra: object | None = None) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.buffer import Buffer, MemoryBuffer, SqliteBuffer
+from greenwire.transport.buffer import Buffer, MemoryBuffer, SqliteBuffer
 
 Factory = Callable[[int], Buffer]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cloud.carbon.account import location_based, minute_buckets
-from cloud.carbon.energy import CounterTracker, EnergyInterval
-from cloud.carbon.factors import FACTORS_FILE, load_factors
-from cloud.carbon.intensity import load_csv
-from simulators.series import Replay, builtin_series
+from greenwire.cloud.carbon.emissions import location_based, minute_buckets
+from greenwire.cloud.carbon.energy import CounterTracker, EnergyInterval
+from greenwire.cloud.carbon.factors import FACTORS_FILE, load_factors
+from greenwire.cloud.carbon.intensity import load_csv
+from greenwire.simulators.series import Replay, builtin_series
 
 DATA = Path(__file__).parents[1] / "data"
 T0 = datetime(2022, 1, 10, tzinfo=UTC)
@@ -135,7 +135,7 @@ def test_static_factor_fills_where_the_series_has_no_value() -> None:
 
 
 def test_intensity_bands_follow_the_years_thresholds() -> None:
-    from cloud.carbon.bands import band
+    from greenwire.cloud.carbon.bands import band
 
     # NESO 2022 bands: very low 0-44, low 45-129, moderate 130-209, high 210-310, very high 311+.
     assert [band(v, 2022) for v in (44.9, 45, 129.5, 130, 310.5, 311)] == [
@@ -145,7 +145,7 @@ def test_intensity_bands_follow_the_years_thresholds() -> None:
 
 
 def test_history_file_rows_become_readings_and_mistakes_name_the_line(tmp_path: Path) -> None:
-    from cloud.carbon.history import HistoryError, read_history
+    from greenwire.cloud.history import HistoryError, read_history
 
     good = tmp_path / "h.csv"
     good.write_text(

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud.carbon.facts import AccountSchedule, daily_fields
-from cloud.carbon.report import Account
+from greenwire.cloud.carbon.facts import AccountSchedule, daily_fields
+from greenwire.cloud.carbon.report import Account
 
 DAY = datetime(2026, 11, 30, tzinfo=UTC)
 

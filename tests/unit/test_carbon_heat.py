@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud.carbon.factors import load_factors
-from cloud.carbon.facts import daily_fields
-from cloud.carbon.report import account
-from cloud.carbon.results import day_results, lines
-from cloud.carbon.site import Building, HeatNetworkFactor, MeterRef
-from cloud.carbon.statement import Header, render, verify
-from cloud.carbon.statement import lines as statement_lines
+from greenwire.cloud.carbon.factors import load_factors
+from greenwire.cloud.carbon.facts import daily_fields
+from greenwire.cloud.carbon.report import account
+from greenwire.cloud.carbon.results import day_results, lines
+from greenwire.cloud.carbon.statement import Header, render, verify
+from greenwire.cloud.carbon.statement import lines as statement_lines
+from greenwire.cloud.sites import Building, HeatNetworkFactor, MeterRef
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 END = START + timedelta(hours=3)

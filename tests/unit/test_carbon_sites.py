@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cloud.carbon.site import load_sites
-from shared.errors import ConfigError
+from greenwire.cloud.sites import load_sites
+from greenwire.shared.errors import ConfigError
 
 GOOD = """sites:
   - id: haikou

@@ -7,8 +7,8 @@ import base64
 import httpx
 import pytest
 
-from cloud.carbon.store import InfluxV1
-from shared.errors import StoreRejected
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.shared.errors import StoreRejected
 
 
 def _server(seen: list[httpx.Request], status: int = 200) -> httpx.MockTransport:

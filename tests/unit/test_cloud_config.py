@@ -1,4 +1,4 @@
-"""cloud.config: the ingestor's YAML is checked at start-up, and every error names the file and line."""
+"""greenwire.cloud.ingest.config: the ingestor's YAML is checked at start-up, and every error names the file and line."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cloud.config import DEFAULT_STATE_DIR, IngestConfig, load_config, parse_config
+from greenwire.cloud.ingest.config import DEFAULT_STATE_DIR, IngestConfig, load_config, parse_config
+from greenwire.shared.errors import ConfigError
 from greenwire.stack import StackEnv
-from shared.errors import ConfigError
 
-EXAMPLE = Path(__file__).parents[2] / "cloud" / "ingest.example.yaml"
+EXAMPLE = Path(__file__).parents[2] / "cloud" / "ingest" / "ingest.example.yaml"
 
 V1 = """\
 mqtt:
@@ -152,7 +152,7 @@ def test_check_command_offline(tmp_path: Path) -> None:
     import orjson
     from typer.testing import CliRunner
 
-    from cloud.cli import app
+    from greenwire.commands.ingest import app
 
     (tmp_path / "ingest.yaml").write_text(V1)
     result = CliRunner().invoke(app, ["check", "--config", str(tmp_path / "ingest.yaml"), "--offline", "--json"])

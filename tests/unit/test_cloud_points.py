@@ -1,4 +1,4 @@
-"""cloud.points: accepted batches become the documented InfluxDB schema, exactly."""
+"""greenwire.cloud.ingest.points: accepted batches become the documented InfluxDB schema, exactly."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloud.points import PointEncoder, _fields_slow, rejected_line, timestamp_ns
-from shared.wire import ReadingsBatch
+from greenwire.cloud.ingest.points import PointEncoder, _fields_slow, rejected_line, timestamp_ns
+from greenwire.shared.wire import ReadingsBatch
 
 
 def batch(readings: list[dict[str, object]], gateway: str = "gw-01") -> ReadingsBatch:

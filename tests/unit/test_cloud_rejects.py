@@ -1,4 +1,4 @@
-"""cloud.rejects: every rejected message is kept, with its reason and payload, one JSON line each."""
+"""greenwire.cloud.ingest.rejects: every rejected message is kept, with its reason and payload, one JSON line each."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from pathlib import Path
 
 import orjson
 
-from cloud.rejects import MAX_STORED_PAYLOAD, RejectRecord, RejectStore, encode_record
+from greenwire.cloud.ingest.rejects import (
+    MAX_STORED_PAYLOAD,
+    RejectRecord,
+    RejectStore,
+    encode_record,
+)
 
 AT = datetime(2026, 11, 22, 23, 59, 59, 999_500, tzinfo=UTC)
 TOPIC = "greenwire/v1/campus-a/gw-01/readings"

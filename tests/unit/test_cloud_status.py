@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from cloud.ingest import IngestStats
-from cloud.selfmetrics import SelfMetrics
-from cloud.status import StatusAccepted, status_points
-from cloud.validate import Rejected, RejectReason
-from edge.publisher import status_payload
-from shared.wire import ReadingsBatch
+from greenwire.cloud.ingest.pipeline import IngestStats
+from greenwire.cloud.ingest.selfmetrics import SelfMetrics
+from greenwire.cloud.ingest.status import StatusAccepted, status_points
+from greenwire.cloud.ingest.validate import Rejected, RejectReason
+from greenwire.shared.wire import ReadingsBatch
+from greenwire.transport.publisher import status_payload
 
 TOPIC = "greenwire/v1/campus-a/gw-01/status"
 NOW = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
@@ -157,7 +157,7 @@ def test_checked_in_status_schemas_are_current_and_describe_the_messages() -> No
 
     import jsonschema
 
-    from shared.status import status_json_schema
+    from greenwire.shared.status import status_json_schema
 
     schemas = Path(__file__).parents[2] / "shared" / "schemas"
     for version in (1, 2):

@@ -1,4 +1,4 @@
-"""cloud.writers: how InfluxDB's answers map to "stored", "retry" (StoreError) or "refused" (StoreRejected).
+"""greenwire.cloud.adapters.influx: how InfluxDB's answers map to "stored", "retry" (StoreError) or "refused" (StoreRejected).
 
 Only the mapping of HTTP answers is tested here, against httpx's MockTransport
 (v1) and a small aiohttp server on loopback that answers like InfluxDB (v2).
@@ -15,9 +15,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from cloud.config import InfluxSection
-from cloud.writers import InfluxV1Writer, InfluxV2Writer, make_writer
-from shared.errors import StoreError, StoreRejected
+from greenwire.cloud.adapters.influx import InfluxV1Writer, InfluxV2Writer, make_writer
+from greenwire.cloud.ingest.config import InfluxSection
+from greenwire.shared.errors import StoreError, StoreRejected
 
 LINES = ["readings,device=m1,gateway=gw-01,site=s active_power_w=1.5 1", "readings,device=m2,gateway=gw-01,site=s x=2 2"]
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.codec import DATA_TYPES, WORD_ORDERS, decode, decoder, encode, raw_value, width
+from greenwire.edge.codec import DATA_TYPES, WORD_ORDERS, decode, decoder, encode, raw_value, width
 
 
 def test_the_four_orders_place_bytes_as_their_names_say() -> None:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.counters import CounterGuard, CounterSpec
-from edge.profile import Profile
-from shared.wire import Quality
+from greenwire.edge.counters import CounterGuard, CounterSpec
+from greenwire.edge.profile import Profile
+from greenwire.shared.wire import Quality
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -100,3 +100,12 @@ def test_profiles_declare_counter_width(register: dict[str, object], rollover: f
     assert spec is not None
     assert spec.rollover == (pytest.approx(rollover) if rollover else None)
     assert spec.resolution == pytest.approx(resolution)
+
+
+def test_a_flag_comes_with_the_figures_behind_it() -> None:
+    guard = _guard(max_power_kw=72)
+    guard.check(_at(0), {"energy_import_kwh": 1000.0})
+    assert guard.check(_at(60), {"energy_import_kwh": 1500.0}) is Quality.COUNTER_JUMP
+    assert guard.detail == "energy_import_kwh 1,000 -> 1,500 in 60 s, at most 1.34 kWh plausible, wraps at 4.29497e+07"
+    assert guard.check(_at(120), {"energy_import_kwh": 1500.5}) is Quality.GOOD
+    assert guard.detail is None

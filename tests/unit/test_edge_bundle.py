@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from edge.config import load_config
 from greenwire.cli import app
+from greenwire.edge.config import load_config
 
 
 def test_bundle_carries_config_unit_secrets_and_checksums(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_bundle_carries_config_unit_secrets_and_checksums(tmp_path: Path) -> Non
     assert expected_hash in result.output
     with tarfile.open(out) as tar:
         members = {m.name.split("/", 1)[1]: m for m in tar.getmembers()}
-        assert set(members) == {"edge.yaml", "greenwire-edge.service", "README", "SHA256SUMS",
+        assert set(members) == {"edge.yaml", "greenwire-edge.service", "README", "SHA256SUMS", "install.sh",
                                 "secrets/mqtt-password", "profiles/my-meter.yaml"}
         assert all(m.name.startswith(f"gw-roof-{expected_hash}/") for m in members.values())
         assert members["secrets/mqtt-password"].mode == 0o600

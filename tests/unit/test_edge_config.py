@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config, parse_config
-from shared.errors import ConfigError
+from greenwire.edge.config import load_config, parse_config
+from greenwire.shared.errors import ConfigError
 
 GOOD = textwrap.dedent(
     """\
@@ -91,12 +91,12 @@ def test_empty_and_non_mapping_files() -> None:
 
 
 def test_custom_profile_path_is_relative_to_the_config(tmp_path: Path) -> None:
-    from edge.profile import load_profile
+    from greenwire.edge.profile import load_profile
 
     shipped = load_profile("eastron-sdm630")
     assert shipped.registers
     (tmp_path / "profiles").mkdir()
-    source = Path(__import__("edge.profile", fromlist=["x"]).__file__).parent / "profiles" / "eastron-sdm630.yaml"
+    source = Path(__import__("greenwire.edge.profile", fromlist=["x"]).__file__).parent / "profiles" / "eastron-sdm630.yaml"
     (tmp_path / "profiles" / "my-meter.yaml").write_text(source.read_text())
     config_file = tmp_path / "edge.yaml"
     config_file.write_text(GOOD.replace("profile: eastron-sdm630\n    - id: chiller", "x").replace(
@@ -150,7 +150,7 @@ def test_serial_rtu_over_tcp_and_tcp_buses() -> None:
     ("old", "new", "line", "words"),
     [
         ("baudrate: 19200", "baudrate: 19000", 7, "19000 is not a standard baud rate"),
-        ("type: rtu-over-tcp", "type: rtu", 12, "buses[1]: type must be tcp, rtu-over-tcp or serial"),
+        ("type: rtu-over-tcp", "type: rtu", 13, "buses[1].type: type must be tcp, rtu-over-tcp or serial"),
         ("parity: E", "parity: X", 8, "'N', 'E' or 'O'"),
     ],
 )

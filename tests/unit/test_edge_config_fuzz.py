@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.config import EdgeConfig, load_config, parse_config
-from shared.errors import ConfigError
+from greenwire.edge.config import EdgeConfig, load_config, parse_config
+from greenwire.shared.errors import ConfigError
 from tests.unit.test_edge_config import GOOD
 
 HOSTILE = sorted((Path(__file__).parents[1] / "data" / "hostile" / "edge-config").glob("*.yaml"))

@@ -7,7 +7,7 @@ import os
 import socket
 from pathlib import Path
 
-from edge import watchdog
+from greenwire.edge import watchdog
 
 
 def _socket(tmp_path: Path) -> tuple[socket.socket, dict[str, str]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edge.fhir import (
+from greenwire.edge.fhir import (
     Mapped,
     Pseudonymiser,
     Rejected,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from edge.config import WearableSourceConfig, parse_config
-from edge.fhir import Pseudonymiser
-from edge.fhir_search import (
+from greenwire.edge.config import WearableSourceConfig, parse_config
+from greenwire.edge.fhir import Pseudonymiser
+from greenwire.edge.fhir_search import (
     bundle_link,
     decode_mark,
     encode_mark,
@@ -28,14 +28,14 @@ from edge.fhir_search import (
     used_params,
     version_key,
 )
-from edge.smart_auth import (
+from greenwire.edge.smart_auth import (
     AccessToken,
     TokenRefused,
     assertion_claims,
     key_problem,
     parse_token_response,
 )
-from shared.errors import ConfigError
+from greenwire.shared.errors import ConfigError
 
 EXAMPLES = Path(__file__).parents[1] / "data" / "fhir-r4-vital-signs"
 PSEUDO = Pseudonymiser(b"k" * 32, "pilot2026")
@@ -252,8 +252,8 @@ def test_the_assertion_verifies_with_the_public_key(tmp_path: Path) -> None:
     import jwt
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from edge.config import SmartBackendAuthConfig
-    from edge.smart_auth import sign_assertion
+    from greenwire.edge.config import SmartBackendAuthConfig
+    from greenwire.edge.smart_auth import sign_assertion
 
     for kind, alg in (("rsa", "RS384"), ("p384", "ES384")):
         pem = _pem(tmp_path, kind)

@@ -12,9 +12,10 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from cloud.grafana.build import generated, stale
-from cloud.grafana.dashboards import all_dashboards
-from cloud.grafana.macros import (
+from greenwire.cli import app
+from greenwire.cloud.grafana.build import generated, stale
+from greenwire.cloud.grafana.dashboards import all_dashboards
+from greenwire.cloud.grafana.macros import (
     VariableValue,
     calculate_interval,
     format_interval,
@@ -22,8 +23,7 @@ from cloud.grafana.macros import (
     resolve_relative,
     variables_used,
 )
-from cloud.grafana.model import Panel, Query, Threshold
-from greenwire.cli import app
+from greenwire.cloud.grafana.model import Panel, Query, Threshold
 
 ROOT = Path(__file__).parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -101,7 +101,7 @@ def test_panels_do_not_overlap() -> None:
 
 def test_health_dashboard_shows_no_individual_identifiers() -> None:
     """docs/health-schema.md: shared screens read site-level measurements only, never a pseudonym."""
-    from cloud.grafana.health import ALLOWED_MEASUREMENTS
+    from greenwire.cloud.grafana.health_pilot import ALLOWED_MEASUREMENTS
 
     document = all_dashboards()["health"].to_json()
     queries = [t["query"] for p in document["panels"] for t in p.get("targets", [])]
@@ -122,7 +122,7 @@ def test_health_today_panel_holds_the_sites_current_day_whatever_the_viewers_tim
     point and not the day before, or the stat shows no data (or yesterday) for part of the day."""
     from zoneinfo import ZoneInfo
 
-    from cloud.grafana.evaluate import panel_range
+    from greenwire.cloud.grafana.evaluate import panel_range
 
     board = all_dashboards()["health"]
     panel = next(p for p in board.panel_list() if p.title == "Participants monitored today")

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from cloud.config import LimitsSection
-from cloud.health.alerts import DEFAULT_RULES, AlertEngine, AlertRule, Sample
-from cloud.health.heat import heat_index_c, intervals_above, union_hours
-from cloud.health.validate import AcceptedVitals, validate_vitals
-from cloud.validate import Rejected, RejectReason
+from greenwire.cloud.health.alerts import DEFAULT_RULES, AlertEngine, AlertRule, Sample
+from greenwire.cloud.health.heat import heat_index_c, intervals_above, union_hours
+from greenwire.cloud.health.intake import AcceptedVitals, validate_vitals
+from greenwire.cloud.ingest.config import LimitsSection
+from greenwire.cloud.ingest.validate import Rejected, RejectReason
 
 T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
 RULES = {r.id: r for r in DEFAULT_RULES}
@@ -122,7 +122,7 @@ def test_vitals_validation_never_quotes_the_input() -> None:
 
 
 def test_site_figures_line_per_resolution() -> None:
-    from cloud.health.aggregate import SiteFigures
+    from greenwire.cloud.health.aggregate import SiteFigures
 
     day = SiteFigures("care", "1d", T0, participants=7, observations=900, alerts_raised=3, alerts_participant=2,
                       alerts_environment=1, heat_exposure_h=1.5, co2_exposure_h=0.25, kgco2e=70.0,

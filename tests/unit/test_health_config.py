@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cloud.carbon.health import per_participant_day
-from cloud.health.config import DEFAULT_HEALTH_CLIENT_ID, parse_config
 from greenwire.cli import app
-from shared.errors import ConfigError
+from greenwire.cloud.carbon.care import per_participant_day
+from greenwire.cloud.health.config import DEFAULT_HEALTH_CLIENT_ID, parse_config
+from greenwire.shared.errors import ConfigError
 
 CONFIG = """\
 mqtt:
@@ -83,7 +83,7 @@ def test_validate_shows_wearables_without_naming_participants(tmp_path: Path) ->
 
 
 def test_pseudonym_for_an_erasure_request_and_erase_refuses_raw_ids(tmp_path: Path) -> None:
-    from edge.fhir import Pseudonymiser
+    from greenwire.edge.fhir import Pseudonymiser
 
     key = tmp_path / "pseudonym.key"
     runner = CliRunner()

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cloud.carbon.store import InfluxV1
-from cloud.health.aggregate import Aggregator
-from cloud.health.alerts import DEFAULT_RULES
+from greenwire.cloud.adapters.influxql import InfluxV1
+from greenwire.cloud.health.aggregate import Aggregator
+from greenwire.cloud.health.alerts import DEFAULT_RULES
 
 HOUR = datetime(2026, 7, 1, 14, 0, tzinfo=UTC)
 

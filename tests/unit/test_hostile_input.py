@@ -18,10 +18,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud.points import PointEncoder, timestamp_ns
-from cloud.validate import EARLIEST_STORABLE, Accepted, Rejected, RejectReason, validate_message
-from shared.quantities import QUANTITIES
-from shared.wire import MAX_VALUES_PER_READING, format_ts
+from greenwire.cloud.ingest.points import PointEncoder, timestamp_ns
+from greenwire.cloud.ingest.validate import (
+    EARLIEST_STORABLE,
+    Accepted,
+    Rejected,
+    RejectReason,
+    validate_message,
+)
+from greenwire.shared.quantities import QUANTITIES
+from greenwire.shared.wire import MAX_VALUES_PER_READING, format_ts
 from tests.hostile import corpus
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.errors import EncodeError
-from shared.lineprotocol import SeriesPrefix, encode_fields, encode_line, format_float
+from greenwire.shared.errors import EncodeError
+from greenwire.shared.lineprotocol import SeriesPrefix, encode_fields, encode_line, format_float
 
 CORPUS = Path(__file__).parents[1] / "data" / "influx-line-protocol" / "encode_cases.json"
 CASES = json.loads(CORPUS.read_text())["encode"]

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.codec import encode
-from edge.plan import ReadRequest, build_plan, group_registers
-from edge.profile import Profile, load_profile
+from greenwire.edge.codec import encode
+from greenwire.edge.plan import ReadRequest, build_plan, group_registers
+from greenwire.edge.profile import Profile, load_profile
 
 
 def _profile(registers: list[dict[str, object]], **plan: int) -> Profile:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.profile import ProfileError, list_profiles, load_profile
+from greenwire.edge.profile import ProfileError, list_profiles, load_profile
 
 REGISTERS = Path(__file__).parents[1] / "data" / "registers"
 
@@ -193,7 +193,7 @@ def test_profiles_match_mbmd_addresses_and_function(profile_name: str) -> None:
 
 def test_iem3000_golden_frame() -> None:
     """Raw words as the meter sends them -> values in the vocabulary's units (kW -> W, Wh -> kWh)."""
-    from edge.plan import build_plan
+    from greenwire.edge.plan import build_plan
 
     plan = build_plan(load_profile("schneider-iem3000"))
     frame = {a: 0 for r in plan.requests for a in range(r.address, r.address + r.count)}
@@ -209,7 +209,7 @@ def test_iem3000_golden_frame() -> None:
 
 def test_em340_golden_frame() -> None:
     """INT32 with the low word first, scaled: what a Carlo Gavazzi meter sends for 230.1 V and 1234.5 kWh."""
-    from edge.plan import build_plan
+    from greenwire.edge.plan import build_plan
 
     plan = build_plan(load_profile("carlo-gavazzi-em340"))
     frame = {a: 0 for r in plan.requests for a in range(r.address, r.address + r.count)}
@@ -225,7 +225,7 @@ def test_em340_golden_frame() -> None:
 
 
 def test_abb_not_available_registers_give_no_value() -> None:
-    from edge.plan import build_plan
+    from greenwire.edge.plan import build_plan
 
     plan = build_plan(load_profile("abb-b23"))
     responses = [[0xFFFF] * r.count for r in plan.requests]
@@ -257,7 +257,7 @@ GOLDEN = [
 
 @pytest.mark.parametrize(("name", "words", "expected"), GOLDEN, ids=[g[0] for g in GOLDEN])
 def test_golden_words(name: str, words: dict[int, int], expected: dict[str, float]) -> None:
-    from edge.plan import build_plan
+    from greenwire.edge.plan import build_plan
 
     plan = build_plan(load_profile(name))
     responses = [[words.get(a, 0) for a in range(r.address, r.address + r.count)] for r in plan.requests]

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cloud.config import parse_config as parse_ingest
-from edge.agent import broker_settings
-from edge.config import parse_config as parse_edge
 from greenwire.cli import app
+from greenwire.cloud.ingest.config import parse_config as parse_ingest
+from greenwire.edge.agent import broker_settings
+from greenwire.edge.config import parse_config as parse_edge
 from greenwire.pki import ensure_ca, issue_client
-from shared.errors import ConfigError
-from shared.tls import client_context, explain
+from greenwire.shared.errors import ConfigError
+from greenwire.shared.tls import client_context, explain
 
 BUS = "buses:\n  - {name: b, host: 127.0.0.1, devices: [{id: m, unit: 1, profile: eastron-sdm630}]}\n"
 INFLUX_V1 = "influx: {api: v1, url: 'http://127.0.0.1:8086', database: greenwire}\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.series import BUILTIN, Replay, Series, builtin_series, load_series
+from greenwire.simulators.series import BUILTIN, Replay, Series, builtin_series, load_series
 
 JUNE = datetime(2022, 6, 1, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.plan import build_plan
-from edge.profile import load_profile
-from simulators.sdm630 import ADDRESSES, MAP_END, MeterState, values, write_registers
+from greenwire.edge.plan import build_plan
+from greenwire.edge.profile import load_profile
+from greenwire.simulators.sdm630 import ADDRESSES, MAP_END, MeterState, values, write_registers
 
 REGISTERS = Path(__file__).parents[1] / "data" / "registers"
 

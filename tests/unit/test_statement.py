@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloud.carbon.report import Account
-from cloud.carbon.site import Building, MeterRef
-from cloud.carbon.statement import Header, content_hash, render, verify
+from greenwire.cloud.carbon.report import Account
+from greenwire.cloud.carbon.statement import Header, content_hash, render, verify
+from greenwire.cloud.sites import Building, MeterRef
 
 START, END = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
 BUILDING = Building(id="b1", floor_area_m2=2000, zone="CN-HI", timezone="Asia/Shanghai",
@@ -51,7 +51,7 @@ def test_html_shows_the_markdown_hash() -> None:
 def test_heat_is_counted_from_its_own_counter_and_never_added_to_grid_energy() -> None:
     from datetime import timedelta
 
-    from cloud.carbon.report import account
+    from greenwire.cloud.carbon.report import account
 
     building = Building(id="b1", floor_area_m2=100, zone="CN-JS",
                         meters=(MeterRef(gateway="g", device="main", role="grid_import"),

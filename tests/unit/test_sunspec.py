@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edge.plan import build_plan
-from edge.sunspec import SunSpecError, build_profile, discover, model_points
-from simulators.sunspec_device import BASE, device_image
+from greenwire.edge.plan import build_plan
+from greenwire.edge.sunspec import SunSpecError, build_profile, discover, model_points
+from greenwire.simulators.sunspec_device import BASE, device_image
 
 
 def test_model_offsets_follow_the_official_definitions() -> None:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.errors import TopicError
-from shared.topics import (
+from greenwire.shared.errors import TopicError
+from greenwire.shared.topics import (
     ID_PATTERN,
     TopicKind,
     carbon_topic,

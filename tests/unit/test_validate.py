@@ -1,4 +1,4 @@
-"""cloud.validate: every message gets an explicit Accepted or Rejected(reason), never an exception."""
+"""greenwire.cloud.ingest.validate: every message gets an explicit Accepted or Rejected(reason), never an exception."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud.validate import Accepted, Rejected, RejectReason, validate_message
-from shared.quantities import QUANTITIES
-from shared.wire import format_ts
+from greenwire.cloud.ingest.validate import Accepted, Rejected, RejectReason, validate_message
+from greenwire.shared.quantities import QUANTITIES
+from greenwire.shared.wire import format_ts
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 SITE, GATEWAY = "campus-a", "gw-01"

@@ -9,8 +9,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from shared.topics import TopicKind, alerts_topic, parse_topic, vitals_topic
-from shared.vitals import (
+from greenwire.shared.topics import TopicKind, alerts_topic, parse_topic, vitals_topic
+from greenwire.shared.vitals import (
     AlertEvent,
     VitalsBatch,
     alert_json_schema,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from simulators.wearable import WearableHub, load_heart_rate, make_participants
+from greenwire.simulators.wearable import WearableHub, load_heart_rate, make_participants
 
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from edge.config import parse_config
-from edge.fhir import Pseudonymiser
-from edge.wearable import WearableState, encode_observations, next_cursor, process_page
-from shared.errors import ConfigError
-from shared.vitals import VitalsBatch
-from simulators.wearable import WearableHub, make_participants
+from greenwire.edge.config import parse_config
+from greenwire.edge.fhir import Pseudonymiser
+from greenwire.edge.wearable import WearableState, encode_observations, next_cursor, process_page
+from greenwire.shared.errors import ConfigError
+from greenwire.shared.vitals import VitalsBatch
+from greenwire.simulators.wearable import WearableHub, make_participants
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 PSEUDO = Pseudonymiser(b"k" * 32, "pilot2026")
@@ -156,8 +156,8 @@ def test_gateway_needs_something_to_read(tmp_path: Path) -> None:
 
 
 async def test_a_withdrawal_in_the_consent_file_takes_effect_without_a_restart(tmp_path: Path) -> None:
-    from edge.buffer import AsyncBuffer, MemoryBuffer
-    from edge.wearable import WearableSource
+    from greenwire.edge.wearable import WearableSource
+    from greenwire.transport.buffer import AsyncBuffer, MemoryBuffer
 
     _key(tmp_path)
     consent = tmp_path / "consent.txt"
@@ -190,7 +190,7 @@ def _pages_of(kind: str, tmp_path: Path) -> tuple[Any, list[dict[str, Any]], fro
         secrets = [s for p in hub.participants
                    for s in (p.id, p.mrn, p.given, p.family, p.birth_date.isoformat(), p.address.split(",")[0])]
         return outcome, resources, consented, f"Patient/{hub.participants[5].id}", secrets
-    from edge.fhir_search import process_search_page
+    from greenwire.edge.fhir_search import process_search_page
     from tests.fhirserver import Measurements, Store, people
 
     persons = people(6)

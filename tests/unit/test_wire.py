@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.quantities import COUNTERS, QUANTITIES, Kind
-from shared.wire import Quality, ReadingsBatch, batch_json_schema, format_ts
+from greenwire.shared.quantities import COUNTERS, QUANTITIES, Kind
+from greenwire.shared.wire import Quality, ReadingsBatch, batch_json_schema, format_ts
 
 SCHEMA_FILE = Path(__file__).parents[2] / "shared" / "schemas" / "greenwire.readings.v1.json"
 

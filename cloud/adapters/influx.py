@@ -1,0 +1,252 @@
+"""InfluxDB writers: line protocol in, ``None`` (stored) or a ``StoreError`` out.
+
+Two implementations of one small interface (:class:`Writer`):
+
+- :class:`InfluxV1Writer`: InfluxDB 1.x ``POST /write?db=..&rp=..&precision=ns``
+  over httpx, optional basic auth. Only ``204 No Content`` means stored.
+- :class:`InfluxV2Writer`: the v2 write API (InfluxDB 2.x/3, VictoriaMetrics)
+  through influxdb-client's ``InfluxDBClientAsync``, imported only when chosen.
+
+Every failure is translated here, in :func:`status_error` and :func:`connection_error`, and nowhere else:
+
+==============================================  =====================================
+connection refused, DNS, reset, timeout          ``StoreError`` (retry the same data)
+429, 5xx                                         ``StoreError``
+401, 403, 404 (auth, unknown database/bucket)    ``StoreError``: fix the server or the
+                                                 config; the data is not at fault, so
+                                                 it is kept and retried, never dropped
+400, 413, 422 (unparsable, field-type conflict,  ``StoreRejected`` with InfluxDB's own
+too large)                                       message: retrying as is cannot help
+any other answer                                 ``StoreError``
+==============================================  =====================================
+"""
+
+from __future__ import annotations
+
+import gzip as gzip_module
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import httpx
+
+from greenwire.shared.errors import StoreError, StoreRejected
+
+if TYPE_CHECKING:
+    from greenwire.cloud.adapters.settings import InfluxSection
+
+_REJECTING_STATUSES: Final = frozenset({400, 413, 422})
+_AUTH_STATUSES: Final = frozenset({401, 403})
+_MESSAGE_CHARS: Final = 500
+
+
+class Writer(Protocol):
+    """Writes line protocol to a time-series database."""
+
+    async def write(self, lines: Sequence[str]) -> None:
+        """Store ``lines`` (nanosecond timestamps) or raise ``StoreError``/``StoreRejected``."""
+        ...
+
+    async def ping(self) -> bool:
+        """True if the database answers its health endpoint."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def status_error(status: int, message: str, target: str, *, data_kept: bool = True) -> StoreError:
+    """The one place an HTTP answer from InfluxDB becomes a greenwire error (the table above).
+
+    ``data_kept`` is True for a service writing data it still holds (a flush, a buffer): a
+    refused login is then worth retrying once the server or config is fixed. A command's query
+    or write (``data_kept=False``) holds nothing to retry with, so 401 and 403 are final
+    (``StoreRejected``) there. 429 and 5xx are always ``StoreError``: retry with backoff.
+    """
+    message = " ".join(message.split())[:_MESSAGE_CHARS] or "(no message)"
+    why = " (it refused the credentials)" if status in _AUTH_STATUSES else ""
+    text = f"{target} answered {status}: {message}{why}"
+    if status in _REJECTING_STATUSES or (not data_kept and status in _AUTH_STATUSES):
+        return StoreRejected(text)
+    return StoreError(text)
+
+
+def connection_error(exc: BaseException, target: str) -> StoreError:
+    """A failure to reach InfluxDB at all (refused, DNS, reset, timeout): always worth retrying."""
+    return StoreError(f"{target}: {type(exc).__name__}: {exc}")
+
+
+def retryable(exc: StoreError) -> bool:
+    """The one retry rule: everything but ``StoreRejected`` may succeed later with the same data."""
+    return not isinstance(exc, StoreRejected)
+
+
+def query_rows(body: Any, q: str, target: str) -> list[dict[str, Any]]:
+    """The rows of an InfluxQL ``/query`` answer (tags merged into each row), or ``StoreRejected``
+    with InfluxDB's words when a statement failed (unknown database, bad syntax)."""
+    rows: list[dict[str, Any]] = []
+    for result in body.get("results", []) if isinstance(body, dict) else []:
+        if "error" in result:
+            raise StoreRejected(f"{target} refused {q!r}: {result['error']}")
+        for series in result.get("series", []):
+            for values in series["values"]:
+                row = dict(series.get("tags", {}))
+                row.update(zip(series["columns"], values, strict=True))
+                rows.append(row)
+    return rows
+
+
+class InfluxV1Writer:
+    """InfluxDB 1.x HTTP ``/write`` with nanosecond precision."""
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        retention_policy: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 10.0,
+        gzip: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        params = {"db": database, "precision": "ns"}
+        self._gzip = gzip
+        if retention_policy:
+            params["rp"] = retention_policy
+        self._params = params
+        self._target = f"InfluxDB {url} database {database}"
+        auth = httpx.BasicAuth(username, password or "") if username is not None else None
+        self._client = httpx.AsyncClient(
+            base_url=url, auth=auth, timeout=timeout_s, transport=transport
+        )
+
+    async def write(self, lines: Sequence[str]) -> None:
+        """POST the lines; return when InfluxDB answered 204, else raise."""
+        if not lines:
+            return
+        body = "\n".join(lines).encode()
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self._gzip:
+            # Level 1: most of the size win for a fraction of the CPU of the default level 9.
+            body = gzip_module.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        try:
+            response = await self._client.post("/write", params=self._params, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise connection_error(exc, self._target) from exc
+        if response.status_code == 204:
+            return
+        raise status_error(response.status_code, _v1_message(response), self._target)
+
+    async def ping(self) -> bool:
+        """``GET /ping`` answers 204 when InfluxDB is up."""
+        try:
+            response = await self._client.get("/ping")
+        except httpx.TransportError:
+            return False
+        return response.status_code == 204
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+
+def _v1_message(response: httpx.Response) -> str:
+    """InfluxDB 1.x puts its reason in ``{"error": ...}`` and in the X-Influxdb-Error header."""
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("error"), str):
+        return str(document["error"])
+    return response.headers.get("X-Influxdb-Error") or response.text
+
+
+class InfluxV2Writer:
+    """The v2 write API through influxdb-client (InfluxDB 2.x/3, VictoriaMetrics).
+
+    Create it inside a running event loop: the client opens an aiohttp session.
+    """
+
+    def __init__(
+        self, url: str, token: str, org: str, bucket: str, *, timeout_s: float = 10.0, gzip: bool = False
+    ) -> None:
+        from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+        self._org = org
+        self._bucket = bucket
+        self._target = f"InfluxDB {url} bucket {bucket}"
+        self._client = InfluxDBClientAsync(
+            url=url, token=token, org=org, timeout=int(timeout_s * 1000), enable_gzip=gzip
+        )
+        self._write_api = self._client.write_api()
+
+    async def write(self, lines: Sequence[str]) -> None:
+        """Write the lines with nanosecond precision; return when the server accepted them."""
+        import aiohttp
+        from influxdb_client.domain.write_precision import WritePrecision
+        from influxdb_client.rest import ApiException
+
+        if not lines:
+            return
+        try:
+            ok = await self._write_api.write(
+                bucket=self._bucket, org=self._org, record=list(lines),
+                # influxdb-client annotates the parameter with its enum class, whose members are str.
+                write_precision=WritePrecision.NS,  # type: ignore[arg-type]
+            )
+        except ApiException as exc:
+            raise status_error(int(exc.status or 0), _v2_message(exc), self._target) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise StoreError(f"{self._target}: {type(exc).__name__}: {exc}") from exc
+        if not ok:
+            raise StoreError(f"{self._target}: the write was not acknowledged with 204")
+
+    async def ping(self) -> bool:
+        """``GET /ping`` through the client."""
+        import aiohttp
+        from influxdb_client.rest import ApiException
+
+        try:
+            return bool(await self._client.ping())
+        except (ApiException, aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    async def close(self) -> None:
+        """Close the client's aiohttp session."""
+        await self._client.close()  # type: ignore[no-untyped-call]
+
+
+def _v2_message(exc: Any) -> str:
+    """influxdb-client extracts ``message`` from the JSON body; fall back to the raw body."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    if isinstance(message, str) and message:
+        return message
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes):
+        return body.decode("utf-8", "replace")
+    return str(body or getattr(exc, "reason", "") or "")
+
+
+def make_writer(config: InfluxSection) -> Writer:
+    """The writer the ``influx`` section asks for (call inside the event loop)."""
+    if config.api == "v1":
+        assert config.database is not None  # guaranteed by InfluxSection's validation
+        return InfluxV1Writer(
+            config.url,
+            config.database,
+            retention_policy=config.retention_policy,
+            username=config.username,
+            password=config.resolved_password(),
+            timeout_s=config.timeout_s,
+            gzip=config.gzip,
+        )
+    token = config.resolved_token()
+    assert token is not None and config.org is not None and config.bucket is not None
+    return InfluxV2Writer(
+        config.url, token, config.org, config.bucket, timeout_s=config.timeout_s, gzip=config.gzip
+    )

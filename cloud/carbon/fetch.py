@@ -1,0 +1,131 @@
+"""What the carbon engine reads from InfluxDB, and the accounts that read before they compute.
+
+Every function here takes the client (``greenwire.cloud.adapters.influxql.InfluxQLClient``, so a
+test can pass a small in-memory store) and leaves the arithmetic to the pure modules:
+``fetch_readings`` and ``fetch_stored_days`` only read; ``account_from_influx``,
+``year_totals`` and ``carbon_account_from_influx`` read a period's readings and hand them to
+``report.account_of`` and ``budget.carbon_account``. Errors are the client's (``StoreError``,
+``StoreRejected``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from greenwire.cloud.adapters.influxql import InfluxQLClient, _ns, _quote
+from greenwire.cloud.carbon.budget import (
+    CarbonAccount,
+    YearTotals,
+    YearWindows,
+    carbon_account,
+    is_seasonal,
+    year_windows,
+)
+from greenwire.cloud.carbon.report import (
+    FIELD_OF_ROLE,
+    READ_MARGIN,
+    Account,
+    Counter,
+    Readings,
+    account_of,
+)
+from greenwire.cloud.carbon.results import MEASUREMENT, MONTH_SUMS, StoredDays, month_end
+from greenwire.cloud.sites import Building
+
+
+def fetch_counters(influx: InfluxQLClient, building: Building, start: datetime,
+                   end: datetime) -> tuple[dict[str, Counter], dict[str, tuple[str, Counter]]]:
+    """The counter readings of every meter of the building that [start, end) needs (with a margin),
+    by device: electricity and heat counters, and gas counters with the field they count."""
+    counters = {
+        m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN, FIELD_OF_ROLE[m.role])
+        for m in building.meters
+        if m.role in FIELD_OF_ROLE
+    }
+    gas: dict[str, tuple[str, Counter]] = {}
+    for meter in building.meters_with("gas"):
+        for field_name in ("gas_volume_m3", "gas_energy_kwh"):
+            readings = influx.counter(meter.gateway, meter.device, start - READ_MARGIN, end + READ_MARGIN, field_name)
+            if readings:
+                gas[meter.device] = (field_name, readings)
+                break
+    return counters, gas
+
+
+def fetch_readings(influx: InfluxQLClient, building: Building, start: datetime, end: datetime) -> Readings:
+    """Everything accounting ``building`` over [start, end) needs: counters and the zone's series."""
+    counters, gas = fetch_counters(influx, building, start, end)
+    return Readings(counters, gas, influx.series(building.zone, start, end))
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Whether a building's meters have readings in a period, and when their newest one is."""
+
+    readings: int
+    newest: datetime | None
+
+    def warning(self, building: str, start: datetime, end: datetime) -> str | None:
+        """A sentence for a person when the period holds no reading at all, else None."""
+        if self.readings:
+            return None
+        newest = (f"the newest reading of its meters is at {self.newest:%Y-%m-%d %H:%M} UTC" if self.newest
+                  else "its meters have no readings at all")
+        return (f"no readings of building {building}'s meters from {start:%Y-%m-%d %H:%M} to "
+                f"{end:%Y-%m-%d %H:%M} UTC, so every figure is zero: {newest}")
+
+
+def coverage(influx: InfluxQLClient, building: Building, start: datetime, end: datetime) -> Coverage:
+    """How many readings the building's meters have in [start, end), and the newest one overall."""
+    count, newest = 0, None
+    for meter in building.meters:
+        where = f'"gateway" = {_quote(meter.gateway)} AND "device" = {_quote(meter.device)}'
+        rows = influx.query(f'SELECT count("quality") FROM "readings" WHERE {where} '
+                            f"AND time >= {_ns(start)} AND time < {_ns(end)}")
+        count += sum(int(r.get("count") or 0) for r in rows)
+        last = influx.query(f'SELECT last("quality") FROM "readings" WHERE {where}')
+        for row in last:
+            at = datetime.fromtimestamp(int(row["time"]) / 1e9, UTC)
+            newest = at if newest is None or at > newest else newest
+    return Coverage(count, newest)
+
+
+def fetch_stored_days(influx: InfluxQLClient, site: str, building: Building, month_start: datetime) -> StoredDays:
+    """The stored ``1d`` rows of the local month starting ``month_start``, summed, with their sources."""
+    following = month_end(month_start, building.timezone)
+    where = (f'WHERE "resolution" = \'1d\' AND "site" = {_quote(site)} AND "building" = {_quote(building.id)} '
+             f"AND time >= {_ns(month_start)} AND time < {_ns(following)}")
+    sums = ", ".join(f'sum("{name}") AS "{name}"' for name in MONTH_SUMS)
+    rows = influx.query(f'SELECT {sums} FROM "{MEASUREMENT}" {where}')
+    row = rows[0] if rows else {}
+    if row.get("grid_import_kwh") is None:
+        return StoredDays({name: None for name in MONTH_SUMS})
+    distinct = influx.query(f'SELECT DISTINCT("factor_sources") AS s FROM "{MEASUREMENT}" {where}')
+    sources = frozenset(part for r in distinct for part in str(r.get("s") or "").split("; ") if part)
+    return StoredDays({name: None if row.get(name) is None else float(row[name]) for name in MONTH_SUMS}, sources)
+
+
+def account_from_influx(influx: InfluxQLClient, building: Building, start: datetime, end: datetime) -> Account:
+    """Fetch the building's counters and its zone's series, then account (``report.account_of``)."""
+    return account_of(building, fetch_readings(influx, building, start, end), start, end)
+
+
+def _kg(influx: InfluxQLClient, building: Building, window: tuple[datetime, datetime]) -> float:
+    start, end = window
+    return account_from_influx(influx, building, start, end).total_kgco2e if end > start else 0.0
+
+
+def year_totals(influx: InfluxQLClient, building: Building, windows: YearWindows) -> YearTotals:
+    """The emissions of each period the year's account needs (the recent window only when the
+    projection cannot be seasonal); one period's readings at a time, so memory stays at one year."""
+    so_far, rest = _kg(influx, building, windows.last_year_so_far), _kg(influx, building, windows.last_year_rest)
+    recent = None if is_seasonal(so_far, rest) else _kg(influx, building, windows.recent)
+    return YearTotals(_kg(influx, building, windows.emitted), so_far, rest, recent)
+
+
+def carbon_account_from_influx(influx: InfluxQLClient, building: Building, year_start: datetime,
+                               as_of: datetime) -> CarbonAccount:
+    """The account of the year starting ``year_start`` as it stands at ``as_of``."""
+    windows = year_windows(year_start, as_of)
+    return carbon_account(building, windows, year_totals(influx, building, windows))

@@ -1,0 +1,421 @@
+"""The ingestor: MQTT → validate → line protocol → InfluxDB → acknowledge, as one task group.
+
+Two tasks share one "open flush" (a list of messages in arrival order):
+
+- ``ingest-mqtt`` (:class:`greenwire.cloud.adapters.mqtt.Consumer`) receives a message, validates
+  it at once and appends it with its lines (accepted) or its reject record.
+  When the open flush holds ``max_lines`` lines it waits: that, plus the
+  broker's Receive Maximum, is the backpressure that keeps memory bounded
+  while InfluxDB is slow or down.
+- ``ingest-writer`` takes the open flush when it is full or its first message
+  has waited ``max_delay_s``, and stores it::
+
+      1. the readings' lines, one request per <= max_lines lines; if InfluxDB
+         refuses a request (StoreRejected), bisect it down to the messages it
+         refuses, which become rejects with reason ``store_rejected``
+      2. one ``ingest_rejected`` point per reject
+      3. the reject records to the JSON-lines store, fsynced
+      4. PUBACK every message of the flush, in arrival order
+
+  Steps 1 and 2 are idempotent, so when InfluxDB is unreachable (StoreError)
+  the whole flush is retried with capped backoff, forever, and nothing is
+  acknowledged or dropped. A message is acknowledged only after its points
+  are stored; a crash before that means redelivery, and the rewrite
+  overwrites the same series and timestamps.
+
+On ``stop``: stop taking messages, store and acknowledge the open flush
+(for at most ``drain_timeout_s`` if InfluxDB is down; whatever is left is
+not acknowledged and comes back on the next start), then disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from greenwire.cloud.adapters.influx import Writer, make_writer
+from greenwire.cloud.adapters.mqtt import Consumer, Delivery
+from greenwire.cloud.ingest.config import IngestConfig
+from greenwire.cloud.ingest.fleet import StatusIngest
+from greenwire.cloud.ingest.points import BuildingLookup, PointEncoder, rejected_line
+from greenwire.cloud.ingest.rejects import MAX_STORED_PAYLOAD, RejectRecord, RejectStore
+from greenwire.cloud.ingest.selfmetrics import SelfMetrics
+from greenwire.cloud.ingest.validate import Accepted, RejectReason, topic_ids, validate_message
+from greenwire.shared.backoff import backoff_delay
+from greenwire.shared.errors import StoreError, StoreRejected
+
+log = logging.getLogger(__name__)
+
+RETRY_START_S: Final = 0.5
+RETRY_CAP_S: Final = 30.0
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counters since start. Message counts are of committed (acknowledged) flushes."""
+
+    received_messages: int = 0
+    accepted_messages: int = 0
+    readings_written: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    acked_messages: int = 0
+    stale_messages: int = 0
+    """Not acknowledged because their connection was lost; the broker sends them again."""
+    flushes: int = 0
+    write_retries: int = 0
+    reject_points_refused: int = 0
+    last_write_latency_s: float | None = None
+    pending_messages: int = 0
+
+    @property
+    def rejected_total(self) -> int:
+        """All rejected messages, whatever the reason."""
+        return sum(self.rejected.values())
+
+    def summary(self) -> str:
+        """One log line."""
+        reasons = ", ".join(f"{r}={n}" for r, n in sorted(self.rejected.items()))
+        latency = "-" if self.last_write_latency_s is None else f"{self.last_write_latency_s * 1000:.1f} ms"
+        return (
+            f"received {self.received_messages} msgs, accepted {self.accepted_messages}, "
+            f"readings written {self.readings_written}, rejected {self.rejected_total}"
+            f"{f' ({reasons})' if reasons else ''}, acked {self.acked_messages}, "
+            f"pending {self.pending_messages}, write retries {self.write_retries}, "
+            f"last write {latency}"
+        )
+
+
+@dataclass(slots=True, eq=False)
+class _Item:
+    """One message on its way: its lines if accepted, else why it is rejected."""
+
+    delivery: Delivery
+    received_ns: int
+    lines: list[str]
+    readings: int
+    reason: str | None = None
+    detail: str = ""
+    size: int = 0
+    """The payload's size as received (a rejected item keeps only its first bytes)."""
+
+    @property
+    def weight(self) -> int:
+        """Its share of a flush's ``max_lines`` (a reject counts as one)."""
+        return len(self.lines) or 1
+
+
+def _chunks(items: Sequence[_Item], max_lines: int) -> Iterator[list[_Item]]:
+    """Consecutive groups of items with at most ``max_lines`` lines (a bigger item alone)."""
+    group: list[_Item] = []
+    size = 0
+    for item in items:
+        if group and size + len(item.lines) > max_lines:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += len(item.lines)
+    if group:
+        yield group
+
+
+SHUTDOWN_GRACE_S: Final = 10.0
+"""How long the ingestor's other parts may take to stop once its last write is done."""
+
+
+class Ingestor:
+    """MQTT to InfluxDB for every gateway of the fleet. ``await Ingestor(config).run(stop)``."""
+
+    def __init__(
+        self,
+        config: IngestConfig,
+        *,
+        building_of: BuildingLookup | None = None,
+        writer: Writer | None = None,
+        drain_timeout_s: float = 10.0,
+        stats_interval_s: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.stats = IngestStats()
+        self.consumer = Consumer(config.mqtt)
+        self.rejects = RejectStore(config.state_dir)
+        self.status = StatusIngest(config, self.rejects, building_of=building_of)
+        self.selfmetrics = SelfMetrics(config.mqtt.client_id, interval_s=stats_interval_s)
+        self._encoder = PointEncoder(building_of)
+        self._writer = writer
+        self._owns_writer = writer is None
+        self._drain_timeout_s = drain_timeout_s
+        self._stats_interval_s = stats_interval_s
+        self._max_lines = config.batch.max_lines
+        self._max_delay_s = config.batch.max_delay_s
+        self._limits = config.limits
+        # The open flush and the events that coordinate the two tasks (one event loop, no locks).
+        self._open: list[_Item] = []
+        self._open_weight = 0
+        self._open_deadline = 0.0
+        self._has_work = asyncio.Event()
+        self._full = asyncio.Event()
+        self._room = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._abandon = asyncio.Event()
+        self._disconnect = asyncio.Event()
+        self._last_ns = 0
+        self._storing = False
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _receipt_ns(self) -> int:
+        """Wall-clock receipt time, strictly increasing so reject points never collide."""
+        now = time.time_ns()
+        self._last_ns = now if now > self._last_ns else self._last_ns + 1
+        return self._last_ns
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        """Validate a message and add it to the open flush (waits while the open flush is full)."""
+        if self._storing:
+            # Messages already queued in the client are handed over without yielding to the
+            # event loop, so validating them back to back would hold up the write in flight:
+            # its request body goes out, and its answer comes in, only when the loop runs.
+            # Yield once per message so that validation and the write overlap.
+            await asyncio.sleep(0)
+        while self._open_weight >= self._max_lines or self._closing.is_set():
+            if self._closing.is_set():
+                # Shutting down: leave this message unacknowledged; the broker keeps it.
+                await self._disconnect.wait()
+                return
+            self._room.clear()
+            await self._room.wait()
+        received_ns = self._receipt_ns()
+        now = _EPOCH + timedelta(microseconds=received_ns // 1000)
+        outcome = validate_message(delivery.topic, delivery.payload, now=now, limits=self._limits)
+        if isinstance(outcome, Accepted):
+            lines = self._encoder.lines(outcome.site, outcome.gateway, outcome.batch)
+            item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload))
+            self.selfmetrics.observe(outcome.site, outcome.gateway, outcome.batch, received_ns)
+        else:
+            size = len(delivery.payload)
+            if size > MAX_STORED_PAYLOAD:
+                # Hold no more of a bad message than the reject store keeps: a stream of big
+                # bad messages while InfluxDB is down must not be held whole.
+                delivery = dataclasses.replace(delivery, payload=delivery.payload[:MAX_STORED_PAYLOAD])
+            item = _Item(delivery, received_ns, [], 0, outcome.reason.value, outcome.detail, size)
+        self.stats.received_messages += 1
+        if not self._open:
+            self._open_deadline = asyncio.get_running_loop().time() + self._max_delay_s
+            self._has_work.set()
+        self._open.append(item)
+        self._open_weight += item.weight
+        self.stats.pending_messages += 1
+        if self._open_weight >= self._max_lines:
+            self._full.set()
+
+    # -- storing ---------------------------------------------------------------------------
+
+    async def _writer_loop(self) -> None:
+        """Take the open flush when it is full, old enough, or on shutdown; store; acknowledge."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._open:
+                if self._closing.is_set():
+                    return
+                self._has_work.clear()
+                await _wait_any(self._has_work, self._closing)
+                continue
+            if not self._closing.is_set() and self._open_weight < self._max_lines:
+                delay = self._open_deadline - loop.time()
+                if delay > 0:
+                    self._full.clear()
+                    await _wait_any(self._full, self._closing, limit_s=delay)
+                    continue
+            items, self._open, self._open_weight = self._open, [], 0
+            self._room.set()
+            self._storing = True
+            try:
+                await self._flush(items)
+            finally:
+                self._storing = False
+
+    async def _flush(self, items: list[_Item]) -> None:
+        failures = 0
+        writer = self._writer
+        assert writer is not None
+        while True:
+            # A message of a lost connection cannot be acknowledged, and the broker should send
+            # it again. Its readings are still written once (writes are idempotent): a broker
+            # that crashed restarts from its last autosave and may never send them again. If
+            # that write fails they are dropped, so reconnects during an InfluxDB outage do not
+            # pile up copies. Its reject is dropped at once: the redelivery records it, and
+            # recording both would count twice.
+            live = [item for item in items
+                    if self.consumer.is_current(item.delivery) or (item.reason is None and not failures)]
+            if len(live) < len(items):
+                self.stats.stale_messages += len(items) - len(live)
+                self.stats.pending_messages -= len(items) - len(live)
+                items = live
+            if not items:
+                return
+            try:
+                started = time.perf_counter()
+                refused = await self._store(writer, items)
+                self.stats.last_write_latency_s = time.perf_counter() - started
+                break
+            except StoreError as exc:
+                failures += 1
+                self.stats.write_retries += 1
+                log.log(
+                    logging.ERROR if failures == 1 else logging.DEBUG,
+                    "%s; %d messages kept unacknowledged, retrying (attempt %d)",
+                    exc, len(items), failures,
+                )
+            except OSError as exc:
+                failures += 1
+                self.stats.write_retries += 1
+                log.log(
+                    logging.ERROR if failures == 1 else logging.DEBUG,
+                    "cannot write rejected messages to %s: %s; retrying (attempt %d)",
+                    self.rejects.state_dir, exc, failures,
+                )
+            if self._abandon.is_set():
+                log.warning("shutting down with %d messages not stored; the broker will send them again",
+                            len(items))
+                self.stats.pending_messages -= len(items)
+                return
+            await _wait_any(self._abandon, limit_s=backoff_delay(failures, start=RETRY_START_S, cap=RETRY_CAP_S))
+        if failures:
+            log.info("InfluxDB accepted the flush after %d failed attempts", failures)
+        acked, stale = self.consumer.ack(item.delivery for item in items)
+        self.stats.flushes += 1
+        self.stats.acked_messages += acked
+        self.stats.stale_messages += stale
+        self.stats.pending_messages -= len(items)
+        refused_ids = {id(item) for item in refused}
+        for item in items:
+            if id(item) in refused_ids:
+                continue
+            if item.reason is None:
+                self.stats.accepted_messages += 1
+                self.stats.readings_written += item.readings
+            else:
+                self.stats.rejected[item.reason] += 1
+        if refused:
+            self.stats.rejected[RejectReason.STORE_REJECTED.value] += len(refused)
+
+    async def _store(self, writer: Writer, items: list[_Item]) -> list[_Item]:
+        """Steps 1-3 of a flush; returns the accepted messages InfluxDB refused."""
+        refused: list[tuple[_Item, str]] = []
+        for group in _chunks([i for i in items if i.reason is None], self._max_lines):
+            refused += await self._write_bisecting(writer, group)
+        rejects = [(i, i.reason, i.detail) for i in items if i.reason is not None]
+        rejects += [(i, RejectReason.STORE_REJECTED.value, message) for i, message in refused]
+        if rejects:
+            lines = []
+            for item, reason, _ in rejects:
+                ids = topic_ids(item.delivery.topic)
+                lines.append(
+                    rejected_line(
+                        reason,
+                        size=item.size,
+                        received_ns=item.received_ns,
+                        site=ids[0] if ids else None,
+                        gateway=ids[1] if ids else None,
+                    )
+                )
+            try:
+                await writer.write(lines)
+            except StoreRejected as exc:
+                # Our own self-metric refused (e.g. "bytes" already stored with another type):
+                # the records still go to the JSON-lines store below, so nothing is lost.
+                self.stats.reject_points_refused += len(lines)
+                log.error("InfluxDB refused the ingest_rejected points: %s", exc)
+            records = [
+                RejectRecord(
+                    received_at=_EPOCH + timedelta(microseconds=item.received_ns // 1000),
+                    topic=item.delivery.topic,
+                    reason=reason,
+                    detail=detail,
+                    payload=item.delivery.payload,
+                    size=item.size,
+                )
+                for item, reason, detail in rejects
+            ]
+            await asyncio.to_thread(self.rejects.append, records)
+        return [item for item, _ in refused]
+
+    async def _write_bisecting(self, writer: Writer, items: list[_Item]) -> list[tuple[_Item, str]]:
+        """Write the items' lines; if refused, find the refused messages by halving."""
+        lines = [line for item in items for line in item.lines]
+        try:
+            for start in range(0, len(lines), self._max_lines):
+                await writer.write(lines[start : start + self._max_lines])
+        except StoreRejected as exc:
+            if len(items) == 1:
+                log.warning("InfluxDB refused message %s: %s", items[0].delivery.topic, exc)
+                return [(items[0], str(exc))]
+            middle = len(items) // 2
+            return await self._write_bisecting(writer, items[:middle]) + await self._write_bisecting(
+                writer, items[middle:]
+            )
+        return []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def _report_loop(self) -> None:
+        while not self._disconnect.is_set():
+            await _wait_any(self._disconnect, limit_s=self._stats_interval_s)
+            log.info("ingest: %s", self.stats.summary())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Ingest until ``stop`` is set, then store and acknowledge what was taken, and disconnect."""
+        if self._writer is None:
+            self._writer = make_writer(self.config.influx)
+        log.info("ingesting %s into %s", self.consumer.describe(), self.config.influx.describe())
+        try:
+            async with asyncio.TaskGroup() as group:
+                others = {
+                    group.create_task(self.consumer.run(self._deliver, self._disconnect), name="ingest-mqtt"),
+                    group.create_task(self._report_loop(), name="ingest-stats"),
+                    group.create_task(self.status.run(lambda: self._writer, self._disconnect), name="ingest-status"),
+                    group.create_task(self.selfmetrics.run(lambda: self._writer, self.stats, self._disconnect),
+                                      name="ingest-selfmetrics"),
+                }
+                writer_task = group.create_task(self._writer_loop(), name="ingest-writer")
+                await stop.wait()
+                self._closing.set()
+                done, _ = await asyncio.wait({writer_task}, timeout=self._drain_timeout_s)
+                if not done:
+                    self._abandon.set()
+                    await writer_task
+                self._disconnect.set()
+                # Everything taken is stored and acknowledged by now; what is still unacknowledged
+                # comes again from the broker. A part that does not finish in time (a broker that
+                # never answers the DISCONNECT, say) is cancelled rather than holding the exit.
+                _, stuck = await asyncio.wait(others, timeout=SHUTDOWN_GRACE_S)
+                for task in stuck:
+                    log.warning("%s did not stop within %g s after the last write; cancelled", task.get_name(),
+                                SHUTDOWN_GRACE_S)
+                    task.cancel()
+        finally:
+            self._disconnect.set()
+            log.info("ingest stopped: %s", self.stats.summary())
+            if self._owns_writer and self._writer is not None:
+                await self._writer.close()
+                self._writer = None
+
+
+async def _wait_any(*events: asyncio.Event, limit_s: float | None = None) -> None:
+    """Return when any of ``events`` is set, or after ``limit_s`` seconds."""
+    if any(event.is_set() for event in events):
+        return
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,211 @@
+"""``greenwire carbon``: a building's report, statement and its check; the other commands' modules.
+
+This module holds ``report``, ``statement`` and ``verify`` and mounts the rest in their
+order: ``backfill``, ``run``, ``ranking`` and ``account`` (``greenwire.commands.carbon_ops``).
+``greenwire import grid|readings`` live in ``greenwire.commands.carbon_import``. The work is in
+``greenwire.cloud.carbon``; these functions parse options and print.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+import typer
+
+from greenwire.commands.carbon_common import (
+    ConfigOption,
+    SiteOption,
+    SitesOption,
+    fail,
+    influx,
+    one_building,
+    parse_time,
+)
+from greenwire.commands.carbon_import import import_app
+from greenwire.commands.carbon_ops import account, backfill, ranking, run
+
+__all__ = ["carbon_app", "import_app"]
+
+carbon_app = typer.Typer(help="Carbon accounts of buildings, from their meters and their grid.", no_args_is_help=True)
+
+
+def report(
+    building: Annotated[str, typer.Option(help="Building id.")],
+    start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601; UTC when no offset.")],
+    end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
+    sites: SitesOption = None,
+    site: SiteOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")] = False,
+    output_format: Annotated[
+        Literal["table", "json", "csv"], typer.Option("--format", help="table (for people), json or csv.")
+    ] = "table",
+    config: ConfigOption = None,
+) -> None:
+    """A building's energy by role and its emissions (Scope 1, Scope 2 location- and market-based, Scope 2 of district heat) over a period.
+
+    Energy comes from the meters' counters (deltas, never integrated power); each minute's
+    grid energy is multiplied by its zone's intensity for that minute (an imported series or
+    the live feed, else the static factor of the zone), and every factor used is listed.
+
+    Example: greenwire carbon report --building b2 --from 2026-11-01 --to 2026-12-01 --format json
+    """
+    from greenwire.cloud.carbon.fetch import account_from_influx, coverage
+    from greenwire.shared.errors import StoreError
+
+    site, target = one_building(sites, site, building)
+    t0, t1 = parse_time(start), parse_time(end)
+    if t1 <= t0:
+        raise fail("--to must be after --from", 2)
+    try:
+        client = influx(config)
+        result = account_from_influx(client, target, t0, t1)
+        empty = coverage(client, target, t0, t1).warning(building, t0, t1)
+    except (StoreError, LookupError) as exc:
+        raise fail(exc, 1) from None
+    if empty is not None:
+        typer.echo(f"warning: {empty}", err=True)
+    if json_output or output_format == "json":
+        import orjson
+
+        typer.echo(orjson.dumps(result.as_dict()).decode())
+        return
+    if output_format == "csv":
+        import csv
+        import sys
+
+        row = result.as_dict()
+        row["factors"] = row["factor_sources"] = "; ".join(row["factors"])
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow(row)
+        return
+    intensity = result.intensity_g_per_kwh
+    typer.echo(f"{site}/{building}, {t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC")
+    typer.echo(f"  grid import          {result.grid_import_kwh:14,.1f} kWh"
+               f"  ({result.estimated_kwh:,.1f} kWh estimated, {result.rejected_kwh:,.1f} kWh rejected)")
+    typer.echo(f"  Scope 2 (location)   {result.scope2_location_kgco2e:14,.1f} kgCO2e"
+               f"  ({'-' if intensity is None else f'{intensity:.1f}'} gCO2e/kWh)")
+    if result.scope2_market_kgco2e is not None:
+        typer.echo(f"  Scope 2 (market)     {result.scope2_market_kgco2e:14,.1f} kgCO2e"
+                   f"  ({result.instrument_kwh:,.1f} kWh covered by instruments)")
+    if result.pv_generation_kwh:
+        typer.echo(f"  PV generation        {result.pv_generation_kwh:14,.1f} kWh"
+                   f"  (self-consumed {result.pv_self_consumption_kwh or 0:,.1f} kWh, zero emissions)")
+    if result.grid_export_kwh:
+        typer.echo(f"  grid export          {result.grid_export_kwh:14,.1f} kWh  (reported, not netted)")
+    if result.scope2_heat_kgco2e is not None:
+        typer.echo(f"  district heat        {result.heat_kwh:14,.1f} kWh")
+        typer.echo(f"  Scope 2 (heat)       {result.scope2_heat_kgco2e:14,.1f} kgCO2e  ({result.heat_factor_source})")
+    elif result.heat_kwh:
+        typer.echo(f"  district heat        {result.heat_kwh:14,.1f} kWh  (energy only: no heat-network factor)")
+    if result.gas_kwh:
+        typer.echo(f"  gas                  {result.gas_kwh:14,.1f} kWh")
+        typer.echo(f"  Scope 1 (gas)        {result.scope1_kgco2e:14,.1f} kgCO2e")
+    if result.scope3_td_kgco2e is not None:
+        typer.echo(f"  Scope 3 (T&D losses) {result.scope3_td_kgco2e:14,.1f} kgCO2e  (not in the totals)")
+    if result.scope2_heat_kgco2e is not None:
+        typer.echo(f"  total                {result.total_kgco2e:14,.1f} kgCO2e  (Scope 1 + Scope 2 location-based "
+                   "+ Scope 2 heat)")
+    typer.echo(f"  per floor area       {result.kgco2e_per_m2_year:14,.2f} kgCO2e/m2/year (annualised)")
+    if result.budget_kgco2e is not None and result.budget_used_pct is not None:
+        state = "within budget" if result.budget_used_pct <= 100 else "OVER BUDGET"
+        typer.echo(f"  budget for the period {result.budget_kgco2e:13,.1f} kgCO2e  ({result.budget_used_pct:.0f} % used: {state})")
+    for source in sorted(result.factors):
+        typer.echo(f"  factor: {source}")
+    from greenwire.cloud.carbon.statement import factor_set_lines
+
+    for line in factor_set_lines(result):
+        typer.echo(f"  {line.item}: {line.value}")
+    typer.echo(f"  factor table version {result.factor_table_version}")
+
+
+def statement(
+    building: Annotated[str, typer.Option(help="Building id.")],
+    sites: SitesOption = None,
+    site: SiteOption = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start (inclusive), ISO 8601.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601.")] = None,
+    period: Annotated[str | None, typer.Option(help="A calendar month YYYY-MM in the building's timezone, instead of --from/--to.")] = None,
+    output_format: Annotated[
+        Literal["md", "html", "csv", "pdf"],
+        typer.Option("--format", help="md or html (for people), csv (every figure, full precision), pdf (Chromium)."),
+    ] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: print).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """An auditable carbon statement of a building for a month or period (md, html, csv or pdf).
+
+    Method, boundary, energy by role, Scope 1 and 2 (location- and market-based), every factor
+    with its source, data-quality shares, the budget, and a SHA-256 content hash so that a copy
+    can be checked against the original (greenwire carbon verify FILE).
+
+    Example: greenwire carbon statement --building b2 --period 2026-10 --format html -o b2-2026-10.html
+    """
+    from greenwire import __version__
+    from greenwire.cloud.carbon.fetch import account_from_influx, coverage
+    from greenwire.shared.errors import StoreError
+
+    site, target = one_building(sites, site, building)
+    if period is not None:
+        try:
+            local = datetime.strptime(period, "%Y-%m").replace(tzinfo=ZoneInfo(target.timezone))
+        except ValueError:
+            raise typer.BadParameter(f"expected YYYY-MM, got {period!r}", param_hint="--period") from None
+        next_month = (local.replace(day=28) + timedelta(days=4)).replace(day=1)
+        t0, t1 = local.astimezone(UTC), next_month.astimezone(UTC)
+    elif start is not None and end is not None:
+        t0, t1 = parse_time(start), parse_time(end)
+    else:
+        raise fail("give --period YYYY-MM, or --from and --to", 2)
+    try:
+        client = influx(config)
+        a = account_from_influx(client, target, t0, t1)
+        empty = coverage(client, target, t0, t1).warning(building, t0, t1)
+    except (StoreError, LookupError) as exc:
+        raise fail(exc, 1) from None
+    if empty is not None:
+        typer.echo(f"warning: {empty}", err=True)
+    from greenwire.cloud.carbon.statement import Header, render
+
+    header = Header(site, building, t0, t1, datetime.now(UTC), __version__)
+    fmt = "html" if output_format == "pdf" else output_format
+    text, digest = render(fmt, header, target, a)
+    if output_format == "pdf":
+        if output is None:
+            raise fail("--format pdf needs --output FILE.pdf", 2)
+        from greenwire.cloud.carbon.pdf import PdfError, html_to_pdf
+
+        try:
+            html_to_pdf(text, output)
+        except PdfError as exc:
+            raise fail(exc, 1) from None
+        typer.echo(f"wrote {output} (content hash {digest})")
+    elif output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output} (content hash {digest})")
+
+
+def verify(
+    statement_file: Annotated[Path, typer.Argument(help="A statement written by 'carbon statement' (md or csv).")],
+) -> None:
+    """Check that a carbon statement is unchanged: recompute its SHA-256 content hash."""
+    from greenwire.cloud.carbon.statement import content_hash
+    from greenwire.cloud.carbon.statement import verify as matches
+
+    try:
+        text = statement_file.read_text(encoding="utf-8")
+        ok = matches(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise fail(f"{statement_file}: {exc}", 2) from None
+    if not ok:
+        raise fail(f"{statement_file} was changed: its content no longer matches its hash", 1)
+    typer.echo(f"{statement_file}: unchanged (SHA-256 {content_hash(text)})")
+
+
+for _command in (report, backfill, run, statement, verify, ranking, account):
+    carbon_app.command()(_command)
