@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from greenwire.edge import watchdog
 from greenwire.edge.config import EdgeConfig
+from greenwire.edge.fhir_search import wearable_source
 from greenwire.edge.modbus import DeviceState, ModbusBus
 from greenwire.edge.procstats import ProcessMeter
 from greenwire.edge.wearable import SourceStats, WearableSource, WearableState
@@ -117,7 +118,7 @@ class EdgeAgent:
             self._wearable_state = WearableState(config.wearable_state_path)
             pseudonymise = w.pseudonymiser()
             self.wearables = [
-                WearableSource(source, w, self._vitals_buffer, self._wearable_state, pseudonymise=pseudonymise)
+                wearable_source(source, w, self._vitals_buffer, self._wearable_state, pseudonymise=pseudonymise)
                 for source in w.sources
             ]
             self.vitals_publisher = Publisher(
@@ -177,6 +178,8 @@ class EdgeAgent:
                     "forwarded": w.forwarded_observations,
                     "rejected": dict(sorted(w.rejected.items())),
                     "last_poll": format_ts(w.last_poll) if w.last_poll else None,
+                    "throttled": w.throttled,
+                    "search_restarts": w.search_restarts,
                 }
                 for w in snap.wearables
             ],

@@ -139,6 +139,8 @@ def carried_files(cfg: EdgeConfig, base: Path) -> list[Carried]:
         for i, source in enumerate(cfg.wearables.sources):
             if source.token_file is not None:
                 found.append(Carried(f"wearables.sources[{i}].token_file", at(source.token_file), "secret"))
+            if source.smart is not None:  # the SMART client's private key signs its token requests
+                found.append(Carried(f"wearables.sources[{i}].smart.key_file", at(source.smart.key_file), "secret"))
     for b, bus in enumerate(cfg.buses):
         for d, device in enumerate(bus.devices):
             profile = Path(device.profile)

@@ -294,17 +294,84 @@ BusConfig = Annotated[
 KEY_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,15}$"
 
 
+WearableProtocol = Literal["fhir-search", "greenwire-cursor"]
+"""``fhir-search``: standard FHIR R4 search (``greenwire.edge.fhir_search``), the default; ``greenwire-cursor``:
+the project's own hub and simulator (``GET {url}/Observation?_cursor=C``, ``greenwire.edge.wearable``)."""
+
+SEARCH_CONTROL_PARAMS: Final = frozenset({"_lastUpdated", "_sort", "_count", "_getpages", "_getpagesoffset",
+                                          "_format", "_summary", "_elements", "_total"})
+"""Search parameters the source sets itself; ``search`` may not name them."""
+
+
+class SmartBackendAuthConfig(BaseModel):
+    """SMART Backend Services: a token from the server's token endpoint, for a signed JWT assertion.
+
+    The gateway is registered at the FHIR server as a confidential client with a public key
+    (JWKS); ``key_file`` is its private key (PEM: RSA of 2048 bits or more for RS384, EC P-384
+    for ES384). See ``greenwire.edge.smart_auth``.
+    """
+
+    model_config = _FROZEN
+
+    client_id: str = Field(min_length=1, max_length=255, description="The client id the server registered.")
+    key_file: Path = Field(description="The private key, PEM, mode 0600 (or 0640 with the service's group).")
+    kid: str = Field(min_length=1, max_length=255, description="The key's id in the registered JWKS.")
+    alg: Literal["RS384", "ES384"] = Field(default="RS384", description="RS384 (RSA) or ES384 (EC P-384).")
+    scope: str = Field(default="system/Observation.read", min_length=1, max_length=1000,
+                       pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$")
+    token_url: str | None = Field(default=None, description="The token endpoint; defaults to the one "
+                                  "in {url}/.well-known/smart-configuration.")
+
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, value: str | None) -> str | None:
+        return None if value is None else checked_url(value, ("http", "https"), "https://host/token")
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_file(cls, value: Path, info: ValidationInfo) -> Path:
+        path = _local_file(value, info, "SMART private key file")
+        assert path is not None
+        if path.stat().st_mode & 0o007:
+            raise ValueError(f"SMART private key file {path} can be read by every user: chmod 600 {path}")
+        return path
+
+    @model_validator(mode="after")
+    def _key_fits_alg(self) -> Self:
+        from greenwire.edge.smart_auth import key_problem
+
+        problem = key_problem(self.key_file, self.alg)
+        if problem:
+            raise LocatedValueError(problem, loc=("key_file",))
+        return self
+
+
 class WearableSourceConfig(BaseModel):
-    """A wearable hub on the site's network that serves FHIR R4 Observations with a cursor."""
+    """A FHIR R4 server with the site's wearable Observations: a hub, a health platform, a cloud FHIR service.
+
+    By default it is searched as the FHIR specification says (``protocol: fhir-search``):
+    incrementally on ``meta.lastUpdated``, following the server's paging links.
+    """
 
     model_config = _FROZEN
 
     id: Id = Field(description="The hub's id: the 'device' of its observations on the wire.")
-    url: str = Field(description="The hub's FHIR base, e.g. http://192.0.2.20/fhir.")
+    url: str = Field(description="The server's FHIR base, e.g. http://192.0.2.20/fhir.")
+    protocol: WearableProtocol = Field(default="fhir-search", description="fhir-search (standard FHIR R4 "
+                                       "search) or greenwire-cursor (the project's own hub and simulator).")
     poll_interval_s: float = Field(default=5.0, ge=0.2, le=3600)
     page_size: int = Field(default=500, ge=1, le=1000, description="Observations asked for per request.")
     timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per request.")
     token_file: Path | None = Field(default=None, description="A bearer token for the hub, if it wants one.")
+    smart: SmartBackendAuthConfig | None = Field(default=None, description="SMART Backend Services "
+                                                 "authentication (fhir-search only), instead of token_file.")
+    overlap_s: float = Field(default=5.0, ge=0, le=3600, description="fhir-search: each search starts this "
+                             "long before the newest meta.lastUpdated seen (clock skew, same-instant updates, "
+                             "late commits); what is read again is recognised by id and version.")
+    search: dict[str, str] = Field(default_factory=dict, description="fhir-search: more search parameters, "
+                                   "e.g. {category: vital-signs}.")
+    max_retry_after_s: float = Field(default=300.0, gt=0, le=3600, description="fhir-search: the longest "
+                                     "Retry-After of a 429 or 503 that is waited for.")
 
     @field_validator("url")
     @classmethod
@@ -315,6 +382,28 @@ class WearableSourceConfig(BaseModel):
     @classmethod
     def _token_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _local_file(value, info, "token file")
+
+    @field_validator("search")
+    @classmethod
+    def _search(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-.:]{0,63}", name):
+                raise ValueError(f"search parameter name {name!r} is not a FHIR search parameter name")
+            if name.split(":")[0] in SEARCH_CONTROL_PARAMS:
+                raise ValueError(f"search parameter {name} is set by the source itself")
+        return value
+
+    @model_validator(mode="after")
+    def _protocol_options(self) -> Self:
+        if self.token_file is not None and self.smart is not None:
+            raise ValueError("token_file and smart are two ways to authenticate: give one")
+        if self.protocol == "greenwire-cursor":
+            for name in ("smart", "overlap_s", "search", "max_retry_after_s"):
+                if name in self.model_fields_set:
+                    raise LocatedValueError(f"{name} applies to protocol fhir-search only", loc=(name,))
+        return self
 
 
 def _local_file(value: Path | None, info: ValidationInfo, what: str) -> Path | None:

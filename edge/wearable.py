@@ -144,6 +144,14 @@ class SourceStats:
     last_page: int = 0
     max_page: int = 0
     last_error: str | None = None
+    throttled: int = 0
+    """429 and 503 answers waited out (``fhir-search``)."""
+    search_restarts: int = 0
+    """Searches started again because a paging link had expired (``fhir-search``)."""
+    token_refreshes: int = 0
+    """401 answers that made the source ask for a new SMART token (``fhir-search``)."""
+    server_total: int | None = None
+    """``Bundle.total`` of the last search, when the server gives it."""
 
 
 @dataclass(frozen=True, slots=True)

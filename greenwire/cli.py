@@ -100,13 +100,15 @@ def demo(
 @app.command()
 def schema(
     which: Annotated[
-        str, typer.Argument(help="readings, vitals or alert.")
+        str, typer.Argument(help="readings, vitals, alert, status or status-v1.")
     ] = "readings",
     write: Annotated[
         bool, typer.Option("--write", help="Write every shared/schemas/*.json instead of printing.")
     ] = False,
 ) -> None:
-    """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1."""
+    """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1,
+    status.v2 (status-v1: the gateway status without wearable sources)."""
+    from greenwire.shared.status import status_json_schema
     from greenwire.shared.vitals import alert_json_schema, vitals_json_schema
     from greenwire.shared.wire import batch_json_schema
 
@@ -114,6 +116,8 @@ def schema(
         "readings": ("greenwire.readings.v1", batch_json_schema),
         "vitals": ("greenwire.vitals.v1", vitals_json_schema),
         "alert": ("greenwire.alert.v1", alert_json_schema),
+        "status": ("greenwire.status.v2", lambda: status_json_schema(2)),
+        "status-v1": ("greenwire.status.v1", lambda: status_json_schema(1)),
     }
     if which not in schemas:
         raise typer.BadParameter(f"expected one of {', '.join(schemas)}, got {which!r}")

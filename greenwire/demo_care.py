@@ -108,7 +108,8 @@ class CareSite:
         self._servers.append(modbus)
         edge = EdgeConfig(
             gateway=GATEWAY, site=SITE, mqtt=MqttConfig(url=self.env.mqtt_url),
-            buffer=BufferConfig(path=self.state / f"{GATEWAY}.sqlite"), publish=PublishConfig(interval_s=1.0),
+            buffer=BufferConfig(path=self.state / f"{GATEWAY}.sqlite"),
+            publish=PublishConfig(interval_s=1.0, status_interval_s=5.0),  # the Fleet dashboard, live
             buses=(TcpBusConfig(name="care-plant", host="127.0.0.1", port=modbus.port, timeout_s=0.5, devices=(
                 DeviceConfig(id="care-main", unit=1, profile="eastron-sdm630", poll_interval_s=2.0,
                              max_power_kw=2000 * self.speed),
@@ -119,7 +120,8 @@ class CareSite:
                 key_file=key, key_id="demo", consent=tuple(f"Patient/{p.id}" for p in people[:-1]),
                 buffer_path=self.state / f"{GATEWAY}-vitals.sqlite",
                 state_path=self.state / f"{GATEWAY}-wearables.sqlite",
-                sources=(WearableSourceConfig(id="ward-hub", url=f"{hub_server.url}/fhir", poll_interval_s=2.0),),
+                sources=(WearableSourceConfig(id="ward-hub", url=f"{hub_server.url}/fhir",
+                                          protocol="greenwire-cursor", poll_interval_s=2.0),),
             ),
         )
         rules = [r.model_copy(update={"hold_s": 20.0}) if r.scope == "environment" else r for r in DEFAULT_RULES]

@@ -14,17 +14,32 @@ Published retained at QoS 1 on ``greenwire/v1/{site}/{gateway}/status``::
 publishes when the connection dies. The will is built at connect, so its ``ts`` is the time the
 connection was made, not the time it was lost: the ingestor stores it at the time it arrives.
 An empty retained message clears the topic (a decommissioned gateway); it is not a status.
+
+``greenwire.status.v2`` is v1 plus what a gateway with wearable sources reports (counts only,
+never an identifier or a value)::
+
+     "wearables": [{"source": "ward-hub", "online": true, "polls": 40, "errors": 0,
+                    "received": 1200, "forwarded": 1100, "rejected": {"no_consent": 90, "duplicate": 10},
+                    "last_poll": "2026-11-22T09:59:58.000Z", "throttled": 0, "search_restarts": 0}],
+     "vitals_buffer": {"observations": 0, "published": 1100}
+
+A gateway sends v2 only when it has wearable sources, so gateways without them stay readable by
+ingestors that know v1 only; the ingestor accepts both (:func:`parse_status`).
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from greenwire.shared.wire import FiniteFloat, Id, UtcDatetime
 
 STATUS_SCHEMA: Final = "greenwire.status.v1"
+STATUS_SCHEMA_V2: Final = "greenwire.status.v2"
+STATUS_SCHEMAS: Final = (STATUS_SCHEMA, STATUS_SCHEMA_V2)
+MAX_SOURCES: Final = 100
+MAX_REASONS: Final = 64
 MAX_DEVICES: Final = 1000
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -80,3 +95,57 @@ class StatusMessage(BaseModel):
     devices: tuple[DeviceHealth, ...] = Field(default=(), max_length=MAX_DEVICES)
     buffer: BufferHealth | None = None
     process: ProcessHealth | None = None
+
+
+class WearableSourceHealth(BaseModel):
+    """One wearable source as the gateway sees it (counters since the agent started)."""
+
+    model_config = _STRICT
+
+    source: Id
+    online: bool | None = Field(description="None until the first poll has answered or failed.")
+    polls: int = Field(ge=0)
+    errors: int = Field(ge=0)
+    received: int = Field(ge=0, description="Observations the source served (read).")
+    forwarded: int = Field(ge=0, description="Vitals observations put into the vitals buffer.")
+    rejected: dict[Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,47}$")], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, max_length=MAX_REASONS, description="Observations not forwarded, by reason code.")
+    last_poll: UtcDatetime | None = None
+    throttled: int | None = Field(default=None, ge=0)
+    search_restarts: int | None = Field(default=None, ge=0)
+
+
+class VitalsBufferHealth(BaseModel):
+    """The gateway's vitals buffer and its publisher."""
+
+    model_config = _STRICT
+
+    observations: int = Field(ge=0)
+    published: int = Field(ge=0)
+
+
+class StatusMessageV2(StatusMessage):
+    """``greenwire.status.v2``: v1 and the wearable sources' counters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, title=STATUS_SCHEMA_V2)
+
+    schema_: Literal["greenwire.status.v2"] = Field(alias="schema")  # type: ignore[assignment]
+    wearables: tuple[WearableSourceHealth, ...] = Field(default=(), max_length=MAX_SOURCES)
+    vitals_buffer: VitalsBufferHealth | None = None
+
+
+AnyStatus = Annotated[StatusMessage | StatusMessageV2, Field(discriminator="schema_")]
+_ANY_STATUS: TypeAdapter[StatusMessage | StatusMessageV2] = TypeAdapter(AnyStatus)
+
+
+def parse_status(payload: bytes | str) -> StatusMessage | StatusMessageV2:
+    """A status message of either version (``pydantic.ValidationError`` if it is neither)."""
+    return _ANY_STATUS.validate_json(payload)
+
+
+def status_json_schema(version: int = 2) -> dict[str, object]:
+    """JSON Schema of ``greenwire.status.v1`` or ``v2`` (what ``shared/schemas`` holds)."""
+    model = StatusMessageV2 if version == 2 else StatusMessage
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    schema["$id"] = f"https://greenwire.dev/schemas/greenwire.status.v{version}.json"
+    return schema

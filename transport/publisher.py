@@ -72,9 +72,14 @@ def encode_batch(
 
 
 def status_payload(gateway: str, state: str, **extra: object) -> bytes:
-    """A status message (retained): ``online`` at birth, ``offline`` as will or on shutdown."""
+    """A status message (retained): ``online`` at birth, ``offline`` as will or on shutdown.
+
+    ``greenwire.status.v2`` when it carries wearable sources' counters, else v1 (which ingestors
+    that know only v1 still accept).
+    """
+    schema = "greenwire.status.v2" if "wearables" in extra or "vitals_buffer" in extra else "greenwire.status.v1"
     return orjson.dumps(
-        {"schema": "greenwire.status.v1", "gateway": gateway, "state": state,
+        {"schema": schema, "gateway": gateway, "state": state,
          "ts": format_ts(datetime.now(UTC)), **extra}
     )
 

@@ -242,6 +242,20 @@ def fleet() -> Dashboard:
                 'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY time($__interval), "gateway", "device" '
                 'fill(null)', alias="$tag_gateway/$tag_device"),),
                 description="Time of the last read of each meter.", width=12, interval="1m", min=0),
+            Row("Wearable sources"),
+            Panel("timeseries", "Wearable observations per source", "suffix: observations", (Query(
+                'SELECT last("received") AS "read", last("forwarded") AS "forwarded", last("rejected") AS "rejected" '
+                'FROM "gateway_wearable" WHERE "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ AND $timeFilter '
+                'GROUP BY time($__interval), "gateway", "source" fill(none)', alias="$tag_source $col"),),
+                description="Per wearable source (FHIR server or hub) of each gateway: observations it served, "
+                "vitals forwarded to the cloud, observations kept at the gateway. Counters since the agent "
+                "started; counts only, never a participant.", width=12, interval="1m", min=0),
+            Panel("table", "Wearable rejects by reason", "none", (Query(
+                'SELECT last(/^rejected_/) FROM "gateway_wearable" WHERE "site" =~ /^$site$/ '
+                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY "gateway", "source"'),),
+                description="Why observations stayed at the gateway, per source (no_consent, duplicate, "
+                "unsupported_code...): the reason codes of docs/health-pilot.md, as last reported.",
+                width=12),
             Row("Ingestor"),
             Panel("timeseries", "Ingest lag", "s", (Query(
                 'SELECT max("lag_max_s") AS "oldest reading", min("lag_newest_s") AS "newest reading" FROM "ingest_lag" '

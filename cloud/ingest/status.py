@@ -17,6 +17,16 @@ A retained ``greenwire.status.v1`` message (see :mod:`greenwire.shared.status`) 
 - ``gateway_device`` carries a ``building`` tag when the site model knows the device.
 - An empty buffer has no oldest reading: ``oldest_reading_age_s`` is then 0.
 - A device not polled yet (``online`` null) has no ``online`` field in its point.
+- ``greenwire.status.v2`` (a gateway with wearable sources) adds, in ``gateway_status``, the
+  totals over its sources (``wearables_received``, ``wearables_forwarded``, ``wearables_rejected``,
+  ``vitals_buffer_observations``, ``vitals_published``) and one point per source::
+
+    gateway_wearable,gateway=care-gw,site=care-home,source=ward-hub online=1i,polls=40i,errors=0i,
+        received=1200i,forwarded=1100i,rejected=100i,rejected_duplicate=10i,rejected_no_consent=90i
+        1795860000000000000
+
+  (counters since the agent started; ``rejected_{reason}`` per reason code; ``throttled`` and
+  ``search_restarts`` when the source reports them). v1 messages are stored as before.
 
 A message that is not a valid status is an explicit :class:`greenwire.cloud.ingest.validate.Rejected` with the
 same reason codes as readings (``malformed_json``, ``unknown_schema``, ``unexpected_field``,
@@ -34,11 +44,12 @@ from pydantic import ValidationError
 from greenwire.cloud.ingest.points import BuildingLookup, timestamp_ns
 from greenwire.cloud.ingest.validate import Rejected, RejectReason
 from greenwire.shared.lineprotocol import SeriesPrefix
-from greenwire.shared.status import StatusMessage
+from greenwire.shared.status import StatusMessage, StatusMessageV2, parse_status
 from greenwire.shared.topics import TopicKind, site_gateway
 
 STATUS_MEASUREMENT: Final = "gateway_status"
 DEVICE_MEASUREMENT: Final = "gateway_device"
+WEARABLE_MEASUREMENT: Final = "gateway_wearable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +69,19 @@ def status_ids(topic: str) -> tuple[str, str] | None:
 
 def _classify(exc: ValidationError) -> Rejected:
     error = exc.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in error["loc"])
+    parts = list(error["loc"])
+    if parts and parts[0] in ("greenwire.status.v1", "greenwire.status.v2"):
+        parts = parts[1:]  # the union's tag: the schema the message named
+    loc = ".".join(str(p) for p in parts)
     kind = error["type"]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return Rejected(RejectReason.UNKNOWN_SCHEMA, "schema is not greenwire.status.v1 or greenwire.status.v2")
     if kind == "json_invalid":
         return Rejected(RejectReason.MALFORMED_JSON, f"invalid JSON: {error['msg']}")
-    if loc == "" and kind in ("model_type", "model_attributes_type"):
+    if loc == "" and kind in ("model_type", "model_attributes_type", "dict_type"):
         return Rejected(RejectReason.UNKNOWN_SCHEMA, "not a JSON object")
     if loc == "schema":
-        return Rejected(RejectReason.UNKNOWN_SCHEMA, "schema is not greenwire.status.v1")
+        return Rejected(RejectReason.UNKNOWN_SCHEMA, "schema is not greenwire.status.v1 or greenwire.status.v2")
     if kind == "extra_forbidden":
         return Rejected(RejectReason.UNEXPECTED_FIELD, f"{loc}: unexpected field")
     if kind == "string_pattern_mismatch" and loc.endswith(("gateway", "device")):
@@ -87,7 +103,7 @@ def status_points(
         return Rejected(RejectReason.INVALID_TOPIC, f"not a status topic: {topic!r}")
     site, gateway = ids
     try:
-        message = StatusMessage.model_validate_json(payload)
+        message = parse_status(payload)
     except ValidationError as exc:
         return _classify(exc)
     if message.gateway != gateway:
@@ -113,6 +129,8 @@ def status_points(
             value = getattr(message.process, name)
             if value is not None:
                 fields[name] = float(value)
+    if isinstance(message, StatusMessageV2):
+        fields.update(_wearable_totals(message))
     lines = [SeriesPrefix(STATUS_MEASUREMENT, {"site": site, "gateway": gateway}).line(fields, ns)]
     for device in message.devices:
         tags = {"site": site, "gateway": gateway, "device": device.device, "bus": device.bus}
@@ -125,4 +143,38 @@ def status_points(
         if device.poll_latency_ms is not None:
             device_fields["poll_latency_ms"] = float(device.poll_latency_ms)
         lines.append(SeriesPrefix(DEVICE_MEASUREMENT, tags).line(device_fields, ns))
+    if isinstance(message, StatusMessageV2):
+        lines += _wearable_lines(message, site, gateway, ns)
     return StatusAccepted(site, gateway, message, lines)
+
+
+def _wearable_totals(message: StatusMessageV2) -> dict[str, float | int | str | bool]:
+    fields: dict[str, float | int | str | bool] = {}
+    if message.wearables:
+        fields["wearables_received"] = sum(w.received for w in message.wearables)
+        fields["wearables_forwarded"] = sum(w.forwarded for w in message.wearables)
+        fields["wearables_rejected"] = sum(sum(w.rejected.values()) for w in message.wearables)
+    if message.vitals_buffer is not None:
+        fields["vitals_buffer_observations"] = message.vitals_buffer.observations
+        fields["vitals_published"] = message.vitals_buffer.published
+    return fields
+
+
+def _wearable_lines(message: StatusMessageV2, site: str, gateway: str, ns: int) -> list[str]:
+    """One ``gateway_wearable`` point per wearable source: counts only."""
+    lines = []
+    for source in message.wearables:
+        fields: dict[str, float | int | str | bool] = {}
+        if source.online is not None:
+            fields["online"] = int(source.online)
+        fields.update(polls=source.polls, errors=source.errors, received=source.received,
+                      forwarded=source.forwarded, rejected=sum(source.rejected.values()))
+        for reason, count in sorted(source.rejected.items()):
+            fields[f"rejected_{reason}"] = count
+        for name in ("throttled", "search_restarts"):
+            value = getattr(source, name)
+            if value is not None:
+                fields[name] = value
+        tags = {"site": site, "gateway": gateway, "source": source.source}
+        lines.append(SeriesPrefix(WEARABLE_MEASUREMENT, tags).line(fields, ns))
+    return lines

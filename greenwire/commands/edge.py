@@ -100,7 +100,8 @@ def validate(
 
         for source in cfg.wearables.sources:
             rows.append({"bus": "wearables", "endpoint": source.url, "device": source.id, "unit": "-",
-                         "profile": "FHIR R4 vital signs", "quantities": len(VITAL_SIGNS), "requests": 1,
+                         "profile": "FHIR R4 vital signs" + (" (search)" if source.protocol == "fhir-search"
+                                                               else " (greenwire cursor)"), "quantities": len(VITAL_SIGNS), "requests": 1,
                          "poll_interval_s": source.poll_interval_s})
         # Counts only: consent entries are participant ids.
         notes.append(f"wearables: {len(cfg.wearables.consented())} consenting participants, pseudonym key "

@@ -84,7 +84,8 @@ WEARABLE_EXAMPLE = """Example: a care site's hub with 12 participants, six past 
 
   greenwire sim wearable --port 8090 --participants 12 --backlog-hours 6 --speed 120
 
-then give the edge config a wearable source with url http://127.0.0.1:8090/fhir.
+then give the edge config a wearable source with url http://127.0.0.1:8090/fhir and
+protocol: greenwire-cursor (the hub's own cursor; a source without it searches as FHIR does).
 """
 
 

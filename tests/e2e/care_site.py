@@ -63,18 +63,23 @@ def sensor_devices() -> tuple[DeviceConfig, ...]:
 
 
 def edge_config(*, broker_url: str, modbus_port: int, hub_url: str, state: Path, key: Path,
-                consented: tuple[str, ...], devices: tuple[DeviceConfig, ...] = ()) -> EdgeConfig:
-    """The care gateway: ``devices`` (default: the two sensors) on Modbus TCP, and the ward's hub."""
+                consented: tuple[str, ...], devices: tuple[DeviceConfig, ...] = (),
+                fhir_base: str | None = None) -> EdgeConfig:
+    """The care gateway: ``devices`` (default: the two sensors) on Modbus TCP, and the ward's hub
+    (our simulator at ``hub_url``; or, with ``fhir_base``, a standard FHIR server searched as such)."""
+    source = (WearableSourceConfig(id="ward-hub", url=fhir_base, poll_interval_s=0.5, overlap_s=1.0)
+              if fhir_base else
+              WearableSourceConfig(id="ward-hub", url=f"{hub_url}/fhir", protocol="greenwire-cursor",
+                                   poll_interval_s=0.5, page_size=500))
     return EdgeConfig(
         gateway=GATEWAY, site=SITE, mqtt=MqttConfig(url=broker_url),
-        buffer=BufferConfig(path=state / "buffer.sqlite"), publish=PublishConfig(interval_s=0.3),
+        buffer=BufferConfig(path=state / "buffer.sqlite"), publish=PublishConfig(interval_s=0.3, status_interval_s=1.0),
         buses=(TcpBusConfig(name="plant", host="127.0.0.1", port=modbus_port, timeout_s=0.3, retries=0,
                             devices=devices or sensor_devices()),),
         wearables=WearablesConfig(
             key_file=key, key_id="pilot2026", consent=consented,
             buffer_path=state / "vitals.sqlite", state_path=state / "wearables.sqlite",
-            sources=(WearableSourceConfig(id="ward-hub", url=f"{hub_url}/fhir", poll_interval_s=0.5,
-                                          page_size=500),),
+            sources=(source,),
         ),
     )
 

@@ -25,7 +25,8 @@ Then the care home's pilot (``tests.e2e.care_site``, as in ``test_health_pilot``
 hub (``greenwire.simulators.wearable``, 8 participants, one without consent, three hours of backlog),
 two SCD30 rooms (a heatwave lounge, a crowded dining room), the care gateway's edge agent
 with its ``wearables:`` section, and the health service writing the world's health database,
-its kgCO2e per participant-day from the carbon site model above.
+its kgCO2e per participant-day from the carbon site model above, while the ingestor stores the
+care gateway's status (``greenwire.status.v2``, its wearable source's counters) for the Fleet.
 """
 
 from __future__ import annotations
@@ -322,14 +323,16 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
     care = tmp / "care"
     care.mkdir()
     key = care_site.pilot_key(care / "pilot.key")
-    participants, alerts = asyncio.run(_run_care_home(broker, influxdb, db, health_db, sites_yaml, care, key))
+    participants, alerts = asyncio.run(_run_care_home(broker, influxdb, db, health_db, sites_yaml, care, key,
+                                                      ingest_yaml))
     return World(db, influxdb.url, ingest_yaml, sites_yaml, start, now, datetime.now(UTC), health_db=health_db,
                  participants=participants, health_alerts=alerts)
 
 
 async def _run_care_home(broker: Mosquitto, influxdb: InfluxDB1, energy_db: str, health_db: str, sites_yaml: Path,
-                         state: Path, key: Path) -> tuple[int, dict[str, int]]:
-    """The pilot at the care home until its backlog, alerts and carbon are in the health database."""
+                         state: Path, key: Path, ingest_yaml: Path) -> tuple[int, dict[str, int]]:
+    """The pilot at the care home until its backlog, alerts and carbon are in the health database, and
+    the care gateway's status (with its wearable source's counters) in the energy database's fleet data."""
     people = make_participants(8)
     consented = care_site.consent(people)
     hub = WearableHub(people, start=datetime.now(UTC) - timedelta(hours=3), speed=1e6)
@@ -337,18 +340,21 @@ async def _run_care_home(broker: Mosquitto, influxdb: InfluxDB1, energy_db: str,
                                      energy_db=energy_db, sites_yaml=sites_yaml, state=state / "health",
                                      tag=health_db[-10:])
     service = HealthService(health, stats_interval_s=5.0)
+    ingestor = Ingestor(load_config(ingest_yaml), building_of=building_lookup(load_sites(sites_yaml)))
     async with WearableServer(hub) as hub_server, MeterServer(meters=care_site.sensor_meters()) as modbus:
         edge = care_site.edge_config(broker_url=broker.url, modbus_port=modbus.port, hub_url=hub_server.url,
                                      state=state, key=key, consented=consented)
         agent = EdgeAgent(edge, broker_settings(edge))
         hub.advance()
         backlog = len(hub.log)
-        stops = [asyncio.Event(), asyncio.Event()]
-        tasks = [asyncio.create_task(service.run(stops[0]))]
+        stops = [asyncio.Event(), asyncio.Event(), asyncio.Event()]
+        tasks = [asyncio.create_task(service.run(stops[0])), asyncio.create_task(ingestor.run(stops[2]))]
         try:
-            await eventually(lambda: service.consumer.connected, 60, "the health service to subscribe")
+            await eventually(lambda: service.consumer.connected and ingestor.status.consumer.connected, 60,
+                             "the health service and the ingestor to subscribe")
             tasks.append(asyncio.create_task(agent.run(stops[1])))
             source = agent.wearables[0]
+            stored_before = ingestor.status.stored
 
             def settled() -> bool:
                 day = service.latest.get(care_site.SITE, {}).get("1d")
@@ -359,12 +365,16 @@ async def _run_care_home(broker: Mosquitto, influxdb: InfluxDB1, energy_db: str,
                         and day is not None and day.kgco2e is not None and day.kgco2e > 0)
 
             await eventually(settled, 120, "the care home's vitals, alerts and carbon in the health database")
+            stored = ingestor.status.stored
+            await eventually(lambda: ingestor.status.stored >= max(stored, stored_before) + 2, 30,
+                             "the care gateway's status with its wearable counts")
         finally:
             stops[1].set()
-            if len(tasks) > 1:
-                await tasks[1]
+            if len(tasks) > 2:
+                await tasks[2]
             await eventually(lambda: service.stats.observations_written >= source.stats.forwarded_observations, 60,
                              "the last vitals stored")
             stops[0].set()  # the service aggregates once more as it stops
-            await asyncio.gather(*tasks[:1])
+            stops[2].set()
+            await asyncio.gather(*tasks[:2])
     return len(consented), dict(service.stats.alerts)

@@ -228,61 +228,21 @@ def test_alert_rule_queries_return_data(world: World) -> None:
 
 
 def test_report_draws_the_panels_and_chromium_shows_them(world: World, tmp_path: Path) -> None:
-    """`greenwire report` from the same queries; headless Chromium's screenshot has ink in every chart box."""
-    import re
-    import shutil
-    import subprocess
-
-    from PIL import Image
+    """`greenwire report` from the same queries; headless Chromium shows every chart with data, at a
+    laptop's and a phone's width, without overflow (``tests.e2e.browser.look_at_charts``)."""
     from typer.testing import CliRunner
 
     from greenwire.cli import app
+    from tests.e2e.browser import look_at_charts
 
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["report", "--site", "cambridge", "--from", world.start.isoformat(),
                                       "--to", world.now.isoformat(), "--out", str(out),
                                       "--config", str(world.ingest_yaml)])
     assert result.exit_code == 0, result.output
-    page = (out / "index.html").read_text()
-    boxes = [(int(i), empty == "true", int(x), int(y), int(w), int(h)) for i, empty, x, y, w, h in re.findall(
-        r'data-chart="(\d+)" data-empty="(\w+)" style="left:(\d+)px;top:(\d+)px;width:(\d+)px;height:(\d+)px"', page)]
-    assert len(boxes) == 4 + 2 * 2, "four portfolio panels, two per building (b2, b25)"
-    assert not [b for b in boxes if b[1]], "every chart of the report has data"
-    assert len(list(out.glob("*.png"))) == len(boxes)
-
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "chromium is missing: run `make install` (scripts/install-system-deps.sh installs it)"
-    shot = tmp_path / "screenshot.png"
-    height = max(y + h for _, _, _, y, _, h in boxes) + 40
-    done = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'chromium-profile'}", "--hide-scrollbars", f"--window-size=1620,{height}",
-         f"--screenshot={shot}", (out / "index.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert shot.is_file(), done.stderr[-2000:]
-    image = Image.open(shot).convert("RGB")
-    assert image.size[0] >= 1600
-
-    def ink(x: int, y: int, w: int, h: int) -> tuple[int, int]:
-        """(pixels that are not the white background, of those: coloured ones, i.e. data, not text)."""
-        dark = coloured = 0
-        data = image.crop((x, y, x + w, y + h)).tobytes()
-        for i in range(0, len(data), 3):
-            r, g, b = data[i], data[i + 1], data[i + 2]
-            if min(r, g, b) < 235:
-                dark += 1
-                if max(r, g, b) - min(r, g, b) > 60:
-                    coloured += 1
-        return dark, coloured
-
-    for index, _, x, y, w, h in boxes:
-        dark, coloured = ink(x, y, w, h)
-        assert dark > 0.01 * w * h, f"chart {index}: the box is blank in the browser"
-        assert coloured > 200, f"chart {index}: no coloured lines or bars drawn ({coloured} px)"
-    # A control: the strip between the header and the first chart row is background.
-    assert ink(0, boxes[0][3] - 25, 1600, 15)[0] < 50
+    charts = look_at_charts(out / "index.html", tmp_path, "dashboard-world")[0]["charts"]
+    assert len(charts) == 4 + 2 * 2, "four portfolio panels, two per building (b2, b25)"
+    assert not [c for c in charts if c["empty"]], "every chart of the report has data"
 
 
 def test_health_queries_parse_and_name_existing_retention_policies(world: World) -> None:

@@ -61,6 +61,28 @@ def test_demo_then_carbon_report(tmp_path: Path) -> None:
             assert resolutions == {"1m", "1h", "1d", "1mo"}, (building, resolutions)
             live = influx.query(f'SELECT * FROM "carbon_live" {where}')
             assert live and live[-1]["intensity_g_per_kwh"] > 0
+
+        # Every gateway's status is stored, the care gateway's (greenwire.status.v2) included, with its
+        # wearable source's counters, and the Fleet dashboard's queries return them.
+        from greenwire.cloud.grafana.dashboards import all_dashboards
+        from greenwire.cloud.grafana.evaluate import influx_query, run_panel, selections
+        from greenwire.cloud.grafana.model import DATASOURCE_UID
+        from greenwire.demo_care import GATEWAY as CARE_GATEWAY
+
+        gateways = {r["gateway"] for r in influx.query('SELECT last("online") FROM "gateway_status" GROUP BY "gateway"')}
+        assert CARE_GATEWAY in gateways, gateways
+        care = influx.query(f'SELECT last("received") AS r, last("forwarded") AS f FROM "gateway_wearable" '
+                            f"WHERE \"gateway\" = '{CARE_GATEWAY}' GROUP BY \"source\"")
+        assert care and care[0]["r"] > 0 and care[0]["f"] > 0, care
+        assert not influx.query('SELECT * FROM "ingest_rejected" WHERE "reason" = \'unexpected_field\'')
+        fleet = all_dashboards()["fleet"]
+        sources = {DATASOURCE_UID: influx_query(env["GREENWIRE_INFLUX_URL"], env["GREENWIRE_INFLUX_DB"])}
+        now = datetime.now(UTC)
+        chosen = [c for c in selections(fleet, sources, now) if CARE_GATEWAY in c["gateway"].values]
+        assert chosen, "the care gateway is a choice of the Fleet dashboard"
+        for title in ("Gateways online", "Wearable observations per source", "Wearable rejects by reason"):
+            panel = next(p for p in fleet.panel_list() if p.title == title)
+            assert any(run_panel(fleet, panel, c, sources, now).has_values for c in chosen), title
     finally:
         down = _run(home, "stack", "down")
         assert down.returncode == 0, down.stderr

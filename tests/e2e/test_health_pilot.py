@@ -9,15 +9,22 @@ database) on real InfluxDB 1.6.
 The privacy test captures every message on the broker (subscribed to '#'), every point of
 every database in InfluxDB, the log output of every component, and the health service's
 reject records, and requires that no raw subject id, record number, name, birth date or
-address of the simulator appears in any of them.
+address of the hub's participants appears in any of them.
+
+It runs twice: against our simulated hub (``protocol: greenwire-cursor``), and against the
+independent FHIR server of ``tests/fhirserver.py`` (a standard FHIR search, new measurements
+every second, and new versions of observations already read while the gateway runs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +42,7 @@ from greenwire.simulators.series import Replay, builtin_series
 from greenwire.simulators.wearable import WearableHub, WearableServer, make_participants
 from tests.e2e import care_site
 from tests.e2e.care_site import SITE
+from tests.fhirserver import FhirServerProcess
 from tests.helpers import eventually
 from tests.integration.test_edge_wearables import Capture
 
@@ -62,6 +70,68 @@ def _secrets(people: list[Any]) -> list[str]:
     return out
 
 
+@dataclass
+class Ward:
+    """The care site's source of wearable data, whichever server it is."""
+
+    hub_url: str
+    fhir_base: str | None
+    consented: tuple[str, ...]
+    non_consenting: str
+    secrets: list[str]
+    backlog: int
+    live: Callable[[], Awaitable[None]]
+    """What happens on the server while the gateway runs, after the backlog is read."""
+    markers: Callable[[], Awaitable[list[str]]]
+    """The server's own observation ids and identifiers: they stay at the site too."""
+    describe: Callable[[], str]
+
+
+async def _nothing() -> None:
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _ward(kind: str, tmp_path: Path) -> AsyncIterator[Ward]:
+    if kind == "simulator":
+        people = make_participants(8)
+        hub = WearableHub(people, start=datetime.now(UTC) - timedelta(hours=3), speed=1e6)
+        async with WearableServer(hub) as hub_server:
+            hub.advance()
+
+            async def markers() -> list[str]:
+                return [m for r in hub.log[::50] for m in (r["id"], r["identifier"][0]["value"])]
+
+            yield Ward(hub_server.url, None, care_site.consent(people),
+                       f"Patient/{people[care_site.NO_CONSENT].id}", _secrets(people), len(hub.log), _nothing,
+                       markers, lambda: f"hub: {len(hub.log)} observations recorded ({hub.stats.resent} resent, "
+                       f"{hub.stats.retracted} retracted)")
+        return
+    server = FhirServerProcess(tmp_path / "fhir", "--participants", "8", "--hours", "1.5", "--live-interval", "1")
+    await asyncio.to_thread(server.start)
+    try:
+        persons = await server.control("participants", "GET")
+        backlog = (await server.control("stats", "GET"))["observations"]
+        stats: dict[str, Any] = {}
+
+        async def live() -> None:
+            await server.control("update", count=12)  # amended temperatures, retracted heart rates
+
+        async def markers() -> list[str]:
+            versions = await server.control("versions", "GET")
+            stats.update(await server.control("stats", "GET"))
+            return [m for r in versions[::50] for m in (f"Observation/{r['id']}", r["identifier"][0]["value"])]
+
+        yield Ward(server.url, server.url,
+                   tuple(f"Patient/{p['id']}" for p in persons if p["index"] != care_site.NO_CONSENT),
+                   f"Patient/{persons[care_site.NO_CONSENT]['id']}",
+                   [x for p in persons for x in p["secrets"]], backlog, live, markers,
+                   lambda: f"fhir server: {stats.get('versions')} versions, {stats.get('observations_served')} "
+                   f"served in {stats.get('pages')} pages")
+    finally:
+        server.stop()
+
+
 def _all_points(influxdb: Any) -> str:
     """Every point of every database and retention policy, as text (tags and fields)."""
     chunks = []
@@ -79,25 +149,23 @@ def _all_points(influxdb: Any) -> str:
     return "\n".join(chunks)
 
 
+@pytest.mark.parametrize("kind", ["simulator", "fhir-server"])
 async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
-    mosquitto: Any, influxdb: Any, influx_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    mosquitto: Any, influxdb: Any, influx_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
     health_db = f"health_{uuid.uuid4().hex[:10]}"
     tag = uuid.uuid4().hex[:8]
-    now = datetime.now(UTC)
-    people = make_participants(8)
-    hub = WearableHub(people, start=now - timedelta(hours=3), speed=1e6)
     meter = SimMeter(1, replay=Replay(builtin_series("b2"), start=datetime(2022, 6, 1, 8, tzinfo=UTC), speed=3600))
     key = care_site.pilot_key(tmp_path / "pilot.key")
     (tmp_path / "sites.yaml").write_text(SITES_YAML)
 
     capture = Capture(mosquitto.host, mosquitto.port, "#")
     try:
-        async with WearableServer(hub) as hub_server, MeterServer(meters=[meter, *care_site.sensor_meters()]) as modbus:
+        async with _ward(kind, tmp_path) as ward, MeterServer(meters=[meter, *care_site.sensor_meters()]) as modbus:
             edge = care_site.edge_config(
-                broker_url=mosquitto.url, modbus_port=modbus.port, hub_url=hub_server.url, state=tmp_path, key=key,
-                consented=care_site.consent(people),
+                broker_url=mosquitto.url, modbus_port=modbus.port, hub_url=ward.hub_url, state=tmp_path, key=key,
+                consented=ward.consented, fhir_base=ward.fhir_base,
                 devices=(DeviceConfig(id="main-meter", unit=1, profile="eastron-sdm630", poll_interval_s=1.0,
                                       max_power_kw=2000 * 3600), *care_site.sensor_devices()),
             )
@@ -111,14 +179,16 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
             service = HealthService(health, stats_interval_s=2.0)
             ingestor = Ingestor(ingest, stats_interval_s=2.0)
             agent = EdgeAgent(edge, broker_settings(edge))
-            hub.advance()
-            backlog = len(hub.log)
+            backlog = ward.backlog
             stops = [asyncio.Event() for _ in range(3)]
             tasks = [asyncio.create_task(service.run(stops[0])), asyncio.create_task(ingestor.run(stops[1]))]
             await eventually(lambda: service.consumer.connected and ingestor.consumer.connected, 60, "subscribers")
             tasks.append(asyncio.create_task(agent.run(stops[2])))
             source = agent.wearables[0]
             try:
+                await eventually(lambda: source.stats.received >= backlog, 150, "the hub's backlog at the gateway")
+                await ward.live()
+
                 def settled() -> bool:
                     day = service.latest.get(SITE, {}).get("1d")
                     return (source.stats.received >= backlog
@@ -140,6 +210,7 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
                     return service.stats.observations_written >= wanted and captured >= wanted
 
                 await eventually(delivered, 60, "every forwarded observation stored and captured", every_s=0.2)
+                markers = await ward.markers()
             finally:
                 stops[2].set()
                 await tasks[2]
@@ -153,7 +224,7 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
     forwarded = [o for t, p, _ in capture.messages if t.endswith("/vitals")
                  for o in VitalsBatch.model_validate_json(p).observations]
     alerts = [AlertEvent.model_validate_json(p) for t, p, _ in capture.messages if "/alerts/" in t]
-    print(f"\nhub: {len(hub.log)} observations recorded ({hub.stats.resent} resent, {hub.stats.retracted} retracted)"
+    print(f"\n{ward.describe()}"
           f"\nedge: {stats.polls} polls, {stats.received} received, up to {stats.max_page} per poll "
           f"(mean {stats.received / stats.polls:.0f}), {stats.forwarded_observations} vitals forwarded"
           f"\nedge rejects: {dict(sorted(stats.rejected.items()))}"
@@ -214,12 +285,12 @@ async def test_care_site_end_to_end_and_nothing_identifying_leaves_the_gateway(
     logs = caplog.text
     rejects = "".join(p.read_text() for p in (tmp_path / "health").glob("*.jsonl"))
     assert len(capture.messages) > 10 and len(database) > 10_000 and len(logs) > 1000
-    for secret in _secrets(people):
+    for secret in ward.secrets:
         for where, text in (("broker", broker), ("InfluxDB", database), ("logs", logs), ("rejects", rejects)):
             assert secret not in text, f"{secret!r} found in {where}"
-    for resource in hub.log[::50]:  # the hub's own observation ids and identifiers stay at the site too
-        assert resource["id"] not in broker and resource["id"] not in database
-        assert resource["identifier"][0]["value"] not in broker
-    non_consenting = edge.wearables.pseudonymiser()(f"Patient/{people[care_site.NO_CONSENT].id}")  # type: ignore[union-attr]
+    assert markers
+    for marker in markers:  # the hub's own observation ids and identifiers stay at the site too
+        assert marker not in broker and marker not in database
+    non_consenting = edge.wearables.pseudonymiser()(ward.non_consenting)  # type: ignore[union-attr]
     assert non_consenting not in broker and non_consenting not in database
     influxdb.drop_database(health_db)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 
 from greenwire.cloud.ingest.pipeline import IngestStats
 from greenwire.cloud.ingest.selfmetrics import SelfMetrics
@@ -104,3 +105,65 @@ def test_ingest_lag_per_gateway_and_counters() -> None:
                                "readings_written=5i,rejected_total=2i,acked_messages=3i,")
     # A new interval: no messages, so no lag point; the counters are still written.
     assert [line.split(",")[0] for line in metrics.lines(stats)] == ["ingest_stats"]
+
+
+def _care_status(**extra: object) -> bytes:
+    return _health(
+        wearables=[{"source": "ward-hub", "online": True, "polls": 40, "errors": 1, "received": 1200,
+                    "forwarded": 1100, "rejected": {"no_consent": 90, "duplicate": 10},
+                    "last_poll": "2026-11-22T09:59:58.000Z", "throttled": 2, "search_restarts": 0}],
+        vitals_buffer={"observations": 5, "published": 1095}, **extra)
+
+
+def test_a_care_gateway_status_is_v2_and_stores_its_wearable_counters() -> None:
+    payload = _care_status(buffer={"readings": 0, "batches": 0, "oldest_reading_age_s": None,
+                                   "dropped_readings": 0})
+    assert orjson.loads(payload)["schema"] == "greenwire.status.v2"
+    out = status_points(TOPIC, payload, received=NOW, max_future_s=300)
+    assert isinstance(out, StatusAccepted), out
+    ns = 1795341600000000000
+    assert out.lines == [
+        f'gateway_status,gateway=gw-01,site=campus-a online=1i,state="online",buffer_readings=0i,'
+        f"buffer_batches=0i,oldest_reading_age_s=0,dropped_readings=0i,wearables_received=1200i,"
+        f"wearables_forwarded=1100i,wearables_rejected=100i,vitals_buffer_observations=5i,"
+        f"vitals_published=1095i {ns}",
+        f"gateway_wearable,gateway=gw-01,site=campus-a,source=ward-hub online=1i,polls=40i,errors=1i,"
+        f"received=1200i,forwarded=1100i,rejected=100i,rejected_duplicate=10i,rejected_no_consent=90i,"
+        f"throttled=2i,search_restarts=0i {ns}",
+    ]
+
+
+def test_v1_stays_accepted_and_strict() -> None:
+    # A v1 gateway (no wearables) is unchanged; wearable counters under v1 are still an unexpected field.
+    assert orjson.loads(_health())["schema"] == "greenwire.status.v1"
+    assert isinstance(status_points(TOPIC, _health(), received=NOW, max_future_s=300), StatusAccepted)
+    message = orjson.loads(_care_status())
+    message["schema"] = "greenwire.status.v1"
+    out = status_points(TOPIC, orjson.dumps(message), received=NOW, max_future_s=300)
+    assert isinstance(out, Rejected) and out.reason is RejectReason.UNEXPECTED_FIELD
+    assert out.detail == "wearables: unexpected field"
+    message["schema"] = "greenwire.status.v3"
+    out = status_points(TOPIC, orjson.dumps(message), received=NOW, max_future_s=300)
+    assert isinstance(out, Rejected) and out.reason is RejectReason.UNKNOWN_SCHEMA
+    bad = orjson.loads(_care_status())
+    bad["wearables"][0]["rejected"] = {"Patient/pat-1": 1}  # a reason code, never an identifier
+    out = status_points(TOPIC, orjson.dumps(bad), received=NOW, max_future_s=300)
+    assert isinstance(out, Rejected) and out.reason is RejectReason.SCHEMA_VIOLATION
+
+
+def test_checked_in_status_schemas_are_current_and_describe_the_messages() -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from greenwire.shared.status import status_json_schema
+
+    schemas = Path(__file__).parents[2] / "shared" / "schemas"
+    for version in (1, 2):
+        stored = json.loads((schemas / f"greenwire.status.v{version}.json").read_text())
+        assert stored == status_json_schema(version), "shared/schemas is stale: run `greenwire schema --write`"
+    jsonschema.validate(orjson.loads(_care_status()), status_json_schema(2))
+    jsonschema.validate(orjson.loads(_health()), status_json_schema(1))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(orjson.loads(_care_status()), status_json_schema(1))

@@ -177,3 +177,51 @@ async def test_a_withdrawal_in_the_consent_file_takes_effect_without_a_restart(t
     finally:
         state.close()
         await buffer.close()
+
+
+def _pages_of(kind: str, tmp_path: Path) -> tuple[Any, list[dict[str, Any]], frozenset[str], str, list[str]]:
+    """A page's outcome from our simulator or from the independent FHIR server's data, the resources,
+    the consent list, the non-consenting subject, and every identifying string."""
+    if kind == "simulator":
+        hub = _hub()
+        consented = frozenset(f"Patient/{p.id}" for p in hub.participants[:5])
+        resources = [e["resource"] for e in _entries(hub) if e["resource"]["resourceType"] == "Observation"]
+        outcome = process_page(_entries(hub), already={}, pseudonymise=PSEUDO, consented=consented, device="hub-1")
+        secrets = [s for p in hub.participants
+                   for s in (p.id, p.mrn, p.given, p.family, p.birth_date.isoformat(), p.address.split(",")[0])]
+        return outcome, resources, consented, f"Patient/{hub.participants[5].id}", secrets
+    from greenwire.edge.fhir_search import process_search_page
+    from tests.fhirserver import Measurements, Store, people
+
+    persons = people(6)
+    store = Store(tmp_path / "fhir")
+    store.write(list(Measurements(persons, START).between(START, START + timedelta(hours=2))))
+    resources = list(store.current.values())
+    consented = frozenset(f"Patient/{p.id}" for p in persons[:5])
+    outcome = process_search_page(resources, already={}, pseudonymise=PSEUDO, consented=consented,
+                                  device="hub-1", now_ms=0)
+    return outcome, resources, consented, f"Patient/{persons[5].id}", [s for p in persons for s in p.secrets()]
+
+
+@pytest.mark.parametrize("kind", ["simulator", "fhir-server"])
+def test_either_servers_observations_map_privately(kind: str, tmp_path: Path) -> None:
+    outcome, resources, consented, refused, secrets = _pages_of(kind, tmp_path)
+    assert outcome.received == len(resources)
+    rejected = outcome.rejected
+    assert rejected["no_consent"] == sum(1 for r in resources if r["subject"]["reference"] == refused)
+    assert rejected["cancelled"] > 0, "a cancelled panel (observation-example-bloodpressure-cancel)"
+    assert rejected["component_absent"] > 0, "a panel without its diastolic (-bloodpressure-dar)"
+    assert rejected["unsupported_code"] > 0, "body height, a code the pilot does not carry"
+    codes = Counter(o.code for o in outcome.observations)
+    assert {"8867-4", "59408-5", "9279-1", "8310-5", "8480-6", "8462-4"} <= set(codes)
+    text = encode_observations(outcome.observations).decode()
+    batch = VitalsBatch.model_validate_json('{"schema":"greenwire.vitals.v1","gateway":"gw","seq":1,'
+                                            f'"sent_at":"2026-11-02T00:00:00Z","observations":{text}}}')
+    assert len(batch.observations) == len(outcome.observations)
+    for secret in secrets:
+        assert secret not in text
+    for resource in resources[::25]:
+        assert f"Observation/{resource['id']}" not in text and resource["identifier"][0]["value"] not in text
+    assert {o.subject for o in outcome.observations} == {PSEUDO(ref) for ref in consented}
+    heart = [o for o in outcome.observations if o.code == "8867-4"]
+    assert len({(o.subject, o.ts) for o in heart}) == len(heart), "no heart-rate sample twice"
