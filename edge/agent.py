@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from greenwire.edge import watchdog
 from greenwire.edge.config import EdgeConfig
@@ -38,6 +39,9 @@ from greenwire.shared.wire import format_ts
 from greenwire.transport.buffer import AsyncBuffer, Buffer, SqliteBuffer
 from greenwire.transport.mqtt import BrokerSettings
 from greenwire.transport.publisher import Publisher, PublisherStats
+
+if TYPE_CHECKING:
+    from greenwire.edge.ble_source import BleSource, ClientFactory
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +91,9 @@ class EdgeAgent:
         buffer: Buffer | None = None,
         vitals_buffer: Buffer | None = None,
         on_reading: Callable[[PolledReading], None] | None = None,
+        ble_client: ClientFactory | None = None,
     ) -> None:
+        """``ble_client`` makes the BLE client of a device address (bleak's by default; a fake in tests)."""
         self.config = config
         self._buffer = AsyncBuffer(
             buffer or SqliteBuffer(config.buffer_path, max_readings=config.buffer.max_readings)
@@ -107,6 +113,7 @@ class EdgeAgent:
         self._process = ProcessMeter()
         # Health data has its own buffer file, state, and MQTT connection: never mixed with meter readings.
         self.wearables: list[WearableSource] = []
+        self.ble: BleSource | None = None
         self.vitals_publisher: Publisher | None = None
         self._vitals_buffer: AsyncBuffer | None = None
         self._wearable_state: WearableState | None = None
@@ -121,6 +128,12 @@ class EdgeAgent:
                 wearable_source(source, w, self._vitals_buffer, self._wearable_state, pseudonymise=pseudonymise)
                 for source in w.sources
             ]
+            if w.ble:
+                from greenwire.edge.ble_source import BleDevice, BleSource, bleak_client
+
+                self.ble = BleSource([BleDevice(d.id, d.address.upper(), d.services) for d in w.ble],
+                                     "\n".join(w.consent_lines()), pseudonymise, self._vitals_buffer,
+                                     client_factory=ble_client or bleak_client)
             self.vitals_publisher = Publisher(
                 dataclasses.replace(broker, client_id=f"{broker.client_id}-vitals"),
                 config.site,
@@ -241,6 +254,8 @@ class EdgeAgent:
                 group.create_task(self._collector(polling_stopped), name="collector")
                 for source in self.wearables:
                     group.create_task(source.run(polling_stopped), name=f"wearable-{source.config.id}")
+                if self.ble is not None:
+                    group.create_task(self.ble.run(polling_stopped), name="ble")
                 group.create_task(self.publisher.run(publisher_stop), name="publisher")
                 group.create_task(watchdog.run(publisher_stop), name="sd-notify")
                 if self.vitals_publisher is not None:

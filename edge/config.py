@@ -27,6 +27,7 @@ interval, and that every profile exists and loads.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self
 
@@ -416,6 +417,23 @@ def _local_file(value: Path | None, info: ValidationInfo, what: str) -> Path | N
     return value
 
 
+class BleDeviceConfig(BaseModel):
+    """A Bluetooth LE health device the gateway reads directly (``greenwire.edge.ble_source``).
+
+    Its participant is the one whose consent line carries ``ble=ADDRESS``; a device bound to
+    nobody is not connected at all.
+    """
+
+    model_config = _FROZEN
+
+    id: Id = Field(description="The gateway's id for the device (sent as the observations' device).")
+    address: str = Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$",
+                         description="Its Bluetooth address, AA:BB:CC:DD:EE:FF.")
+    services: tuple[Literal["heart_rate", "pulse_oximeter", "health_thermometer", "blood_pressure"], ...] = Field(
+        default=("heart_rate", "pulse_oximeter", "health_thermometer", "blood_pressure"), min_length=1,
+        description="The standard GATT services to subscribe to.")
+
+
 class WearablesConfig(BaseModel):
     """Wearable hubs, and the privacy rules every observation passes before it leaves the gateway.
 
@@ -442,7 +460,8 @@ class WearablesConfig(BaseModel):
     )
     max_observations: int = Field(default=2_000_000, ge=1000, description="Buffer bound (oldest dropped, counted).")
     dedup_days: float = Field(default=7.0, gt=0, le=365, description="How long forwarded ids are remembered.")
-    sources: tuple[WearableSourceConfig, ...] = Field(min_length=1)
+    sources: tuple[WearableSourceConfig, ...] = Field(default=(), description="FHIR hubs.")
+    ble: tuple[BleDeviceConfig, ...] = Field(default=(), description="Bluetooth LE health devices read directly.")
 
     @field_validator("key_file")
     @classmethod
@@ -462,12 +481,14 @@ class WearablesConfig(BaseModel):
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
+        if not self.sources and not self.ble:
+            raise ValueError("wearables need at least one FHIR source (sources) or Bluetooth device (ble)")
         ids: set[str] = set()
-        for index, source in enumerate(self.sources):
-            if source.id in ids:
-                raise LocatedValueError(f"wearable source id '{source.id}' is used twice",
-                                        loc=("sources", index, "id"))
-            ids.add(source.id)
+        for key, items in (("sources", self.sources), ("ble", self.ble)):
+            for index, item in enumerate(items):
+                if item.id in ids:
+                    raise LocatedValueError(f"wearable source id '{item.id}' is used twice", loc=(key, index, "id"))
+                ids.add(item.id)
         for index, entry in enumerate(self.consent):
             if not entry.strip():
                 # The entry itself is never quoted: consent entries are participant ids.
@@ -480,10 +501,15 @@ class WearablesConfig(BaseModel):
         """Every consenting participant, in the form subjects are compared (``greenwire.edge.fhir.consent_key``)."""
         from greenwire.edge.fhir import consent_key
 
+        entries = [re.sub(r"\s*\bble=\S+", "", line) for line in self.consent_lines()]
+        return frozenset(consent_key(e) for e in entries if e.strip())
+
+    def consent_lines(self) -> list[str]:
+        """The consent entries as written (with any ``ble=ADDRESS`` binding), comments removed."""
         entries = list(self.consent)
         if self.consent_file is not None:
             entries += [line.split("#")[0] for line in self.consent_file.read_text(encoding="utf-8").splitlines()]
-        return frozenset(consent_key(e) for e in entries if e.strip())
+        return [e for e in entries if e.strip()]
 
     def pseudonymiser(self) -> Any:
         """The gateway's keyed pseudonym function (``greenwire.edge.fhir.Pseudonymiser``); ConfigError without a key."""
