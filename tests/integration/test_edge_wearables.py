@@ -170,7 +170,7 @@ async def test_hub_to_broker_pseudonymous_deduplicated_and_resumed(
                 vp = agent.vitals_publisher
                 counts = _status_counts(sub)  # and a heartbeat has told the broker since
                 # A search resumes at its stored high-water mark: wait for it (or the cursor) to be stored.
-                stored = source._state.cursor(source.config.id)  # noqa: SLF001
+                stored = source._state.cursor(source.config.id)
                 return (source.stats.received >= backlog and source.stats.last_page < hub.page
                         and stored not in (None, "", "0", "lastUpdated=")
                         and vp is not None and vp.stats.published_readings == source.stats.forwarded_observations
