@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -103,13 +104,18 @@ class Consumer:
         """
         acked = stale = 0
         paho = self._paho
+        mids: list[int] = []
         for delivery in deliveries:
             if paho is None or not self.is_current(delivery):
                 stale += 1
                 continue
-            # Part of the manual-ack workaround (see _client): paho queues the PUBACK in order.
-            paho.ack(delivery.mid, delivery.qos)
+            if delivery.qos == 1:
+                mids.append(delivery.mid)
+            else:
+                paho.ack(delivery.mid, delivery.qos)  # QoS 0: nothing to send; QoS 2: PUBCOMP
             acked += 1
+        if mids:
+            send_pubacks(paho, mids)
         self.window.acked(acked)
         return acked, stale
 
@@ -199,7 +205,14 @@ class Consumer:
         session = self.session
 
         async def read() -> None:
-            async for message in client.messages:
+            # aiomqtt's iterator waits on a new task and asyncio.wait() for every message, even
+            # when messages are queued already (tens of microseconds each). Take queued messages
+            # straight from its queue, and wait through the iterator only when it is empty (that
+            # is also where a lost connection raises). The order is the queue's either way.
+            queue = getattr(client, "_queue", None)
+            messages = aiter(client.messages)
+            while True:
+                message = queue.get_nowait() if queue is not None and not queue.empty() else await anext(messages)
                 payload = message.payload
                 await deliver(
                     Delivery(
@@ -221,6 +234,31 @@ class Consumer:
             await asyncio.gather(reader, stopper, return_exceptions=True)
         if reader.done() and not reader.cancelled() and reader.exception() is not None:
             raise reader.exception()  # type: ignore[misc]
+
+
+_PUBACK: Final = struct.Struct("!BBH")
+_PUBACK_TYPE: Final = 0x40
+
+
+def send_pubacks(paho: Any, mids: list[int]) -> None:
+    """Queue the PUBACKs of ``mids`` (QoS 1, in this order) on a paho client, as one write.
+
+    Part of the manual-ack workaround (see ``Consumer._client``). paho's ``ack()`` queues one
+    4-byte packet per message, and writes each with its own ``send()``: at a few thousand
+    messages a second that is a system call and a dozen Python calls per message. MQTT lets
+    control packets follow each other in one TCP write, so the flush's PUBACKs are packed
+    here, byte for byte as paho packs them (type 0x40, remaining length 2, the packet id: a
+    v5 PUBACK without reason code means success), and queued as one buffer through paho's
+    own output queue, which keeps them in order behind anything already queued. A paho
+    without that queue gets one ``ack()`` per message.
+    """
+    queue = getattr(paho, "_packet_queue", None)
+    if queue is None:
+        for mid in mids:
+            paho.ack(mid, 1)
+        return
+    packet = b"".join([_PUBACK.pack(_PUBACK_TYPE, 2, mid) for mid in mids])
+    queue(_PUBACK_TYPE, packet, 0, 0)
 
 
 class _Window:

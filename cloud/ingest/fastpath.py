@@ -162,6 +162,13 @@ class Codec(Protocol):
     def encode(self, topic: str, payload: bytes, received_ns: int) -> Outcome: ...
 
 
+def make_codec(
+    kind: Literal["fast", "reference"], limits: ValidationLimits, building_of: BuildingLookup | None = None
+) -> Codec:
+    """The codec the ingestor's ``validation`` setting names."""
+    return FastPath(limits, building_of) if kind == "fast" else ReferencePath(limits, building_of)
+
+
 class ReferencePath:
     """:func:`validate_message` then :class:`PointEncoder`: the contract, as an ``encode`` call."""
 
