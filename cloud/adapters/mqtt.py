@@ -164,6 +164,7 @@ class Consumer:
             try:
                 client = self._client()
                 async with client:
+                    _buffer_reads(client._client)
                     await self._subscribe(client)
                     self.window.arm()
                     self.session += 1
@@ -261,6 +262,58 @@ def send_pubacks(paho: Any, mids: list[int]) -> None:
     queue(_PUBACK_TYPE, packet, 0, 0)
 
 
+class _BufferedReads:
+    """A paho client's socket whose reads are served from 64 KiB ``recv()`` calls.
+
+    WORKAROUND: paho reads every packet with three or four ``recv()`` calls (the type
+    byte, the remaining length byte by byte, then the rest), and aiomqtt's reader
+    callback reads one packet per readable event: at a few thousand messages a second
+    that is a few system calls and one event-loop round per message. Here one large
+    ``recv()`` fills a buffer that serves paho's small ones, and ``pending()`` (which
+    aiomqtt's callback asks of TLS sockets, to keep reading what the socket holds
+    already decrypted) counts the buffer, so one readable event reads every packet
+    received. Everything else goes to the socket itself.
+    """
+
+    __slots__ = ("_buffer", "_pos", "_sock", "held")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._pos = 0
+        self.held = False
+        """Set while :class:`_Window` holds reading: ``pending()`` then says 0, so nothing more is read."""
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._buffer):
+            data: bytes = self._sock.recv(max(size, 65536))  # BlockingIOError passes through
+            if len(data) <= size:
+                return data
+            self._buffer, self._pos = data, 0
+        start = self._pos
+        self._pos = min(start + size, len(self._buffer))
+        return self._buffer[start : self._pos]
+
+    def pending(self) -> int:
+        if self.held:
+            return 0
+        return self.buffered() + (self._sock.pending() if hasattr(self._sock, "pending") else 0)
+
+    def buffered(self) -> int:
+        """Bytes received and not yet read by paho."""
+        return len(self._buffer) - self._pos
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _buffer_reads(paho: Any) -> None:
+    """Wrap a connected paho client's socket in :class:`_BufferedReads` (once per connection)."""
+    sock = getattr(paho, "_sock", None)
+    if sock is not None and not isinstance(sock, _BufferedReads):
+        paho._sock = _BufferedReads(sock)
+
+
 class _Window:
     """Holds the broker to our Receive Maximum by not reading the socket while it is exceeded.
 
@@ -318,8 +371,15 @@ class _Window:
         if self._reader is not None and self._outstanding < self.size:
             fd, callback, args = self._reader
             self._reader = None
+            loop = asyncio.get_running_loop()
             with contextlib.suppress(OSError, ValueError):
-                asyncio.get_running_loop().add_reader(fd, callback, *args)
+                loop.add_reader(fd, callback, *args)
+            sock = self._paho.socket() if self._paho is not None else None
+            if isinstance(sock, _BufferedReads):
+                sock.held = False
+                if sock.buffered():
+                    # Already received: the socket will not become readable for these bytes.
+                    loop.call_soon(callback, *args)
 
     def _pause(self) -> None:
         loop = asyncio.get_running_loop()
@@ -338,6 +398,8 @@ class _Window:
         if loop.remove_reader(fd):
             self._reader = reader
             self.paused += 1
+            if isinstance(sock, _BufferedReads):
+                sock.held = True
 
 
 async def probe(config: MqttSection, *, timeout_s: float = 10.0) -> None:
