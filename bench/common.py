@@ -35,6 +35,10 @@ QUANTITY_SETS = (
 )
 """4 to 8 quantities per reading, cycling over the devices."""
 
+QUANTITIES_PER_READING = os.environ.get("BENCH_QUANTITIES", "")
+"""BENCH_QUANTITIES=4: every reading carries the first set only (4 quantities), as in the
+smaller-message measurement of issue 20 (50 readings of four quantities); unset, 4-8 cycling."""
+
 T0_MS = 1_795_860_000_000  # 2026-11-28T10:00:00Z, a fixed past start so runs are comparable
 
 
@@ -56,7 +60,10 @@ def format_ms(ms: int) -> str:
 
 def reading(device_index: int, ts_ms: int, step: int) -> dict[str, Any]:
     """One wire reading of device ``device_index`` at ``ts_ms`` (its ``step``-th reading)."""
-    names = QUANTITY_SETS[device_index % len(QUANTITY_SETS)]
+    if QUANTITIES_PER_READING:
+        names = next(q for q in QUANTITY_SETS if len(q) == int(QUANTITIES_PER_READING))
+    else:
+        names = QUANTITY_SETS[device_index % len(QUANTITY_SETS)]
     base = {
         "active_power_w": 48210.5 + (step * 37 + device_index) % 9000,
         "energy_import_kwh": 183442.61 + step * 0.013 + device_index,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -103,13 +104,18 @@ class Consumer:
         """
         acked = stale = 0
         paho = self._paho
+        mids: list[int] = []
         for delivery in deliveries:
             if paho is None or not self.is_current(delivery):
                 stale += 1
                 continue
-            # Part of the manual-ack workaround (see _client): paho queues the PUBACK in order.
-            paho.ack(delivery.mid, delivery.qos)
+            if delivery.qos == 1:
+                mids.append(delivery.mid)
+            else:
+                paho.ack(delivery.mid, delivery.qos)  # QoS 0: nothing to send; QoS 2: PUBCOMP
             acked += 1
+        if mids:
+            send_pubacks(paho, mids)
         self.window.acked(acked)
         return acked, stale
 
@@ -158,6 +164,7 @@ class Consumer:
             try:
                 client = self._client()
                 async with client:
+                    _buffer_reads(client._client)
                     await self._subscribe(client)
                     self.window.arm()
                     self.session += 1
@@ -199,7 +206,14 @@ class Consumer:
         session = self.session
 
         async def read() -> None:
-            async for message in client.messages:
+            # aiomqtt's iterator waits on a new task and asyncio.wait() for every message, even
+            # when messages are queued already (tens of microseconds each). Take queued messages
+            # straight from its queue, and wait through the iterator only when it is empty (that
+            # is also where a lost connection raises). The order is the queue's either way.
+            queue = getattr(client, "_queue", None)
+            messages = aiter(client.messages)
+            while True:
+                message = queue.get_nowait() if queue is not None and not queue.empty() else await anext(messages)
                 payload = message.payload
                 await deliver(
                     Delivery(
@@ -221,6 +235,83 @@ class Consumer:
             await asyncio.gather(reader, stopper, return_exceptions=True)
         if reader.done() and not reader.cancelled() and reader.exception() is not None:
             raise reader.exception()  # type: ignore[misc]
+
+
+_PUBACK: Final = struct.Struct("!BBH")
+_PUBACK_TYPE: Final = 0x40
+
+
+def send_pubacks(paho: Any, mids: list[int]) -> None:
+    """Queue the PUBACKs of ``mids`` (QoS 1, in this order) on a paho client, as one write.
+
+    Part of the manual-ack workaround (see ``Consumer._client``). paho's ``ack()`` queues one
+    4-byte packet per message, and writes each with its own ``send()``: at a few thousand
+    messages a second that is a system call and a dozen Python calls per message. MQTT lets
+    control packets follow each other in one TCP write, so the flush's PUBACKs are packed
+    here, byte for byte as paho packs them (type 0x40, remaining length 2, the packet id: a
+    v5 PUBACK without reason code means success), and queued as one buffer through paho's
+    own output queue, which keeps them in order behind anything already queued. A paho
+    without that queue gets one ``ack()`` per message.
+    """
+    queue = getattr(paho, "_packet_queue", None)
+    if queue is None:
+        for mid in mids:
+            paho.ack(mid, 1)
+        return
+    packet = b"".join([_PUBACK.pack(_PUBACK_TYPE, 2, mid) for mid in mids])
+    queue(_PUBACK_TYPE, packet, 0, 0)
+
+
+class _BufferedReads:
+    """A paho client's socket whose reads are served from 64 KiB ``recv()`` calls.
+
+    WORKAROUND: paho reads every packet with three or four ``recv()`` calls (the type
+    byte, the remaining length byte by byte, then the rest), and aiomqtt's reader
+    callback reads one packet per readable event: at a few thousand messages a second
+    that is a few system calls and one event-loop round per message. Here one large
+    ``recv()`` fills a buffer that serves paho's small ones, and ``pending()`` (which
+    aiomqtt's callback asks of TLS sockets, to keep reading what the socket holds
+    already decrypted) counts the buffer, so one readable event reads every packet
+    received. Everything else goes to the socket itself.
+    """
+
+    __slots__ = ("_buffer", "_pos", "_sock", "held")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._pos = 0
+        self.held = False
+        """Set while :class:`_Window` holds reading: ``pending()`` then says 0, so nothing more is read."""
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._buffer):
+            data: bytes = self._sock.recv(max(size, 65536))  # BlockingIOError passes through
+            if len(data) <= size:
+                return data
+            self._buffer, self._pos = data, 0
+        start = self._pos
+        self._pos = min(start + size, len(self._buffer))
+        return self._buffer[start : self._pos]
+
+    def pending(self) -> int:
+        if self.held:
+            return 0
+        return self.buffered() + (self._sock.pending() if hasattr(self._sock, "pending") else 0)
+
+    def buffered(self) -> int:
+        """Bytes received and not yet read by paho."""
+        return len(self._buffer) - self._pos
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _buffer_reads(paho: Any) -> None:
+    """Wrap a connected paho client's socket in :class:`_BufferedReads` (once per connection)."""
+    sock = getattr(paho, "_sock", None)
+    if sock is not None and not isinstance(sock, _BufferedReads):
+        paho._sock = _BufferedReads(sock)
 
 
 class _Window:
@@ -280,8 +371,15 @@ class _Window:
         if self._reader is not None and self._outstanding < self.size:
             fd, callback, args = self._reader
             self._reader = None
+            loop = asyncio.get_running_loop()
             with contextlib.suppress(OSError, ValueError):
-                asyncio.get_running_loop().add_reader(fd, callback, *args)
+                loop.add_reader(fd, callback, *args)
+            sock = self._paho.socket() if self._paho is not None else None
+            if isinstance(sock, _BufferedReads):
+                sock.held = False
+                if sock.buffered():
+                    # Already received: the socket will not become readable for these bytes.
+                    loop.call_soon(callback, *args)
 
     def _pause(self) -> None:
         loop = asyncio.get_running_loop()
@@ -300,6 +398,8 @@ class _Window:
         if loop.remove_reader(fd):
             self._reader = reader
             self.paused += 1
+            if isinstance(sock, _BufferedReads):
+                sock.held = True
 
 
 async def probe(config: MqttSection, *, timeout_s: float = 10.0) -> None:

@@ -28,7 +28,7 @@ every key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,6 +97,12 @@ class IngestConfig(BaseModel):
     state_dir: Path = Field(
         default=DEFAULT_STATE_DIR, description="Rejected messages are kept here as JSON lines."
     )
+    validation: Literal["fast", "reference"] = Field(
+        default="fast",
+        description="fast: msgspec decodes and the batch is encoded at once (greenwire.cloud.ingest."
+        "fastpath); reference: the pydantic models and the value-by-value encoder. Same outcome for "
+        "every message (a differential test checks it); reference is the slower contract itself.",
+    )
 
     @classmethod
     def from_stack(cls, env: StackLike, *, state_dir: Path | None = None) -> IngestConfig:
@@ -137,6 +143,7 @@ class IngestConfig(BaseModel):
             "batch": self.batch.model_dump(),
             "limits": self.limits.model_dump(),
             "state_dir": str(self.state_dir),
+            "validation": self.validation,
         }
 
 

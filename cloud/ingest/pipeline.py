@@ -43,11 +43,12 @@ from typing import Final
 from greenwire.cloud.adapters.influx import Writer, make_writer
 from greenwire.cloud.adapters.mqtt import Consumer, Delivery
 from greenwire.cloud.ingest.config import IngestConfig
+from greenwire.cloud.ingest.fastpath import Encoded, make_codec
 from greenwire.cloud.ingest.fleet import StatusIngest
-from greenwire.cloud.ingest.points import BuildingLookup, PointEncoder, rejected_line
+from greenwire.cloud.ingest.points import BuildingLookup, rejected_line
 from greenwire.cloud.ingest.rejects import MAX_STORED_PAYLOAD, RejectRecord, RejectStore
 from greenwire.cloud.ingest.selfmetrics import SelfMetrics
-from greenwire.cloud.ingest.validate import Accepted, RejectReason, topic_ids, validate_message
+from greenwire.cloud.ingest.validate import RejectReason, topic_ids
 from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import StoreError, StoreRejected
 
@@ -148,14 +149,13 @@ class Ingestor:
         self.rejects = RejectStore(config.state_dir)
         self.status = StatusIngest(config, self.rejects, building_of=building_of)
         self.selfmetrics = SelfMetrics(config.mqtt.client_id, interval_s=stats_interval_s)
-        self._encoder = PointEncoder(building_of)
+        self._codec = make_codec(config.validation, config.limits, building_of)
         self._writer = writer
         self._owns_writer = writer is None
         self._drain_timeout_s = drain_timeout_s
         self._stats_interval_s = stats_interval_s
         self._max_lines = config.batch.max_lines
         self._max_delay_s = config.batch.max_delay_s
-        self._limits = config.limits
         # The open flush and the events that coordinate the two tasks (one event loop, no locks).
         self._open: list[_Item] = []
         self._open_weight = 0
@@ -193,12 +193,12 @@ class Ingestor:
             self._room.clear()
             await self._room.wait()
         received_ns = self._receipt_ns()
-        now = _EPOCH + timedelta(microseconds=received_ns // 1000)
-        outcome = validate_message(delivery.topic, delivery.payload, now=now, limits=self._limits)
-        if isinstance(outcome, Accepted):
-            lines = self._encoder.lines(outcome.site, outcome.gateway, outcome.batch)
+        outcome = self._codec.encode(delivery.topic, delivery.payload, received_ns)
+        if isinstance(outcome, Encoded):
+            lines = outcome.lines
             item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload))
-            self.selfmetrics.observe(outcome.site, outcome.gateway, outcome.batch, received_ns)
+            self.selfmetrics.observe_span(outcome.site, outcome.gateway, len(lines), outcome.oldest_ns,
+                                          outcome.newest_ns, received_ns)
         else:
             size = len(delivery.payload)
             if size > MAX_STORED_PAYLOAD:

@@ -70,11 +70,19 @@ class SelfMetrics:
         readings = batch.readings
         oldest = min(r.ts for r in readings)
         newest = max(r.ts for r in readings)
+        self.observe_span(site, gateway, len(readings), timestamp_ns(oldest), timestamp_ns(newest), received_ns)
+
+    def observe_span(self, site: str, gateway: str, readings: int, oldest_ns: int, newest_ns: int,
+                     received_ns: int) -> None:
+        """Record the lag of an accepted message of ``readings`` read from ``oldest_ns`` to ``newest_ns``.
+
+        The ingestor's codec has the readings' times as integers already; this takes them as they are.
+        """
         lag = self._lag.setdefault((site, gateway), _Lag())
         lag.messages += 1
-        lag.readings += len(readings)
-        lag.max_ns = max(lag.max_ns, received_ns - timestamp_ns(oldest))
-        fresh = received_ns - timestamp_ns(newest)
+        lag.readings += readings
+        lag.max_ns = max(lag.max_ns, received_ns - oldest_ns)
+        fresh = received_ns - newest_ns
         lag.newest_ns = fresh if lag.newest_ns is None else min(lag.newest_ns, fresh)
 
     def lines(self, stats: IngestStats) -> list[str]:
