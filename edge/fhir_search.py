@@ -46,7 +46,6 @@ import asyncio
 import contextlib
 import email.utils
 import logging
-import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -70,6 +69,7 @@ from greenwire.edge.wearable import (
     WearableSource,
     encode_observations,
 )
+from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import DeviceError
 from greenwire.shared.vitals import VitalObservation, VitalStatus
 
@@ -411,9 +411,9 @@ class FhirSearchSource(WearableSource):
                     self.stats.online = False
                     self.stats.last_error = str(exc)
                     log.log(logging.ERROR if failures == 1 else logging.DEBUG, "%s (attempt %d)", exc, failures)
-                    delay = min(BACKOFF_CAP_S, BACKOFF_START_S * 2 ** min(failures - 1, 10))
+                    delay = backoff_delay(failures, start=BACKOFF_START_S, cap=BACKOFF_CAP_S)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=delay * random.uniform(0.5, 1.0))
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
                     continue
                 if failures:
                     log.info("wearable hub %s answers again after %d failed polls", self.config.id, failures)
