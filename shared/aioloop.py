@@ -3,7 +3,8 @@
 aiomqtt 2.5 registers the socket with the loop through ``loop.call_soon_threadsafe(loop.add_writer,
 fd, ...)``. When the connection drops between scheduling and running that callback (a broker
 restart while a PUBACK is queued), the descriptor is already closed and the loop's default
-handler prints a traceback for ``OSError: [Errno 9] Bad file descriptor``. Nothing is lost: the
+handler prints a traceback for ``OSError: [Errno 9] Bad file descriptor`` (or, when epoll has
+already dropped the descriptor, ``FileNotFoundError: [Errno 2]`` from ``add_reader``). Nothing is lost: the
 connection's loss is reported through aiomqtt's own disconnect path, which the reconnect loop
 logs and retries. This handler recognises exactly that case, logs one debug line, and passes
 every other unhandled loop error on unchanged.
@@ -23,7 +24,8 @@ _REGISTRATIONS = frozenset({"add_reader", "add_writer"})
 
 def _is_closed_socket_registration(context: dict[str, Any]) -> bool:
     exception = context.get("exception")
-    if not isinstance(exception, OSError) or exception.errno != errno.EBADF:
+    # EBADF: the descriptor is closed; ENOENT: epoll no longer holds it (closed, deregistered).
+    if not isinstance(exception, OSError) or exception.errno not in (errno.EBADF, errno.ENOENT):
         return False
     # asyncio.Handle keeps its callback in a private attribute only.
     callback = getattr(context.get("handle"), "_callback", None)
