@@ -20,9 +20,9 @@ from greenwire.commands.carbon_common import (
     SiteOption,
     SitesOption,
     fail,
-    influx,
     one_building,
     parse_time,
+    period_account,
 )
 from greenwire.commands.carbon_import import import_app
 from greenwire.commands.carbon_ops import account, backfill, ranking, run
@@ -52,21 +52,12 @@ def report(
 
     Example: greenwire carbon report --building b2 --from 2026-11-01 --to 2026-12-01 --format json
     """
-    from greenwire.cloud.carbon.fetch import account_from_influx, coverage
-    from greenwire.shared.errors import StoreError
 
     site, target = one_building(sites, site, building)
     t0, t1 = parse_time(start), parse_time(end)
     if t1 <= t0:
         raise fail("--to must be after --from", 2)
-    try:
-        client = influx(config)
-        result = account_from_influx(client, target, t0, t1)
-        empty = coverage(client, target, t0, t1).warning(building, t0, t1)
-    except (StoreError, LookupError) as exc:
-        raise fail(exc, 1) from None
-    if empty is not None:
-        typer.echo(f"warning: {empty}", err=True)
+    result = period_account(config, building, target, t0, t1)
     if json_output or output_format == "json":
         import orjson
 
@@ -145,8 +136,6 @@ def statement(
     Example: greenwire carbon statement --building b2 --period 2026-10 --format html -o b2-2026-10.html
     """
     from greenwire import __version__
-    from greenwire.cloud.carbon.fetch import account_from_influx, coverage
-    from greenwire.shared.errors import StoreError
 
     site, target = one_building(sites, site, building)
     if period is not None:
@@ -160,14 +149,7 @@ def statement(
         t0, t1 = parse_time(start), parse_time(end)
     else:
         raise fail("give --period YYYY-MM, or --from and --to", 2)
-    try:
-        client = influx(config)
-        a = account_from_influx(client, target, t0, t1)
-        empty = coverage(client, target, t0, t1).warning(building, t0, t1)
-    except (StoreError, LookupError) as exc:
-        raise fail(exc, 1) from None
-    if empty is not None:
-        typer.echo(f"warning: {empty}", err=True)
+    a = period_account(config, building, target, t0, t1)
     from greenwire.cloud.carbon.statement import Header, render
 
     header = Header(site, building, t0, t1, datetime.now(UTC), __version__)

@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.cloud.carbon.report import Account
     from greenwire.cloud.sites import Building, SiteModel
 
 SitesOption = Annotated[
@@ -98,3 +99,20 @@ def parse_time(text: str) -> datetime:
     except ValueError:
         raise typer.BadParameter(f"expected an ISO 8601 time such as 2022-01-01 or 2022-01-01T00:00Z, got {text!r}") from None
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def period_account(config: Path | None, building: str, target: Building, start: datetime, end: datetime) -> Account:
+    """The building's account of [start, end) from InfluxDB; a period with no reading is warned
+    about on stderr (every figure would be zero), a database error ends the command (exit 1)."""
+    from greenwire.cloud.carbon.fetch import account_from_influx, coverage
+    from greenwire.shared.errors import StoreError
+
+    try:
+        client = influx(config)
+        account = account_from_influx(client, target, start, end)
+        empty = coverage(client, target, start, end).warning(building, start, end)
+    except (StoreError, LookupError) as exc:
+        raise fail(exc, 1) from None
+    if empty is not None:
+        typer.echo(f"warning: {empty}", err=True)
+    return account
