@@ -146,7 +146,11 @@ async def test_the_care_gateway_status_is_stored_and_on_the_fleet_dashboard(
                           "consent": [f"Patient/{p['id']}" for p in persons[1:]],
                           "buffer_path": str(tmp_path / "vitals.sqlite"),
                           "state_path": str(tmp_path / "wearables.sqlite"),
-                          "sources": [{"id": "ward-fhir", "url": server.url, "poll_interval_s": 0.5}]},
+                          # A short overlap window: the backlog is stored seconds before the search's
+                          # mark, and each poll would read what is inside the window again (counted as
+                          # received), after the heartbeat this test compares with.
+                          "sources": [{"id": "ward-fhir", "url": server.url, "poll_interval_s": 0.5,
+                                       "overlap_s": 0.2}]},
         })
         agent = EdgeAgent(edge, broker_settings(edge))
         stop_edge = asyncio.Event()
