@@ -19,6 +19,10 @@ latency                 read -> visible in InfluxDB at 10k/s, p99     <= 250 ms
 drain (bench.drain)     1,000,000 buffered readings, live polling on  >= 50,000/s
 carbon (bench.carbon)   carbon stage readings/CPU-s, share of ingest  -
 edge footprint          agent CPU and RSS, 100 meters every second    <= 10 %, <= 64 MB
+forecast                day-ahead MAE vs seasonal naive per real      <= 0.8, 75-85 %
+(bench.forecast)        building, P10-P90 coverage; training cost
+anomalies               injected anomalies found, precision and       >= 0.8 each
+(bench.anomalies)       recall per kind; false findings on clean      <= 1 per month
 ======================  ===========================================  ===================
 
 Results: ``bench/results/latest.json`` and ``latest.md`` (a full run; they
@@ -52,7 +56,7 @@ from rich.table import Table
 
 from bench.common import QUICK, env_int, tail_probe
 
-SECTIONS = ("micro", "carbon", "ingest", "latency", "drain", "edge", "soak")
+SECTIONS = ("micro", "carbon", "ingest", "latency", "drain", "edge", "soak", "forecast", "anomalies")
 TARGETS = {
     "ingest_ratio": 0.8,
     "latency_p99_ms": 250.0,
@@ -307,6 +311,14 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_row("soak: ingestor RSS after warm-up -> end (peak), MB; slope MB/min",
                          f"{so['rss_after_warmup_mb']} -> {so['rss_end_mb']} ({so['rss_peak_mb']}); "
                          f"{so['rss_slope_mb_per_min']}", "-", "-", "flat", None))
+    if results.get("forecast"):
+        from bench import forecast
+
+        rows += forecast.table_rows(results["forecast"], _row)
+    if results.get("anomalies"):
+        from bench import anomalies
+
+        rows += anomalies.table_rows(results["anomalies"], _row)
     return rows
 
 
@@ -383,6 +395,14 @@ def main() -> None:
                 seconds = float(os.environ.get("BENCH_SOAK_SECONDS", 30 if QUICK else 300))
                 note(section)(f"ingestor at 400 msgs/s with hostile input mixed in, {seconds:g} s")
                 results["soak"] = soak.run(seconds)
+            elif section == "forecast":
+                from bench import forecast
+
+                results["forecast"] = forecast.run(note(section))
+            elif section == "anomalies":
+                from bench import anomalies
+
+                results["anomalies"] = anomalies.run(note(section))
             bar.advance(task)
         if "carbon" in results:
             note("carbon")("carbon stage alone")
