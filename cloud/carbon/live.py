@@ -22,7 +22,8 @@ from greenwire.cloud.carbon.fetch import (
     fetch_readings,
     fetch_stored_days,
 )
-from greenwire.cloud.carbon.report import READ_MARGIN, account_of
+from greenwire.cloud.carbon.meters import READ_MARGIN
+from greenwire.cloud.carbon.report import account_of
 from greenwire.cloud.carbon.results import (
     day_results,
     lines,

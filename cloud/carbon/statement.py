@@ -43,8 +43,8 @@ The default follows the 5 % materiality level that verifiers apply to reported e
 installations); ``greenwire carbon statement --quality-threshold`` changes it."""
 
 QUALITY_FIELDS: Final = (
-    ("estimated_kwh", True, "estimated (spread over a gap, or since a counter reset)"),
-    ("excluded_kwh", False, "left out (a replaced or re-based counter, at the meter's recent rate)"),
+    ("estimated_kwh", True, "estimated (timing spread over a gap or since a counter reset)"),
+    ("excluded_kwh", False, "excluded (replaced or re-based counters, at the meter's recent rate)"),
 )
 """The account's fields of grid energy not measured as it was used: (field in kWh, whether it is
 counted in ``grid_import_kwh``, what it is). The data-quality warning sums them; a new field of
@@ -110,17 +110,14 @@ def warnings(account: Account, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> 
 def lines(account: Account, building: Building, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
     """The statement's figures, in the order they are printed (its warnings first)."""
 
-    def share(kwh: float) -> float:
-        return 100 * kwh / account.grid_import_kwh if account.grid_import_kwh else 0.0
-
-    measured = account.grid_import_kwh + account.rejected_kwh
     rows = [
         *warnings(account, threshold_pct),
         Line("energy", "grid import", account.grid_import_kwh, "kWh"),
-        Line("energy", "of which estimated (gaps filled when the counter resumed)", account.estimated_kwh, "kWh"),
-        Line("energy", "left out (replaced or re-based counter: the meter's recent rate, not counted)",
+        Line("energy", "of which estimated (timing spread over a gap or since a counter reset)",
+             account.estimated_kwh, "kWh"),
+        Line("energy", "excluded (replaced or re-based counters: the meter's recent rate, not counted)",
              account.excluded_kwh, "kWh"),
-        Line("energy", "rejected (implausible counter jumps, not counted)", account.rejected_kwh, "kWh"),
+        Line("energy", "rejected counter rises (implausible, not energy, not counted)", account.rejected_kwh, "kWh"),
         Line("energy", "PV generation", account.pv_generation_kwh, "kWh"),
         Line("energy", "PV self-consumption (zero emissions)", account.pv_self_consumption_kwh, "kWh"),
         Line("energy", "grid export (reported, not netted)", account.grid_export_kwh, "kWh"),
@@ -138,10 +135,9 @@ def lines(account: Account, building: Building, threshold_pct: float = QUALITY_T
         Line("emissions", "per floor area, annualised", account.kgco2e_per_m2_year, "kgCO2e/m2/year"),
         Line("budget", "budget for the period", account.budget_kgco2e, "kgCO2e"),
         Line("budget", "budget used", account.budget_used_pct, "%"),
-        Line("data quality", "estimated share of grid import", share(account.estimated_kwh), "%"),
-        Line("data quality", "left-out share of grid energy", account.excluded_share_pct, "%"),
-        Line("data quality", "rejected share of measured grid energy",
-             100 * account.rejected_kwh / measured if measured else 0.0, "%"),
+        Line("data quality", "estimated share of grid import", account.estimated_share_pct, "%"),
+        Line("data quality", "excluded share of grid import (excluded / counted + excluded)",
+             account.excluded_share_pct, "%"),
     ]
     rows += [Line("factors", "factor", source, "") for source in sorted(account.factors)]
     rows += factor_set_lines(account)

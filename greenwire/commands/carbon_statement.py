@@ -64,14 +64,14 @@ def statement(
     ] = "auto",
     quality_threshold: Annotated[
         float, typer.Option(min=0, max=100, help="Warn at the top when more than this percentage of the grid "
-                                                  "energy was estimated or left out.")
+                                                  "energy was estimated or excluded.")
     ] = 5.0,
     config: ConfigOption = None,
 ) -> None:
     """An auditable carbon statement of a building for a month or period (md, html, csv or pdf).
 
     Warnings first (over budget; data quality when more than --quality-threshold percent of the
-    grid energy was estimated or left out), then the period in words, the chart of each day's
+    grid energy was estimated or excluded), then the period in words, the chart of each day's
     emissions against the budget (html and pdf), method, boundary, energy by role, Scope 1 and
     2 (location- and market-based), every factor with its source, data-quality shares, the
     budget, and a SHA-256 content hash so that a copy can be checked against the original
