@@ -80,14 +80,16 @@ class Day:
     budget_kgco2e: float | None
 
 
-def unmeasured_share_pct(account: Account) -> tuple[float, list[tuple[str, float]]]:
-    """The share of the period's grid energy not measured as it was used, and each field's share, in percent."""
+def unmeasured_share_pct(account: Account) -> tuple[float, float, list[tuple[str, float]]]:
+    """The share (percent) of the period's grid energy (counted plus not counted) that was not
+    measured as it was used, that grid energy in kWh, and each nonzero field's kWh with its words."""
     uncounted = sum(getattr(account, name) for name, counted, _ in QUALITY_FIELDS if not counted)
     whole = account.grid_import_kwh + uncounted
+    parts = [(words, float(getattr(account, name))) for name, _, words in QUALITY_FIELDS]
+    parts = [(w, kwh) for w, kwh in parts if kwh > 0]
     if whole <= 0:
-        return 0.0, []
-    parts = [(words, 100 * getattr(account, name) / whole) for name, _, words in QUALITY_FIELDS]
-    return sum(share for _, share in parts), [(w, s) for w, s in parts if s > 0]
+        return 0.0, 0.0, parts
+    return 100 * sum(kwh for _, kwh in parts) / whole, whole, parts
 
 
 def warnings(account: Account, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
@@ -98,12 +100,13 @@ def warnings(account: Account, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> 
         out.append(Line("warning", "over budget",
                         f"{used:,.2f} % of the period's budget used: {account.total_kgco2e:,.1f} kgCO2e emitted "
                         f"against a budget of {account.budget_kgco2e:,.1f} kgCO2e.", "%"))
-    share, parts = unmeasured_share_pct(account)
+    share, whole, parts = unmeasured_share_pct(account)
     if share > threshold_pct:
-        each = "; ".join(f"{s:,.2f} % {w}" for w, s in parts)
+        each = " and ".join(f"{kwh:,.1f} kWh {words}" for words, kwh in parts)
         out.append(Line("warning", "data quality",
-                        f"{share:,.2f} % of the period's grid energy was not measured as it was used, above "
-                        f"the {threshold_pct:g} % threshold: {each}. Treat the figures as estimates.", "%"))
+                        f"{share:,.2f} % of the period's {whole:,.1f} kWh of grid energy was not measured as it "
+                        f"was used, above the {threshold_pct:g} % threshold: {each}. Treat the figures as "
+                        "estimates.", "%"))
     return out
 
 

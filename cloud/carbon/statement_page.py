@@ -19,8 +19,10 @@ _STYLE = """@page{size:%(paper)s;margin:14mm 14mm 16mm}
 *{box-sizing:border-box}
 body{font-family:sans-serif;max-width:60em;margin:1.5em auto;padding:0 1em;line-height:1.35;color:#222}
 h1{font-size:1.5em;overflow-wrap:anywhere}h2{font-size:1.15em;margin-top:1.4em}
-table{border-collapse:collapse;width:100%%}td{padding:.2em .6em;border-bottom:1px solid #ddd;vertical-align:top}
-td:nth-child(2){text-align:right;white-space:nowrap}
+table{border-collapse:collapse;width:100%%;table-layout:fixed}
+td{padding:.2em .6em;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}
+td:nth-child(2){text-align:right;width:9.5em}td:nth-child(3){width:8.5em}tr,li{break-inside:avoid}
+h2{break-after:avoid}ul{padding-left:1.2em}
 code{overflow-wrap:anywhere;word-break:break-all}
 .warning{border-left:.35em solid #e02f44;background:#fdecee;padding:.5em .8em;margin:.8em 0}
 figure{margin:1em 0;break-inside:avoid}figure img{width:100%%;height:auto;display:block}
@@ -85,7 +87,20 @@ def page(markdown_text: str, *, title: str, days: Sequence[Day] = (), paper: str
             out.append(f"<p>{_inline(line)}</p>")
     if table:
         out.append("<table>" + "".join(table) + "</table>")
-    return "\n".join(out) + "\n</body></html>\n"
+    return "\n".join(_lists(out)) + "\n</body></html>\n"
+
+
+def _lists(parts: list[str]) -> list[str]:
+    """Each run of list items inside one ``<ul>``."""
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        item = part.startswith("<li>")
+        if item and not (i and parts[i - 1].startswith("<li>")):
+            out.append("<ul>")
+        out.append(part)
+        if item and not (i + 1 < len(parts) and parts[i + 1].startswith("<li>")):
+            out.append("</ul>")
+    return out
 
 
 def markdown_html(markdown_text: str, *, title: str) -> str:
