@@ -23,10 +23,19 @@ MINUTE = timedelta(minutes=1)
 
 @dataclass(slots=True)
 class MinuteEnergy:
-    """Energy used in one minute, and how much of it is estimated."""
+    """Energy used in one minute, how much of it is estimated, and what was left out (never
+    counted): the recent-rate estimate of intervals excluded and the implausible rises rejected."""
 
     kwh: float = 0.0
     estimated_kwh: float = 0.0
+    excluded_kwh: float = 0.0
+    rejected_kwh: float = 0.0
+
+    def add(self, other: MinuteEnergy) -> None:
+        self.kwh += other.kwh
+        self.estimated_kwh += other.estimated_kwh
+        self.excluded_kwh += other.excluded_kwh
+        self.rejected_kwh += other.rejected_kwh
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,8 @@ class MinuteEmissions:
     kg_co2e: float
     factor_g_per_kwh: float
     factor_source: str
+    excluded_kwh: float = 0.0
+    rejected_kwh: float = 0.0
 
 
 def _floor_minute(at: datetime) -> datetime:
@@ -50,17 +61,19 @@ def minute_buckets(intervals: Iterable[EnergyInterval]) -> dict[datetime, Minute
     buckets: dict[datetime, MinuteEnergy] = {}
     for interval in intervals:
         span = (interval.end - interval.start).total_seconds()
-        if interval.kwh == 0 or span <= 0:
+        if span <= 0 or not (interval.kwh or interval.excluded_kwh or interval.rejected_kwh):
             continue
         minute = _floor_minute(interval.start)
         while minute < interval.end:
             overlap = (min(minute + MINUTE, interval.end) - max(minute, interval.start)).total_seconds()
             if overlap > 0:
-                share = interval.kwh * overlap / span
+                part = overlap / span
                 bucket = buckets.setdefault(minute, MinuteEnergy())
-                bucket.kwh += share
+                bucket.kwh += interval.kwh * part
                 if interval.estimated:
-                    bucket.estimated_kwh += share
+                    bucket.estimated_kwh += interval.kwh * part
+                bucket.excluded_kwh += interval.excluded_kwh * part
+                bucket.rejected_kwh += interval.rejected_kwh * part
             minute += MINUTE
     return buckets
 
@@ -80,6 +93,7 @@ def location_based(
         else:
             raise LookupError(f"no carbon intensity for {minute:%Y-%m-%d %H:%M} UTC and no static factor")
         out.append(
-            MinuteEmissions(minute, energy.kwh, energy.estimated_kwh, energy.kwh * value / 1000.0, value, source)
+            MinuteEmissions(minute, energy.kwh, energy.estimated_kwh, energy.kwh * value / 1000.0, value, source,
+                            energy.excluded_kwh, energy.rejected_kwh)
         )
     return out

@@ -1,39 +1,79 @@
-"""Energy from cumulative counters: deltas, never integrated power.
+"""Energy from cumulative counters: deltas, never integrated power, and never invented.
 
-``CounterTracker.add(ts, value, quality)`` turns a meter's successive counter
-readings into energy intervals:
+``counter_intervals(readings, limits)`` classifies each step of one meter's counter
+(oldest first; duplicates and out-of-order readings are sorted out first) using the
+readings on both sides of it:
 
-- the energy of ``[previous ts, ts]`` is the counter's rise;
-- a rollover (flagged at the edge, or a drop that wrapping at the declared
-  ``rollover`` explains) adds ``value + rollover - previous``;
-- a reset or meter replacement (a drop nothing explains) counts the new
-  counter's value, as used since it started from zero, flagged ``reset``;
-- an implausible rise (flagged ``counter_jump`` at the edge, or more than
-  ``max_power_kw`` x elapsed) is rejected: no energy, flagged ``jump_rejected``,
-  and the counter continues from its new value;
-- after a gap longer than ``max_gap``, the energy is assigned when the counter
-  resumes, spread evenly over the gap and flagged ``estimated``: never invented
-  while the meter is silent.
+measured     the counter rose by no more than the meter can plausibly use in the time;
+             after a gap longer than ``max_gap`` the rise is spread evenly over the gap and
+             flagged ``estimated`` (the energy is measured, its timing is not)
+rollover     a drop that wrapping at the declared ``rollover`` width explains (or that the
+             edge flagged ``counter_rollover``)
+outlier      a single reading off a consistent trajectory, above or below (``LOOKAHEAD``):
+             ignored, and the step is taken from the reading before it to the one after
+reset        a drop to near zero (a new meter or a cleared counter): the new value counts as
+             the energy since zero only if it is plausible for the elapsed time; ``reset``
+excluded     a drop to any other value (a replacement or re-baseline): no energy for that
+             interval; what the meter would have used at its recent rate is reported as
+             ``excluded_kwh``, never counted
+rejected     a rise the meter cannot have used in the time (or flagged ``counter_jump`` at
+             the edge): no energy, the rise reported as ``rejected_kwh``, the interval's
+             recent-rate estimate as ``excluded_kwh``; the counter continues from the new value
+
+Plausible means at most ``max_power_kw`` x elapsed (with 10 % and ``SLACK_KWH`` of margin for
+timing jitter and counter resolution). The limit needs no per-meter setting: the site model's
+``max_power_kw`` for the meter overrides; else the gateway's (the profile's or the device's own,
+sent in its status message); else the meter's own history: ``HISTORY_MULTIPLE`` times the
+90th percentile of its rate over spans of at least ``RATE_SPAN`` in the readings given, never
+below ``FLOOR_KW`` (``NO_HISTORY_KW`` with fewer than four such spans). A counter's last reading has no look-ahead: its step is provisional
+until the next reading arrives (a recomputation then corrects it).
+
+The result never counts more energy than the counter's consistent rises: every fault costs at
+most the energy of its own interval (reported as excluded), which the property tests check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from statistics import median
 from typing import Literal
 
-Flag = Literal["measured", "estimated", "reset", "rollover", "jump_rejected"]
+Flag = Literal["measured", "estimated", "reset", "rollover", "excluded", "rejected"]
+
+LOOKAHEAD = 1
+"""Readings looked past to find where a trajectory resumes after an outlier. One: two or more
+readings in a row that agree with each other are a new trajectory (a re-baseline), not outliers."""
+SLACK_KWH = 0.05
+"""Rise always plausible whatever the elapsed time (counter resolution and poll jitter)."""
+HISTORY_MULTIPLE = 10.0
+FLOOR_KW = 50.0
+"""The history-based limit never goes below this (a meter idle all day may still start up)."""
+NO_HISTORY_KW = 10_000.0
+"""The limit of a counter with too little history and no declared limit: a 10 MW connection, the
+top of what a building takes at medium voltage, so only gross faults (a replaced meter's reading,
+a wrong register) are caught until the meter has a history."""
+RATE_SPAN = timedelta(minutes=5)
+"""Rates for the history are measured over at least this long, so 1 s polls do not look spiky."""
 
 
 @dataclass(frozen=True, slots=True)
 class EnergyInterval:
-    """Energy used between two readings of one counter."""
+    """Energy used between two readings of one counter.
+
+    ``kwh`` is what counts; ``excluded_kwh`` is the meter's recent-rate estimate for an interval
+    left out (a replacement, re-baseline or rejected rise) and ``rejected_kwh`` the implausible
+    rise itself: both reported, never counted.
+    """
 
     start: datetime
     end: datetime
     kwh: float
     flag: Flag
+    excluded_kwh: float = 0.0
+    rejected_kwh: float = 0.0
 
     @property
     def estimated(self) -> bool:
@@ -41,55 +81,154 @@ class EnergyInterval:
         return self.flag in ("estimated", "reset")
 
 
-class CounterTracker:
-    """Successive readings of one energy counter (kWh) to energy intervals."""
+@dataclass(frozen=True, slots=True)
+class CounterLimits:
+    """What is known about how fast one counter can rise."""
 
-    def __init__(
-        self,
-        *,
-        rollover: float | None = None,
-        max_power_kw: float | None = None,
-        max_gap: timedelta = timedelta(minutes=15),
-    ) -> None:
-        self.rollover = rollover
-        self.max_power_kw = max_power_kw
-        self.max_gap = max_gap
-        self._last: tuple[datetime, float] | None = None
-        self.rejected_kwh = 0.0
+    max_power_kw: float | None = None
+    """The site model's limit for the meter (overrides everything)."""
+    device_max_power_kw: float | None = None
+    """The gateway's limit (the device's profile or its own edge setting)."""
+    rollover: float | None = None
+    """The counter's declared wrap width."""
+    max_gap: timedelta = timedelta(minutes=15)
 
-    def add(self, ts: datetime, value: float, quality: str = "good") -> EnergyInterval | None:
-        """The energy since the previous reading, or None for the first one (or one out of order)."""
-        previous, self._last = self._last, (ts, value)
-        if previous is None:
+
+@dataclass(frozen=True, slots=True)
+class _Point:
+    ts: datetime
+    value: float
+    quality: str
+
+
+def _points(readings: Iterable[tuple[datetime, float, str]]) -> list[_Point]:
+    """Finite readings, oldest first, one per timestamp (the first received wins)."""
+    seen: dict[datetime, _Point] = {}
+    for ts, value, quality in readings:
+        if ts not in seen and math.isfinite(value):
+            seen[ts] = _Point(ts, value, quality)
+    return [seen[ts] for ts in sorted(seen)]
+
+
+def _hours(a: _Point, b: _Point) -> float:
+    return (b.ts - a.ts).total_seconds() / 3600
+
+
+def history_rate_kw(points: Sequence[_Point]) -> float | None:
+    """The 90th percentile of the counter's rate (kW) over spans of at least ``RATE_SPAN``; None
+    with fewer than four such spans."""
+    rates: list[float] = []
+    anchor = points[0] if points else None
+    for point in points[1:]:
+        assert anchor is not None
+        if point.value < anchor.value:
+            anchor = point
+        elif point.ts - anchor.ts >= RATE_SPAN:
+            rates.append((point.value - anchor.value) / _hours(anchor, point))
+            anchor = point
+    if len(rates) < 4:
+        return None
+    rates.sort()
+    return rates[min(len(rates) - 1, int(0.9 * len(rates)))]
+
+
+def limit_kw(limits: CounterLimits, history: float | None) -> float:
+    """The counter's plausible maximum power (see the module docstring)."""
+    if limits.max_power_kw is not None:
+        return limits.max_power_kw
+    if limits.device_max_power_kw is not None:
+        return limits.device_max_power_kw
+    return max(FLOOR_KW, HISTORY_MULTIPLE * history) if history is not None else NO_HISTORY_KW
+
+
+class _Classifier:
+    def __init__(self, points: list[_Point], limits: CounterLimits) -> None:
+        self.points = points
+        self.limits = limits
+        self.limit = limit_kw(limits, history_rate_kw(points))
+        self.recent: list[float] = []
+
+    def plausible(self, a: _Point, b: _Point) -> bool:
+        rise = b.value - a.value
+        return 0 <= rise <= self.limit * _hours(a, b) * 1.1 + SLACK_KWH
+
+    def rollover(self, a: _Point, b: _Point) -> float | None:
+        width = self.limits.rollover
+        if width is None:
             return None
-        last_ts, last = previous
-        if ts <= last_ts:
-            self._last = previous  # a repeated or older reading changes nothing
-            return None
-        hours = (ts - last_ts).total_seconds() / 3600
-        delta = value - last
-        flag: Flag = "measured"
-        if quality == "counter_rollover" or (delta < 0 and self._explained_by_rollover(last, value)):
-            if self.rollover is None:
-                return EnergyInterval(last_ts, ts, value, "reset")
-            delta = value + self.rollover - last
-            flag = "rollover"
-        elif delta < 0 or quality == "counter_reset":
-            return EnergyInterval(last_ts, ts, max(value, 0.0), "reset")
-        if quality == "counter_jump" or (self.max_power_kw is not None and delta > self.max_power_kw * hours * 1.1):
-            self.rejected_kwh += delta
-            return EnergyInterval(last_ts, ts, 0.0, "jump_rejected")
-        if ts - last_ts > self.max_gap and flag == "measured":
+        wrapped = b.value + width - a.value
+        if b.quality == "counter_rollover" or 0 <= wrapped < width / 2:
+            return wrapped
+        return None
+
+    def resumes_at(self, i: int, prev: _Point) -> int | None:
+        """The first reading after ``i`` (within ``LOOKAHEAD``) that continues ``prev``'s trajectory,
+        with every reading between off it; None if there is none."""
+        cur = self.points[i]
+        for j in range(i + 1, min(i + 1 + LOOKAHEAD, len(self.points))):
+            after = self.points[j]
+            off = cur.value > after.value or cur.value < prev.value  # not on the way from prev to after
+            if off and self.plausible(prev, after):
+                return j
+        return None
+
+    def recent_estimate(self, hours: float) -> float:
+        """The interval's energy at the meter's recent rate (median of its last measured steps)."""
+        return median(self.recent) * hours if self.recent else 0.0
+
+    def measured(self, a: _Point, b: _Point, kwh: float, flag: Flag) -> EnergyInterval:
+        hours = _hours(a, b)
+        if flag == "measured" and b.ts - a.ts > self.limits.max_gap:
             flag = "estimated"
-        return EnergyInterval(last_ts, ts, delta, flag)
+        if flag == "measured" and hours > 0:
+            self.recent = [*self.recent[-23:], kwh / hours]
+        return EnergyInterval(a.ts, b.ts, kwh, flag)
 
-    def _explained_by_rollover(self, last: float, value: float) -> bool:
-        if self.rollover is None:
-            return False
-        wrapped = value + self.rollover - last
-        return 0 <= wrapped < self.rollover / 2
+    def intervals(self) -> list[EnergyInterval]:
+        out: list[EnergyInterval] = []
+        points = self.points
+        prev_i, i = 0, 1
+        while i < len(points):
+            prev, cur = points[prev_i], points[i]
+            out_i = self.step(prev, cur, i, out)
+            if out_i is not None:  # outliers skipped: take the step to where the trajectory resumes
+                i = out_i
+                continue
+            prev_i, i = i, i + 1
+        return out
+
+    def step(self, prev: _Point, cur: _Point, i: int, out: list[EnergyInterval]) -> int | None:
+        """Classify prev -> cur into ``out``; or return the index to step to instead (outliers)."""
+        rise = cur.value - prev.value
+        hours = _hours(prev, cur)
+        wrapped = self.rollover(prev, cur) if rise < 0 or cur.quality == "counter_rollover" else None
+        if wrapped is not None and wrapped <= self.limit * hours * 1.1 + SLACK_KWH:
+            out.append(self.measured(prev, cur, wrapped, "rollover"))
+            return None
+        if cur.quality != "counter_jump" and self.plausible(prev, cur) and cur.quality != "counter_reset":
+            after = self.points[i + 1] if i + 1 < len(self.points) else None
+            if after is not None and after.value < cur.value and self.plausible(prev, after):
+                return i + 1  # a reading above the trajectory that the next one goes back from
+            out.append(self.measured(prev, cur, rise, "measured"))
+            return None
+        resume = self.resumes_at(i, prev)
+        if resume is not None:
+            return resume
+        estimate = self.recent_estimate(hours)
+        if rise < 0 or cur.quality == "counter_reset":
+            if 0 <= cur.value <= self.limit * hours * 1.1 + SLACK_KWH:
+                out.append(EnergyInterval(prev.ts, cur.ts, cur.value, "reset"))
+            else:
+                out.append(EnergyInterval(prev.ts, cur.ts, 0.0, "excluded", excluded_kwh=estimate))
+            return None
+        out.append(EnergyInterval(prev.ts, cur.ts, 0.0, "rejected", excluded_kwh=estimate, rejected_kwh=rise))
+        return None
 
 
-def track(readings: Iterable[tuple[datetime, float, str]], tracker: CounterTracker) -> list[EnergyInterval]:
-    """The energy intervals of one counter's readings (oldest first) through ``tracker``."""
-    return [i for ts, value, quality in readings if (i := tracker.add(ts, value, quality)) is not None]
+def counter_intervals(readings: Iterable[tuple[datetime, float, str]],
+                      limits: CounterLimits | None = None) -> list[EnergyInterval]:
+    """The energy intervals of one counter's readings (any order) under ``limits``."""
+    points = _points(readings)
+    if len(points) < 2:
+        return []
+    return _Classifier(points, limits or CounterLimits()).intervals()

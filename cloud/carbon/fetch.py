@@ -30,14 +30,21 @@ from greenwire.cloud.carbon.report import (
     Readings,
     account_of,
 )
+from greenwire.cloud.carbon.meters import local_days
 from greenwire.cloud.carbon.results import MEASUREMENT, MONTH_SUMS, StoredDays, month_end
 from greenwire.cloud.sites import Building
 
 
 def fetch_counters(influx: InfluxQLClient, building: Building, start: datetime,
                    end: datetime) -> tuple[dict[str, Counter], dict[str, tuple[str, Counter]]]:
-    """The counter readings of every meter of the building that [start, end) needs (with a margin),
-    by device: electricity and heat counters, and gas counters with the field they count."""
+    """The counter readings of every meter of the building that [start, end) needs, by device:
+    electricity and heat counters, and gas counters with the field they count.
+
+    Whole local days with ``READ_MARGIN`` either side, since each day is classified on its own
+    readings (``greenwire.cloud.carbon.meters``): a period that starts or ends mid-day gets the
+    same minutes as the stored day."""
+    days = local_days(start, end, building.timezone)
+    start, end = days[0][0], days[-1][1]
     counters = {
         m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN, FIELD_OF_ROLE[m.role])
         for m in building.meters

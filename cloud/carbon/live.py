@@ -61,7 +61,8 @@ def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime
     tomorrow = today + timedelta(days=1)
     readings = fetch_readings(influx, building, today, tomorrow)
     table = load_factors()
-    rolled = day_results(building, readings.counters, readings.gas, readings.series, today, tomorrow, table)
+    rolled = day_results(building, readings.counters, readings.gas, readings.series, today, tomorrow, table,
+                         readings.device_max_power_kw)
     influx.write(lines(site, building, rolled, table.version))
     month = local_midnight(today.astimezone(ZoneInfo(building.timezone)).replace(day=1), building.timezone)
     # After the day is stored: the month is re-summed from the stored days.
@@ -73,7 +74,8 @@ def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime
     if accounts is not None and accounts.due(site, building.id, now):
         year = carbon_account_from_influx(influx, building, year_start_of(building, now), now)
         influx.write([account_line(site, building, year, so_far if now > today else None, now)])
-    recent = minutes(building, readings.counters, readings.series, now - READ_MARGIN, now, table)
+    recent = minutes(building, readings.counters, readings.series, now - READ_MARGIN, now, table,
+                     readings.device_max_power_kw)
     line = live_line(site, building, recent, now)
     if line is not None:
         influx.write([line])

@@ -23,15 +23,16 @@ Everything here is pure: it computes over readings already fetched (``Readings``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from greenwire.cloud.carbon.emissions import location_based, minute_buckets
-from greenwire.cloud.carbon.energy import CounterTracker, EnergyInterval, track
+from greenwire.cloud.carbon.emissions import MinuteEnergy, location_based
+from greenwire.cloud.carbon.energy import CounterLimits
 from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
 from greenwire.cloud.carbon.factors import FactorTable, load_factors
 from greenwire.cloud.carbon.factorsets import BuildingFactors, jurisdiction_of, load_library
 from greenwire.cloud.carbon.intensity import IntensitySeries
+from greenwire.cloud.carbon.meters import READ_MARGIN, Counter, counter_minutes, role_minutes
 from greenwire.cloud.sites import Building, MarketSection
 
 
@@ -44,7 +45,12 @@ class Account:
     end: datetime
     grid_import_kwh: float = 0.0
     estimated_kwh: float = 0.0
+    """Grid import counted whose timing is estimated (spread over a gap, or since a reset)."""
+    excluded_kwh: float = 0.0
+    """Grid import left out (a replaced or re-based counter, a rejected rise): the meter's recent
+    rate over those intervals, never counted."""
     rejected_kwh: float = 0.0
+    """Implausible counter rises of the grid-import meters, never counted."""
     scope2_location_kgco2e: float = 0.0
     gas_kwh: float = 0.0
     scope1_kgco2e: float = 0.0
@@ -100,6 +106,17 @@ class Account:
         return 100 * self.total_kgco2e / self.budget_kgco2e
 
     @property
+    def estimated_share_pct(self) -> float:
+        """Estimated grid import as a share of the grid import counted, in percent."""
+        return 100 * self.estimated_kwh / self.grid_import_kwh if self.grid_import_kwh else 0.0
+
+    @property
+    def excluded_share_pct(self) -> float:
+        """Grid import left out as a share of what was counted and left out, in percent."""
+        whole = self.grid_import_kwh + self.excluded_kwh
+        return 100 * self.excluded_kwh / whole if whole else 0.0
+
+    @property
     def pv_self_consumption_kwh(self) -> float | None:
         """PV used in the building: generation minus export (both measured), never negative."""
         if not self.pv_generation_kwh:
@@ -123,7 +140,10 @@ class Account:
             "to": self.end.isoformat(),
             "grid_import_kwh": self.grid_import_kwh,
             "estimated_kwh": self.estimated_kwh,
+            "excluded_kwh": self.excluded_kwh,
             "rejected_kwh": self.rejected_kwh,
+            "estimated_share_pct": self.estimated_share_pct,
+            "excluded_share_pct": self.excluded_share_pct,
             "scope2_location_kgco2e": self.scope2_location_kgco2e,
             "scope2_market_kgco2e": self.scope2_market_kgco2e,
             "instrument_kwh": self.instrument_kwh,
@@ -160,9 +180,6 @@ class Account:
         }
 
 
-Counter = list[tuple[datetime, float, str]]
-
-
 def account(
     building: Building,
     counters: dict[str, Counter],
@@ -171,6 +188,7 @@ def account(
     end: datetime,
     table: FactorTable | None = None,
     gas_counters: dict[str, tuple[str, Counter]] | None = None,
+    device_max_power_kw: dict[str, float] | None = None,
 ) -> Account:
     """The account of ``building`` in [start, end) from its grid-import meters' counter readings (pure).
 
@@ -183,23 +201,21 @@ def account(
                      factor_table_version=table.version, jurisdiction=chosen.jurisdiction,
                      reporting_year=chosen.year, factor_choice=chosen.chosen_by,
                      factor_library_version=load_library().version)
-    intervals: list[EnergyInterval] = []
-    for meter in building.meters_with("grid_import"):
-        tracker = CounterTracker(max_power_kw=meter.max_power_kw)
-        intervals += track(counters.get(meter.device, []), tracker)
-        result.rejected_kwh += tracker.rejected_kwh
-    buckets = {m: e for m, e in minute_buckets(intervals).items() if start <= m < end}
+    buckets = role_minutes(building, "grid_import", counters, start, end, device_max_power_kw)
     for minute in location_based(buckets, series, static):
         result.grid_import_kwh += minute.kwh
         result.estimated_kwh += minute.estimated_kwh
+        result.excluded_kwh += minute.excluded_kwh
+        result.rejected_kwh += minute.rejected_kwh
         result.scope2_location_kgco2e += minute.kg_co2e
-        result.factors.add(minute.factor_source)
+        if minute.kwh:
+            result.factors.add(minute.factor_source)
     _gas(result, building, gas_counters or {}, start, end, table)
     if chosen.td_losses is not None and chosen.td_losses.value is not None:
         result.scope3_td_kgco2e = result.grid_import_kwh * chosen.td_losses.value / 1000
-    result.pv_generation_kwh = _energy(building, "pv_generation", counters, start, end)
-    result.grid_export_kwh = _energy(building, "grid_export", counters, start, end)
-    result.heat_kwh = _energy(building, "heat", counters, start, end)
+    result.pv_generation_kwh = _energy(building, "pv_generation", counters, start, end, device_max_power_kw)
+    result.grid_export_kwh = _energy(building, "grid_export", counters, start, end, device_max_power_kw)
+    result.heat_kwh = _energy(building, "heat", counters, start, end, device_max_power_kw)
     heat = heat_factor(building, table)
     if heat is not None:
         result.heat_factor_g_per_kwh, result.heat_factor_source = heat.g_per_kwh, heat.source
@@ -220,14 +236,11 @@ def account(
     return result
 
 
-def _energy(building: Building, role: str, counters: dict[str, Counter], start: datetime, end: datetime) -> float:
+def _energy(building: Building, role: str, counters: dict[str, Counter], start: datetime, end: datetime,
+            device_max_power_kw: dict[str, float] | None) -> float:
     """Energy of the meters with ``role`` in [start, end), from their counters."""
-    intervals = [
-        i
-        for meter in building.meters_with(role)  # type: ignore[arg-type]
-        for i in track(counters.get(meter.device, []), CounterTracker(max_power_kw=meter.max_power_kw))
-    ]
-    return sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
+    minutes = role_minutes(building, role, counters, start, end, device_max_power_kw)  # type: ignore[arg-type]
+    return sum(e.kwh for e in minutes.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,16 +340,16 @@ def _market(result: Account, building: Building, start: datetime, end: datetime,
 _BASIS = {"gross_cv": "gross CV", "net_cv": "net CV"}
 
 
-def gas_intervals(building: Building, gas_counters: dict[str, tuple[str, Counter]],
-                  table: FactorTable | None, *, at: datetime) -> tuple[list[EnergyInterval], float, set[str]]:
-    """The gas meters' energy intervals (volume x calorific value, or energy), the fuel's factor in
-    gCO2e/kWh, and the sources of both, for the period starting ``at`` (its reporting year).
+def gas_minutes(building: Building, gas_counters: dict[str, tuple[str, Counter]], table: FactorTable | None,
+                start: datetime, end: datetime) -> tuple[dict[datetime, MinuteEnergy], float, set[str]]:
+    """The gas meters' energy per minute of [start, end) (volume x calorific value, or energy), the
+    fuel's factor in gCO2e/kWh, and the sources of both, for the period's reporting year.
 
     The factor is the building's ``gas_factor`` or its factor set's natural gas (DESNZ gross CV
     for GB, the enterprise guidelines' net CV for CN, EPA's for US), the calorific value on the
     same basis; energy counters (kWh) are taken to be on the factor's basis, and the source says so.
     """
-    fuel = building_factors(building, at, table).gas
+    fuel = building_factors(building, start, table).gas
     assert fuel is not None  # a building always resolves a gas factor, if only the legacy default
     basis = _BASIS[fuel.energy_basis]
     volume = any(f == "gas_volume_m3" for f, _ in gas_counters.values())
@@ -344,10 +357,11 @@ def gas_intervals(building: Building, gas_counters: dict[str, tuple[str, Counter
         raise LookupError(f"building {building.id}: a gas meter counts m3 but no calorific value on the {basis} "
                           "basis of its factor is known: set gas_calorific_kwh_per_m3")
     calorific = fuel.calorific_kwh_per_m3 or 0.0
-    intervals: list[EnergyInterval] = []
-    for field_name, readings in gas_counters.values():
-        per_unit = calorific if field_name == "gas_volume_m3" else 1.0
-        intervals += track(((ts, value * per_unit, q) for ts, value, q in readings), CounterTracker())
+    scaled = {device: [(ts, value * (calorific if field_name == "gas_volume_m3" else 1.0), q)
+                       for ts, value, q in readings]
+              for device, (field_name, readings) in gas_counters.items()}
+    limits = {m.device: CounterLimits(max_power_kw=m.max_power_kw) for m in building.meters_with("gas")}
+    minutes = counter_minutes(scaled, limits, start, end, building.timezone)
     sources = {f"natural gas {fuel.g_per_kwh:g} g/kWh ({basis}): {fuel.source}"}
     if fuel.note:
         sources.add(f"natural gas: {fuel.note}")
@@ -355,7 +369,7 @@ def gas_intervals(building: Building, gas_counters: dict[str, tuple[str, Counter
         sources.add(f"gas calorific value {calorific:g} kWh/m3 ({basis}): {fuel.calorific_source}")
     if any(f == "gas_energy_kwh" for f, _ in gas_counters.values()):
         sources.add(f"gas energy counters taken as kWh on the {basis} basis of the factor")
-    return intervals, fuel.g_per_kwh, sources
+    return minutes, fuel.g_per_kwh, sources
 
 
 def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str, Counter]], start: datetime,
@@ -363,8 +377,8 @@ def _gas(result: Account, building: Building, gas_counters: dict[str, tuple[str,
     """Scope 1 from gas meters: volume x calorific value (or energy) x the fuel's factor."""
     if not gas_counters:
         return
-    intervals, g_per_kwh, sources = gas_intervals(building, gas_counters, table, at=start)
-    kwh = sum(e.kwh for m, e in minute_buckets(intervals).items() if start <= m < end)
+    minutes, g_per_kwh, sources = gas_minutes(building, gas_counters, table, start, end)
+    kwh = sum(e.kwh for e in minutes.values())
     result.gas_kwh = kwh
     result.scope1_kgco2e = kwh * g_per_kwh / 1000
     result.factors.update(sources)
@@ -378,11 +392,6 @@ FIELD_OF_ROLE: dict[str, str] = {
 }
 """The counter field each meter role is read from."""
 
-READ_MARGIN = timedelta(hours=1)
-"""Counter readings this far outside the period are read too, so the intervals that cross its
-edges are known; their energy is then cut at the edges, minute by minute."""
-
-
 @dataclass(frozen=True, slots=True)
 class Readings:
     """What accounting a building over a period needs: its meters' counter readings (with
@@ -394,9 +403,12 @@ class Readings:
     """Gas counters by device, with the field they count (``gas_volume_m3`` or ``gas_energy_kwh``)."""
     series: IntensitySeries | None
     """The zone's imported or fed intensity; None when there is none (the static factor applies)."""
+    device_max_power_kw: dict[str, float] = field(default_factory=dict)
+    """The gateways' plausibility limit of each device (from their status messages), by device."""
 
 
 def account_of(building: Building, readings: Readings, start: datetime, end: datetime,
                table: FactorTable | None = None) -> Account:
     """The account of ``building`` in [start, end) from fetched readings (pure; see ``account``)."""
-    return account(building, readings.counters, readings.series, start, end, table, gas_counters=readings.gas)
+    return account(building, readings.counters, readings.series, start, end, table, gas_counters=readings.gas,
+                   device_max_power_kw=readings.device_max_power_kw)

@@ -32,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from greenwire.cloud.carbon.emissions import MinuteEmissions, location_based, minute_buckets
-from greenwire.cloud.carbon.energy import CounterTracker, track
+from greenwire.cloud.carbon.emissions import MinuteEmissions, location_based
 from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
 from greenwire.cloud.carbon.factors import FactorTable, load_factors
 from greenwire.cloud.carbon.intensity import IntensitySeries
+from greenwire.cloud.carbon.meters import role_minutes
 from greenwire.cloud.sites import Building
 from greenwire.shared.lineprotocol import SeriesPrefix
 
@@ -61,6 +61,8 @@ class PeriodResult:
     estimated_kwh: float = 0.0
     kgco2e: float = 0.0
     sources: set[str] = field(default_factory=set)
+    excluded_kwh: float = 0.0
+    rejected_kwh: float = 0.0
     other_kwh: dict[str, float] = field(default_factory=dict)
     """Energy of the other roles (``ROLE_FIELDS`` values, and ``gas_kwh``) in the period."""
     scope1_kgco2e: float = 0.0
@@ -74,8 +76,11 @@ class PeriodResult:
     def add(self, minute: MinuteEmissions) -> None:
         self.grid_import_kwh += minute.kwh
         self.estimated_kwh += minute.estimated_kwh
+        self.excluded_kwh += minute.excluded_kwh
+        self.rejected_kwh += minute.rejected_kwh
         self.kgco2e += minute.kg_co2e
-        self.sources.add(minute.factor_source)
+        if minute.kwh:
+            self.sources.add(minute.factor_source)
 
 
 @dataclass(slots=True)
@@ -97,25 +102,24 @@ def other_minutes(
     start: datetime,
     end: datetime,
     table: FactorTable,
+    device_max_power_kw: dict[str, float] | None = None,
 ) -> OtherMinutes:
     """PV generation, grid export, heat and gas energy per minute of [start, end), from counter deltas,
     with gas's Scope 1 and heat's Scope 2 (heat kWh x the static heat factor / 1000) per minute."""
-    from greenwire.cloud.carbon.report import gas_intervals, heat_factor
+    from greenwire.cloud.carbon.report import gas_minutes, heat_factor
 
     out = OtherMinutes()
     for role, name in ROLE_FIELDS.items():
-        meters = building.meters_with(role)  # type: ignore[arg-type]
-        if meters:
-            intervals = [i for m in meters
-                         for i in track(counters.get(m.device, []), CounterTracker(max_power_kw=m.max_power_kw))]
-            out.kwh[name] = {t: e.kwh for t, e in minute_buckets(intervals).items() if start <= t < end}
+        if building.meters_with(role):  # type: ignore[arg-type]
+            by_minute = role_minutes(building, role, counters, start, end, device_max_power_kw)  # type: ignore[arg-type]
+            out.kwh[name] = {t: e.kwh for t, e in by_minute.items()}
     heat = heat_factor(building, table)
     if heat is not None and "heat_kwh" in out.kwh:
         out.heat_kg = {t: kwh * heat.g_per_kwh / 1000 for t, kwh in out.kwh["heat_kwh"].items()}
         out.heat_source = heat.source
     if building.meters_with("gas"):
-        intervals, g_per_kwh, sources = gas_intervals(building, gas, table, at=start)
-        gas_kwh = {t: e.kwh for t, e in minute_buckets(intervals).items() if start <= t < end}
+        gas_by_minute, g_per_kwh, sources = gas_minutes(building, gas, table, start, end)
+        gas_kwh = {t: e.kwh for t, e in gas_by_minute.items()}
         out.kwh["gas_kwh"] = gas_kwh
         out.scope1_kg = {t: kwh * g_per_kwh / 1000 for t, kwh in gas_kwh.items()}
         if gas:
@@ -130,15 +134,11 @@ def minutes(
     start: datetime,
     end: datetime,
     table: FactorTable | None = None,
+    device_max_power_kw: dict[str, float] | None = None,
 ) -> list[MinuteEmissions]:
     """Each minute of [start, end) with grid-import energy, and its location-based emissions."""
     static = static_grid(building, building_factors(building, start, table), table or load_factors())
-    intervals = [
-        i
-        for meter in building.meters_with("grid_import")
-        for i in track(counters.get(meter.device, []), CounterTracker(max_power_kw=meter.max_power_kw))
-    ]
-    buckets = {m: e for m, e in minute_buckets(intervals).items() if start <= m < end}
+    buckets = role_minutes(building, "grid_import", counters, start, end, device_max_power_kw)
     return location_based(buckets, series, static)
 
 
@@ -306,10 +306,12 @@ def day_results(
     start: datetime,
     end: datetime,
     table: FactorTable,
+    device_max_power_kw: dict[str, float] | None = None,
 ) -> dict[str, dict[datetime, PeriodResult]]:
     """The 1m, 1h and 1d periods of [start, end) from the building's counter readings (pure)."""
-    result = minutes(building, counters, series, start, end, table)
-    rolled = roll_up(result, building.timezone, other_minutes(building, counters, gas, start, end, table))
+    result = minutes(building, counters, series, start, end, table, device_max_power_kw)
+    others = other_minutes(building, counters, gas, start, end, table, device_max_power_kw)
+    rolled = roll_up(result, building.timezone, others)
     del rolled["1mo"]
     return rolled
 
@@ -323,7 +325,8 @@ def day_lines(site: str, building: Building, readings: Readings, start: datetime
     overwrites a month with that day alone.
     """
     table = table or load_factors()
-    rolled = day_results(building, readings.counters, readings.gas, readings.series, start, end, table)
+    rolled = day_results(building, readings.counters, readings.gas, readings.series, start, end, table,
+                         readings.device_max_power_kw)
     return lines(site, building, rolled, table.version)
 
 

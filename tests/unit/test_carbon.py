@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from greenwire.cloud.carbon.emissions import location_based, minute_buckets
-from greenwire.cloud.carbon.energy import CounterTracker, EnergyInterval
+from greenwire.cloud.carbon.energy import CounterLimits, EnergyInterval, counter_intervals
 from greenwire.cloud.carbon.factors import FACTORS_FILE, load_factors
 from greenwire.cloud.carbon.intensity import load_csv
 from greenwire.simulators.series import Replay, builtin_series
@@ -72,21 +72,23 @@ def test_plain_and_electricity_maps_formats(tmp_path: Path) -> None:
 
 
 def test_counter_deltas_rollover_reset_jump_and_gap() -> None:
-    tracker = CounterTracker(rollover=100_000.0, max_power_kw=60, max_gap=timedelta(minutes=15))
-    assert tracker.add(_at(0), 99_999.0) is None
-    assert tracker.add(_at(1), 99_999.5) == EnergyInterval(_at(0), _at(1), 0.5, "measured")
-    rolled = tracker.add(_at(2), 0.3)  # wrapped at 100,000 kWh
-    assert rolled is not None and rolled.flag == "rollover" and rolled.kwh == pytest.approx(0.8)
-    jump = tracker.add(_at(3), 500.0)  # 499.7 kWh in a minute from a 60 kW meter
-    assert jump == EnergyInterval(_at(2), _at(3), 0.0, "jump_rejected") and tracker.rejected_kwh == pytest.approx(499.7)
-    assert tracker.add(_at(4), 500.5) == EnergyInterval(_at(3), _at(4), 0.5, "measured")  # continues from 500
-    gap = tracker.add(_at(64), 530.5)  # an hour of silence: 30 kWh assigned when it resumes
-    assert gap is not None and gap.flag == "estimated" and gap.kwh == 30.0 and gap.estimated
-    reset = tracker.add(_at(65), 0.4)  # meter replaced
+    limits = CounterLimits(rollover=100_000.0, max_power_kw=60, max_gap=timedelta(minutes=15))
+    readings = [(_at(0), 99_999.0, "good"), (_at(1), 99_999.5, "good"),
+                (_at(2), 0.3, "good"),  # wrapped at 100,000 kWh
+                (_at(3), 500.0, "good"),  # 499.7 kWh in a minute from a 60 kW meter
+                (_at(4), 500.5, "good"),  # continues from 500
+                (_at(64), 530.5, "good"),  # an hour of silence: 30 kWh assigned when it resumes
+                (_at(65), 0.4, "good"),  # meter replaced by one starting at zero
+                (_at(65), 0.9, "good"),  # same timestamp: ignored
+                (_at(66), 0.9 + 1e6, "counter_jump")]
+    measured, rolled, jump, after, gap, reset, flagged = counter_intervals(readings, limits)
+    assert measured == EnergyInterval(_at(0), _at(1), 0.5, "measured")
+    assert rolled.flag == "rollover" and rolled.kwh == pytest.approx(0.8)
+    assert jump.flag == "rejected" and jump.kwh == 0 and jump.rejected_kwh == pytest.approx(499.7)
+    assert after == EnergyInterval(_at(3), _at(4), 0.5, "measured")
+    assert gap.flag == "estimated" and gap.kwh == 30.0 and gap.estimated
     assert reset == EnergyInterval(_at(64), _at(65), 0.4, "reset")
-    assert tracker.add(_at(65), 0.9) is None  # same timestamp: ignored
-    flagged = tracker.add(_at(66), 0.9 + 1e6, quality="counter_jump")
-    assert flagged is not None and flagged.flag == "jump_rejected"
+    assert flagged.flag == "rejected" and flagged.kwh == 0
 
 
 def test_gap_energy_is_spread_over_the_gap_and_marked_estimated() -> None:
@@ -109,13 +111,9 @@ def test_a_month_of_a_real_building_matches_hourly_energy_times_hourly_intensity
     start = datetime(2022, 1, 1, tzinfo=UTC)
     clock_t0 = 0.0
     replay = Replay(building, start=start, speed=1.0, clock=lambda: clock_t0)
-    tracker = CounterTracker(max_power_kw=5000)
-    intervals = []
-    for quarter in range(31 * 24 * 4 + 1):
-        at = quarter * 900.0
-        interval = tracker.add(start + timedelta(seconds=at), replay.energy_kwh(at))
-        if interval is not None:
-            intervals.append(interval)
+    readings = [(start + timedelta(seconds=q * 900.0), replay.energy_kwh(q * 900.0), "good")
+                for q in range(31 * 24 * 4 + 1)]
+    intervals = counter_intervals(readings)  # no limit given: the meter's own history sets it
     minutes = location_based(minute_buckets(intervals), series, None)
     assert len(minutes) == 31 * 24 * 60
     engine_kg = sum(m.kg_co2e for m in minutes)
