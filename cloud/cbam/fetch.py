@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from greenwire.cloud.adapters.influxql import InfluxQLClient
-from greenwire.cloud.carbon.report import FIELD_OF_ROLE, READ_MARGIN, Counter
+from greenwire.cloud.carbon.meters import READ_MARGIN, Counter
+from greenwire.cloud.carbon.report import FIELD_OF_ROLE
 from greenwire.cloud.cbam.model import Installation
 from greenwire.cloud.cbam.report import CbamReport, cbam_report
 from greenwire.cloud.sites import Site

@@ -25,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from greenwire.cloud.carbon.emissions import minute_buckets
-from greenwire.cloud.carbon.energy import CounterTracker, EnergyInterval, track
+from greenwire.cloud.carbon.energy import CounterLimits
 from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
 from greenwire.cloud.carbon.factors import load_factors
-from greenwire.cloud.carbon.report import Counter, gas_intervals
+from greenwire.cloud.carbon.meters import Counter, counter_minutes, meter_limits, totals
+from greenwire.cloud.carbon.report import gas_minutes
 from greenwire.cloud.cbam.defaults import load_cbam_data
 from greenwire.cloud.cbam.model import FUEL_ROLES, Installation, Precursor, Process
 from greenwire.cloud.sites import Building, Site
@@ -37,10 +37,11 @@ from greenwire.cloud.sites import Building, Site
 
 @dataclass(frozen=True, slots=True)
 class Energy:
-    """One meter's energy (or count) in the period, and how much of it is estimated."""
+    """One meter's energy (or production) in the period, what of it is estimated, and what was left out."""
 
     amount: float
-    estimated: float
+    estimated: float = 0.0
+    excluded: float = 0.0
     rejected: float = 0.0
     kg: float = 0.0
     """Direct emissions of a fuel meter."""
@@ -52,21 +53,20 @@ class ProcessFigures:
     fuel_kwh: float = 0.0
     direct_kg: float = 0.0
     estimated_kwh: float = 0.0
+    excluded_kwh: float = 0.0
     rejected_kwh: float = 0.0
     activity_t: float = 0.0
     product_t: dict[str, float] = field(default_factory=dict)
 
 
-def _cut(intervals: list[EnergyInterval], start: datetime, end: datetime) -> tuple[float, float]:
-    buckets = [e for m, e in minute_buckets(intervals).items() if start <= m < end]
-    return sum(e.kwh for e in buckets), sum(e.estimated_kwh for e in buckets)
-
-
-def counter_amount(readings: Counter, start: datetime, end: datetime) -> Energy:
-    """A counter's rise in [start, end) through the carbon engine's counter rules (cut by the minute)."""
-    tracker = CounterTracker()
-    amount, estimated = _cut(track(readings, tracker), start, end)
-    return Energy(amount, estimated, tracker.rejected_kwh)
+def counter_amount(building: Building, device: str, readings: Counter, start: datetime, end: datetime,
+                   limits: CounterLimits | None = None) -> Energy:
+    """A counter's rise in [start, end) through the carbon engine's counter rules
+    (:func:`~greenwire.cloud.carbon.meters.counter_minutes`: each local day classified on its own
+    readings, the site model's ``max_power_kw`` as the limit, cut by the minute)."""
+    chosen = limits or meter_limits(building).get(device, CounterLimits())
+    total = totals(counter_minutes({device: readings}, {device: chosen}, start, end, building.timezone))
+    return Energy(total.kwh, total.estimated_kwh, total.excluded_kwh, total.rejected_kwh)
 
 
 def _share_of(process: Process, shares: dict[str, float], total: float) -> float:
@@ -83,7 +83,7 @@ def electricity_factor(site: Site, installation: Installation, counters: dict[st
     sources: list[str] = []
     for building in buildings:
         static = static_grid(building, building_factors(building, start), table)
-        imported = sum(counter_amount(counters.get(m.device, []), start, end).amount
+        imported = sum(counter_amount(building, m.device, counters.get(m.device, []), start, end).amount
                        for m in building.meters_with("grid_import"))
         if static is None:
             if imported:
@@ -92,9 +92,10 @@ def electricity_factor(site: Site, installation: Installation, counters: dict[st
         grid_kwh += imported
         grid_g += imported * static.value
         sources.append(f"grid {static.value:g} g/kWh, zone {building.zone}: {static.source} ({static.year})")
-    exported = sum(counter_amount(counters.get(m.device, []), start, end).amount
+    exported = sum(counter_amount(b, m.device, counters.get(m.device, []), start, end).amount
                    for b in buildings for m in b.meters_with("grid_export"))
-    generated = [(g, counter_amount(counters.get(g.meter, []), start, end).amount)
+    generated = [(g, counter_amount(_building_of(site, g.meter), g.meter, counters.get(g.meter, []), start,
+                                    end).amount)
                  for g in installation.on_site_generation]
     total_generated = sum(kwh for _, kwh in generated)
     kept = max(0.0, 1 - exported / total_generated) if total_generated else 0.0
@@ -114,13 +115,14 @@ def _meter_energy(site: Site, device: str, counters: dict[str, Counter], gas: di
                   start: datetime, end: datetime, fuel_sources: set[str]) -> tuple[str, Energy]:
     building, role = next((b, m.role) for b in site.buildings for m in b.meters if m.device == device)
     if role not in FUEL_ROLES:
-        return "electricity", counter_amount(counters.get(device, []), start, end)
+        return "electricity", counter_amount(building, device, counters.get(device, []), start, end)
     if device not in gas:
-        return "fuel", Energy(0.0, 0.0)
-    intervals, g_per_kwh, sources = gas_intervals(building, {device: gas[device]}, None, at=start)
+        return "fuel", Energy(0.0)
+    minutes, g_per_kwh, sources = gas_minutes(building, {device: gas[device]}, None, start, end)
     fuel_sources.update(sources)
-    kwh, estimated = _cut(intervals, start, end)
-    return "fuel", Energy(kwh, estimated, kg=kwh * g_per_kwh / 1000)
+    total = totals(minutes)
+    return "fuel", Energy(total.kwh, total.estimated_kwh, total.excluded_kwh, total.rejected_kwh,
+                          kg=total.kwh * g_per_kwh / 1000)
 
 
 def _add(figures: ProcessFigures, kind: str, energy: Energy, share: float = 1.0) -> None:
@@ -130,6 +132,7 @@ def _add(figures: ProcessFigures, kind: str, energy: Energy, share: float = 1.0)
         figures.fuel_kwh += energy.amount * share
         figures.direct_kg += energy.kg * share
     figures.estimated_kwh += energy.estimated * share
+    figures.excluded_kwh += energy.excluded * share
     figures.rejected_kwh += energy.rejected * share
 
 
@@ -147,8 +150,11 @@ def process_figures(site: Site, installation: Installation, counters: dict[str, 
         for device in process.meters:
             _add(figures, *_meter_energy(site, device, counters, gas, start, end, fuel_sources))
         for product in process.products:
-            count = counter_amount(counters.get(product.meter, []), start, end).amount
-            tonnes = count if product.unit == "t" else count * (product.kg_per_piece or 0.0) / 1000
+            # in tonnes before the counter rules run, so their plausibility limits are in t/h
+            per_unit = 1.0 if product.unit == "t" else (product.kg_per_piece or 0.0) / 1000
+            readings = [(ts, value * per_unit, q) for ts, value, q in counters.get(product.meter, [])]
+            tonnes = counter_amount(_building_of(site, product.meter), product.meter, readings, start, end,
+                                    CounterLimits()).amount
             figures.product_t[product.product] = figures.product_t.get(product.product, 0.0) + tonnes
             figures.activity_t += tonnes
     own_electricity = {p: f.electricity_kwh for p, f in out.items()}

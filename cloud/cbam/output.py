@@ -32,6 +32,7 @@ PRODUCT_COLUMNS = (
     ("electricity_factor_source", "Source of the electricity factor", ""),
     ("fuel_mwh", "Fuel consumed", "MWh"), ("default_share", "Share of embedded emissions from default values", "1"),
     ("estimated_energy_share", "Share of energy estimated", "1"), ("excluded_kwh", "Energy excluded", "kWh"),
+    ("rejected_kwh", "Counter rises rejected", "kWh"),
     ("data_quality", "Data-quality flags", ""),
 )
 

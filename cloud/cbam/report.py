@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from greenwire.cloud.carbon.report import Counter
+from greenwire.cloud.carbon.meters import Counter
 from greenwire.cloud.cbam.defaults import load_cbam_data
 from greenwire.cloud.cbam.figures import electricity_factor, precursor_emissions, process_figures
 from greenwire.cloud.cbam.model import Installation
@@ -72,8 +72,11 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
             flags = []
             if figures.estimated_kwh:
                 flags.append(f"estimated energy {100 * estimated_share:.2f} % (gaps filled when a counter resumed)")
+            if figures.excluded_kwh:
+                flags.append(f"excluded energy {figures.excluded_kwh:.6g} kWh (a replaced or re-based counter, "
+                             "a rejected rise: the meter's recent-rate estimate, not counted)")
             if figures.rejected_kwh:
-                flags.append(f"excluded energy {figures.rejected_kwh:.6g} kWh (implausible counter jumps)")
+                flags.append(f"rejected rises {figures.rejected_kwh:.6g} kWh (implausible counter jumps, not counted)")
             if tonnes <= 0:
                 flags.append("no production in the period: no specific figures")
             report.products.append({
@@ -95,7 +98,8 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
                 "fuel_mwh": share * figures.fuel_kwh / 1000,
                 "default_share": from_default / embedded if embedded else 0.0,
                 "estimated_energy_share": estimated_share,
-                "excluded_kwh": share * figures.rejected_kwh,
+                "excluded_kwh": share * figures.excluded_kwh,
+                "rejected_kwh": share * figures.rejected_kwh,
                 "data_quality": flags,
             })
     attributed = sum(p.electricity_kwh for p in processes.values())
