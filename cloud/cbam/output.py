@@ -36,6 +36,9 @@ PRODUCT_COLUMNS = (
     ("data_quality", "Data-quality flags", ""),
 )
 
+TEXT_COLUMNS = frozenset({"electricity_factor_source", "data_quality"})
+"""Columns printed as lists under the table, not in it."""
+
 
 def _cell(value: Any) -> str:
     if value is None:
@@ -80,20 +83,34 @@ def to_json(report: CbamReport) -> str:
 
 
 def to_markdown(report: CbamReport) -> str:
-    """The report for people (and for printing to PDF)."""
+    """The report for people (and for printing to PDF): the figures as one table, products as columns."""
     data = report.data
+    products = report.products
     out = [f"# CBAM embedded emissions: installation {data['installation']}", "",
            f"{data['name']}, {data['address']} ({data['country']}). Period {data['from']} to {data['to']} "
-           "(UTC; end exclusive).", "", f"Method: {METHOD}", "", "## Products", ""]
-    for product in report.products:
-        out += [f"### CN {product['cn_code']}: {product['product']}", "", "| | value | unit |", "|---|---:|---|"]
-        out += [f"| {label} | {_human(product[key])} | {unit} |" for key, label, unit in PRODUCT_COLUMNS[3:]]
-        out.append("")
-    out += ["## Installation", "", "| | value |", "|---|---:|"]
+           "(UTC; end exclusive).", "", f"Method: {METHOD}", "", "## Products", "",
+           "| figure | " + " | ".join(f"CN {p['cn_code']}: {p['product']}" for p in products) + " | unit |",
+           "|---|" + "---:|" * len(products) + "---|"]
+    for key, label, unit in PRODUCT_COLUMNS[3:]:
+        if key in TEXT_COLUMNS:
+            continue
+        out.append(f"| {label} | " + " | ".join(_human(p[key]) for p in products) + f" | {unit} |")
+    out += ["", "## Data quality", ""]
+    out += [f"- CN {p['cn_code']}: " + ("; ".join(p["data_quality"]) or "every figure from measured energy")
+            for p in products]
+    out += ["", "## Installation", "", "| | value |", "|---|---:|"]
     out += [f"| {key} | {_human(value)} |" for key, value in data.items()]
     out += ["", "## Sources", ""] + [f"- {s}" for s in report.sources]
     out += ["", f"Content hash (SHA-256 of the CSV form): `{content_hash(report)}`", ""]
     return "\n".join(out)
+
+
+def to_html(report: CbamReport) -> str:
+    """The Markdown form as a page (the statements' renderer), figures right-aligned, for PDF."""
+    from greenwire.cloud.carbon.statement import markdown_html
+
+    page = markdown_html(to_markdown(report), title=f"CBAM {report.site}/{report.installation.id}")
+    return page.replace("</style>", "td{text-align:right}td:first-child{text-align:left}</style>", 1)
 
 
 def _human(value: Any) -> str:

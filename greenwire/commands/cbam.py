@@ -63,7 +63,7 @@ def report(
     Example: greenwire cbam report --sites sites.yaml --installation works --from 2026-11-01 --to 2026-12-01 --format xlsx --output works.xlsx
     """
     from greenwire.cloud.cbam.fetch import report_from_influx
-    from greenwire.cloud.cbam.output import content_hash, to_csv, to_json, to_markdown, write_xlsx
+    from greenwire.cloud.cbam.output import content_hash, to_csv, to_html, to_json, write_xlsx
     from greenwire.shared.errors import StoreError
 
     target_site, target = _installation(sites, site, installation)
@@ -84,11 +84,9 @@ def report(
     elif output_format == "pdf":
         assert output is not None
         from greenwire.cloud.carbon.pdf import PdfError, html_to_pdf
-        from greenwire.cloud.carbon.statement import markdown_html
 
-        page = markdown_html(to_markdown(result), title=f"CBAM {target_site.id}/{installation}")
         try:
-            html_to_pdf(page, output)
+            html_to_pdf(to_html(result), output)
         except PdfError as exc:
             raise fail(exc, 1) from None
     else:
