@@ -64,7 +64,7 @@ from pydantic import (
 
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.factorsets import Jurisdiction, jurisdiction_of, load_library
-from greenwire.cloud.cbam.model import Installation
+from greenwire.cloud.cbam.model import Installation, Zone
 from greenwire.shared.wire import Id
 from greenwire.shared.yamlconfig import LocatedValueError, load_model, read_config
 
@@ -356,6 +356,35 @@ class SiteModel(BaseModel):
     model_config = _FROZEN
 
     sites: tuple[Site, ...] = Field(min_length=1)
+    zones: tuple[Zone, ...] = Field(
+        default=(), description="Parks or counties and their enterprises, for `greenwire zone report`; without "
+        "one, every site is an enterprise of a single zone.")
+
+    @model_validator(mode="after")
+    def _zones(self) -> Self:
+        sites = {s.id for s in self.sites}
+        for z, zone in enumerate(self.zones):
+            if any(other.id == zone.id for other in self.zones[:z]):
+                raise LocatedValueError(f"zone id '{zone.id}' is used twice", loc=("zones", z, "id"))
+            try:
+                zone.check(sites)
+            except LocatedValueError as exc:
+                raise LocatedValueError(str(exc), loc=("zones", z, *exc.loc)) from None
+        return self
+
+    def zone(self, zone: str | None) -> Zone:
+        """The zone of that id; with None the only zone, else every site an enterprise of one zone."""
+        if zone is None:
+            if len(self.zones) == 1:
+                return self.zones[0]
+            if self.zones:
+                raise KeyError(f"the site model has several zones: give one ({', '.join(z.id for z in self.zones)})")
+            return Zone.model_validate({"id": "all", "name": "every site of the site model", "enterprises": [
+                {"id": s.id, "name": s.name, "sites": [s.id]} for s in self.sites]})
+        for candidate in self.zones:
+            if candidate.id == zone:
+                return candidate
+        raise KeyError(f"no zone {zone!r} ({', '.join(z.id for z in self.zones) or 'the site model has none'})")
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

@@ -218,3 +218,38 @@ class Installation(BaseModel):
             need(generation.meter, frozenset({"pv_generation"}), "on-site generation",
                  ("on_site_generation", g, "meter"))
             used[generation.meter] = "on-site generation"
+
+
+class Enterprise(BaseModel):
+    """An enterprise of a zone: the sites of the site model that are its own."""
+
+    model_config = _FROZEN
+
+    id: Id
+    name: str = ""
+    sites: tuple[Id, ...] = Field(min_length=1)
+
+
+class Zone(BaseModel):
+    """A park or county: the enterprises it rolls up (``greenwire zone report``)."""
+
+    model_config = _FROZEN
+
+    id: Id
+    name: str = ""
+    kind: Literal["park", "county"] = "park"
+    enterprises: tuple[Enterprise, ...] = Field(min_length=1)
+
+    def check(self, sites: set[str]) -> None:
+        """Every enterprise's sites exist and belong to one enterprise only (``loc`` relative here)."""
+        owner: dict[str, str] = {}
+        for e, enterprise in enumerate(self.enterprises):
+            if any(other.id == enterprise.id for other in self.enterprises[:e]):
+                raise LocatedValueError(f"enterprise id {enterprise.id!r} is used twice", loc=("enterprises", e, "id"))
+            for s, site in enumerate(enterprise.sites):
+                loc = ("enterprises", e, "sites", s)
+                if site not in sites:
+                    raise LocatedValueError(f"no site {site!r} in the site model ({', '.join(sorted(sites))})", loc=loc)
+                if site in owner:
+                    raise LocatedValueError(f"site {site!r} already belongs to enterprise {owner[site]}", loc=loc)
+                owner[site] = enterprise.id
