@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from greenwire.cloud.adapters.influxql import InfluxQLClient, _ns, _quote
+from greenwire.cloud.adapters.influxql import DEVICE_MEASUREMENT, InfluxQLClient, _ns, _quote
 from greenwire.cloud.carbon.budget import (
     CarbonAccount,
     YearTotals,
@@ -22,15 +22,14 @@ from greenwire.cloud.carbon.budget import (
     is_seasonal,
     year_windows,
 )
+from greenwire.cloud.carbon.meters import READ_MARGIN, local_days
 from greenwire.cloud.carbon.report import (
     FIELD_OF_ROLE,
-    READ_MARGIN,
     Account,
     Counter,
     Readings,
     account_of,
 )
-from greenwire.cloud.carbon.meters import local_days
 from greenwire.cloud.carbon.results import MEASUREMENT, MONTH_SUMS, StoredDays, month_end
 from greenwire.cloud.sites import Building
 
@@ -60,10 +59,24 @@ def fetch_counters(influx: InfluxQLClient, building: Building, start: datetime,
     return counters, gas
 
 
+def device_limits(influx: InfluxQLClient, building: Building) -> dict[str, float]:
+    """The maximum power each of the building's devices last reported through its gateway's status
+    (the profile's or the device's own edge setting), by device; devices that sent none are absent."""
+    out: dict[str, float] = {}
+    for meter in building.meters:
+        rows = influx.query(f'SELECT last("max_power_kw") AS "kw" FROM "{DEVICE_MEASUREMENT}" WHERE '
+                            f'"gateway" = {_quote(meter.gateway)} AND "device" = {_quote(meter.device)}')
+        value = rows[0].get("kw") if rows else None
+        if isinstance(value, int | float) and value > 0:
+            out[meter.device] = float(value)
+    return out
+
+
 def fetch_readings(influx: InfluxQLClient, building: Building, start: datetime, end: datetime) -> Readings:
-    """Everything accounting ``building`` over [start, end) needs: counters and the zone's series."""
+    """Everything accounting ``building`` over [start, end) needs: counters, the zone's series and
+    the devices' own limits."""
     counters, gas = fetch_counters(influx, building, start, end)
-    return Readings(counters, gas, influx.series(building.zone, start, end))
+    return Readings(counters, gas, influx.series(building.zone, start, end), device_limits(influx, building))
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,14 +57,13 @@ class Header:
 def lines(account: Account, building: Building) -> list[Line]:
     """The statement's figures, in the order they are printed."""
 
-    def share(kwh: float) -> float:
-        return 100 * kwh / account.grid_import_kwh if account.grid_import_kwh else 0.0
-
-    measured = account.grid_import_kwh + account.rejected_kwh
     rows = [
         Line("energy", "grid import", account.grid_import_kwh, "kWh"),
-        Line("energy", "of which estimated (gaps filled when the counter resumed)", account.estimated_kwh, "kWh"),
-        Line("energy", "rejected (implausible counter jumps, not counted)", account.rejected_kwh, "kWh"),
+        Line("energy", "of which estimated (timing spread over a gap or since a counter reset)",
+             account.estimated_kwh, "kWh"),
+        Line("energy", "excluded (replaced or re-based counters: the meter's recent rate, not counted)",
+             account.excluded_kwh, "kWh"),
+        Line("energy", "rejected counter rises (implausible, not energy, not counted)", account.rejected_kwh, "kWh"),
         Line("energy", "PV generation", account.pv_generation_kwh, "kWh"),
         Line("energy", "PV self-consumption (zero emissions)", account.pv_self_consumption_kwh, "kWh"),
         Line("energy", "grid export (reported, not netted)", account.grid_export_kwh, "kWh"),
@@ -82,9 +81,9 @@ def lines(account: Account, building: Building) -> list[Line]:
         Line("emissions", "per floor area, annualised", account.kgco2e_per_m2_year, "kgCO2e/m2/year"),
         Line("budget", "budget for the period", account.budget_kgco2e, "kgCO2e"),
         Line("budget", "budget used", account.budget_used_pct, "%"),
-        Line("data quality", "estimated share of grid import", share(account.estimated_kwh), "%"),
-        Line("data quality", "rejected share of measured grid energy",
-             100 * account.rejected_kwh / measured if measured else 0.0, "%"),
+        Line("data quality", "estimated share of grid import", account.estimated_share_pct, "%"),
+        Line("data quality", "excluded share of grid import (excluded / counted + excluded)",
+             account.excluded_share_pct, "%"),
     ]
     rows += [Line("factors", "factor", source, "") for source in sorted(account.factors)]
     rows += factor_set_lines(account)
