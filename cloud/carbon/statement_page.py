@@ -15,18 +15,22 @@ from collections.abc import Sequence
 
 from greenwire.cloud.carbon.statement import Day
 
+NARROW_MEDIA = "(max-width: 640px)"
+
 _STYLE = """@page{size:%(paper)s;margin:14mm 14mm 16mm}
 *{box-sizing:border-box}
 body{font-family:sans-serif;max-width:60em;margin:1.5em auto;padding:0 1em;line-height:1.35;color:#222}
 h1{font-size:1.5em;overflow-wrap:anywhere}h2{font-size:1.15em;margin-top:1.4em}
 table{border-collapse:collapse;width:100%%;table-layout:fixed}
-td{padding:.2em .6em;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}
+td{padding:.2em .6em;border-bottom:1px solid #ddd;vertical-align:top}td:first-child{overflow-wrap:anywhere}
 td:nth-child(2){text-align:right;width:9.5em}td:nth-child(3){width:8.5em}tr,li{break-inside:avoid}
 h2{break-after:avoid}ul{padding-left:1.2em}
 code{overflow-wrap:anywhere;word-break:break-all}
 .warning{border-left:.35em solid #e02f44;background:#fdecee;padding:.5em .8em;margin:.8em 0}
 figure{margin:1em 0;break-inside:avoid}figure img{width:100%%;height:auto;display:block}
 figcaption{font-size:.85em;color:#555}.nodata{border:1px dashed #999;padding:2em 1em;text-align:center;color:#555}
+@media (max-width: 640px){body{padding:0 .6em}table{table-layout:auto}td{padding:.2em .3em}
+td:nth-child(2),td:nth-child(3){width:auto}}
 @media print{body{margin:0;max-width:none;padding:0;font-size:10pt}}"""
 
 
@@ -45,13 +49,18 @@ def figure(days: Sequence[Day], timezone: str = "UTC") -> str:
     try:
         from greenwire.cloud.carbon.statement_chart import daily_png
 
-        png = daily_png(days, timezone)
+        wide, narrow = daily_png(days, timezone), daily_png(days, timezone, narrow=True)
     except ModuleNotFoundError as exc:
         return ('<figure data-chart="0" data-empty="true"><div class="nodata">No chart: drawing it needs '
                 f"greenwire's 'report' extra ({exc.name} is not installed).</div>{caption}</figure>")
-    source = "data:image/png;base64," + base64.b64encode(png).decode()
-    return (f'<figure data-chart="0" data-empty="false"><img src="{source}" alt="Emissions per day against the '
-            f'budget" width="760" height="300">{caption}</figure>')
+
+    def uri(png: bytes) -> str:
+        return "data:image/png;base64," + base64.b64encode(png).decode()
+
+    # A phone gets the narrow drawing (larger type for its width); a laptop and the printed page the wide one.
+    return (f'<figure data-chart="0" data-empty="false"><picture><source media="{NARROW_MEDIA}" '
+            f'srcset="{uri(narrow)}" width="380" height="340"><img src="{uri(wide)}" alt="Emissions per day '
+            f'against the budget" width="760" height="300"></picture>{caption}</figure>')
 
 
 def page(markdown_text: str, *, title: str, days: Sequence[Day] = (), paper: str = "A4",

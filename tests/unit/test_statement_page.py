@@ -129,7 +129,8 @@ def test_the_html_page_is_sized_for_its_paper_and_shows_the_chart() -> None:
     header = Header("cambridge", "b2", START, end, END, "0.1.0")
     days = days_of(LONDON, readings, START, end)
     page, _ = render("html", header, LONDON, account, days=days, paper="A4")
-    assert "@page{size:A4;" in page and '<figure data-chart="0" data-empty="false"><img src="data:image/png;base64,' in page
+    assert "@page{size:A4;" in page and '<figure data-chart="0" data-empty="false"><picture>' in page
+    assert page.count("data:image/png;base64,") == 2  # the wide drawing and the phone's
     assert page.index("<figure") < page.index("<h2>Boundary</h2>")
     letter, _ = render("html", header, LONDON, account, days=days, paper="letter")
     assert "@page{size:letter;" in letter
