@@ -74,8 +74,10 @@ def report(
         return
     intensity = result.intensity_g_per_kwh
     typer.echo(f"{site}/{building}, {t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC")
-    typer.echo(f"  grid import          {result.grid_import_kwh:14,.1f} kWh"
-               f"  ({result.estimated_kwh:,.1f} kWh estimated, {result.rejected_kwh:,.1f} kWh rejected)")
+    typer.echo(f"  grid import          {result.grid_import_kwh:14,.1f} kWh  ({result.estimated_kwh:,.1f} kWh estimated)")
+    if result.excluded_kwh or result.rejected_kwh:
+        typer.echo(f"  left out             {result.excluded_kwh:14,.1f} kWh  (replaced or re-based counters at the "
+                   f"meter's recent rate; {result.rejected_kwh:,.1f} kWh of implausible counter rises rejected)")
     typer.echo(f"  Scope 2 (location)   {result.scope2_location_kgco2e:14,.1f} kgCO2e"
                f"  ({'-' if intensity is None else f'{intensity:.1f}'} gCO2e/kWh)")
     if result.scope2_market_kgco2e is not None:
