@@ -276,6 +276,13 @@ def render(fmt: Format, header: Header, building: Building, account: Account, *,
     return text, digest
 
 
+def markdown_html(markdown_text: str, *, title: str) -> str:
+    """Statement-like Markdown as a standalone page (:func:`greenwire.cloud.carbon.statement_page.markdown_html`)."""
+    from greenwire.cloud.carbon.statement_page import markdown_html as to_page
+
+    return to_page(markdown_text, title=title)
+
+
 def verify(text: str) -> bool:
     """Whether a Markdown or CSV statement still matches the hash it carries (ValueError for another
     kind of text, or one without a hash line)."""

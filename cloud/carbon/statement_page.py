@@ -21,16 +21,17 @@ _STYLE = """@page{size:%(paper)s;margin:14mm 14mm 16mm}
 *{box-sizing:border-box}
 body{font-family:sans-serif;max-width:60em;margin:1.5em auto;padding:0 1em;line-height:1.35;color:#222}
 h1{font-size:1.5em;overflow-wrap:anywhere}h2{font-size:1.15em;margin-top:1.4em}
-table{border-collapse:collapse;width:100%%;table-layout:fixed}
+table{border-collapse:collapse;width:100%%}
 td{padding:.2em .6em;border-bottom:1px solid #ddd;vertical-align:top}td:first-child{overflow-wrap:anywhere}
-td:nth-child(2){text-align:right;width:9.5em}td:nth-child(3){width:8.5em}tr,li{break-inside:avoid}
+td:nth-child(2){text-align:right}tr,li{break-inside:avoid}
+table.figures{table-layout:fixed}table.figures td:nth-child(2){width:9.5em}table.figures td:nth-child(3){width:8.5em}
 h2{break-after:avoid}ul{padding-left:1.2em}
 code{overflow-wrap:anywhere;word-break:break-all}
 .warning{border-left:.35em solid #e02f44;background:#fdecee;padding:.5em .8em;margin:.8em 0}
 figure{margin:1em 0;break-inside:avoid}figure img{width:100%%;height:auto;display:block}
 figcaption{font-size:.85em;color:#555}.nodata{border:1px dashed #999;padding:2em 1em;text-align:center;color:#555}
-@media (max-width: 640px){body{padding:0 .6em}table{table-layout:auto}td{padding:.2em .3em}
-td:nth-child(2),td:nth-child(3){width:auto}}
+@media (max-width: 640px){body{padding:0 .6em}table.figures{table-layout:auto}td{padding:.2em .3em}
+table.figures td:nth-child(2),table.figures td:nth-child(3){width:auto}}
 @media print{body{margin:0;max-width:none;padding:0;font-size:10pt}}"""
 
 
@@ -64,13 +65,15 @@ def figure(days: Sequence[Day], timezone: str = "UTC") -> str:
 
 
 def page(markdown_text: str, *, title: str, days: Sequence[Day] = (), paper: str = "A4",
-         timezone: str = "UTC") -> str:
+         timezone: str = "UTC", columns: bool = True) -> str:
     """The statement's Markdown (headings, tables, lists, warnings, paragraphs) as a standalone page;
-    the chart of ``days`` before the first section when there are days."""
+    the chart of ``days`` before the first section when there are days. ``columns``: every table is
+    the statement's (item, value, unit), so all of them share one width for value and unit."""
     out = ["<!doctype html><html lang=en><meta charset=utf-8>",
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{html.escape(title)}</title><style>{_STYLE % {'paper': paper}}</style><body>"]
     table: list[str] = []
+    opening = ' class="figures"' if columns else ""
     placed = not days
     for line in markdown_text.splitlines():
         if line.startswith("|"):
@@ -79,7 +82,7 @@ def page(markdown_text: str, *, title: str, days: Sequence[Day] = (), paper: str
                 table.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells) + "</tr>")
             continue
         if table:
-            out.append("<table>" + "".join(table) + "</table>")
+            out.append(f"<table{opening}>" + "".join(table) + "</table>")
             table = []
         if line.startswith("## ") and not placed:
             out.append(figure(days, timezone))
@@ -95,7 +98,7 @@ def page(markdown_text: str, *, title: str, days: Sequence[Day] = (), paper: str
         elif line.strip():
             out.append(f"<p>{_inline(line)}</p>")
     if table:
-        out.append("<table>" + "".join(table) + "</table>")
+        out.append(f"<table{opening}>" + "".join(table) + "</table>")
     return "\n".join(_lists(out)) + "\n</body></html>\n"
 
 
@@ -113,5 +116,5 @@ def _lists(parts: list[str]) -> list[str]:
 
 
 def markdown_html(markdown_text: str, *, title: str) -> str:
-    """The statement's Markdown as a standalone HTML page, without a chart."""
-    return page(markdown_text, title=title)
+    """Any statement-like Markdown (tables of any width) as a standalone HTML page, without a chart."""
+    return page(markdown_text, title=title, columns=False)
