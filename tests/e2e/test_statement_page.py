@@ -21,6 +21,7 @@ import pytest
 
 from greenwire.cloud.carbon.pdf import html_to_pdf, seal
 from greenwire.cloud.carbon.report import Readings, account_of
+from greenwire.cloud.carbon.seal import check
 from greenwire.cloud.carbon.statement import Header, render
 from greenwire.cloud.carbon.statement_chart import days_of
 from greenwire.cloud.carbon.statement_page import page
@@ -79,6 +80,8 @@ def test_the_statement_page_and_pdf_as_people_see_them(tmp_path: Path) -> None:
     pdf = tmp_path / "statement.pdf"
     html_to_pdf(html.read_text(encoding="utf-8"), pdf)
     seal(pdf, markdown, digest, title="b2")
+    verdict = check(pdf.read_bytes())  # real data's figures, as pypdf reads them off the printed pages
+    assert verdict.ok and verdict.digest == digest, verdict.reason
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(pdf), str(artifacts / "statement-pdf")],
                    check=True, timeout=60)
     [first] = sorted(artifacts.glob("statement-pdf*.png"))
