@@ -136,3 +136,12 @@ def test_the_html_page_is_sized_for_its_paper_and_shows_the_chart() -> None:
     assert "@page{size:letter;" in letter
     empty, _ = render("html", header, LONDON, account, days=days_of(LONDON, Readings({}, {}, None), START, end))
     assert 'data-empty="true"' in empty and "No data for this period" in empty
+
+
+def test_the_commands_threshold_is_the_engines() -> None:
+    import inspect
+
+    from greenwire.cloud.carbon.statement import QUALITY_THRESHOLD_PCT
+    from greenwire.commands.carbon_statement import statement
+
+    assert inspect.signature(statement).parameters["quality_threshold"].default == QUALITY_THRESHOLD_PCT
