@@ -173,9 +173,15 @@ def statement(
 
 
 def verify(
-    statement_file: Annotated[Path, typer.Argument(help="A statement written by 'carbon statement' (md or csv).")],
+    statement_file: Annotated[Path, typer.Argument(help="A statement written by 'carbon statement' (md or csv), "
+                                                   "or a CBAM report's csv.")],
+    qr: Annotated[str | None, typer.Option("--qr", help="The text of a certificate's QR code: also check that the "
+                                           "certificate names this statement.")] = None,
 ) -> None:
-    """Check that a carbon statement is unchanged: recompute its SHA-256 content hash."""
+    """Check that a carbon statement is unchanged: recompute its SHA-256 content hash.
+
+    With --qr, also check that a certificate (greenwire cbam certificate) names this statement.
+    """
     from greenwire.cloud.carbon.statement import content_hash
     from greenwire.cloud.carbon.statement import verify as matches
 
@@ -186,6 +192,17 @@ def verify(
         raise fail(f"{statement_file}: {exc}", 2) from None
     if not ok:
         raise fail(f"{statement_file} was changed: its content no longer matches its hash", 1)
+    if qr is not None:
+        from greenwire.cloud.cbam.certificate import parse_payload
+
+        try:
+            named = parse_payload(qr)
+        except ValueError as exc:
+            raise fail(f"--qr: {exc}", 2) from None
+        if named.sha256 != content_hash(text):
+            raise fail(f"the certificate ({named.kind} {named.subject}) names another statement "
+                       f"(SHA-256 {named.sha256}), not {statement_file}", 1)
+        typer.echo(f"certificate: {named.kind} {named.subject}, {named.start} to {named.end}, names this statement")
     typer.echo(f"{statement_file}: unchanged (SHA-256 {content_hash(text)})")
 
 
