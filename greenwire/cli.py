@@ -136,7 +136,7 @@ def schema(
 
 EXTRAS = {
     "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud",
-    "matplotlib": "report",
+    "matplotlib": "report", "pypdf": "report",
     "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
     "aiohttp": "sim",
     "lightgbm": "forecast", "sklearn": "forecast", "holidays": "forecast",
