@@ -163,6 +163,7 @@ class EdgeAgent:
                     "errors": d.errors,
                     "poll_latency_ms": d.last_latency_ms,
                     "last_read": format_ts(d.last_read) if d.last_read else None,
+                    **({"max_power_kw": d.max_power_kw} if d.max_power_kw is not None else {}),
                 }
                 for d in snap.devices
             ],

@@ -57,6 +57,9 @@ class DeviceState:
     """Consecutive readings whose counters were flagged (reset, jump, rollover) until a good one."""
     last_latency_ms: float | None = None
     """How long the last successful poll took, all its requests together."""
+    max_power_kw: float | None = None
+    """The device's plausibility limit (its own setting, else its profile's), sent in the status so
+    the cloud can judge its counters without a per-meter setting."""
 
 
 @dataclass(slots=True)
@@ -84,7 +87,8 @@ def _device(config: DeviceConfig, bus: str) -> _Device:
     if config.profile == "sunspec":
         return _Device(config, None, DeviceState(config.id, bus), CounterGuard([]))
     profile = load_profile(config.profile)
-    return _Device(config, build_plan(profile), DeviceState(config.id, bus), _guard(config, profile))
+    state = DeviceState(config.id, bus, max_power_kw=config.max_power_kw or profile.max_power_kw)
+    return _Device(config, build_plan(profile), state, _guard(config, profile))
 
 
 def next_slot(now: float, interval: float) -> float:

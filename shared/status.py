@@ -57,6 +57,10 @@ class DeviceHealth(BaseModel):
     errors: int = Field(ge=0)
     poll_latency_ms: FiniteFloat | None = Field(default=None, ge=0)
     last_read: UtcDatetime | None = None
+    max_power_kw: FiniteFloat | None = Field(
+        default=None, gt=0,
+        description="The device's maximum power (its profile's or its own edge setting): the cloud rejects counter "
+                    "rises faster than this without a per-meter setting.")
 
 
 class BufferHealth(BaseModel):

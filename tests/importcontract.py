@@ -14,10 +14,11 @@ Layers, from the bottom; a part may import only the parts beneath it (and itself
 
 Inside ``greenwire.cloud``: ``adapters`` and ``sites`` serve every service; ``ingest``,
 ``carbon``, ``health`` and ``grafana`` may use them and ``carbon`` (the engine), but ``ingest``
-uses none of the other services, ``grid`` uses the carbon engine's feed model, ``bms`` only
-the adapters' config sections, ``forecast`` reads the carbon engine's counters and
-factors, ``anomalies`` also the forecast's hourly series, and nothing imports ``ingest``, ``health``, ``grafana``, ``grid``,
-``bms``, ``forecast`` or ``anomalies`` except the composition root. ``TYPE_CHECKING`` and function-level imports count like any other.
+uses none of the other services, ``grid`` uses the carbon engine's feed model and window maths, ``bms`` only
+the adapters' config sections, ``forecast`` reads the carbon engine's counters and factors,
+``anomalies`` also the forecast's hourly series, and nothing imports ``ingest``, ``health``,
+``grafana``, ``grid``, ``bms``, ``forecast`` or ``anomalies`` except the composition root.
+``TYPE_CHECKING`` and function-level imports count like any other.
 
 Run ``python -m tests.importcontract [ROOT]`` to print the violations of a tree.
 """
@@ -42,10 +43,10 @@ ALLOWED = {
 }
 """Which parts each part may import (the composition root may import everything)."""
 
-CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid", "bms", "forecast", "anomalies"}
+CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid", "bms", "cbam", "forecast", "anomalies"}
 CLOUD_ALLOWED = {
     "adapters": {"adapters"},
-    "sites": {"adapters", "carbon"},
+    "sites": {"adapters", "carbon", "cbam"},
     "history": {"adapters"},
     "ingest": {"adapters", "sites", "ingest"},
     "carbon": {"adapters", "sites", "history", "carbon"},
@@ -53,6 +54,7 @@ CLOUD_ALLOWED = {
     "grafana": {"adapters", "sites", "grafana"},
     "grid": {"adapters", "carbon", "grid"},
     "bms": {"adapters", "bms"},
+    "cbam": {"adapters", "sites", "carbon", "cbam"},
     "forecast": {"adapters", "sites", "carbon", "forecast"},
     "anomalies": {"adapters", "sites", "carbon", "forecast", "anomalies"},
 }

@@ -22,6 +22,9 @@ from greenwire.shared.intensity import IntensitySeries
 from greenwire.shared.lineprotocol import SeriesPrefix
 
 GRID_MEASUREMENT = "grid_intensity"
+DEVICE_MEASUREMENT = "gateway_device"
+"""Each device's health as its gateway's status reports it (written by the ingestor, read by the
+carbon engine for the device's ``max_power_kw``)."""
 
 
 def _ns(at: datetime) -> int:

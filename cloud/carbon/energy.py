@@ -12,7 +12,8 @@ rollover     a drop that wrapping at the declared ``rollover`` width explains (o
 outlier      a single reading off a consistent trajectory, above or below (``LOOKAHEAD``):
              ignored, and the step is taken from the reading before it to the one after
 reset        a drop to near zero (a new meter or a cleared counter): the new value counts as
-             the energy since zero only if it is plausible for the elapsed time; ``reset``
+             the energy since zero only if it is plausible for the elapsed time and below half
+             the old reading (a restarted replay or re-based counter is not a reset); ``reset``
 excluded     a drop to any other value (a replacement or re-baseline): no energy for that
              interval; what the meter would have used at its recent rate is reported as
              ``excluded_kwh``, never counted
@@ -25,7 +26,8 @@ timing jitter and counter resolution). The limit needs no per-meter setting: the
 ``max_power_kw`` for the meter overrides; else the gateway's (the profile's or the device's own,
 sent in its status message); else the meter's own history: ``HISTORY_MULTIPLE`` times the
 90th percentile of its rate over spans of at least ``RATE_SPAN`` in the readings given, never
-below ``FLOOR_KW`` (``NO_HISTORY_KW`` with fewer than four such spans). A counter's last reading has no look-ahead: its step is provisional
+below ``FLOOR_KW`` (``NO_HISTORY_KW`` with fewer than eight such spans); over intervals longer than
+15 minutes the multiple falls towards ``LONG_MULTIPLE``. A counter's last reading has no look-ahead: its step is provisional
 until the next reading arrives (a recomputation then corrects it).
 
 The result never counts more energy than the counter's consistent rises: every fault costs at
@@ -49,6 +51,9 @@ readings in a row that agree with each other are a new trajectory (a re-baseline
 SLACK_KWH = 0.05
 """Rise always plausible whatever the elapsed time (counter resolution and poll jitter)."""
 HISTORY_MULTIPLE = 10.0
+LONG_MULTIPLE = 2.0
+"""Over long intervals the history multiple falls as 1/sqrt(hours) from ``HISTORY_MULTIPLE`` at 15
+minutes to this (see ``_Classifier.allowed_kwh``)."""
 FLOOR_KW = 50.0
 """The history-based limit never goes below this (a meter idle all day may still start up)."""
 NO_HISTORY_KW = 10_000.0
@@ -115,8 +120,8 @@ def _hours(a: _Point, b: _Point) -> float:
 
 
 def history_rate_kw(points: Sequence[_Point]) -> float | None:
-    """The 90th percentile of the counter's rate (kW) over spans of at least ``RATE_SPAN``; None
-    with fewer than four such spans."""
+    """About the 90th percentile of the counter's rate (kW) over spans of at least ``RATE_SPAN``;
+    None with fewer than eight such spans."""
     rates: list[float] = []
     anchor = points[0] if points else None
     for point in points[1:]:
@@ -126,10 +131,12 @@ def history_rate_kw(points: Sequence[_Point]) -> float | None:
         elif point.ts - anchor.ts >= RATE_SPAN:
             rates.append((point.value - anchor.value) / _hours(anchor, point))
             anchor = point
-    if len(rates) < 4:
+    if len(rates) < 8:
         return None
     rates.sort()
-    return rates[min(len(rates) - 1, int(0.9 * len(rates)))]
+    # The top tenth, and never fewer than the three highest, are left out: a day's faults (a jump,
+    # a replacement, a spike) each make one such rate, and must not set the limit that judges them.
+    return rates[len(rates) - 1 - max(3, len(rates) // 10)]
 
 
 def limit_kw(limits: CounterLimits, history: float | None) -> float:
@@ -145,12 +152,24 @@ class _Classifier:
     def __init__(self, points: list[_Point], limits: CounterLimits) -> None:
         self.points = points
         self.limits = limits
-        self.limit = limit_kw(limits, history_rate_kw(points))
+        declared = limits.max_power_kw is not None or limits.device_max_power_kw is not None
+        self.history = None if declared else history_rate_kw(points)
+        self.limit = limit_kw(limits, self.history)
         self.recent: list[float] = []
+
+    def allowed_kwh(self, hours: float) -> float:
+        """The most the counter can plausibly rise in ``hours``. A history-based limit tightens
+        over long intervals: a building's mean power over many hours stays much closer to its usual
+        peak than over a few minutes, so a meter replaced while its gateway was offline is not taken
+        for the energy of the gap."""
+        limit = self.limit
+        if self.history is not None and hours > 0.25:
+            limit = max(FLOOR_KW, self.history * max(LONG_MULTIPLE, HISTORY_MULTIPLE / math.sqrt(hours / 0.25)))
+        return limit * hours * 1.1 + SLACK_KWH
 
     def plausible(self, a: _Point, b: _Point) -> bool:
         rise = b.value - a.value
-        return 0 <= rise <= self.limit * _hours(a, b) * 1.1 + SLACK_KWH
+        return 0 <= rise <= self.allowed_kwh(_hours(a, b))
 
     def rollover(self, a: _Point, b: _Point) -> float | None:
         width = self.limits.rollover
@@ -202,7 +221,7 @@ class _Classifier:
         rise = cur.value - prev.value
         hours = _hours(prev, cur)
         wrapped = self.rollover(prev, cur) if rise < 0 or cur.quality == "counter_rollover" else None
-        if wrapped is not None and wrapped <= self.limit * hours * 1.1 + SLACK_KWH:
+        if wrapped is not None and wrapped <= self.allowed_kwh(hours):
             out.append(self.measured(prev, cur, wrapped, "rollover"))
             return None
         if cur.quality != "counter_jump" and self.plausible(prev, cur) and cur.quality != "counter_reset":
@@ -216,7 +235,7 @@ class _Classifier:
             return resume
         estimate = self.recent_estimate(hours)
         if rise < 0 or cur.quality == "counter_reset":
-            if 0 <= cur.value <= self.limit * hours * 1.1 + SLACK_KWH:
+            if 0 <= cur.value <= min(prev.value / 2, self.allowed_kwh(hours)):
                 out.append(EnergyInterval(prev.ts, cur.ts, cur.value, "reset"))
             else:
                 out.append(EnergyInterval(prev.ts, cur.ts, 0.0, "excluded", excluded_kwh=estimate))

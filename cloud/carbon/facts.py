@@ -7,6 +7,7 @@ stored ready to chart, computed by the same engine as ``greenwire carbon report`
 
 **Measurement ``carbon_daily``**: one point per building and local day (time = local
 midnight): tags ``site``, ``building``; fields ``grid_import_kwh``, ``estimated_kwh``,
+``excluded_kwh``, ``rejected_kwh`` (see ``greenwire.cloud.carbon.results``),
 ``grid_export_kwh``, ``pv_generation_kwh``, ``pv_self_consumption_kwh`` (with PV),
 ``gas_kwh``, ``scope1_kgco2e``, ``scope2_location_kgco2e``, ``scope2_market_kgco2e`` (with a
 ``market`` section), ``heat_kwh`` and ``scope2_heat_kgco2e`` (with a ``heat_factor``),
@@ -52,6 +53,8 @@ def daily_fields(account: Account, floor_area_m2: float) -> dict[str, float]:
     fields: dict[str, float] = {
         "grid_import_kwh": account.grid_import_kwh,
         "estimated_kwh": account.estimated_kwh,
+        "excluded_kwh": account.excluded_kwh,
+        "rejected_kwh": account.rejected_kwh,
         "grid_export_kwh": account.grid_export_kwh,
         "pv_generation_kwh": account.pv_generation_kwh,
         "gas_kwh": account.gas_kwh,

@@ -32,7 +32,7 @@ from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
 from greenwire.cloud.carbon.factors import FactorTable, load_factors
 from greenwire.cloud.carbon.factorsets import BuildingFactors, jurisdiction_of, load_library
 from greenwire.cloud.carbon.intensity import IntensitySeries
-from greenwire.cloud.carbon.meters import READ_MARGIN, Counter, counter_minutes, role_minutes
+from greenwire.cloud.carbon.meters import Counter, counter_minutes, role_minutes
 from greenwire.cloud.sites import Building, MarketSection
 
 

@@ -3,7 +3,9 @@
 Measurement ``carbon`` (one point per building and period)::
 
     tags    site, building, resolution (1m | 1h | 1d | 1mo)
-    fields  grid_import_kwh, estimated_kwh, scope2_location_kgco2e,
+    fields  grid_import_kwh, estimated_kwh (counted, its timing spread over a gap or since a reset),
+            excluded_kwh (left out: replaced or re-based counters, at the meter's recent rate),
+            rejected_kwh (implausible counter rises, not energy), scope2_location_kgco2e,
             intensity_g_per_kwh (kgCO2e per kWh of that period x 1000),
             total_kgco2e (Scope 1 + Scope 2 location-based + Scope 2 of district heat),
             factor_sources (the sources used, "; "-joined), factor_table_version;
@@ -208,6 +210,8 @@ def lines(site: str, building: Building, rolled: dict[str, dict[datetime, Period
             fields: dict[str, float | str] = {
                 "grid_import_kwh": p.grid_import_kwh,
                 "estimated_kwh": p.estimated_kwh,
+                "excluded_kwh": p.excluded_kwh,
+                "rejected_kwh": p.rejected_kwh,
                 "scope2_location_kgco2e": p.kgco2e,
                 "total_kgco2e": p.total_kgco2e,
             }
@@ -249,35 +253,6 @@ def live_figures(recent: list[MinuteEmissions], now: datetime) -> tuple[datetime
     # Less than 15 minutes of data (a meter just added): the rate is over the minutes there are.
     span = (end - min(m.minute for m in window if m.kwh > 0)).total_seconds()
     return end, 1000 * kg / kwh, kg * 3600 / span
-
-
-def signal_payload(
-    site: str, building: Building, live: tuple[datetime, float, float], today_kg: float, grid_g_per_kwh: float,
-    today_budget_kg: float | None = None,
-) -> bytes:
-    """The retained carbon signal for building-management systems (``greenwire.carbon.v1``).
-
-    ``today_budget_kgco2e`` is the day's share of the annual budget (null for a building
-    without one), so a BMS can compare ``today_kgco2e`` with it without the site model.
-    """
-    import orjson
-
-    from greenwire.cloud.carbon.bands import SCHEME, band
-
-    end, intensity, rate = live
-    return orjson.dumps({
-        "schema": "greenwire.carbon.v1",
-        "site": site,
-        "building": building.id,
-        "ts": end.isoformat().replace("+00:00", "Z"),
-        "intensity_g_per_kwh": round(intensity, 3),
-        "emission_rate_kg_per_h": round(rate, 4),
-        "today_kgco2e": round(today_kg, 3),
-        "today_budget_kgco2e": None if today_budget_kg is None else round(today_budget_kg, 3),
-        "grid_intensity_g_per_kwh": round(grid_g_per_kwh, 3),
-        "grid_band": band(grid_g_per_kwh, end.year),
-        "band_scheme": SCHEME,
-    })
 
 
 def live_line(site: str, building: Building, recent: list[MinuteEmissions], now: datetime) -> str | None:
@@ -330,7 +305,7 @@ def day_lines(site: str, building: Building, readings: Readings, start: datetime
     return lines(site, building, rolled, table.version)
 
 
-MONTH_SUMS = ("grid_import_kwh", "estimated_kwh", "scope2_location_kgco2e", *ROLE_FIELDS.values(), "gas_kwh",
+MONTH_SUMS = ("grid_import_kwh", "estimated_kwh", "excluded_kwh", "rejected_kwh", "scope2_location_kgco2e", *ROLE_FIELDS.values(), "gas_kwh",
               "scope1_kgco2e", "scope2_heat_kgco2e")
 """The fields of the stored days that a month's row sums."""
 
@@ -361,6 +336,8 @@ def month_period(month_start: datetime, days: StoredDays) -> PeriodResult | None
     period.other_kwh = {name: float(value) for name in other if (value := sums.get(name)) is not None}
     period.scope1_kgco2e = float(sums.get("scope1_kgco2e") or 0.0)
     period.scope2_heat_kgco2e = float(sums.get("scope2_heat_kgco2e") or 0.0)
+    period.excluded_kwh = float(sums.get("excluded_kwh") or 0.0)
+    period.rejected_kwh = float(sums.get("rejected_kwh") or 0.0)
     period.sources.update(days.sources)
     return period
 

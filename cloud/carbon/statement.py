@@ -1,24 +1,35 @@
-"""Auditable carbon statements: one set of figures, rendered as Markdown, HTML or CSV (pure).
+"""Auditable carbon statements: one set of figures, rendered as Markdown, HTML, CSV or PDF (pure).
 
 A statement is built once from a building's :class:`~greenwire.cloud.carbon.report.Account` as a list of
 :class:`Line` (section, item, value, unit). Every format carries a SHA-256 content hash of
-everything above its hash line, so a copy can be checked against the original with
-:func:`verify` (``greenwire carbon verify FILE``): Markdown and CSV hash their own text; the HTML
-page is rendered from the hashed Markdown and carries the same hash.
+everything above its hash line, so a copy can be checked against the original
+(:mod:`greenwire.cloud.carbon.seal`, ``greenwire carbon verify FILE``): Markdown and CSV hash their
+own text; the HTML page and the PDF are rendered from the hashed Markdown and carry the same hash.
+
+Warnings open the statement (:mod:`greenwire.cloud.carbon.statement_warnings`): over budget, and
+data quality when the share of the grid energy that was not measured as it was used is above the
+threshold. The period is written in words in the building's time; the CSV keeps ISO 8601 bounds.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import html
 import io
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from greenwire.cloud.carbon.regional import moment_words, period_words
 from greenwire.cloud.carbon.report import Account
+from greenwire.cloud.carbon.seal import HASH_CSV_ITEM, HASH_MD, content_hash, sha256
+from greenwire.cloud.carbon.seal import check_text as _check_text
+from greenwire.cloud.carbon.statement_warnings import (
+    QUALITY_FIELDS,
+    QUALITY_THRESHOLD_PCT,
+    unmeasured_share_pct,
+)
+from greenwire.cloud.carbon.statement_warnings import warnings as opening_warnings
 from greenwire.cloud.sites import Building
 
 Format = Literal["md", "html", "csv"]
@@ -30,8 +41,9 @@ METHOD = (
     "that minute (an imported series, else the static factor of the building's factor set for "
     "the reporting year)."
 )
-_HASH_MD = "\nContent hash (SHA-256 of everything above this line): `{}`\n"
-_HASH_CSV_ITEM = "content_hash_sha256"
+
+__all__ = ["QUALITY_FIELDS", "QUALITY_THRESHOLD_PCT", "Day", "Header", "Line", "lines", "markdown", "render",
+           "to_csv", "unmeasured_share_pct", "verify", "warnings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +66,31 @@ class Header:
     version: str
 
 
-def lines(account: Account, building: Building) -> list[Line]:
-    """The statement's figures, in the order they are printed."""
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One local day of the period: its emissions (None without readings) and its share of the budget."""
 
-    def share(kwh: float) -> float:
-        return 100 * kwh / account.grid_import_kwh if account.grid_import_kwh else 0.0
+    start: datetime
+    kgco2e: float | None
+    budget_kgco2e: float | None
 
-    measured = account.grid_import_kwh + account.rejected_kwh
+
+def warnings(account: Account, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
+    """The warnings a statement opens with (:mod:`greenwire.cloud.carbon.statement_warnings`)."""
+    return [Line("warning", item, sentence, "%") for item, sentence in opening_warnings(account, threshold_pct)]
+
+
+def lines(account: Account, building: Building, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
+    """The statement's figures, in the order they are printed (its warnings first)."""
+
     rows = [
+        *warnings(account, threshold_pct),
         Line("energy", "grid import", account.grid_import_kwh, "kWh"),
-        Line("energy", "of which estimated (gaps filled when the counter resumed)", account.estimated_kwh, "kWh"),
-        Line("energy", "rejected (implausible counter jumps, not counted)", account.rejected_kwh, "kWh"),
+        Line("energy", "of which estimated (timing spread over a gap or since a counter reset)",
+             account.estimated_kwh, "kWh"),
+        Line("energy", "excluded (replaced or re-based counters: the meter's recent rate, not counted)",
+             account.excluded_kwh, "kWh"),
+        Line("energy", "rejected counter rises (implausible, not energy, not counted)", account.rejected_kwh, "kWh"),
         Line("energy", "PV generation", account.pv_generation_kwh, "kWh"),
         Line("energy", "PV self-consumption (zero emissions)", account.pv_self_consumption_kwh, "kWh"),
         Line("energy", "grid export (reported, not netted)", account.grid_export_kwh, "kWh"),
@@ -82,9 +108,9 @@ def lines(account: Account, building: Building) -> list[Line]:
         Line("emissions", "per floor area, annualised", account.kgco2e_per_m2_year, "kgCO2e/m2/year"),
         Line("budget", "budget for the period", account.budget_kgco2e, "kgCO2e"),
         Line("budget", "budget used", account.budget_used_pct, "%"),
-        Line("data quality", "estimated share of grid import", share(account.estimated_kwh), "%"),
-        Line("data quality", "rejected share of measured grid energy",
-             100 * account.rejected_kwh / measured if measured else 0.0, "%"),
+        Line("data quality", "estimated share of grid import", account.estimated_share_pct, "%"),
+        Line("data quality", "excluded share of grid import (excluded / counted + excluded)",
+             account.excluded_share_pct, "%"),
     ]
     rows += [Line("factors", "factor", source, "") for source in sorted(account.factors)]
     rows += factor_set_lines(account)
@@ -148,13 +174,17 @@ def _number(value: float | str | None, unit: str) -> str:
 
 
 def markdown(header: Header, building: Building, rows: list[Line]) -> str:
-    """The statement for people, with its content hash as the last line."""
+    """The statement for people, its warnings first, with its content hash as the last line."""
     by = {section: [r for r in rows if r.section == section] for section in dict.fromkeys(r.section for r in rows)}
     out = [
         f"# Carbon statement: {header.site}/{header.building}",
         "",
-        f"Period: {header.start.isoformat()} to {header.end.isoformat()} (UTC; end exclusive). "
-        f"Prepared {header.made:%Y-%m-%d %H:%M} UTC by greenwire {header.version}.",
+        f"Period: {period_words(header.start, header.end, building.timezone)} ({building.timezone} time). "
+        f"Prepared {moment_words(header.made)} by greenwire {header.version}.",
+    ]
+    for warning in by.get("warning", []):
+        out += ["", f"> **Warning, {warning.item}:** {warning.value}"]
+    out += [
         "",
         f"Method: {METHOD}",
         "",
@@ -177,11 +207,12 @@ def markdown(header: Header, building: Building, rows: list[Line]) -> str:
     version = next((r.value for r in by.get("factors", []) if r.item == "factor table version"), "")
     out += ["", f"Factor table version: {version}.", ""]
     body = "\n".join(out)
-    return body + _HASH_MD.format(hashlib.sha256(body.encode()).hexdigest())
+    return body + HASH_MD.format(sha256(body))
 
 
-def to_csv(header: Header, rows: list[Line]) -> str:
-    """The statement's figures for spreadsheets and audit tools, full precision, hash last."""
+def to_csv(header: Header, rows: list[Line], days: Sequence[Day] = ()) -> str:
+    """The statement's figures for spreadsheets and audit tools, full precision, each day's
+    emissions and budget, hash last."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["section", "item", "value", "unit"])
@@ -192,67 +223,40 @@ def to_csv(header: Header, rows: list[Line]) -> str:
     for r in rows:
         writer.writerow([r.section, r.item, "" if r.value is None else (repr(r.value) if isinstance(r.value, float)
                                                                          else r.value), r.unit])
+    for day in days:
+        stamp = day.start.isoformat()
+        writer.writerow(["day", f"emissions from {stamp}", "" if day.kgco2e is None else repr(day.kgco2e), "kgCO2e"])
+        if day.budget_kgco2e is not None:
+            writer.writerow(["day", f"budget from {stamp}", repr(day.budget_kgco2e), "kgCO2e"])
     body = buffer.getvalue()
-    return body + f"statement,{_HASH_CSV_ITEM},{hashlib.sha256(body.encode()).hexdigest()},\n"
+    return body + f"statement,{HASH_CSV_ITEM},{sha256(body)},\n"
 
 
-def render(fmt: Format, header: Header, building: Building, account: Account) -> tuple[str, str]:
-    """The statement in ``fmt`` and its content hash."""
-    rows = lines(account, building)
-    text = to_csv(header, rows) if fmt == "csv" else markdown(header, building, rows)
+def render(fmt: Format, header: Header, building: Building, account: Account, *, days: Sequence[Day] = (),
+           threshold_pct: float = QUALITY_THRESHOLD_PCT, paper: str = "A4") -> tuple[str, str]:
+    """The statement in ``fmt`` and its content hash (the HTML page with the chart of ``days`` on ``paper``)."""
+    rows = lines(account, building, threshold_pct)
+    text = to_csv(header, rows, days) if fmt == "csv" else markdown(header, building, rows)
     digest = content_hash(text)
     if fmt == "html":
-        text = markdown_html(text, title=f"Carbon statement {header.site}/{header.building}")
+        from greenwire.cloud.carbon.statement_page import page
+
+        text = page(text, title=f"Carbon statement {header.site}/{header.building}", days=days, paper=paper,
+                    timezone=building.timezone)
     return text, digest
 
 
-def content_hash(text: str) -> str:
-    """The hash a statement carries (in any of its formats)."""
-    found = re.search(r"(?:Content hash \(SHA-256[^`]*`|statement,content_hash_sha256,)([0-9a-f]{64})", text)
-    if found is None:
-        raise ValueError("no content hash in this file: is it a greenwire carbon statement?")
-    return found[1]
+def markdown_html(markdown_text: str, *, title: str) -> str:
+    """Statement-like Markdown as a standalone page (:func:`greenwire.cloud.carbon.statement_page.markdown_html`)."""
+    from greenwire.cloud.carbon.statement_page import markdown_html as to_page
+
+    return to_page(markdown_text, title=title)
 
 
 def verify(text: str) -> bool:
-    """Whether a Markdown or CSV statement still matches the hash it carries."""
-    if text.startswith("section,item,value,unit"):
-        body = text[: text.rindex(f"statement,{_HASH_CSV_ITEM},")]
-    elif text.startswith("# Carbon statement"):
-        body = text[: text.rindex("\nContent hash (SHA-256")]
-    else:
-        raise ValueError("only the Markdown and CSV forms can be verified (the HTML page shows the same hash)")
-    digest = content_hash(text)
-    return hashlib.sha256(body.encode()).hexdigest() == digest
-
-
-def markdown_html(markdown_text: str, *, title: str) -> str:
-    """The statement's Markdown (headings, tables, lists, paragraphs) as a standalone HTML page."""
-
-    def inline(text: str) -> str:
-        return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
-
-    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>",
-           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;"
-           "border-bottom:1px solid #ddd}td:nth-child(2){text-align:right}</style><body>"]
-    table: list[str] = []
-    for line in markdown_text.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= {"-", ":"} for c in cells):
-                table.append("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in cells) + "</tr>")
-            continue
-        if table:
-            out.append("<table>" + "".join(table) + "</table>")
-            table = []
-        if line.startswith("# "):
-            out.append(f"<h1>{inline(line[2:])}</h1>")
-        elif line.startswith("## "):
-            out.append(f"<h2>{inline(line[3:])}</h2>")
-        elif line.startswith("- "):
-            out.append(f"<li>{inline(line[2:])}</li>")
-        elif line.strip():
-            out.append(f"<p>{inline(line)}</p>")
-    if table:
-        out.append("<table>" + "".join(table) + "</table>")
-    return "\n".join(out) + "\n</body></html>\n"
+    """Whether a Markdown or CSV statement still matches the hash it carries (ValueError for another
+    kind of text, or one without a hash line)."""
+    verdict = _check_text(text)
+    if verdict.digest is None:
+        raise ValueError(verdict.reason)
+    return verdict.ok

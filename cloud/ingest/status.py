@@ -41,6 +41,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
+from greenwire.cloud.adapters import influxql
 from greenwire.cloud.ingest.points import BuildingLookup, timestamp_ns
 from greenwire.cloud.ingest.validate import Rejected, RejectReason
 from greenwire.shared.lineprotocol import SeriesPrefix
@@ -48,7 +49,7 @@ from greenwire.shared.status import StatusMessage, StatusMessageV2, parse_status
 from greenwire.shared.topics import TopicKind, site_gateway
 
 STATUS_MEASUREMENT: Final = "gateway_status"
-DEVICE_MEASUREMENT: Final = "gateway_device"
+DEVICE_MEASUREMENT: Final = influxql.DEVICE_MEASUREMENT
 WEARABLE_MEASUREMENT: Final = "gateway_wearable"
 
 
@@ -142,6 +143,8 @@ def status_points(
             device_fields = {"online": int(device.online), **device_fields}
         if device.poll_latency_ms is not None:
             device_fields["poll_latency_ms"] = float(device.poll_latency_ms)
+        if device.max_power_kw is not None:
+            device_fields["max_power_kw"] = float(device.max_power_kw)
         lines.append(SeriesPrefix(DEVICE_MEASUREMENT, tags).line(device_fields, ns))
     if isinstance(message, StatusMessageV2):
         lines += _wearable_lines(message, site, gateway, ns)

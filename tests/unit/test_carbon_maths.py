@@ -19,7 +19,8 @@ from greenwire.cloud.carbon.budget import YearTotals, carbon_account, year_start
 from greenwire.cloud.carbon.care import site_emissions
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.fetch import account_from_influx, fetch_readings
-from greenwire.cloud.carbon.report import READ_MARGIN, Account, Readings, account_of
+from greenwire.cloud.carbon.meters import READ_MARGIN
+from greenwire.cloud.carbon.report import Account, Readings, account_of
 from greenwire.cloud.carbon.results import (
     StoredDays,
     day_lines,

@@ -128,7 +128,7 @@ def _slice(series: Series, start_hour: int, hours: int) -> Series:
     return Series(series.name, series.start + timedelta(hours=start_hour), series.kwh[start_hour:start_hour + hours])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(__import__("os").environ.get("GW_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(sorted(SERIES)), start_day=st.integers(0, 330), seed=st.integers(0, 2**32),
        every=st.sampled_from([1, 5, 15, 60]), per_month=st.integers(1, 20))
 def test_random_faults_on_random_weeks(name: str, start_day: int, seed: int, every: int, per_month: int) -> None:

@@ -16,6 +16,7 @@ BUILDING = Building(id="b1", floor_area_m2=2000, zone="CN-HI", timezone="Asia/Sh
                     meters=(MeterRef(gateway="gw-1", device="main", role="grid_import"),
                             MeterRef(gateway="gw-1", device="pv", role="pv_generation")))
 ACCOUNT = Account("b1", START, END, grid_import_kwh=12_345.678, estimated_kwh=123.4567, rejected_kwh=10.0,
+                  excluded_kwh=45.0,
                   scope2_location_kgco2e=12_345.678 * 0.3648, pv_generation_kwh=800.0, grid_export_kwh=200.0,
                   floor_area_m2=2000, factors={"MEE & NBS Announcement 2025 No. 47, Table 3 (2023)"},
                   factor_table_version="t1")
@@ -35,16 +36,17 @@ def test_csv_keeps_full_precision_and_the_data_quality_shares() -> None:
     assert float(rows[("energy", "grid import")]) == 12_345.678
     assert float(rows[("energy", "PV self-consumption (zero emissions)")]) == 600.0
     assert float(rows[("data quality", "estimated share of grid import")]) == pytest.approx(100 * 123.4567 / 12_345.678)
-    assert float(rows[("data quality", "rejected share of measured grid energy")]) == pytest.approx(
-        100 * 10 / 12_355.678)
+    assert float(rows[("data quality", "excluded share of grid import (excluded / counted + excluded)")]) == \
+        pytest.approx(100 * 45 / (12_345.678 + 45))
+    assert float(rows[("energy", "rejected counter rises (implausible, not energy, not counted)")]) == 10.0
     assert rows[("factors", "factor table version")] == "t1"
 
 
 def test_html_shows_the_markdown_hash() -> None:
     _, digest = render("md", HEADER, BUILDING, ACCOUNT)
     page, page_digest = render("html", HEADER, BUILDING, ACCOUNT)
-    assert page_digest == digest and digest in page and "<table>" in page
-    with pytest.raises(ValueError, match="only the Markdown and CSV"):
+    assert page_digest == digest and digest in page and '<table class="figures">' in page
+    with pytest.raises(ValueError, match="an HTML statement cannot be checked"):
         verify(page)
 
 
