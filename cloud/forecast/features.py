@@ -80,7 +80,7 @@ class Calendar:
     def origins(self, start: datetime, end: datetime) -> npt.NDArray[np.int64]:
         """Indices of the local midnights in [start, end)."""
         a = max(0, int((start - self.start) // HOUR))
-        b = min(len(self.hour), int(math.ceil((end - self.start) / HOUR)))
+        b = min(len(self.hour), math.ceil((end - self.start) / HOUR))
         return np.flatnonzero(self.midnight[a:b]).astype(np.int64) + a
 
 
