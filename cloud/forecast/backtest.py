@@ -42,9 +42,13 @@ class Skill:
 
 
 def evaluate(building: str, series: HourlySeries, cal: Calendar, start: datetime, end: datetime, *,
-             horizon: int = 24, refit_days: int = 7, train_horizon: int = 48) -> Skill:
-    """Backtest every local midnight in [start, end) that has ``MIN_TRAIN_DAYS`` of history."""
+             horizon: int = 24, refit_days: int = 7, train_horizon: int | None = None) -> Skill:
+    """Backtest every local midnight in [start, end) that has ``MIN_TRAIN_DAYS`` of history.
+
+    The model is trained for the horizon it is scored on (``train_horizon``, default ``horizon``),
+    as the service trains one model for the first day ahead and one for both days."""
     values = series.values
+    train_horizon = train_horizon or horizon
     all_origins = cal.origins(series.start, series.end)
     evals = [int(o) for o in cal.origins(start, end) if o < len(values)]
     actual_all, model_all, lo_all, hi_all, base_all = [], [], [], [], []

@@ -1,6 +1,6 @@
 """One building's day-ahead forecast from the readings in InfluxDB (``greenwire forecast run``).
 
-At each run the model is trained afresh on the building's last ``HISTORY_DAYS`` of hourly energy
+At each run the models are trained afresh on the building's last ``HISTORY_DAYS`` of hourly energy
 per role (a year of hours trains in about a second on one core, so nothing is kept between runs
 and memory stays that of one building at a time), then forecasts ``HORIZON`` hours from today's
 local midnight. Emissions are the forecast energy times the zone's forecast intensity where one
@@ -66,8 +66,14 @@ def forecast_role(influx: InfluxQLClient, site: str, building: Building, role: s
     series = series.slice(series.start, origin)
     cal = calendar_for(series, building.timezone, country_of(building.zone), extra_hours=horizon)
     o = len(series)
-    model = train(series.values, cal, cal.origins(series.start, series.end), horizon=horizon)
-    bands, _ = model.predict(series.values, cal, np.array([o], dtype=np.int64))
+    origins = cal.origins(series.start, series.end)
+    at = np.array([o], dtype=np.int64)
+    # one model for the first day ahead (scored by the backtest), one for the hours after it
+    model = train(series.values, cal, origins, horizon=min(horizon, 24))
+    bands, _ = model.predict(series.values, cal, at)
+    if horizon > 24:
+        later = train(series.values, cal, origins, horizon=horizon).predict(series.values, cal, at)[0]
+        bands = np.concatenate([bands, later[24:]])
     first = series.start + o * HOUR
     g, source = intensity(influx, building, role, first, horizon)
     lines = forecast_lines(site, building.id, role, first, bands, g, source, model.version, now,
