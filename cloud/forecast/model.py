@@ -94,8 +94,10 @@ def train(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64], horizon
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
+    origins = origins[design(values, cal, origins, 1)[3]]  # days whose week before the meter reported
     if len(origins) < MIN_TRAIN_DAYS:
-        raise NotEnoughHistory(f"{len(origins)} days of history; a forecast needs at least {MIN_TRAIN_DAYS}")
+        raise NotEnoughHistory(f"{len(origins)} days with a reported week before them; a forecast needs at "
+                               f"least {MIN_TRAIN_DAYS}")
     n_cal = min(CALIBRATION_DAYS, len(origins) // 4)
     fit_o, cal_o = origins[: len(origins) - n_cal], origins[len(origins) - n_cal:]
     # a fit day's targets may reach into the calibration days' hours: cut them at the first one

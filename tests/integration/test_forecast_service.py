@@ -81,7 +81,7 @@ def test_forecast_is_stored_with_its_band_model_and_emissions(setup: list[str], 
     for row in rows:
         assert row["kwh_p10"] <= row["kwh_p50"] <= row["kwh_p90"]
         assert row["kgco2e_p50"] == pytest.approx(row["kwh_p50"] * factor.value / 1000)
-        assert row["model"] == summary["model"] and row["trained_from"].startswith("2021-")
+        assert row["model"] == summary["model"] and row["trained_from"].startswith("2022-01-")
     # the first day (known to us, not to the model) lies mostly inside the band
     inside = sum(r["kwh_p10"] <= truth.values[i] <= r["kwh_p90"] for i, r in enumerate(rows[:24]))
     assert inside >= 12

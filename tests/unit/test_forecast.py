@@ -53,7 +53,7 @@ def test_the_model_beats_the_seasonal_naive_forecast_on_held_out_weeks(name: str
 
 def test_too_little_history_is_a_clear_error() -> None:
     series, cal = _slice("cambridge-b2", datetime(2022, 3, 1, tzinfo=UTC), datetime(2022, 3, 10, tzinfo=UTC))
-    with pytest.raises(NotEnoughHistory, match="at least 14"):
+    with pytest.raises(NotEnoughHistory, match="needs at least 14"):
         train(series.values, cal, cal.origins(series.start, series.end))
 
 
