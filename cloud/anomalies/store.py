@@ -29,10 +29,10 @@ def lines(site: str, building: str, findings: Sequence[Finding], g_per_kwh: floa
     for f in findings:
         prefix = SeriesPrefix(MEASUREMENT, {"site": site, "building": building, "kind": f.kind,
                                             "meter": f.meter or "building"})
-        out.append(prefix.line({"end": f.end.isoformat(), "hours": (f.end - f.start) / timedelta(hours=1),
-                                "kwh": float(f.kwh), "kgco2e": float(f.kwh) * g_per_kwh / 1000,
-                                "confidence": float(f.confidence),
-                                "detail": f.detail}, _ns(f.start)))
+        fields: dict[str, float | str] = {
+            "end": f.end.isoformat(), "hours": (f.end - f.start) / timedelta(hours=1), "kwh": float(f.kwh),
+            "kgco2e": float(f.kwh) * g_per_kwh / 1000, "confidence": float(f.confidence), "detail": f.detail}
+        out.append(prefix.line(fields, _ns(f.start)))
     return out
 
 

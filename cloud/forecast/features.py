@@ -19,6 +19,7 @@ tree never has to extrapolate beyond the loads it was trained on.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -120,10 +121,13 @@ def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
     window = np.arange(-4 * WEEK, 0)
     month = _take(known, origins[:, None] + window[None, :])
     week = month[:, -WEEK:]
-    with np.errstate(all="ignore"), _quiet():
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window is expected: a gap
         usable = np.mean(np.nan_to_num(week, nan=0.0) > 0, axis=1) >= USABLE_SHARE
-        level = np.where(usable, np.nanmean(week, axis=1), np.nanmean(np.where(month > 0, month, np.nan), axis=1))
-        level = np.where(np.isfinite(level) & (level > 0), level, 1.0)
+        positive = np.where(month > 0, month, np.nan)
+        level: Floats = np.asarray(np.where(usable, np.nanmean(week, axis=1), np.nanmean(positive, axis=1)),
+                                   dtype=float)
+        level = np.asarray(np.where(np.isfinite(level) & (level > 0), level, 1.0), dtype=float)
         last24 = np.nanmean(week[:, -24:], axis=1)
         same4 = np.nanmean(np.stack([before(target - WEEK * k) for k in range(1, 5)]), axis=0)
         same_type = _same_type(known, cal, target, o)
@@ -160,17 +164,3 @@ def _same_type(known: Floats, cal: Calendar, target: npt.NDArray[np.int64],
         out[found[rows, cols], rows, cols] = _take(known, idx[rows, cols])
         found[rows, cols] += 1
     return out
-
-
-class _quiet:
-    """Silences numpy's "mean of empty slice" warning (an all-NaN window is expected: a gap)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)

@@ -70,7 +70,8 @@ def _band(raw: Floats, margin: float) -> Floats:
     lo = np.minimum(raw[:, 0], raw[:, 1]) - margin
     hi = np.maximum(raw[:, 2], raw[:, 1]) + margin
     mid = np.clip(raw[:, 1], lo, hi)
-    return np.clip(np.stack([np.minimum(lo, mid), mid, np.maximum(hi, mid)], axis=1), 0.0, None)
+    return np.asarray(np.clip(np.stack([np.minimum(lo, mid), mid, np.maximum(hi, mid)], axis=1), 0.0, None),
+                      dtype=float)
 
 
 def _rows(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],

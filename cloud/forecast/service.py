@@ -20,7 +20,7 @@ from greenwire.cloud.forecast.features import calendar_for, country_of
 from greenwire.cloud.forecast.model import Forecaster, train
 from greenwire.cloud.forecast.series import HOUR, Floats, HourlySeries
 from greenwire.cloud.forecast.store import forecast_lines, intensity, role_series
-from greenwire.cloud.sites import Building
+from greenwire.cloud.sites import Building, Role
 
 HISTORY_DAYS = 365
 HORIZON = 48
@@ -54,7 +54,7 @@ class RoleForecast:
                 "trained_to": self.model.trained_to.isoformat(), "training_rows": self.model.rows}
 
 
-def forecast_role(influx: InfluxQLClient, site: str, building: Building, role: str, now: datetime,
+def forecast_role(influx: InfluxQLClient, site: str, building: Building, role: Role, now: datetime,
                   history_days: int = HISTORY_DAYS, horizon: int = HORIZON) -> RoleForecast | None:
     """The forecast of ``role`` from today's local midnight; None if the building has no such meter.
     Raises ``NotEnoughHistory`` when its meters have too few known days."""
@@ -81,7 +81,7 @@ def forecast_role(influx: InfluxQLClient, site: str, building: Building, role: s
     return RoleForecast(role, first, bands, g, source, model, lines)
 
 
-def history(influx: InfluxQLClient, building: Building, role: str, start: datetime,
+def history(influx: InfluxQLClient, building: Building, role: Role, start: datetime,
             end: datetime) -> HourlySeries | None:
     """The building's hourly energy of a role (for ``forecast evaluate``)."""
     return role_series(influx, building, role, start, end)

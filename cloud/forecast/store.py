@@ -11,6 +11,7 @@ forecast for the same hours overwrites the older one (same series and time).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -19,15 +20,15 @@ from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.report import FIELD_OF_ROLE
 from greenwire.cloud.forecast.series import HOUR, Floats, HourlySeries, floor_hour, from_counter
-from greenwire.cloud.sites import Building
+from greenwire.cloud.sites import Building, Role
 from greenwire.shared.lineprotocol import SeriesPrefix
 
 FORECAST_MEASUREMENT = "carbon_forecast"
-ROLES = ("grid_import", "gas", "pv_generation")
+ROLES: tuple[Role, ...] = ("grid_import", "gas", "pv_generation")
 """The roles forecast, where the building has meters of them."""
 
 
-def meter_series(influx: InfluxQLClient, building: Building, role: str, start: datetime,
+def meter_series(influx: InfluxQLClient, building: Building, role: Role, start: datetime,
                  end: datetime) -> dict[str, HourlySeries]:
     """Each meter of ``role``'s hourly energy in [start, end), by device (gas in kWh: a volume
     counter is converted with the calorific value the account uses)."""
@@ -48,7 +49,7 @@ def meter_series(influx: InfluxQLClient, building: Building, role: str, start: d
     return out
 
 
-def role_series(influx: InfluxQLClient, building: Building, role: str, start: datetime,
+def role_series(influx: InfluxQLClient, building: Building, role: Role, start: datetime,
                 end: datetime) -> HourlySeries | None:
     """The building's hourly energy of ``role`` (its meters summed; unknown where any is), or None."""
     meters = meter_series(influx, building, role, start, end)
@@ -106,7 +107,7 @@ def forecast_lines(site: str, building: str, role: str, start: datetime, bands: 
 
 
 def latest_forecast(influx: InfluxQLClient, site: str, building: str, start: datetime,
-                    end: datetime) -> list[dict[str, object]]:
+                    end: datetime) -> list[dict[str, Any]]:
     """The stored forecast hours of a building in [start, end), every role, oldest first."""
     return influx.query(f'SELECT * FROM "{FORECAST_MEASUREMENT}" WHERE "site" = {_quote(site)} '
                         f'AND "building" = {_quote(building)} AND time >= {_ns(floor_hour(start))} '

@@ -121,12 +121,16 @@ def forecast_evaluate(building: Annotated[str, typer.Option(help="Building id.")
     from greenwire.cloud.forecast.backtest import evaluate
     from greenwire.cloud.forecast.features import calendar_for, country_of
     from greenwire.cloud.forecast.service import history
+    from greenwire.cloud.forecast.store import ROLES
     from greenwire.shared.errors import StoreError
 
     site_id, target = one_building(sites, site, building)
+    chosen = next((r for r in ROLES if r == role), None)
+    if chosen is None:
+        raise fail(f"--role must be one of {', '.join(ROLES)}, not {role!r}", 2)
     t0, t1 = parse_time(start), parse_time(end)
     try:
-        series = history(influx(config), target, role, t0 - timedelta(days=365), t1)
+        series = history(influx(config), target, chosen, t0 - timedelta(days=365), t1)
     except StoreError as exc:
         raise fail(exc, 1) from None
     if series is None:
