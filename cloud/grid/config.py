@@ -118,8 +118,9 @@ class ZoneFeed(BaseModel):
                     raise LocatedValueError(f"provider recorded needs {name}", loc=("provider",))
             from greenwire.cloud.carbon.intensity import load_csv
 
+            assert self.recording is not None
             try:  # read once here, so a bad recording is a config error with its line, not a crash later
-                load_csv(self.recording, zone=self.zone)  # type: ignore[arg-type]
+                load_csv(self.recording, zone=self.zone)
             except (OSError, ValueError) as exc:
                 raise LocatedValueError(f"cannot replay the recording: {exc}", loc=("recording",)) from None
         else:
