@@ -143,7 +143,7 @@ EXTRAS = {
     "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
     "aiohttp": "sim",
     "lightgbm": "forecast", "sklearn": "forecast", "holidays": "forecast",
-    "openpyxl": "cbam",
+    "openpyxl": "cbam", "segno": "cbam",
     "bacpypes3": "bms",
 }
 """The optional dependency each extra brings (pyproject's optional-dependencies), by import name."""

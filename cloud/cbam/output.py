@@ -107,7 +107,7 @@ def to_markdown(report: CbamReport) -> str:
 
 def to_html(report: CbamReport) -> str:
     """The Markdown form as a page (the statements' renderer), figures right-aligned, for PDF."""
-    from greenwire.cloud.carbon.statement import markdown_html
+    from greenwire.cloud.carbon.statement_page import markdown_html
 
     page = markdown_html(to_markdown(report), title=f"CBAM {report.site}/{report.installation.id}")
     return page.replace("</style>", "td{text-align:right}td:first-child{text-align:left}</style>", 1)
