@@ -84,3 +84,10 @@ def test_past_the_record_there_is_no_value_and_bad_configs_say_why() -> None:
         parse_config(f"zones:\n  - {{zone: GB, provider: recorded, recording: {RECORD}}}\n")
     with pytest.raises(ConfigError, match="speed is for provider recorded only"):
         parse_config("zones:\n  - {zone: GB, provider: neso, speed: 2}\n")
+    with pytest.raises(ConfigError, match=r"<config>:2:\d+: zones\[0\]\.recording: cannot replay the recording"):
+        parse_config(f"zones:\n  - {{zone: GB, provider: recorded, recording: {RECORD}.missing, "
+                     f"replay_from: '{FROM.isoformat()}'}}\n")
+    # A relative recording is the config file's neighbour.
+    config = parse_config(f"zones:\n  - {{zone: GB, provider: recorded, recording: {RECORD.name}, "
+                          f"replay_from: '{FROM.isoformat()}'}}\n", base_dir=RECORD.parent)
+    assert config.zones[0].recording == RECORD
