@@ -265,6 +265,8 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
             f"simulated meters on 127.0.0.1 ports {', '.join(map(str, ports.values()))}; "
             f"broker {env.mqtt_url}; InfluxDB {env.influx_url} database {env.influx_db}"
         )
+        console.print(f"meters and grid replay 2022 from {REPLAY_START:%d %b %H:%M} at {anchor:%H:%M} UTC, "
+                      f"a recorded hour every {3600 / speed:g} s", soft_wrap=True)
         async with asyncio.TaskGroup() as group:
             group.create_task(ingestor.run(ingest_stop), name="ingestor")
             group.create_task(agent.run(edge_stop), name="edge")

@@ -109,7 +109,6 @@ def test_demo_then_carbon_report(tmp_path: Path) -> None:
                 # (a wall-clock minute) while it runs.
                 while not 35 <= datetime.now(UTC).second < 40:
                     time.sleep(0.2)
-                last_run = datetime.now(UTC).replace(second=0, microsecond=0)
             begun = time.monotonic()
             demo = _run(home, "demo", DEMO_SECONDS=seconds)
             ran_s.append(time.monotonic() - begun)
@@ -122,6 +121,12 @@ def test_demo_then_carbon_report(tmp_path: Path) -> None:
         assert stored > 0 and "rejected 0" in last
         for building in ("b2", "b25", "b85"):  # intensity, budget status and best window of every building
             assert re.search(rf"{building}: \d+ g/kWh (on track|at risk|over) best 1 h \d\d:\d\d \d+", last), last
+        began = re.search(r"^meters and grid replay 2022 from 01 Jun 06:00 at (\d\d):(\d\d) UTC", demo.stdout, re.MULTILINE)
+        assert began, demo.stdout[:2000]
+        today = datetime.now(UTC)
+        last_run = today.replace(hour=int(began[1]), minute=int(began[2]), second=0, microsecond=0)
+        if last_run > today:  # the run began before midnight
+            last_run -= timedelta(days=1)
         _the_grid_is_the_record(printed, last_run, home)
 
         model = load_sites(home / "sites.yaml")
