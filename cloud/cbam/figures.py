@@ -23,7 +23,7 @@ comes from EU default values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from greenwire.cloud.carbon.energy import CounterLimits
 from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
@@ -76,22 +76,44 @@ def _share_of(process: Process, shares: dict[str, float], total: float) -> float
 def electricity_factor(site: Site, installation: Installation, counters: dict[str, Counter], start: datetime,
                        end: datetime) -> tuple[float, str, float, float]:
     """The installation's electricity factor (g/kWh), its source, the grid import and the on-site
-    generation consumed (kWh)."""
+    generation consumed (kWh): grid import at the grid factor (the site model's, else the factor
+    library's for each building's zone) except what PPAs cover (at their own factor), on-site
+    generation consumed on site at its own factor, weighted by energy."""
     buildings = [b for b in site.buildings if b.id in installation.buildings]
     table = load_factors()
     grid_kwh = grid_g = 0.0
     sources: list[str] = []
     for building in buildings:
-        static = static_grid(building, building_factors(building, start), table)
         imported = sum(counter_amount(building, m.device, counters.get(m.device, []), start, end).amount
                        for m in building.meters_with("grid_import"))
+        if installation.grid_factor is not None:
+            own = installation.grid_factor
+            grid_kwh, grid_g = grid_kwh + imported, grid_g + imported * own.value
+            continue
+        static = static_grid(building, building_factors(building, start), table)
         if static is None:
             if imported:
-                raise LookupError(f"building {building.id}: no grid factor for zone {building.zone}")
+                raise LookupError(f"building {building.id}: no grid factor for zone {building.zone}: give the "
+                                  "installation's grid_factor")
             continue
         grid_kwh += imported
         grid_g += imported * static.value
         sources.append(f"grid {static.value:g} g/kWh, zone {building.zone}: {static.source} ({static.year})")
+    if installation.grid_factor is not None:
+        own = installation.grid_factor
+        sources.append(f"grid {own.value:g} g/kWh: {own.source} ({own.year}, site model)")
+    grid_factor = grid_g / grid_kwh if grid_kwh else 0.0
+    ppa_kwh = ppa_g = 0.0
+    for ppa in installation.ppas:
+        p0 = datetime.combine(ppa.start, datetime.min.time(), UTC)
+        p1 = datetime.combine(ppa.end, datetime.min.time(), UTC)
+        overlap = (min(end, p1) - max(start, p0)).total_seconds()
+        if overlap <= 0:
+            continue
+        kwh = min(ppa.kwh * overlap / (p1 - p0).total_seconds(), grid_kwh - ppa_kwh)
+        ppa_kwh += kwh
+        ppa_g += kwh * ppa.g_per_kwh
+        sources.append(f"PPA {ppa.g_per_kwh:g} g/kWh for {kwh:.6g} kWh: {ppa.evidence}")
     exported = sum(counter_amount(b, m.device, counters.get(m.device, []), start, end).amount
                    for b in buildings for m in b.meters_with("grid_export"))
     generated = [(g, counter_amount(_building_of(site, g.meter), g.meter, counters.get(g.meter, []), start,
@@ -105,9 +127,11 @@ def electricity_factor(site: Site, installation: Installation, counters: dict[st
         own_g += kwh * kept * generation.g_per_kwh
         sources.append(f"on-site {generation.meter} {generation.g_per_kwh:g} g/kWh: {generation.evidence}")
     consumed = grid_kwh + own_kwh
-    factor = (grid_g + own_g) / consumed if consumed else (grid_g / grid_kwh if grid_kwh else 0.0)
-    weights = (f" (weighted by energy: grid {grid_kwh:.6g} kWh, on-site {own_kwh:.6g} kWh)"
-               if own_kwh and grid_kwh else "")
+    mixed = (grid_kwh - ppa_kwh) * grid_factor + ppa_g + own_g
+    factor = mixed / consumed if consumed else grid_factor
+    parts = [f"grid {grid_kwh - ppa_kwh:.6g} kWh"] + ([f"PPA {ppa_kwh:.6g} kWh"] if ppa_kwh else []) + (
+        [f"on-site {own_kwh:.6g} kWh"] if own_kwh else [])
+    weights = f" (weighted by energy: {', '.join(parts)})" if len(parts) > 1 else ""
     return factor, "; ".join(sources) + weights, grid_kwh, own_kwh
 
 

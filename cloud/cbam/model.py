@@ -19,6 +19,9 @@ model (:mod:`greenwire.cloud.sites`) and names the buildings whose meters it own
             buildings: [hall]
             on_site_generation:                 # PV behind the grid meter: its own factor, with evidence
               - {meter: pv, g_per_kwh: 0, evidence: "direct technical link: the hall's roof array"}
+            grid_factor: {value: 537, source: "...", year: 2025}   # optional: else the factor library's
+            ppas:                               # optional: grid import a PPA covers, at its factor
+              - {kwh: 120000, from: 2026-01-01, to: 2027-01-01, g_per_kwh: 12, evidence: "contract W-17"}
             shared:                             # consumption no process meters alone
               - {meter: compressors, by: mass}  # or by: sub_meter, or by: declared, shares: {a: 0.6, b: 0.4}
             processes:
@@ -40,6 +43,7 @@ model, so every error names the file and line.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -125,6 +129,35 @@ class Process(BaseModel):
     precursors: tuple[Precursor, ...] = ()
 
 
+class GridFactor(BaseModel):
+    """The electricity factor of the installation's grid, where the site model gives it: the
+    Commission's default for the country, or another published factor of the country's grid."""
+
+    model_config = _FROZEN
+
+    value: float = Field(ge=0, allow_inf_nan=False, description="gCO2(e) per kWh consumed.")
+    source: str = Field(min_length=1, description="Who publishes it, and where.")
+    year: int = Field(ge=1990, le=2100)
+
+
+class Ppa(BaseModel):
+    """Electricity bought under a power purchase agreement, at the generator's own factor."""
+
+    model_config = _FROZEN
+
+    kwh: float = Field(gt=0, allow_inf_nan=False, description="Energy over the contract's period (spread evenly).")
+    start: date = Field(alias="from")
+    end: date = Field(alias="to", description="Exclusive.")
+    g_per_kwh: float = Field(ge=0, allow_inf_nan=False)
+    evidence: str = Field(min_length=1, description="The contract, and the generator's emission data.")
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        if self.end <= self.start:
+            raise LocatedValueError("'to' must be after 'from'", loc=("to",))
+        return self
+
+
 class OnSiteGeneration(BaseModel):
     """Electricity generated on site (or bought under a PPA) with its own factor and the evidence for it."""
 
@@ -172,6 +205,9 @@ class Installation(BaseModel):
     processes: tuple[Process, ...] = Field(min_length=1)
     shared: tuple[SharedMeter, ...] = ()
     on_site_generation: tuple[OnSiteGeneration, ...] = ()
+    grid_factor: GridFactor | None = Field(
+        default=None, description="The grid's factor; default: the factor library's for the buildings' zone.")
+    ppas: tuple[Ppa, ...] = Field(default=(), description="Grid import covered by power purchase agreements.")
 
     def check(self, meters: Mapping[str, tuple[str, str]], buildings: set[str]) -> None:
         """Check every reference against the site: ``meters`` maps device -> (building, role) for the

@@ -110,7 +110,7 @@ def to_html(report: CbamReport) -> str:
     from greenwire.cloud.carbon.statement_page import markdown_html
 
     page = markdown_html(to_markdown(report), title=f"CBAM {report.site}/{report.installation.id}")
-    return page.replace("</style>", "td{text-align:right}td:first-child{text-align:left}</style>", 1)
+    return str(page).replace("</style>", "td{text-align:right}td:first-child{text-align:left}</style>", 1)
 
 
 def _human(value: Any) -> str:

@@ -24,6 +24,22 @@ from greenwire.cloud.cbam.model import Zone
 from greenwire.cloud.sites import SiteModel
 
 
+def find_zone(model: SiteModel, zone: str | None) -> Zone:
+    """The zone of that id; with None the only zone, else every site an enterprise of one zone
+    (KeyError naming the zones when the choice is unclear)."""
+    if zone is None:
+        if len(model.zones) == 1:
+            return model.zones[0]
+        if model.zones:
+            raise KeyError(f"the site model has several zones: give one ({', '.join(z.id for z in model.zones)})")
+        return Zone.model_validate({"id": "all", "name": "every site of the site model", "enterprises": [
+            {"id": s.id, "name": s.name, "sites": [s.id]} for s in model.sites]})
+    for candidate in model.zones:
+        if candidate.id == zone:
+            return candidate
+    raise KeyError(f"no zone {zone!r} ({', '.join(z.id for z in model.zones) or 'the site model has none'})")
+
+
 def _ranks(rows: list[dict[str, Any]], key: str, rank_key: str) -> None:
     ranked = sorted((r for r in rows if r[key] is not None), key=lambda r: r[key], reverse=True)
     for row in rows:

@@ -41,12 +41,12 @@ def report(
     """
     from greenwire.cloud.carbon.fetch import account_from_influx
     from greenwire.cloud.cbam.fetch import report_from_influx
-    from greenwire.cloud.cbam.zone import zone_report
+    from greenwire.cloud.cbam.zone import find_zone, zone_report
     from greenwire.shared.errors import StoreError
 
     model = site_model(sites)
     try:
-        chosen = model.zone(zone)
+        chosen = find_zone(model, zone)
     except KeyError as exc:
         raise fail(exc.args[0], 2) from None
     t0, t1 = parse_time(start), parse_time(end)

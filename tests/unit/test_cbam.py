@@ -169,3 +169,27 @@ def test_mistakes_name_the_line(tmp_path: Path, old: str, new: str, words: str) 
     assert words in str(info.value)
     assert info.value.line == line, str(info.value)
     assert f"{path}:{line}" in str(info.value)
+
+
+def test_a_ppa_and_the_site_models_grid_factor_price_the_electricity(tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    own = ("        grid_factor: {value: 537.0, source: 'published grid factor of the country', year: 2025}\n"
+           "        ppas:\n"
+           "          - {kwh: 4800, from: 2026-11-01, to: 2026-11-03, g_per_kwh: 10, evidence: 'wind farm PPA W-17'}\n")
+    report = _report(tmp_path, yaml.replace("        on_site_generation:\n", own + "        on_site_generation:\n"), rises)
+    covered = 4800 / 2  # the contract's two days spread evenly: one in the period
+    factor = ((rises["main"] - covered) * 537.0 + covered * 10 + rises["pv"] * 0) / (rises["main"] + rises["pv"])
+    bolts = report.products[0]
+    assert bolts["electricity_factor_g_per_kwh"] == pytest.approx(factor)
+    assert bolts["indirect_tco2e"] == pytest.approx(bolts["electricity_mwh"] * 1000 * factor / 1e6)
+    assert "PPA 10 g/kWh for 2400 kWh: wind farm PPA W-17" in bolts["electricity_factor_source"]
+    assert "537 g/kWh: published grid factor of the country (2025, site model)" in bolts["electricity_factor_source"]
+    assert "MEE" not in bolts["electricity_factor_source"]
+
+
+def test_a_ppa_never_covers_more_than_the_grid_import(tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    own = ("        ppas:\n"
+           "          - {kwh: 1.0e6, from: 2026-11-01, to: 2026-11-02, g_per_kwh: 0, evidence: 'hydro PPA H-2'}\n")
+    report = _report(tmp_path, yaml.replace("        on_site_generation:\n", own + "        on_site_generation:\n"), rises)
+    assert report.products[0]["electricity_factor_g_per_kwh"] == pytest.approx(0.0)
