@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +62,30 @@ def rows(report: CbamReport) -> list[tuple[str, str, Any, str]]:
     return out
 
 
-def to_csv(report: CbamReport) -> str:
-    """The report's figures at full precision, the content hash as the last row."""
+def hashed_csv(figures: Iterable[tuple[str, str, Any, str]]) -> str:
+    """Figures as ``section,item,value,unit`` rows at full precision, their SHA-256 as the last row
+    (the statements' CSV layout, so ``greenwire carbon verify`` checks it)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["section", "item", "value", "unit"])
-    for section, item, value, unit in rows(report):
+    for section, item, value, unit in figures:
         writer.writerow([section, item, _cell(value), unit])
     body = buffer.getvalue()
     return body + f"statement,{HASH_ITEM},{hashlib.sha256(body.encode()).hexdigest()},\n"
 
 
+def csv_hash(text: str) -> str:
+    """The hash a ``hashed_csv`` text carries."""
+    return text.rsplit(f"statement,{HASH_ITEM},", 1)[1].split(",")[0]
+
+
+def to_csv(report: CbamReport) -> str:
+    """The report's figures at full precision, the content hash as the last row."""
+    return hashed_csv(rows(report))
+
+
 def content_hash(report: CbamReport) -> str:
-    return to_csv(report).rsplit(f"statement,{HASH_ITEM},", 1)[1].split(",")[0]
+    return csv_hash(to_csv(report))
 
 
 def to_json(report: CbamReport) -> str:

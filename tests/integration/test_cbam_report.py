@@ -124,6 +124,14 @@ def test_certificates_carry_a_qr_code_that_verify_checks(influxdb: InfluxDB1, in
     made = runner.invoke(app, ["cbam", "certificate", *common, "--building", "hall", "--output", str(hall)])
     assert made.exit_code == 0, made.output
 
+    works = tmp_path / "works.pdf"
+    made = runner.invoke(app, ["cbam", "certificate", *common, "--enterprise", "park", "--output", str(works)])
+    assert made.exit_code == 0, made.output
+    works_qr = _qr_text(works, tmp_path)
+    assert "kind=enterprise" in works_qr and "subject=all%2Fpark" in works_qr
+    ok = runner.invoke(app, ["carbon", "verify", str(tmp_path / "works.csv"), "--qr", works_qr])
+    assert ok.exit_code == 0, ok.output
+    assert "30.000" in subprocess_text(works)  # the plant's output, t
     bolts_qr, hall_qr = _qr_text(bolts, tmp_path), _qr_text(hall, tmp_path)
     assert "kind=product" in bolts_qr and "kind=building" in hall_qr
     ok = runner.invoke(app, ["carbon", "verify", str(tmp_path / "bolts.csv"), "--qr", bolts_qr])
