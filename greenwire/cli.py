@@ -104,14 +104,16 @@ def demo(
 @app.command()
 def schema(
     which: Annotated[
-        str, typer.Argument(help="readings, vitals, alert, status or status-v1.")
+        str, typer.Argument(help="readings, vitals, alert, status, status-v1 or carbon.")
     ] = "readings",
     write: Annotated[
         bool, typer.Option("--write", help="Write every shared/schemas/*.json instead of printing.")
     ] = False,
 ) -> None:
     """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1,
-    status.v2 (status-v1: the gateway status without wearable sources)."""
+    status.v2 (status-v1: the gateway status without wearable sources), carbon.v1 (a building's
+    carbon signal for its BMS)."""
+    from greenwire.shared.signal import carbon_json_schema
     from greenwire.shared.status import status_json_schema
     from greenwire.shared.vitals import alert_json_schema, vitals_json_schema
     from greenwire.shared.wire import batch_json_schema
@@ -122,6 +124,7 @@ def schema(
         "alert": ("greenwire.alert.v1", alert_json_schema),
         "status": ("greenwire.status.v2", lambda: status_json_schema(2)),
         "status-v1": ("greenwire.status.v1", lambda: status_json_schema(1)),
+        "carbon": ("greenwire.carbon.v1", carbon_json_schema),
     }
     if which not in schemas:
         raise typer.BadParameter(f"expected one of {', '.join(schemas)}, got {which!r}")

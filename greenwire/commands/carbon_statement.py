@@ -65,7 +65,7 @@ def statement(
     quality_threshold: Annotated[
         float, typer.Option(min=0, max=100, help="Warn at the top when more than this percentage of the grid "
                                                   "energy was estimated or excluded.")
-    ] = 5.0,
+    ] = 5.0,  # statement_warnings.QUALITY_THRESHOLD_PCT (not imported here: the CLI starts without the engine)
     config: ConfigOption = None,
 ) -> None:
     """An auditable carbon statement of a building for a month or period (md, html, csv or pdf).
