@@ -59,12 +59,23 @@ class ProcessFigures:
     product_t: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class PlantReadings:
+    """What an installation's figures are computed from: counter readings by device (electricity
+    in kWh, production in t or pieces), gas counters with the field they count, and the gateways'
+    plausibility limits of their devices (from their status messages)."""
+
+    counters: dict[str, Counter]
+    gas: dict[str, tuple[str, Counter]] = field(default_factory=dict)
+    device_max_power_kw: dict[str, float] = field(default_factory=dict)
+
+
 def counter_amount(building: Building, device: str, readings: Counter, start: datetime, end: datetime,
-                   limits: CounterLimits | None = None) -> Energy:
+                   limits: CounterLimits | None = None, device_kw: dict[str, float] | None = None) -> Energy:
     """A counter's rise in [start, end) through the carbon engine's counter rules
     (:func:`~greenwire.cloud.carbon.meters.counter_minutes`: each local day classified on its own
-    readings, the site model's ``max_power_kw`` as the limit, cut by the minute)."""
-    chosen = limits or meter_limits(building).get(device, CounterLimits())
+    readings, the site model's ``max_power_kw`` as the limit, else the gateway's, cut by the minute)."""
+    chosen = limits or meter_limits(building, device_kw).get(device, CounterLimits())
     total = totals(counter_minutes({device: readings}, {device: chosen}, start, end, building.timezone))
     return Energy(total.kwh, total.estimated_kwh, total.excluded_kwh, total.rejected_kwh)
 
@@ -73,7 +84,7 @@ def _share_of(process: Process, shares: dict[str, float], total: float) -> float
     return shares.get(process.id, 0.0) / total if total > 0 else 0.0
 
 
-def electricity_factor(site: Site, installation: Installation, counters: dict[str, Counter], start: datetime,
+def electricity_factor(site: Site, installation: Installation, plant: PlantReadings, start: datetime,
                        end: datetime) -> tuple[float, str, float, float]:
     """The installation's electricity factor (g/kWh), its source, the grid import and the on-site
     generation consumed (kWh): grid import at the grid factor (the site model's, else the factor
@@ -84,7 +95,8 @@ def electricity_factor(site: Site, installation: Installation, counters: dict[st
     grid_kwh = grid_g = 0.0
     sources: list[str] = []
     for building in buildings:
-        imported = sum(counter_amount(building, m.device, counters.get(m.device, []), start, end).amount
+        imported = sum(counter_amount(building, m.device, plant.counters.get(m.device, []), start, end,
+                                      device_kw=plant.device_max_power_kw).amount
                        for m in building.meters_with("grid_import"))
         if installation.grid_factor is not None:
             own = installation.grid_factor
@@ -114,10 +126,11 @@ def electricity_factor(site: Site, installation: Installation, counters: dict[st
         ppa_kwh += kwh
         ppa_g += kwh * ppa.g_per_kwh
         sources.append(f"PPA {ppa.g_per_kwh:g} g/kWh for {kwh:.6g} kWh: {ppa.evidence}")
-    exported = sum(counter_amount(b, m.device, counters.get(m.device, []), start, end).amount
+    exported = sum(counter_amount(b, m.device, plant.counters.get(m.device, []), start, end,
+                                  device_kw=plant.device_max_power_kw).amount
                    for b in buildings for m in b.meters_with("grid_export"))
-    generated = [(g, counter_amount(_building_of(site, g.meter), g.meter, counters.get(g.meter, []), start,
-                                    end).amount)
+    generated = [(g, counter_amount(_building_of(site, g.meter), g.meter, plant.counters.get(g.meter, []), start,
+                                    end, device_kw=plant.device_max_power_kw).amount)
                  for g in installation.on_site_generation]
     total_generated = sum(kwh for _, kwh in generated)
     kept = max(0.0, 1 - exported / total_generated) if total_generated else 0.0
@@ -135,14 +148,15 @@ def electricity_factor(site: Site, installation: Installation, counters: dict[st
     return factor, "; ".join(sources) + weights, grid_kwh, own_kwh
 
 
-def _meter_energy(site: Site, device: str, counters: dict[str, Counter], gas: dict[str, tuple[str, Counter]],
-                  start: datetime, end: datetime, fuel_sources: set[str]) -> tuple[str, Energy]:
+def _meter_energy(site: Site, device: str, plant: PlantReadings, start: datetime, end: datetime,
+                  fuel_sources: set[str]) -> tuple[str, Energy]:
     building, role = next((b, m.role) for b in site.buildings for m in b.meters if m.device == device)
     if role not in FUEL_ROLES:
-        return "electricity", counter_amount(building, device, counters.get(device, []), start, end)
-    if device not in gas:
+        return "electricity", counter_amount(building, device, plant.counters.get(device, []), start, end,
+                                             device_kw=plant.device_max_power_kw)
+    if device not in plant.gas:
         return "fuel", Energy(0.0)
-    minutes, g_per_kwh, sources = gas_minutes(building, {device: gas[device]}, None, start, end)
+    minutes, g_per_kwh, sources = gas_minutes(building, {device: plant.gas[device]}, None, start, end)
     fuel_sources.update(sources)
     total = totals(minutes)
     return "fuel", Energy(total.kwh, total.estimated_kwh, total.excluded_kwh, total.rejected_kwh,
@@ -164,19 +178,18 @@ def _building_of(site: Site, device: str) -> Building:
     return next(b for b in site.buildings for m in b.meters if m.device == device)
 
 
-def process_figures(site: Site, installation: Installation, counters: dict[str, Counter],
-                    gas: dict[str, tuple[str, Counter]], start: datetime, end: datetime,
+def process_figures(site: Site, installation: Installation, plant: PlantReadings, start: datetime, end: datetime,
                     fuel_sources: set[str]) -> dict[str, ProcessFigures]:
     """Each process's electricity, fuel, direct emissions and activity, shared meters allocated."""
     out = {p.id: ProcessFigures() for p in installation.processes}
     for process in installation.processes:
         figures = out[process.id]
         for device in process.meters:
-            _add(figures, *_meter_energy(site, device, counters, gas, start, end, fuel_sources))
+            _add(figures, *_meter_energy(site, device, plant, start, end, fuel_sources))
         for product in process.products:
             # in tonnes before the counter rules run, so their plausibility limits are in t/h
             per_unit = 1.0 if product.unit == "t" else (product.kg_per_piece or 0.0) / 1000
-            readings = [(ts, value * per_unit, q) for ts, value, q in counters.get(product.meter, [])]
+            readings = [(ts, value * per_unit, q) for ts, value, q in plant.counters.get(product.meter, [])]
             tonnes = counter_amount(_building_of(site, product.meter), product.meter, readings, start, end,
                                     CounterLimits()).amount
             figures.product_t[product.product] = figures.product_t.get(product.product, 0.0) + tonnes
@@ -184,7 +197,7 @@ def process_figures(site: Site, installation: Installation, counters: dict[str, 
     own_electricity = {p: f.electricity_kwh for p, f in out.items()}
     mass = {p: f.activity_t for p, f in out.items()}
     for shared in installation.shared:
-        kind, energy = _meter_energy(site, shared.meter, counters, gas, start, end, fuel_sources)
+        kind, energy = _meter_energy(site, shared.meter, plant, start, end, fuel_sources)
         weights = {"sub_meter": own_electricity, "mass": mass}.get(shared.by) or dict(shared.shares or {})
         total = sum(weights.values())
         for process in installation.processes:

@@ -13,7 +13,12 @@ from typing import Any
 
 from greenwire.cloud.carbon.meters import Counter
 from greenwire.cloud.cbam.defaults import load_cbam_data
-from greenwire.cloud.cbam.figures import electricity_factor, precursor_emissions, process_figures
+from greenwire.cloud.cbam.figures import (
+    PlantReadings,
+    electricity_factor,
+    precursor_emissions,
+    process_figures,
+)
 from greenwire.cloud.cbam.model import Installation
 from greenwire.cloud.sites import Site
 
@@ -43,11 +48,14 @@ class CbamReport:
 
 
 def cbam_report(site: Site, installation: Installation, counters: dict[str, Counter],
-                gas: dict[str, tuple[str, Counter]], start: datetime, end: datetime) -> CbamReport:
-    """Every product's CBAM figures in [start, end) from the installation's counter readings (pure)."""
+                gas: dict[str, tuple[str, Counter]], start: datetime, end: datetime,
+                device_max_power_kw: dict[str, float] | None = None) -> CbamReport:
+    """Every product's CBAM figures in [start, end) from the installation's counter readings (pure);
+    ``device_max_power_kw``: the gateways' limits of their devices, where the site model gives none."""
+    plant = PlantReadings(counters, gas, device_max_power_kw or {})
     fuel_sources: set[str] = set()
-    processes = process_figures(site, installation, counters, gas, start, end, fuel_sources)
-    factor, factor_source, grid_kwh, own_kwh = electricity_factor(site, installation, counters, start, end)
+    processes = process_figures(site, installation, plant, start, end, fuel_sources)
+    factor, factor_source, grid_kwh, own_kwh = electricity_factor(site, installation, plant, start, end)
     report = CbamReport(site.id, installation, start, end)
     precursor_sources: list[str] = []
     for process in installation.processes:

@@ -21,6 +21,7 @@ from typing import Any
 
 from greenwire.cloud.carbon.report import Account
 from greenwire.cloud.cbam.model import Zone
+from greenwire.cloud.cbam.output import hashed_csv
 from greenwire.cloud.sites import SiteModel
 
 
@@ -95,8 +96,6 @@ def zone_report(zone: Zone, model: SiteModel, accounts: Mapping[tuple[str, str],
 
 def zone_csv(result: dict[str, Any]) -> str:
     """The zone report's figures in the statements' CSV layout, its content hash last."""
-    from greenwire.cloud.cbam.output import hashed_csv
-
     rows: list[tuple[str, str, Any, str]] = [
         ("zone", key, result[key], "") for key in ("zone", "name", "kind", "from", "to")]
     rows += [("zone", "kgco2e", result["kgco2e"], "kgCO2e"), ("zone", "floor_area_m2", result["floor_area_m2"], "m2"),
