@@ -43,6 +43,10 @@ class CbamReport:
     start: datetime
     end: datetime
     products: list[dict[str, Any]] = field(default_factory=list)
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    """Per production process: its energy, direct emissions and activity (the template's process summary)."""
+    precursors: list[dict[str, Any]] = field(default_factory=list)
+    """Per process and precursor: the mass used and its embedded emissions (purchased precursors)."""
     data: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
@@ -110,6 +114,21 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
                 "rejected_kwh": share * figures.rejected_kwh,
                 "data_quality": flags,
             })
+    for process in installation.processes:
+        figures = processes[process.id]
+        report.processes.append({
+            "process": process.id, "name": process.name, "activity_t": figures.activity_t,
+            "electricity_mwh": figures.electricity_kwh / 1000, "fuel_mwh": figures.fuel_kwh / 1000,
+            "direct_tco2e": figures.direct_kg / 1000, "indirect_tco2e": figures.electricity_kwh * factor / 1e6,
+            "estimated_mwh": figures.estimated_kwh / 1000, "excluded_mwh": figures.excluded_kwh / 1000})
+        for precursor in process.precursors:
+            part = precursor_emissions(precursor, figures.activity_t)
+            report.precursors.append({
+                "process": process.id, "precursor": precursor.name, "cn_code": precursor.cn_code,
+                "country": precursor.country, "t_per_t": precursor.t_per_t,
+                "mass_t": precursor.t_per_t * figures.activity_t, "direct_tco2e": part.direct_t,
+                "indirect_tco2e": part.indirect_t,
+                "values": "EU default value" if part.from_default else "supplier's values"})
     attributed = sum(p.electricity_kwh for p in processes.values())
     report.data = {
         "site": site.id, "installation": installation.id, "name": installation.name,

@@ -114,6 +114,18 @@ def test_csv_verifies_and_xlsx_holds_the_same_figures(tmp_path: Path) -> None:
             assert cells[label] == pytest.approx(product[key], rel=1e-14), label
     sources = [c.value for c in book["Sources"]["B"]]
     assert digest in sources
+    hand = _hand(rises)
+    processes = book["Summary_Processes"]
+    columns = [c.value for c in processes[1]]
+    rows = {r[0]: dict(zip(columns, r, strict=True)) for r in processes.iter_rows(min_row=2, values_only=True)}
+    assert rows["bolts"]["direct_tco2e (tCO2e)"] == pytest.approx(hand["bolts"]["direct_tco2e"])
+    assert rows["fittings"]["electricity_mwh (MWh)"] == pytest.approx(hand["fittings"]["electricity_mwh"])
+    precursors = book["Purchased_Precursors"]
+    columns = [c.value for c in precursors[1]]
+    bought = [dict(zip(columns, r, strict=True)) for r in precursors.iter_rows(min_row=2, values_only=True)]
+    assert [(b["process"], b["mass_t (t)"], b["t_per_t (t/t)"]) for b in bought] == [
+        ("bolts", pytest.approx(21.0), 1.05), ("fittings", pytest.approx(10.8), 1.08)]
+    assert bought[0]["direct_tco2e (tCO2e)"] == pytest.approx(69.51) and bought[0]["values"] == "EU default value"
 
 
 def test_estimated_energy_is_flagged(tmp_path: Path) -> None:
