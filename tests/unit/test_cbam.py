@@ -205,3 +205,32 @@ def test_a_ppa_never_covers_more_than_the_grid_import(tmp_path: Path) -> None:
            "          - {kwh: 1.0e6, from: 2026-11-01, to: 2026-11-02, g_per_kwh: 0, evidence: 'hydro PPA H-2'}\n")
     report = _report(tmp_path, yaml.replace("        on_site_generation:\n", own + "        on_site_generation:\n"), rises)
     assert report.products[0]["electricity_factor_g_per_kwh"] == pytest.approx(0.0)
+
+
+def test_production_counters_can_be_imported_as_csv(tmp_path: Path) -> None:
+    """`greenwire import readings` takes production counters like any other (pieces and tonnes)."""
+    from greenwire.cloud.history import read_history
+
+    path = tmp_path / "production.csv"
+    path.write_text("timestamp,device,quantity,value\n"
+                    "2026-11-01T00:00:00Z,bolts-count,production_count_pcs,0\n"
+                    "2026-11-01T00:00:00Z,fittings-mass,production_mass_t,0\n"
+                    "2026-11-02T00:00:00Z,bolts-count,production_count_pcs,400000\n"
+                    "2026-11-02T00:00:00Z,fittings-mass,production_mass_t,10.0\n")
+    readings = read_history(path)
+    by = {(r.device, r.ts): r.values for r in readings}
+    assert by[("bolts-count", END)] == {"production_count_pcs": 400000.0}
+    assert by[("fittings-mass", END)] == {"production_mass_t": 10.0}
+
+
+def test_a_production_counter_read_once_a_day_counts_its_whole_rise(tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    path = tmp_path / "sites.yaml"
+    path.write_text(yaml)
+    site = load_sites(path).sites[0]
+    counters = {d: _rising(v) for d, v in rises.items() if d != "furnace"}
+    counters["bolts-count"] = [(START, 5000.0, "good"), (END, 405000.0, "good")]  # imported daily totals
+    counters["fittings-mass"] = [(START, 2.5, "good"), (END, 12.5, "good")]
+    report = cbam_report(site, site.installation("works"), counters,
+                         {"furnace": ("gas_volume_m3", _rising(rises["furnace"]))}, START, END)
+    assert [p["activity_t"] for p in report.products] == [pytest.approx(20.0), pytest.approx(10.0)]
