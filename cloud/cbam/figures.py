@@ -25,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from greenwire.cloud.carbon.energy import CounterLimits
+from greenwire.cloud.carbon.emissions import minute_buckets
+from greenwire.cloud.carbon.energy import CounterLimits, counter_intervals
 from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.meters import Counter, counter_minutes, meter_limits, totals
@@ -78,6 +79,14 @@ def counter_amount(building: Building, device: str, readings: Counter, start: da
     chosen = limits or meter_limits(building, device_kw).get(device, CounterLimits())
     total = totals(counter_minutes({device: readings}, {device: chosen}, start, end, building.timezone))
     return Energy(total.kwh, total.estimated_kwh, total.excluded_kwh, total.rejected_kwh)
+
+
+def production_amount(readings: Counter, start: datetime, end: datetime) -> float:
+    """A production counter's rise in [start, end) (tonnes), classified over all its readings at once
+    (``counter_intervals``) rather than day by day: production is often counted once a shift or a
+    day, or imported as daily totals, and a day classified alone would hold a single reading."""
+    buckets = minute_buckets(counter_intervals(readings, CounterLimits()))
+    return sum(e.kwh for minute, e in buckets.items() if start <= minute < end)
 
 
 def _share_of(process: Process, shares: dict[str, float], total: float) -> float:
@@ -190,8 +199,7 @@ def process_figures(site: Site, installation: Installation, plant: PlantReadings
             # in tonnes before the counter rules run, so their plausibility limits are in t/h
             per_unit = 1.0 if product.unit == "t" else (product.kg_per_piece or 0.0) / 1000
             readings = [(ts, value * per_unit, q) for ts, value, q in plant.counters.get(product.meter, [])]
-            tonnes = counter_amount(_building_of(site, product.meter), product.meter, readings, start, end,
-                                    CounterLimits()).amount
+            tonnes = production_amount(readings, start, end)
             figures.product_t[product.product] = figures.product_t.get(product.product, 0.0) + tonnes
             figures.activity_t += tonnes
     own_electricity = {p: f.electricity_kwh for p, f in out.items()}
