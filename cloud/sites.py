@@ -337,7 +337,8 @@ class Site(BaseModel):
                                         loc=("installations", i, "id"))
             ids.add(installation.id)
             try:
-                installation.check(meters, {b.id for b in self.buildings})
+                installation.check(meters, {b.id for b in self.buildings},
+                                   {b.id for b in self.buildings if b.heat_factor is not None})
             except LocatedValueError as exc:
                 raise LocatedValueError(str(exc), loc=("installations", i, *exc.loc)) from None
         return self

@@ -7,8 +7,11 @@ for each production process ``p`` over the period:
   processes' own metered electricity, by the tonnes each made, or a declared share);
 - fuel ``F_p`` (kWh on the factor's calorific basis) and its direct emissions: the gas meters'
   energy (volume x calorific value, or energy) x the fuel's factor, both from the carbon engine's
-  factor choice for the meter's building (``report.gas_intervals``: the site model's
+  factor choice for the meter's building (``report.gas_minutes``: the site model's
   ``gas_factor``, else the jurisdiction's published natural gas);
+- measurable heat bought in (district heat meters) x the building's ``heat_factor``: direct
+  emissions too (Implementing Regulation (EU) 2023/1773 Annex III: imported heat's emissions are
+  attributed to the process that consumes it);
 - the electricity factor ``EF`` (g/kWh): grid import at the static grid factor of the
   installation's grid zone (the carbon engine's factor set for the reporting year), on-site
   generation consumed on site at its own factor with evidence, weighted by the energy of each;
@@ -30,9 +33,9 @@ from greenwire.cloud.carbon.energy import CounterLimits, counter_intervals
 from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.meters import Counter, counter_minutes, meter_limits, totals
-from greenwire.cloud.carbon.report import gas_minutes
+from greenwire.cloud.carbon.report import gas_minutes, heat_factor
 from greenwire.cloud.cbam.defaults import load_cbam_data
-from greenwire.cloud.cbam.model import FUEL_ROLES, Installation, Precursor, Process
+from greenwire.cloud.cbam.model import FUEL_ROLES, HEAT_ROLES, Installation, Precursor, Process
 from greenwire.cloud.sites import Building, Site
 
 
@@ -52,6 +55,7 @@ class Energy:
 class ProcessFigures:
     electricity_kwh: float = 0.0
     fuel_kwh: float = 0.0
+    heat_kwh: float = 0.0
     direct_kg: float = 0.0
     estimated_kwh: float = 0.0
     excluded_kwh: float = 0.0
@@ -160,6 +164,15 @@ def electricity_factor(site: Site, installation: Installation, plant: PlantReadi
 def _meter_energy(site: Site, device: str, plant: PlantReadings, start: datetime, end: datetime,
                   fuel_sources: set[str]) -> tuple[str, Energy]:
     building, role = next((b, m.role) for b in site.buildings for m in b.meters if m.device == device)
+    if role in HEAT_ROLES:
+        heat = heat_factor(building, load_factors())
+        if heat is None:  # the site model's validation requires one
+            raise LookupError(f"building {building.id}: district heat meter {device} needs a heat_factor")
+        energy = counter_amount(building, device, plant.counters.get(device, []), start, end,
+                                device_kw=plant.device_max_power_kw)
+        fuel_sources.add(heat.source)
+        return "heat", Energy(energy.amount, energy.estimated, energy.excluded, energy.rejected,
+                              kg=energy.amount * heat.g_per_kwh / 1000)
     if role not in FUEL_ROLES:
         return "electricity", counter_amount(building, device, plant.counters.get(device, []), start, end,
                                              device_kw=plant.device_max_power_kw)
@@ -175,6 +188,9 @@ def _meter_energy(site: Site, device: str, plant: PlantReadings, start: datetime
 def _add(figures: ProcessFigures, kind: str, energy: Energy, share: float = 1.0) -> None:
     if kind == "electricity":
         figures.electricity_kwh += energy.amount * share
+    elif kind == "heat":
+        figures.heat_kwh += energy.amount * share
+        figures.direct_kg += energy.kg * share
     else:
         figures.fuel_kwh += energy.amount * share
         figures.direct_kg += energy.kg * share

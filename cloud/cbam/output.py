@@ -31,7 +31,7 @@ PRODUCT_COLUMNS = (
     ("electricity_mwh", "Electricity consumed", "MWh"), ("electricity_mwh_per_t", "Specific electricity", "MWh/t"),
     ("electricity_factor_g_per_kwh", "Emission factor of electricity", "gCO2/kWh"),
     ("electricity_factor_source", "Source of the electricity factor", ""),
-    ("fuel_mwh", "Fuel consumed", "MWh"), ("default_share", "Share of embedded emissions from default values", "1"),
+    ("fuel_mwh", "Fuel consumed", "MWh"), ("heat_mwh", "Measurable heat bought in", "MWh"), ("default_share", "Share of embedded emissions from default values", "1"),
     ("estimated_energy_share", "Share of energy estimated", "1"), ("excluded_kwh", "Energy excluded", "kWh"),
     ("rejected_kwh", "Counter rises rejected", "kWh"),
     ("data_quality", "Data-quality flags", ""),

@@ -64,7 +64,7 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
     precursor_sources: list[str] = []
     for process in installation.processes:
         figures = processes[process.id]
-        energy = figures.electricity_kwh + figures.fuel_kwh
+        energy = figures.electricity_kwh + figures.fuel_kwh + figures.heat_kwh
         for product in process.products:
             tonnes = figures.product_t.get(product.product, 0.0)
             share = tonnes / figures.activity_t if figures.activity_t > 0 else 0.0
@@ -108,6 +108,7 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
                 "electricity_factor_g_per_kwh": factor,
                 "electricity_factor_source": factor_source,
                 "fuel_mwh": share * figures.fuel_kwh / 1000,
+                "heat_mwh": share * figures.heat_kwh / 1000,
                 "default_share": from_default / embedded if embedded else 0.0,
                 "estimated_energy_share": estimated_share,
                 "excluded_kwh": share * figures.excluded_kwh,
@@ -119,6 +120,7 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
         report.processes.append({
             "process": process.id, "name": process.name, "activity_t": figures.activity_t,
             "electricity_mwh": figures.electricity_kwh / 1000, "fuel_mwh": figures.fuel_kwh / 1000,
+            "heat_mwh": figures.heat_kwh / 1000,
             "direct_tco2e": figures.direct_kg / 1000, "indirect_tco2e": figures.electricity_kwh * factor / 1e6,
             "estimated_mwh": figures.estimated_kwh / 1000, "excluded_mwh": figures.excluded_kwh / 1000})
         for precursor in process.precursors:
@@ -138,6 +140,7 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
         "electricity_attributed_mwh": attributed / 1000,
         "electricity_not_attributed_mwh": (grid_kwh + own_kwh - attributed) / 1000,
         "fuel_mwh": sum(p.fuel_kwh for p in processes.values()) / 1000,
+        "heat_mwh": sum(p.heat_kwh for p in processes.values()) / 1000,
         "direct_tco2e": sum(p.direct_kg for p in processes.values()) / 1000,
         "electricity_factor_g_per_kwh": factor,
         "cbam_data_version": load_cbam_data().version,

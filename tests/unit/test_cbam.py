@@ -234,3 +234,36 @@ def test_a_production_counter_read_once_a_day_counts_its_whole_rise(tmp_path: Pa
     report = cbam_report(site, site.installation("works"), counters,
                          {"furnace": ("gas_volume_m3", _rising(rises["furnace"]))}, START, END)
     assert [p["activity_t"] for p in report.products] == [pytest.approx(20.0), pytest.approx(10.0)]
+
+
+HEAT = ("          - {gateway: gw-works, device: steam, role: heat}\n"
+        "        heat_factor: {value: 250.0, source: 'park heat network, published factor', year: 2025}\n")
+
+
+def _with_heat(yaml: str) -> str:
+    meters = "          - {gateway: gw-works, device: fittings-mass, role: production}\n"
+    return yaml.replace(meters, meters + HEAT).replace("meters: [line-b]", "meters: [line-b, steam]")
+
+
+def test_district_heat_a_process_takes_counts_as_its_direct_emissions(tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    rises = {**rises, "steam": 1200.0}
+    report = _report(tmp_path, _with_heat(yaml), rises)
+    fittings = report.products[1]
+    assert fittings["heat_mwh"] == pytest.approx(1.2)
+    assert fittings["direct_tco2e"] == pytest.approx(1200 * 250.0 / 1e6)
+    assert fittings["see_direct"] == pytest.approx((1200 * 250.0 / 1e6 + 1.08 * 10 * 3.31) / 10)
+    assert report.products[0]["heat_mwh"] == 0
+    assert any("district heat 250 gCO2e/kWh: park heat network" in s for s in report.sources)
+
+
+def test_district_heat_without_a_factor_is_refused_at_its_line(tmp_path: Path) -> None:
+    yaml, _, _ = _example()
+    text = _with_heat(yaml).replace(HEAT.splitlines()[1] + "\n", "")
+    path = tmp_path / "sites.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_sites(path)
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "meters: [line-b, steam]" in t)
+    assert "meter 'steam' measures district heat but building 'hall' has no heat_factor" in str(info.value)
+    assert info.value.line == line
