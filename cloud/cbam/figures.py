@@ -115,7 +115,8 @@ def electricity_factor(site: Site, installation: Installation, plant: PlantReadi
             own = installation.grid_factor
             grid_kwh, grid_g = grid_kwh + imported, grid_g + imported * own.value
             continue
-        static = static_grid(building, building_factors(building, start), table)
+        chosen = building_factors(building, start)
+        static = static_grid(building, chosen, table)
         if static is None:
             if imported:
                 raise LookupError(f"building {building.id}: no grid factor for zone {building.zone}: give the "
@@ -123,7 +124,8 @@ def electricity_factor(site: Site, installation: Installation, plant: PlantReadi
             continue
         grid_kwh += imported
         grid_g += imported * static.value
-        sources.append(f"grid {static.value:g} g/kWh, zone {building.zone}: {static.source} ({static.year})")
+        note = f" [{chosen.grid.note}]" if chosen.grid is not None and chosen.grid.note else ""
+        sources.append(f"grid {static.value:g} g/kWh, zone {building.zone}: {static.source} ({static.year}){note}")
     if installation.grid_factor is not None:
         own = installation.grid_factor
         sources.append(f"grid {own.value:g} g/kWh: {own.source} ({own.year}, site model)")
