@@ -152,3 +152,26 @@ def subprocess_text(pdf: Path) -> str:
     import subprocess
 
     return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (["--from", "2026-11-02", "--to", "2026-11-01"], "--to must be after --from"),
+    (["--from", "2026-11-01", "--to", "2026-11-02", "--format", "xlsx"], "--format xlsx needs --output FILE.xlsx"),
+    (["--from", "yesterday", "--to", "2026-11-02"], "expected an ISO 8601 time"),
+])
+def test_cbam_report_refuses_bad_options_in_one_line(tmp_path: Path, extra: list[str], words: str) -> None:
+    yaml, _, _ = _example()
+    (tmp_path / "sites.yaml").write_text(yaml)
+    result = CliRunner().invoke(app, ["cbam", "report", "--sites", str(tmp_path / "sites.yaml"), "--installation",
+                                      "works", *extra])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_certificate_needs_exactly_one_subject(tmp_path: Path) -> None:
+    yaml, _, _ = _example()
+    (tmp_path / "sites.yaml").write_text(yaml)
+    result = CliRunner().invoke(app, ["cbam", "certificate", "--sites", str(tmp_path / "sites.yaml"), "--building",
+                                      "hall", "--installation", "works", "--from", "2026-11-01", "--to",
+                                      "2026-11-02", "--output", str(tmp_path / "c.pdf")])
+    assert result.exit_code == 2 and "give --building B, --enterprise E, or --installation I" in result.output
