@@ -136,8 +136,8 @@ def test_a_meter_read_once_a_day_is_accounted_from_influxdb(influxdb: InfluxDB1,
                                                              tmp_path: Path) -> None:
     """Reads at 00:00 UTC (08:00 in Shanghai), 100 kWh a day: the day's account and its stored day both
     reach past the read margin for the reads either side."""
-    from greenwire.cloud.carbon.fetch import account_from_influx, fetch_readings
     from greenwire.cloud.carbon.factors import load_factors
+    from greenwire.cloud.carbon.fetch import account_from_influx, fetch_readings
     from greenwire.cloud.carbon.results import day_results
 
     prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw", "device": "daily"})
