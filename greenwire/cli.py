@@ -138,7 +138,7 @@ def schema(
 
 
 EXTRAS = {
-    "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud",
+    "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud", "msgspec": "cloud",
     "matplotlib": "report", "pypdf": "report",
     "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
     "aiohttp": "sim",
@@ -175,6 +175,21 @@ def main() -> None:
             raise
         typer.echo(advice, err=True)
         raise SystemExit(2) from None
+    except BaseExceptionGroup as group:
+        # A service's task group failing on a person's error (a token not set, say): its sentences.
+        _, other = group.split(GreenwireError)
+        if other is not None:
+            raise
+        for message in dict.fromkeys(str(exc) for exc in _leaves(group)):
+            typer.echo(f"error: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
 
 
 if __name__ == "__main__":
