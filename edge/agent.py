@@ -109,6 +109,8 @@ class EdgeAgent:
             max_inflight=config.publish.max_inflight,
             health=self.health,
             status_interval_s=config.publish.status_interval_s,
+            resend_after_s=config.publish.resend_after_s,
+            commit_wait_s=config.publish.commit_wait_s,
         )
         self._process = ProcessMeter()
         # Health data has its own buffer file, state, and MQTT connection: never mixed with meter readings.
@@ -144,6 +146,8 @@ class EdgeAgent:
                 topic=vitals_topic(config.site, config.gateway),
                 schema=VITALS_SCHEMA,
                 items="observations",
+                resend_after_s=config.publish.resend_after_s,
+                commit_wait_s=config.publish.commit_wait_s,
             )
 
     async def health(self) -> dict[str, object]:
@@ -175,6 +179,7 @@ class EdgeAgent:
             },
             "process": self._process.sample(),
             **self._wearables_health(snap),
+            "delivery": self.publisher.delivery(),
         }
 
     def _wearables_health(self, snap: AgentSnapshot) -> dict[str, object]:

@@ -1,9 +1,10 @@
 """Store-and-forward buffer: every reading is on disk before it is published.
 
-The poll loop appends batches; the publisher peeks the oldest, publishes them
-at QoS 1 and acknowledges each batch only after the broker's PUBACK. An
-unacknowledged batch stays and is sent again, with the same ``seq`` and the
-same readings, after a reconnect or a restart. ``seq`` comes from the buffer
+The poll loop appends batches; the publisher peeks the oldest and publishes them
+at QoS 1. A published batch stays until the cloud's commit covers its ``seq``
+(``forget``: InfluxDB has it), or, with a cloud that sends no commits, until the
+broker's PUBACK (``ack``). A batch not yet forgotten is sent again, with the same
+``seq`` and the same readings, after a timeout or a restart. ``seq`` comes from the buffer
 itself (SQLite ``AUTOINCREMENT`` never reuses a number), so it increases per
 gateway and survives restarts, as the wire contract requires.
 
@@ -57,6 +58,16 @@ class Buffer(Protocol):
         """Delete these batches: the broker has them. Unknown seqs are ignored."""
         ...
 
+    def forget(self, ranges: Iterable[tuple[int, int]]) -> int:
+        """Delete the batches in these inclusive seq ranges (the cloud stored them); returns their readings."""
+        ...
+
+    def counter(self, name: str) -> int:
+        """A small named number kept with the buffer (0 if never set)."""
+        ...
+
+    def set_counter(self, name: str, value: int) -> None: ...
+
     @property
     def depth_readings(self) -> int: ...
 
@@ -80,6 +91,7 @@ class MemoryBuffer:
         self._next_seq = 1
         self._depth = 0
         self._dropped = 0
+        self._counters: dict[str, int] = {}
 
     def append(self, readings_json: bytes, count: int, first_ts_ms: int) -> int:
         seq = self._next_seq
@@ -106,6 +118,18 @@ class MemoryBuffer:
             batch = self._batches.pop(seq, None)
             if batch is not None:
                 self._depth -= batch.count
+
+    def forget(self, ranges: Iterable[tuple[int, int]]) -> int:
+        before = self._depth
+        for first, last in ranges:
+            self.ack([seq for seq in self._batches if first <= seq <= last])
+        return before - self._depth
+
+    def counter(self, name: str) -> int:
+        return self._counters.get(name, 0)
+
+    def set_counter(self, name: str, value: int) -> None:
+        self._counters[name] = value
 
     @property
     def depth_readings(self) -> int:
@@ -207,6 +231,32 @@ class SqliteBuffer:
                     self._depth -= int(row[0])
                     self._nbatches -= 1
 
+    def forget(self, ranges: Iterable[tuple[int, int]]) -> int:
+        ranges = list(ranges)
+        removed = 0
+        if not ranges:
+            return 0
+        with self._transaction():
+            for first, last in ranges:
+                rows = self._db.execute(
+                    "DELETE FROM batches WHERE seq BETWEEN ? AND ? RETURNING count", (first, last)
+                ).fetchall()
+                removed += sum(int(r[0]) for r in rows)
+                self._nbatches -= len(rows)
+        self._depth -= removed
+        return removed
+
+    def counter(self, name: str) -> int:
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_counter(self, name: str, value: int) -> None:
+        self._db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
     @property
     def depth_readings(self) -> int:
         return self._depth
@@ -268,6 +318,16 @@ class AsyncBuffer:
     async def ack(self, seqs: Iterable[int]) -> None:
         seqs = list(seqs)
         await self._call(lambda: self.buffer.ack(seqs))
+
+    async def forget(self, ranges: Iterable[tuple[int, int]]) -> int:
+        ranges = list(ranges)
+        return await self._call(lambda: self.buffer.forget(ranges))
+
+    async def counter(self, name: str) -> int:
+        return await self._call(lambda: self.buffer.counter(name))
+
+    async def set_counter(self, name: str, value: int) -> None:
+        await self._call(lambda: self.buffer.set_counter(name, value))
 
     async def oldest_ts_ms(self) -> int | None:
         return await self._call(self.buffer.oldest_ts_ms)

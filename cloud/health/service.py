@@ -63,6 +63,7 @@ from greenwire.cloud.health.lines import (
     rejected_line,
     vitals_lines,
 )
+from greenwire.cloud.ingest.commits import CommitBook, seq_of
 from greenwire.cloud.ingest.validate import Accepted, Rejected, RejectReason, validate_message
 from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import BrokerError, StoreError
@@ -116,6 +117,8 @@ class HealthService:
                         for f in (vitals_filter, readings_filter))
         self.consumer = Consumer(config.mqtt, topic_filters=filters)
         self.engine = AlertEngine(rules=config.rules)
+        self.commits = CommitBook("vitals")
+        """Stored vitals batches, told to their gateways (``greenwire.commit.v1``, stream ``vitals``)."""
         mqtt = config.mqtt
         self.alerts = MessagePublisher(
             BrokerSettings.of(mqtt, f"{mqtt.client_id}-alerts", username=mqtt.username,
@@ -206,14 +209,17 @@ class HealthService:
         now = datetime.fromtimestamp(received_ns / 1e9, UTC)
         lines: list[str] = []
         events: list[AlertEvent] = []
+        seq: int | None = None
         if delivery.topic.endswith("/vitals"):
             outcome = validate_vitals(delivery.topic, delivery.payload, now=now, limits=self.config.limits)
             if isinstance(outcome, AcceptedVitals):
                 lines, events = self._vitals(outcome)
                 count = len(outcome.batch.observations)
+                seq = outcome.batch.seq
             else:
                 lines = [await asyncio.to_thread(self._reject, delivery, outcome, received_ns)]
                 count = 0
+                seq = seq_of(delivery.payload)
         else:
             readings = validate_message(delivery.topic, delivery.payload, now=now, limits=self.config.limits)
             count = 0
@@ -235,6 +241,10 @@ class HealthService:
             self.alerts.put(Message(alerts_topic(event.site, event.gateway), event.to_json()))
         acked, _ = self.consumer.ack([delivery])
         self.stats.acked += acked
+        ids = vitals_topic_ids(delivery.topic) if seq is not None else None
+        if ids is not None and seq is not None:
+            self.commits.add(ids[0], ids[1], seq)
+            self.commits.publish(self.alerts)  # the alerts' connection: the same account, QoS 1
 
     async def _write_raw(self, lines: list[str]) -> bool:
         """Write to the raw policy, retrying while InfluxDB is unreachable; False if stopping first."""
