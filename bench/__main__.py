@@ -17,6 +17,9 @@ ingest (bench.ingest)   pipeline readings/s vs direct /write          ratio >= 0
 scale-out               2 ingestors on one shared subscription vs 1   -
 latency                 read -> visible in InfluxDB at 10k/s, p99     <= 250 ms
 drain (bench.drain)     1,000,000 buffered readings, live polling on  >= 50,000/s
+counters                a year of 3 real buildings, 8 meter faults a  above truth: 0 kWh;
+  (bench.counters)      month: worst excess over the truth, worst     shortfall <= the
+                        shortfall vs the faulty intervals' energy     faulty energy
 carbon (bench.carbon)   carbon stage readings/CPU-s, share of ingest  -
 edge footprint          agent CPU and RSS, 100 meters every second    <= 10 %, <= 64 MB
 ======================  ===========================================  ===================
@@ -52,7 +55,7 @@ from rich.table import Table
 
 from bench.common import QUICK, env_int, tail_probe
 
-SECTIONS = ("micro", "carbon", "ingest", "latency", "drain", "edge", "soak")
+SECTIONS = ("micro", "counters", "carbon", "ingest", "latency", "drain", "edge", "soak")
 TARGETS = {
     "ingest_ratio": 0.8,
     "latency_p99_ms": 250.0,
@@ -282,6 +285,22 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_row(f"backlog drain, readings/s ({d['backlog_readings']:,} buffered, live polling)",
                          f"{d['readings_per_s']:,}", f"{d['broker_raw']['readings_per_s']:,} (broker raw QoS 1, same messages)",
                          f"{d['ratio']:.2f}", ">= 50,000", d["readings_per_s"] >= TARGETS["drain_readings_per_s"]))
+    k = results.get("counters")
+    if k:
+        rows.append(_row(f"counter faults: building-months within bounds ({k['seeds']} seeds x 3 buildings x 12)",
+                         f"{k['within_bounds']} of {k['building_months']}", "-", "-", "all",
+                         k["within_bounds"] == k["building_months"]))
+        rows.append(_row("counter faults: worst excess over the true energy, kWh", f"{k['worst_excess_kwh']:,}",
+                         f"{k['naive_worst_excess_kwh']:,} (naive: a drop is a reset)", "-", "0",
+                         k["worst_excess_kwh"] <= 1e-6))
+        rows.append(_row("counter faults: worst shortfall, share of the faulty intervals' energy",
+                         f"{k['worst_shortfall_of_faulty_share']:.3f}", "1 (all of it)", "-", "<= 1",
+                         k["worst_shortfall_of_faulty_share"] <= 1))
+        rows.append(_row("counter classification, readings/s", f"{k['classify_readings_per_s']:,}",
+                         f"{k['plain_delta_readings_per_s']:,} (plain positive-delta sum)",
+                         f"{k['classify_readings_per_s'] / k['plain_delta_readings_per_s']:.2f}", "-", None))
+        rows.append(_row("counters to minute energy, day by day, readings/s (15-min readings)",
+                         f"{k['engine_readings_per_s']:,}", "-", "-", "-", None))
     c = results.get("carbon")
     if c:
         limit = f"{c['ingest_readings_per_cpu_s']:,} (ingestor)" if "ingest_readings_per_cpu_s" in c else "-"
@@ -372,6 +391,11 @@ def main() -> None:
                 results["latency"] = latency_section(influx, mosquitto, work, note(section))
             elif section == "drain":
                 results["drain"] = drain_section(mosquitto, work, note(section))
+            elif section == "counters":
+                from bench import counters
+
+                note(section)("a faulty year of three buildings, month by month")
+                results["counters"] = counters.run()
             elif section == "carbon":
                 results["carbon"] = {}  # filled after ingest, which gives the ingestor's CPU per reading
             elif section == "edge":

@@ -21,7 +21,12 @@
             gas_factor: desnz-2024                   # optional: a set's natural gas, or {value, source, year}
 
 Roles: ``grid_import``, ``grid_export``, ``pv_generation``, ``sub_meter`` (allocation only,
-never added to the building's total), ``gas`` (m3 or kWh), ``heat`` (district heat, kWh).
+never added to the building's total), ``gas`` (m3 or kWh), ``heat`` (district heat, kWh), ``production`` (a production counter, tonnes or
+pieces, never energy: see ``installations`` below).
+
+A site may hold ``installations`` (industrial installations for EU CBAM: their processes, products,
+precursors and allocation rules; :mod:`greenwire.cloud.cbam.model`), checked against the site's
+buildings and meters.
 
 ``heat_factor`` makes district heat Scope 2 emissions: either the name of an entry of the factor
 table's ``heat`` section (``us_epa_district_hot_water``, ``us_epa_district_steam``: EPA's US
@@ -59,12 +64,13 @@ from pydantic import (
 
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.factorsets import Jurisdiction, jurisdiction_of, load_library
+from greenwire.cloud.cbam.model import Installation, Zone
 from greenwire.shared.wire import Id
 from greenwire.shared.yamlconfig import LocatedValueError, load_model, read_config
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-Role = Literal["grid_import", "grid_export", "pv_generation", "sub_meter", "gas", "heat"]
+Role = Literal["grid_import", "grid_export", "pv_generation", "sub_meter", "gas", "heat", "production"]
 
 
 class MeterRef(BaseModel):
@@ -319,6 +325,29 @@ class Site(BaseModel):
     id: Id
     name: str = ""
     buildings: tuple[Building, ...] = Field(min_length=1)
+    installations: tuple[Installation, ...] = ()
+
+    @model_validator(mode="after")
+    def _installations(self) -> Self:
+        meters = {m.device: (b.id, m.role) for b in self.buildings for m in b.meters}
+        ids: set[str] = set()
+        for i, installation in enumerate(self.installations):
+            if installation.id in ids:
+                raise LocatedValueError(f"installation id '{installation.id}' is used twice in site '{self.id}'",
+                                        loc=("installations", i, "id"))
+            ids.add(installation.id)
+            try:
+                installation.check(meters, {b.id for b in self.buildings})
+            except LocatedValueError as exc:
+                raise LocatedValueError(str(exc), loc=("installations", i, *exc.loc)) from None
+        return self
+
+    def installation(self, installation: str) -> Installation:
+        for candidate in self.installations:
+            if candidate.id == installation:
+                return candidate
+        known = ", ".join(i.id for i in self.installations) or "none"
+        raise KeyError(f"no installation {installation!r} in site {self.id!r} (installations: {known})")
 
 
 class SiteModel(BaseModel):
@@ -327,6 +356,35 @@ class SiteModel(BaseModel):
     model_config = _FROZEN
 
     sites: tuple[Site, ...] = Field(min_length=1)
+    zones: tuple[Zone, ...] = Field(
+        default=(), description="Parks or counties and their enterprises, for `greenwire zone report`; without "
+        "one, every site is an enterprise of a single zone.")
+
+    @model_validator(mode="after")
+    def _zones(self) -> Self:
+        sites = {s.id for s in self.sites}
+        for z, zone in enumerate(self.zones):
+            if any(other.id == zone.id for other in self.zones[:z]):
+                raise LocatedValueError(f"zone id '{zone.id}' is used twice", loc=("zones", z, "id"))
+            try:
+                zone.check(sites)
+            except LocatedValueError as exc:
+                raise LocatedValueError(str(exc), loc=("zones", z, *exc.loc)) from None
+        return self
+
+    def zone(self, zone: str | None) -> Zone:
+        """The zone of that id; with None the only zone, else every site an enterprise of one zone."""
+        if zone is None:
+            if len(self.zones) == 1:
+                return self.zones[0]
+            if self.zones:
+                raise KeyError(f"the site model has several zones: give one ({', '.join(z.id for z in self.zones)})")
+            return Zone.model_validate({"id": "all", "name": "every site of the site model", "enterprises": [
+                {"id": s.id, "name": s.name, "sites": [s.id]} for s in self.sites]})
+        for candidate in self.zones:
+            if candidate.id == zone:
+                return candidate
+        raise KeyError(f"no zone {zone!r} ({', '.join(z.id for z in self.zones) or 'the site model has none'})")
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

@@ -18,6 +18,7 @@ import typer
 from greenwire import __version__, helpformat
 from greenwire.commands.bms import app as bms_app
 from greenwire.commands.carbon import carbon_app, import_app
+from greenwire.commands.cbam import app as cbam_app
 from greenwire.commands.deploy import app as deploy_app
 from greenwire.commands.edge import app as edge_app
 from greenwire.commands.grafana import app as grafana_app
@@ -27,6 +28,7 @@ from greenwire.commands.health import app as health_app
 from greenwire.commands.ingest import app as ingest_app
 from greenwire.commands.sim import app as sim_app
 from greenwire.commands.stack import app as stack_app
+from greenwire.commands.zone import app as zone_app
 
 helpformat.install()
 
@@ -51,6 +53,8 @@ app.add_typer(ingest_app, name="ingest", help="Run the cloud ingestor (MQTT -> I
 app.add_typer(sim_app, name="sim", help="Simulated meters, indoor sensors and wearable hubs replaying real recorded data.")
 app.add_typer(import_app, name="import", help="Bring outside data in: grid carbon intensity, meter history.")
 app.add_typer(carbon_app, name="carbon", help="Carbon accounts of buildings.")
+app.add_typer(cbam_app, name="cbam", help="EU CBAM: embedded emissions per product of industrial installations.")
+app.add_typer(zone_app, name="zone", help="Zone roll-ups: a park's or county's enterprises, emissions, rankings.")
 app.add_typer(health_app, name="health", help="The proactive-health pilot: vitals, alerts, carbon per participant-day.")
 app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
 app.add_typer(grafana_app, name="grafana", help="Grafana dashboards as code: build, push.")
@@ -136,7 +140,7 @@ def schema(
 
 EXTRAS = {
     "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud",
-    "matplotlib": "report",
+    "matplotlib": "report", "pypdf": "report",
     "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
     "aiohttp": "sim",
     "lightgbm": "forecast", "sklearn": "forecast", "holidays": "forecast",

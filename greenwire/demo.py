@@ -6,7 +6,8 @@ Modbus TCP endpoint), one edge agent polling them, the local stack's
 Mosquitto, the ingestor, and InfluxDB. The view shows, per device, the last
 reading and how many readings went through, and its carbon figures: the
 intensity of its recent consumption (the carbon engine, from InfluxDB, GB grid
-average), its emission rate now, and its budget status at that rate;
+average), its emission rate now, and its year account's budget status (the one
+``carbon_account`` stores and ``greenwire carbon account`` prints);
 underneath, what the buffer, the broker link, the ingestor and InfluxDB have seen.
 
 Leaves nothing running: the servers and agents it starts stop with it, and
@@ -127,7 +128,7 @@ _ACCOUNTS: Any = None
 def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> dict[str, tuple[float, float, str]]:
     """Per building: keep its results in InfluxDB current (as `greenwire carbon run` does), then its
     carbon intensity of recent consumption (the engine), its emission rate now (the meter's power x
-    that intensity, since the replay runs faster than real time) and its budget status at that rate."""
+    that intensity, since the replay runs faster than real time) and its year account's status."""
     from datetime import timedelta
 
     from greenwire.cloud.adapters.influxql import InfluxV1
@@ -143,14 +144,20 @@ def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> d
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     out: dict[str, tuple[float, float, str]] = {}
     for name, building in buildings.items():
-        live = refresh(influx, SITE, building, now, _ACCOUNTS).live
-        if live is None or name not in power_w:
+        update = refresh(influx, SITE, building, now, _ACCOUNTS)
+        if update.status is not None:
+            _STATUS[name] = update.status
+        if update.live is None or name not in power_w:
             continue
-        intensity = live[1]
+        intensity = update.live[1]
         per_hour = power_w[name] / 1000 * intensity / 1000
-        status = "on track" if per_hour * 8760 <= building.annual_budget_kgco2e else "at risk"
-        out[name] = (intensity, per_hour, status)
+        # The year account's status, as stored in carbon_account and printed by `carbon account`.
+        out[name] = (intensity, per_hour, _STATUS.get(name, "waiting"))
     return out
+
+
+_STATUS: dict[str, str] = {}
+"""Each building's latest year-account status (refreshed every 30 s by the account schedule)."""
 
 
 WIDE = 120
@@ -198,7 +205,7 @@ def _carbon_cells(figures: tuple[float, float, str] | None) -> tuple[str, str, s
     if figures is None:
         return "-", "-", "[yellow]waiting"
     intensity, per_hour, status = figures
-    colour = "green" if status == "on track" else "red"
+    colour = {"on track": "green", "waiting": "yellow", "no budget": "yellow"}.get(status, "red")
     return f"{intensity:,.0f}", f"{per_hour:,.1f}", f"[{colour}]{status}"
 
 
@@ -241,6 +248,7 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
             group.create_task(agent.run(edge_stop), name="edge")
             stored: int | None = None
             carbon: dict[str, tuple[float, float, str]] = {}
+            power: dict[str, float] = {}
             buildings = _demo_buildings()
             _write_site_model(buildings, state.parent / "sites.yaml")
             deadline = None if seconds is None else started + seconds
@@ -280,6 +288,9 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                 await asyncio.sleep(1.5)
                 ingest_stop.set()
                 await care.__aexit__(None, None, None)
+        # The stored day and account include everything the run read, as `carbon report` will.
+        with contextlib.suppress(GreenwireError):
+            carbon = await asyncio.to_thread(_carbon, env, buildings, power)
         console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed, carbon,
                             care, width=console.width))
         return 0

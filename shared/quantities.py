@@ -85,6 +85,9 @@ _ALL: tuple[Quantity, ...] = (
     _q("flow_rate_m3_per_h", "m3/h", _I, "volume flow rate"),
     _q("flow_temperature_c", "degC", _I, "supply (flow) temperature"),
     _q("return_temperature_c", "degC", _I, "return temperature"),
+    # Production counters (industrial installations, EU CBAM)
+    _q("production_mass_t", "t", _C, "mass of product made (a production line's counter)"),
+    _q("production_count_pcs", "pcs", _C, "pieces of product made (a production line's counter)"),
     # Indoor environment
     _q("temperature_c", "degC", _I, "air temperature"),
     _q("relative_humidity_pct", "%", _I, "relative humidity"),

@@ -41,10 +41,10 @@ ALLOWED = {
 }
 """Which parts each part may import (the composition root may import everything)."""
 
-CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid", "bms"}
+CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid", "bms", "cbam"}
 CLOUD_ALLOWED = {
     "adapters": {"adapters"},
-    "sites": {"adapters", "carbon"},
+    "sites": {"adapters", "carbon", "cbam"},
     "history": {"adapters"},
     "ingest": {"adapters", "sites", "ingest"},
     "carbon": {"adapters", "sites", "history", "carbon"},
@@ -52,6 +52,7 @@ CLOUD_ALLOWED = {
     "grafana": {"adapters", "sites", "grafana"},
     "grid": {"adapters", "carbon", "grid"},
     "bms": {"adapters", "bms"},
+    "cbam": {"adapters", "sites", "carbon", "cbam"},
 }
 """Inside the cloud: which of its packages each may import (top-level module name -> allowed)."""
 

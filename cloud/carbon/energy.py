@@ -12,7 +12,8 @@ rollover     a drop that wrapping at the declared ``rollover`` width explains (o
 outlier      a single reading off a consistent trajectory, above or below (``LOOKAHEAD``):
              ignored, and the step is taken from the reading before it to the one after
 reset        a drop to near zero (a new meter or a cleared counter): the new value counts as
-             the energy since zero only if it is plausible for the elapsed time; ``reset``
+             the energy since zero only if it is plausible for the elapsed time and below half
+             the old reading (a restarted replay or re-based counter is not a reset); ``reset``
 excluded     a drop to any other value (a replacement or re-baseline): no energy for that
              interval; what the meter would have used at its recent rate is reported as
              ``excluded_kwh``, never counted
@@ -234,7 +235,7 @@ class _Classifier:
             return resume
         estimate = self.recent_estimate(hours)
         if rise < 0 or cur.quality == "counter_reset":
-            if 0 <= cur.value <= self.allowed_kwh(hours):
+            if 0 <= cur.value <= min(prev.value / 2, self.allowed_kwh(hours)):
                 out.append(EnergyInterval(prev.ts, cur.ts, cur.value, "reset"))
             else:
                 out.append(EnergyInterval(prev.ts, cur.ts, 0.0, "excluded", excluded_kwh=estimate))

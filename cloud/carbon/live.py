@@ -47,6 +47,9 @@ class LiveUpdate:
     location-based and Scope 2 of district heat), the figure the day's budget is held against."""
     grid_g_per_kwh: float | None
     """The grid intensity of the latest measured minute."""
+    status: str | None = None
+    """The year account's budget status when this update computed it (what ``carbon_account``
+    stores and ``greenwire carbon account`` prints), else None."""
 
 
 def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime,
@@ -72,9 +75,11 @@ def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime
     day = daily_line(site, building, so_far, today)
     if day is not None:
         influx.write([day])
+    status = None
     if accounts is not None and accounts.due(site, building.id, now):
         year = carbon_account_from_influx(influx, building, year_start_of(building, now), now)
         influx.write([account_line(site, building, year, so_far if now > today else None, now)])
+        status = year.status
     recent = minutes(building, readings.counters, readings.series, now - READ_MARGIN, now, table,
                      readings.device_max_power_kw)
     line = live_line(site, building, recent, now)
@@ -83,4 +88,4 @@ def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime
     today_period = rolled["1d"].get(today)
     today_kg = today_period.total_kgco2e if today_period is not None else 0.0
     grid_now = max(recent, key=lambda m: m.minute).factor_g_per_kwh if recent else None
-    return LiveUpdate(live_figures(recent, now), today_kg, grid_now)
+    return LiveUpdate(live_figures(recent, now), today_kg, grid_now, status)

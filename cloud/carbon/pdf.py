@@ -1,16 +1,24 @@
 """Printing an HTML carbon statement to PDF with headless Chromium (Debian package ``chromium``).
 
 The browser runs with a throw-away profile in a temporary directory, no network services of its
-own and no page header or footer; a missing browser, a failed print or one taking longer than
+own and no page header or footer, on the paper the page's ``@page`` rule names (A4 or US Letter,
+from the building's country). A missing browser, a failed print or one taking longer than
 ``timeout_s`` is a ``PdfError`` that says which.
+
+:func:`seal` then writes what ``greenwire carbon verify`` checks into the printed file (with pypdf,
+the ``report`` extra): the content hash in the document information and the hashed Markdown as
+an embedded file (:mod:`greenwire.cloud.carbon.seal`).
 """
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from greenwire.cloud.carbon.seal import PDF_ATTACHMENT, PDF_HASH_KEY
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
@@ -43,3 +51,15 @@ def html_to_pdf(page: str, output: Path, *, timeout_s: float = 120.0) -> None:
     if done.returncode != 0 or not output.exists():
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise PdfError(f"Chromium could not print the PDF: {last}")
+
+
+def seal(pdf: Path, markdown: str, digest: str, *, title: str) -> None:
+    """Write the content hash (document information) and the hashed ``markdown`` (embedded file) into ``pdf``."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf.read_bytes())))
+    writer.add_metadata({"/Title": title, "/Subject": f"greenwire carbon statement, content hash {digest}",
+                         PDF_HASH_KEY: digest})
+    writer.add_attachment(PDF_ATTACHMENT, markdown.encode("utf-8"))
+    with pdf.open("wb") as out:
+        writer.write(out)

@@ -1,24 +1,29 @@
-"""Auditable carbon statements: one set of figures, rendered as Markdown, HTML or CSV (pure).
+"""Auditable carbon statements: one set of figures, rendered as Markdown, HTML, CSV or PDF (pure).
 
 A statement is built once from a building's :class:`~greenwire.cloud.carbon.report.Account` as a list of
 :class:`Line` (section, item, value, unit). Every format carries a SHA-256 content hash of
-everything above its hash line, so a copy can be checked against the original with
-:func:`verify` (``greenwire carbon verify FILE``): Markdown and CSV hash their own text; the HTML
-page is rendered from the hashed Markdown and carries the same hash.
+everything above its hash line, so a copy can be checked against the original
+(:mod:`greenwire.cloud.carbon.seal`, ``greenwire carbon verify FILE``): Markdown and CSV hash their
+own text; the HTML page and the PDF are rendered from the hashed Markdown and carry the same hash.
+
+Warnings open the statement: over budget, and data quality when the share of the grid energy
+that was not measured as it was used (the :data:`QUALITY_FIELDS` of the account) is above the
+threshold. The period is written in words in the building's time; the CSV keeps ISO 8601 bounds.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import html
 import io
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
+from greenwire.cloud.carbon.regional import moment_words, period_words
 from greenwire.cloud.carbon.report import Account
+from greenwire.cloud.carbon.seal import HASH_CSV_ITEM, HASH_MD, content_hash, sha256
+from greenwire.cloud.carbon.seal import check_text as _check_text
 from greenwire.cloud.sites import Building
 
 Format = Literal["md", "html", "csv"]
@@ -30,8 +35,20 @@ METHOD = (
     "that minute (an imported series, else the static factor of the building's factor set for "
     "the reporting year)."
 )
-_HASH_MD = "\nContent hash (SHA-256 of everything above this line): `{}`\n"
-_HASH_CSV_ITEM = "content_hash_sha256"
+
+QUALITY_THRESHOLD_PCT: Final = 5.0
+"""Above this share of unmeasured grid energy the statement opens with a data-quality warning.
+The default follows the 5 % materiality level that verifiers apply to reported emissions
+(Commission Implementing Regulation (EU) 2018/2067, Article 23(1), category A and B
+installations); ``greenwire carbon statement --quality-threshold`` changes it."""
+
+QUALITY_FIELDS: Final = (
+    ("estimated_kwh", True, "estimated (timing spread over a gap or since a counter reset)"),
+    ("excluded_kwh", False, "excluded (replaced or re-based counters, at the meter's recent rate)"),
+)
+"""The account's fields of grid energy not measured as it was used: (field in kWh, whether it is
+counted in ``grid_import_kwh``, what it is). The data-quality warning sums them; a new field of
+the account is one more row here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +71,47 @@ class Header:
     version: str
 
 
-def lines(account: Account, building: Building) -> list[Line]:
-    """The statement's figures, in the order they are printed."""
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One local day of the period: its emissions (None without readings) and its share of the budget."""
+
+    start: datetime
+    kgco2e: float | None
+    budget_kgco2e: float | None
+
+
+def unmeasured_share_pct(account: Account) -> tuple[float, list[tuple[str, float]]]:
+    """The share of the period's grid energy not measured as it was used, and each field's share, in percent."""
+    uncounted = sum(getattr(account, name) for name, counted, _ in QUALITY_FIELDS if not counted)
+    whole = account.grid_import_kwh + uncounted
+    if whole <= 0:
+        return 0.0, []
+    parts = [(words, 100 * getattr(account, name) / whole) for name, _, words in QUALITY_FIELDS]
+    return sum(share for _, share in parts), [(w, s) for w, s in parts if s > 0]
+
+
+def warnings(account: Account, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
+    """The warnings a statement opens with: over budget, and data quality above ``threshold_pct``."""
+    out = []
+    used = account.budget_used_pct
+    if used is not None and used > 100 and account.budget_kgco2e is not None:
+        out.append(Line("warning", "over budget",
+                        f"{used:,.2f} % of the period's budget used: {account.total_kgco2e:,.1f} kgCO2e emitted "
+                        f"against a budget of {account.budget_kgco2e:,.1f} kgCO2e.", "%"))
+    share, parts = unmeasured_share_pct(account)
+    if share > threshold_pct:
+        each = "; ".join(f"{s:,.2f} % {w}" for w, s in parts)
+        out.append(Line("warning", "data quality",
+                        f"{share:,.2f} % of the period's grid energy was not measured as it was used, above "
+                        f"the {threshold_pct:g} % threshold: {each}. Treat the figures as estimates.", "%"))
+    return out
+
+
+def lines(account: Account, building: Building, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
+    """The statement's figures, in the order they are printed (its warnings first)."""
 
     rows = [
+        *warnings(account, threshold_pct),
         Line("energy", "grid import", account.grid_import_kwh, "kWh"),
         Line("energy", "of which estimated (timing spread over a gap or since a counter reset)",
              account.estimated_kwh, "kWh"),
@@ -147,13 +201,17 @@ def _number(value: float | str | None, unit: str) -> str:
 
 
 def markdown(header: Header, building: Building, rows: list[Line]) -> str:
-    """The statement for people, with its content hash as the last line."""
+    """The statement for people, its warnings first, with its content hash as the last line."""
     by = {section: [r for r in rows if r.section == section] for section in dict.fromkeys(r.section for r in rows)}
     out = [
         f"# Carbon statement: {header.site}/{header.building}",
         "",
-        f"Period: {header.start.isoformat()} to {header.end.isoformat()} (UTC; end exclusive). "
-        f"Prepared {header.made:%Y-%m-%d %H:%M} UTC by greenwire {header.version}.",
+        f"Period: {period_words(header.start, header.end, building.timezone)} ({building.timezone} time). "
+        f"Prepared {moment_words(header.made)} by greenwire {header.version}.",
+    ]
+    for warning in by.get("warning", []):
+        out += ["", f"> **Warning, {warning.item}:** {warning.value}"]
+    out += [
         "",
         f"Method: {METHOD}",
         "",
@@ -176,11 +234,12 @@ def markdown(header: Header, building: Building, rows: list[Line]) -> str:
     version = next((r.value for r in by.get("factors", []) if r.item == "factor table version"), "")
     out += ["", f"Factor table version: {version}.", ""]
     body = "\n".join(out)
-    return body + _HASH_MD.format(hashlib.sha256(body.encode()).hexdigest())
+    return body + HASH_MD.format(sha256(body))
 
 
-def to_csv(header: Header, rows: list[Line]) -> str:
-    """The statement's figures for spreadsheets and audit tools, full precision, hash last."""
+def to_csv(header: Header, rows: list[Line], days: Sequence[Day] = ()) -> str:
+    """The statement's figures for spreadsheets and audit tools, full precision, each day's
+    emissions and budget, hash last."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["section", "item", "value", "unit"])
@@ -191,67 +250,33 @@ def to_csv(header: Header, rows: list[Line]) -> str:
     for r in rows:
         writer.writerow([r.section, r.item, "" if r.value is None else (repr(r.value) if isinstance(r.value, float)
                                                                          else r.value), r.unit])
+    for day in days:
+        stamp = day.start.isoformat()
+        writer.writerow(["day", f"emissions from {stamp}", "" if day.kgco2e is None else repr(day.kgco2e), "kgCO2e"])
+        if day.budget_kgco2e is not None:
+            writer.writerow(["day", f"budget from {stamp}", repr(day.budget_kgco2e), "kgCO2e"])
     body = buffer.getvalue()
-    return body + f"statement,{_HASH_CSV_ITEM},{hashlib.sha256(body.encode()).hexdigest()},\n"
+    return body + f"statement,{HASH_CSV_ITEM},{sha256(body)},\n"
 
 
-def render(fmt: Format, header: Header, building: Building, account: Account) -> tuple[str, str]:
-    """The statement in ``fmt`` and its content hash."""
-    rows = lines(account, building)
-    text = to_csv(header, rows) if fmt == "csv" else markdown(header, building, rows)
+def render(fmt: Format, header: Header, building: Building, account: Account, *, days: Sequence[Day] = (),
+           threshold_pct: float = QUALITY_THRESHOLD_PCT, paper: str = "A4") -> tuple[str, str]:
+    """The statement in ``fmt`` and its content hash (the HTML page with the chart of ``days`` on ``paper``)."""
+    rows = lines(account, building, threshold_pct)
+    text = to_csv(header, rows, days) if fmt == "csv" else markdown(header, building, rows)
     digest = content_hash(text)
     if fmt == "html":
-        text = markdown_html(text, title=f"Carbon statement {header.site}/{header.building}")
+        from greenwire.cloud.carbon.statement_page import page
+
+        text = page(text, title=f"Carbon statement {header.site}/{header.building}", days=days, paper=paper,
+                    timezone=building.timezone)
     return text, digest
 
 
-def content_hash(text: str) -> str:
-    """The hash a statement carries (in any of its formats)."""
-    found = re.search(r"(?:Content hash \(SHA-256[^`]*`|statement,content_hash_sha256,)([0-9a-f]{64})", text)
-    if found is None:
-        raise ValueError("no content hash in this file: is it a greenwire carbon statement?")
-    return found[1]
-
-
 def verify(text: str) -> bool:
-    """Whether a Markdown or CSV statement still matches the hash it carries."""
-    if text.startswith("section,item,value,unit"):
-        body = text[: text.rindex(f"statement,{_HASH_CSV_ITEM},")]
-    elif text.startswith("# Carbon statement"):
-        body = text[: text.rindex("\nContent hash (SHA-256")]
-    else:
-        raise ValueError("only the Markdown and CSV forms can be verified (the HTML page shows the same hash)")
-    digest = content_hash(text)
-    return hashlib.sha256(body.encode()).hexdigest() == digest
-
-
-def markdown_html(markdown_text: str, *, title: str) -> str:
-    """The statement's Markdown (headings, tables, lists, paragraphs) as a standalone HTML page."""
-
-    def inline(text: str) -> str:
-        return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
-
-    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>",
-           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;"
-           "border-bottom:1px solid #ddd}td:nth-child(2){text-align:right}</style><body>"]
-    table: list[str] = []
-    for line in markdown_text.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= {"-", ":"} for c in cells):
-                table.append("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in cells) + "</tr>")
-            continue
-        if table:
-            out.append("<table>" + "".join(table) + "</table>")
-            table = []
-        if line.startswith("# "):
-            out.append(f"<h1>{inline(line[2:])}</h1>")
-        elif line.startswith("## "):
-            out.append(f"<h2>{inline(line[3:])}</h2>")
-        elif line.startswith("- "):
-            out.append(f"<li>{inline(line[2:])}</li>")
-        elif line.strip():
-            out.append(f"<p>{inline(line)}</p>")
-    if table:
-        out.append("<table>" + "".join(table) + "</table>")
-    return "\n".join(out) + "\n</body></html>\n"
+    """Whether a Markdown or CSV statement still matches the hash it carries (ValueError for another
+    kind of text, or one without a hash line)."""
+    verdict = _check_text(text)
+    if verdict.digest is None:
+        raise ValueError(verdict.reason)
+    return verdict.ok

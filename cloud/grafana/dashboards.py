@@ -186,6 +186,14 @@ def building() -> Dashboard:
                 f'SELECT last("today_budget_used_pct") FROM "carbon_account" WHERE {_BLDG} AND $timeFilter'),),
                 description="Emitted since local midnight against the day's share of the annual budget.",
                 thresholds=BUDGET_PCT, width=6, decimals=0),
+            Panel("timeseries", "Energy estimated or left out, per day", "kwatth", (Query(
+                'SELECT last("estimated_kwh") AS "estimated (counted: spread over a gap or since a reset)", '
+                'last("excluded_kwh") AS "excluded (replaced or re-based counter: recent rate, not counted)" '
+                f'FROM "carbon" WHERE "resolution" = \'1d\' AND {_BLDG} AND $timeFilter GROUP BY time(1d) fill(none)'),),
+                description="What the counters could not tell exactly. Estimated energy is counted, its timing "
+                "spread; excluded energy (a meter replaced or re-based, an implausible rise rejected) is the "
+                "meter's recent rate over those intervals and is never counted. Single bad reads are ignored.",
+                width=12, bars=True, interval="1d", min=0, decimals=1),
         ),
     )
 

@@ -1,17 +1,15 @@
 """``greenwire carbon``: a building's report, statement and its check; the other commands' modules.
 
-This module holds ``report``, ``statement`` and ``verify`` and mounts the rest in their
-order: ``backfill``, ``run``, ``ranking`` and ``account`` (``greenwire.commands.carbon_ops``).
+This module holds ``report`` and mounts the rest in their order: ``backfill``, ``run``
+(``greenwire.commands.carbon_ops``), ``statement`` and ``verify``
+(``greenwire.commands.carbon_statement``), ``ranking`` and ``account``.
 ``greenwire import grid|readings`` live in ``greenwire.commands.carbon_import``. The work is in
 ``greenwire.cloud.carbon``; these functions parse options and print.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -26,6 +24,7 @@ from greenwire.commands.carbon_common import (
 )
 from greenwire.commands.carbon_import import import_app
 from greenwire.commands.carbon_ops import account, backfill, ranking, run
+from greenwire.commands.carbon_statement import statement, verify
 
 __all__ = ["carbon_app", "import_app"]
 
@@ -75,8 +74,10 @@ def report(
         return
     intensity = result.intensity_g_per_kwh
     typer.echo(f"{site}/{building}, {t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC")
-    typer.echo(f"  grid import          {result.grid_import_kwh:14,.1f} kWh"
-               f"  ({result.estimated_kwh:,.1f} kWh estimated, {result.rejected_kwh:,.1f} kWh rejected)")
+    typer.echo(f"  grid import          {result.grid_import_kwh:14,.1f} kWh  ({result.estimated_kwh:,.1f} kWh estimated)")
+    if result.excluded_kwh or result.rejected_kwh:
+        typer.echo(f"  left out             {result.excluded_kwh:14,.1f} kWh  (replaced or re-based counters at the "
+                   f"meter's recent rate; {result.rejected_kwh:,.1f} kWh of implausible counter rises rejected)")
     typer.echo(f"  Scope 2 (location)   {result.scope2_location_kgco2e:14,.1f} kgCO2e"
                f"  ({'-' if intensity is None else f'{intensity:.1f}'} gCO2e/kWh)")
     if result.scope2_market_kgco2e is not None:
@@ -111,82 +112,6 @@ def report(
     for line in factor_set_lines(result):
         typer.echo(f"  {line.item}: {line.value}")
     typer.echo(f"  factor table version {result.factor_table_version}")
-
-
-def statement(
-    building: Annotated[str, typer.Option(help="Building id.")],
-    sites: SitesOption = None,
-    site: SiteOption = None,
-    start: Annotated[str | None, typer.Option("--from", help="Start (inclusive), ISO 8601.")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601.")] = None,
-    period: Annotated[str | None, typer.Option(help="A calendar month YYYY-MM in the building's timezone, instead of --from/--to.")] = None,
-    output_format: Annotated[
-        Literal["md", "html", "csv", "pdf"],
-        typer.Option("--format", help="md or html (for people), csv (every figure, full precision), pdf (Chromium)."),
-    ] = "md",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: print).")] = None,
-    config: ConfigOption = None,
-) -> None:
-    """An auditable carbon statement of a building for a month or period (md, html, csv or pdf).
-
-    Method, boundary, energy by role, Scope 1 and 2 (location- and market-based), every factor
-    with its source, data-quality shares, the budget, and a SHA-256 content hash so that a copy
-    can be checked against the original (greenwire carbon verify FILE).
-
-    Example: greenwire carbon statement --building b2 --period 2026-10 --format html -o b2-2026-10.html
-    """
-    from greenwire import __version__
-
-    site, target = one_building(sites, site, building)
-    if period is not None:
-        try:
-            local = datetime.strptime(period, "%Y-%m").replace(tzinfo=ZoneInfo(target.timezone))
-        except ValueError:
-            raise typer.BadParameter(f"expected YYYY-MM, got {period!r}", param_hint="--period") from None
-        next_month = (local.replace(day=28) + timedelta(days=4)).replace(day=1)
-        t0, t1 = local.astimezone(UTC), next_month.astimezone(UTC)
-    elif start is not None and end is not None:
-        t0, t1 = parse_time(start), parse_time(end)
-    else:
-        raise fail("give --period YYYY-MM, or --from and --to", 2)
-    a = period_account(config, building, target, t0, t1)
-    from greenwire.cloud.carbon.statement import Header, render
-
-    header = Header(site, building, t0, t1, datetime.now(UTC), __version__)
-    fmt = "html" if output_format == "pdf" else output_format
-    text, digest = render(fmt, header, target, a)
-    if output_format == "pdf":
-        if output is None:
-            raise fail("--format pdf needs --output FILE.pdf", 2)
-        from greenwire.cloud.carbon.pdf import PdfError, html_to_pdf
-
-        try:
-            html_to_pdf(text, output)
-        except PdfError as exc:
-            raise fail(exc, 1) from None
-        typer.echo(f"wrote {output} (content hash {digest})")
-    elif output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output} (content hash {digest})")
-
-
-def verify(
-    statement_file: Annotated[Path, typer.Argument(help="A statement written by 'carbon statement' (md or csv).")],
-) -> None:
-    """Check that a carbon statement is unchanged: recompute its SHA-256 content hash."""
-    from greenwire.cloud.carbon.statement import content_hash
-    from greenwire.cloud.carbon.statement import verify as matches
-
-    try:
-        text = statement_file.read_text(encoding="utf-8")
-        ok = matches(text)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise fail(f"{statement_file}: {exc}", 2) from None
-    if not ok:
-        raise fail(f"{statement_file} was changed: its content no longer matches its hash", 1)
-    typer.echo(f"{statement_file}: unchanged (SHA-256 {content_hash(text)})")
 
 
 for _command in (report, backfill, run, statement, verify, ranking, account):

@@ -10,7 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from greenwire.cloud.adapters.influxql import InfluxV1
-    from greenwire.cloud.carbon.report import Account
+    from greenwire.cloud.carbon.report import Account, Readings
     from greenwire.cloud.sites import Building, SiteModel
 
 SitesOption = Annotated[
@@ -104,15 +104,23 @@ def parse_time(text: str) -> datetime:
 def period_account(config: Path | None, building: str, target: Building, start: datetime, end: datetime) -> Account:
     """The building's account of [start, end) from InfluxDB; a period with no reading is warned
     about on stderr (every figure would be zero), a database error ends the command (exit 1)."""
-    from greenwire.cloud.carbon.fetch import account_from_influx, coverage
+    return period_readings(config, building, target, start, end)[0]
+
+
+def period_readings(config: Path | None, building: str, target: Building, start: datetime,
+                    end: datetime) -> tuple[Account, Readings]:
+    """``period_account`` with the readings it was computed from (for figures per day)."""
+    from greenwire.cloud.carbon.fetch import coverage, fetch_readings
+    from greenwire.cloud.carbon.report import account_of
     from greenwire.shared.errors import StoreError
 
     try:
         client = influx(config)
-        account = account_from_influx(client, target, start, end)
+        readings = fetch_readings(client, target, start, end)
+        account = account_of(target, readings, start, end)
         empty = coverage(client, target, start, end).warning(building, start, end)
     except (StoreError, LookupError) as exc:
         raise fail(exc, 1) from None
     if empty is not None:
         typer.echo(f"warning: {empty}", err=True)
-    return account
+    return account, readings

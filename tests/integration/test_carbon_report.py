@@ -317,14 +317,15 @@ def test_market_based_and_pv_reported_apart(influxdb: InfluxDB1, influx_db: str,
 
 
 def _setup(influxdb: InfluxDB1, influx_db: str, tmp_path: Path, zone: str, tz: str,
-           mqtt_url: str = "mqtt://127.0.0.1:1883", heat: bool = False) -> list[str]:
+           mqtt_url: str = "mqtt://127.0.0.1:1883", heat: bool = False, budget: float | None = None) -> list[str]:
     (tmp_path / "ingest.yaml").write_text(
         f"mqtt: {{url: '{mqtt_url}'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n"
     )
     heat_meter = ", {gateway: gw-c, device: h, role: heat}], heat_factor: us_epa_district_hot_water" if heat else "]"
     (tmp_path / "sites.yaml").write_text(
         f"sites:\n  - id: s\n    buildings:\n      - {{id: b, floor_area_m2: 100, zone: {zone}, timezone: {tz}, "
-        f"meters: [{{gateway: gw-c, device: m, role: grid_import}}{heat_meter}}}\n"
+        + (f"annual_budget_kgco2e: {budget}, " if budget else "")
+        + f"meters: [{{gateway: gw-c, device: m, role: grid_import}}{heat_meter}}}\n"
     )
     return ["--sites", str(tmp_path / "sites.yaml"), "--config", str(tmp_path / "ingest.yaml")]
 
@@ -472,7 +473,7 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
                     int((START + timedelta(minutes=15 * q)).timestamp()) * 10**9)
         for q in range(HOURS * 4 + 1)
     ])
-    args = _setup(influxdb, influx_db, tmp_path, "CN-JS", "Asia/Shanghai")
+    args = _setup(influxdb, influx_db, tmp_path, "CN-JS", "Asia/Shanghai", budget=5000)
     out = tmp_path / "statement.md"
     result = CliRunner().invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
                                       "--from", "2022-01-01", "--to", "2022-01-03", "--output", str(out)])
@@ -518,7 +519,8 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
                                    "--period", "2022-01", "--format", "html", "--output", str(page)])
     assert html_run.exit_code == 0, html_run.output
     assert page.read_text().startswith("<!doctype html>") and "<table>" in page.read_text()
-    assert "Period: 2021-12-31T16:00:00+00:00 to 2022-01-31T16:00:00+00:00" in page.read_text()
+    assert "Period: January 2022 (Asia/Shanghai time)." in page.read_text()
+    assert "Warning, over budget:" in page.read_text() and 'data-empty="false"' in page.read_text()
 
     import shutil
 
@@ -527,7 +529,14 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
         pdf_run = runner.invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
                                       "--period", "2022-01", "--format", "pdf", "--output", str(pdf)])
         assert pdf_run.exit_code == 0, pdf_run.output
-        assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 2000
+        assert "A4 paper (grid zone CN-JS)" in pdf_run.output and "warning: over budget:" in pdf_run.output
+        from pypdf import PdfReader
+
+        first = PdfReader(pdf).pages[0]
+        assert (round(float(first.mediabox.width)), round(float(first.mediabox.height))) == (595, 842)  # A4
+        assert len(first.images) == 1 and "Warning, over budget:" in first.extract_text()
+        checked = runner.invoke(app, ["carbon", "verify", str(pdf)])
+        assert checked.exit_code == 0 and "unchanged PDF statement" in checked.output
 
 
 @pytest.mark.parametrize(("budget_factor", "status"), [(1.05, "on track"), (0.95, "at risk"), (0.1, "over")])

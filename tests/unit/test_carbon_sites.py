@@ -42,7 +42,7 @@ def test_site_model_loads(tmp_path: Path) -> None:
     ("old", "new", "line", "words"),
     [
         ("timezone: Asia/Shanghai", "timezone: Asia/Haikou", 8, "unknown timezone 'Asia/Haikou'"),
-        ("role: gas", "role: steam", 13, "'grid_import', 'grid_export', 'pv_generation', 'sub_meter', 'gas' or 'heat'"),
+        ("role: gas", "role: steam", 13, "'grid_import', 'grid_export', 'pv_generation', 'sub_meter', 'gas', 'heat' or 'production'"),
         ("device: pv,", "device: main,", 12, "meter gw-01/main already belongs to building haikou/clinic"),
         ("floor_area_m2: 2400", "floor_area_m2: 0", 5, "greater than 0"),
     ],

@@ -46,7 +46,7 @@ def test_html_shows_the_markdown_hash() -> None:
     _, digest = render("md", HEADER, BUILDING, ACCOUNT)
     page, page_digest = render("html", HEADER, BUILDING, ACCOUNT)
     assert page_digest == digest and digest in page and "<table>" in page
-    with pytest.raises(ValueError, match="only the Markdown and CSV"):
+    with pytest.raises(ValueError, match="an HTML statement cannot be checked"):
         verify(page)
 
 

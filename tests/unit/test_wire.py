@@ -103,7 +103,7 @@ def test_integers_are_numbers() -> None:
 def test_every_quantity_name_ends_in_its_unit() -> None:
     suffix = {"W": "_w", "var": "_var", "VA": "_va", "V": "_v", "A": "_a", "Hz": "_hz", "kWh": "_kwh",
               "kvarh": "_kvarh", "m3": "_m3", "degC": "_c", "%": "_pct", "ppm": "_ppm", "ppb": "_ppb",
-              "ug/m3": "_ug_per_m3", "lx": "_lx", "m3/h": "_m3_per_h", "1": ""}
+              "ug/m3": "_ug_per_m3", "lx": "_lx", "m3/h": "_m3_per_h", "t": "_t", "pcs": "_pcs", "1": ""}
     for q in QUANTITIES.values():
         assert q.name.endswith(suffix[q.unit]), q.name
     assert "energy_import_kwh" in COUNTERS and QUANTITIES["active_power_w"].kind is Kind.INSTANT

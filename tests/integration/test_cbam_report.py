@@ -1,0 +1,85 @@
+"""`greenwire cbam report` against a real InfluxDB: the worked example of docs/cbam.md stored as
+counter readings, reported in every format; the JSON equals the hand computation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from greenwire.cli import app
+from greenwire.servers import InfluxDB1
+from greenwire.shared.lineprotocol import SeriesPrefix
+from tests.unit.test_cbam import _example, _hand, _rising
+
+pytestmark = pytest.mark.integration
+
+FIELD = {"main": "energy_import_kwh", "pv": "energy_generated_kwh", "line-a": "energy_import_kwh",
+         "line-b": "energy_import_kwh", "compressors": "energy_import_kwh", "furnace": "gas_volume_m3",
+         "bolts-count": "production_count_pcs", "fittings-mass": "production_mass_t"}
+
+
+def test_cbam_report_from_influxdb_in_every_format(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    lines = []
+    for device, total in rises.items():
+        prefix = SeriesPrefix("readings", {"site": "park", "gateway": "gw-works", "device": device})
+        lines += [prefix.line({FIELD[device]: value, "quality": q}, int(ts.timestamp()) * 10**9)
+                  for ts, value, q in _rising(total)]
+    influxdb.write(influx_db, lines)
+    (tmp_path / "sites.yaml").write_text(yaml)
+    (tmp_path / "ingest.yaml").write_text(
+        f"mqtt: {{url: 'mqtt://127.0.0.1:1883'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n")
+    args = ["cbam", "report", "--sites", str(tmp_path / "sites.yaml"), "--installation", "works",
+            "--from", "2026-11-01", "--to", "2026-11-02", "--config", str(tmp_path / "ingest.yaml")]
+    runner = CliRunner()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    hand = _hand(rises)
+    for entry in document["products"]:
+        for key, value in hand[entry["process"]].items():
+            assert entry[key] == pytest.approx(value, rel=1e-9), key
+
+    csv_file = tmp_path / "works.csv"
+    assert runner.invoke(app, [*args, "--format", "csv", "--output", str(csv_file)]).exit_code == 0
+    verified = runner.invoke(app, ["carbon", "verify", str(csv_file)])
+    assert verified.exit_code == 0, verified.output
+    assert document["content_hash_sha256"] in csv_file.read_text()
+
+    xlsx = tmp_path / "works.xlsx"
+    written = runner.invoke(app, [*args, "--format", "xlsx", "--output", str(xlsx)])
+    assert written.exit_code == 0, written.output
+    openpyxl = pytest.importorskip("openpyxl")
+    sheet = openpyxl.load_workbook(xlsx)["Summary_Products"]
+    assert [row[0] for row in sheet.iter_rows(min_row=3, values_only=True)] == ["7318 15", "7307 99"]
+
+    if shutil.which("chromium"):  # installed by make test (scripts/install-system-deps.sh)
+        pdf = tmp_path / "works.pdf"
+        printed = runner.invoke(app, [*args, "--format", "pdf", "--output", str(pdf)])
+        assert printed.exit_code == 0, printed.output
+        assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 2000
+        if shutil.which("pdftotext"):
+            import subprocess
+
+            text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                                  check=True).stdout
+            assert "7318 15" in text and f"{document['products'][0]['see_total']:,.4f}" in text
+
+
+def test_cbam_report_says_what_is_wrong(tmp_path: Path) -> None:
+    yaml, _, _ = _example()
+    (tmp_path / "sites.yaml").write_text(yaml)
+    result = CliRunner().invoke(app, ["cbam", "report", "--sites", str(tmp_path / "sites.yaml"), "--installation",
+                                      "plant", "--from", "2026-11-01", "--to", "2026-11-02"])
+    assert result.exit_code == 2
+    assert "installation 'plant' is not in the site model (installations: park/works)" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.replace("kg_per_piece: 0.05", "kg_per_piece: -1"))
+    result = CliRunner().invoke(app, ["cbam", "report", "--sites", str(bad), "--installation", "works",
+                                      "--from", "2026-11-01", "--to", "2026-11-02"])
+    assert result.exit_code == 2 and f"{bad}:" in result.output and "greater than 0" in result.output
+    assert "Traceback" not in result.output
