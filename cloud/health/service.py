@@ -126,6 +126,10 @@ class HealthService:
             name="health alerts", queue_size=ALERT_QUEUE_MAX)
         """Alert events at QoS 1 on their own connection (the broker's TLS and account apply); each
         is stored in InfluxDB before it is queued, so a full queue loses only the MQTT copy, counted."""
+        self.commit_publisher = MessagePublisher(
+            BrokerSettings.of(mqtt, f"{mqtt.client_id}-commit", username=mqtt.username,
+                              password=mqtt.resolved_password(), keepalive_s=mqtt.keepalive_s),
+            name="vitals commits")
         self.latest: dict[str, dict[str, SiteFigures]] = defaultdict(dict)
         """Per site, the last figures written for the current hour ("1h") and day ("1d")."""
         self._dirty: dict[str, set[datetime]] = defaultdict(set)
@@ -244,7 +248,7 @@ class HealthService:
         ids = vitals_topic_ids(delivery.topic) if seq is not None else None
         if ids is not None and seq is not None:
             self.commits.add(ids[0], ids[1], seq)
-            self.commits.publish(self.alerts)  # the alerts' connection: the same account, QoS 1
+            self.commits.publish(self.commit_publisher)
 
     async def _write_raw(self, lines: list[str]) -> bool:
         """Write to the raw policy, retrying while InfluxDB is unreachable; False if stopping first."""
@@ -367,6 +371,7 @@ class HealthService:
             async with asyncio.TaskGroup() as group:
                 consumer = group.create_task(self.consumer.run(self._deliver, disconnect), name="health-mqtt")
                 group.create_task(self.alerts.run(alerts_stop), name="health-alerts")
+                group.create_task(self.commit_publisher.run(alerts_stop), name="health-commits")
                 aggregates = group.create_task(self._aggregate_loop(), name="health-aggregates")
                 group.create_task(self._report_loop(), name="health-stats")
                 await stop.wait()
