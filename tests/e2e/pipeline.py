@@ -175,6 +175,42 @@ class CuttableLink:
                 dst.transport.abort()
 
 
+class BrokerObserver:
+    """A plain paho-mqtt client that sees every readings batch the gateway publishes (its own session).
+
+    Counts the distinct readings that reached the broker: with the end-to-end commit the gateway's
+    buffer keeps published batches until they are stored, so "published" is seen here, not there.
+    """
+
+    def __init__(self, host: str, port: int, topic_filter: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self._seen: dict[int, int] = {}
+        self.messages = 0
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"observer-{os.getpid()}-{port}",
+                                   protocol=mqtt.MQTTv5)
+        self._client.on_message = self._on_message
+        self._client.on_connect = lambda c, *a: c.subscribe(topic_filter, qos=1)
+        self._client.reconnect_delay_set(0.2, 1)
+        properties = mqtt.Properties(mqtt.PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 3600
+        self._client.connect(host, port, clean_start=False, properties=properties)
+        self._client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        batch = orjson.loads(message.payload)
+        self._seen[batch["seq"]] = len(batch["readings"])
+        self.messages += 1
+
+    def readings(self) -> int:
+        """Distinct readings seen on the broker (a batch sent again counts once)."""
+        return sum(dict(self._seen).values())
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
 def _stacks(pid: int) -> str:
     """Every thread's stack of a process that does not stop (py-spy), for the failure message."""
     spy = Path(sys.executable).with_name("py-spy")
@@ -198,6 +234,7 @@ class Pipeline:
         faketime: bool = False,
         receive_maximum: int = 1000,
         max_delay_s: float = 0.3,
+        resend_after_s: float = 3.0,
     ) -> None:
         self.root = root / name
         self.root.mkdir(parents=True)
@@ -208,6 +245,7 @@ class Pipeline:
         self.faketime = faketime
         self.receive_maximum = receive_maximum
         self.max_delay_s = max_delay_s
+        self.resend_after_s = resend_after_s
         self.mosquitto = Mosquitto(self.root / "mqtt")
         self.influxdb = InfluxDB1(self.root / "influx", databases=(DB,))
         self.buffer_path = self.root / "edge" / "buffer.sqlite"
@@ -218,6 +256,7 @@ class Pipeline:
         self.ingest: subprocess.Popen[bytes] | None = None
         self.link: CuttableLink | None = None
         self.meter_server: MeterServer | None = None
+        self.observer: BrokerObserver | None = None
         self._stack = contextlib.AsyncExitStack()
 
     # -- start and stop -------------------------------------------------------------------
@@ -237,6 +276,9 @@ class Pipeline:
                 self.link = await self._stack.enter_async_context(CuttableLink(self.mosquitto.host, self.mosquitto.port))
                 broker_port = self.link.port
             self._stack.push_async_callback(self._kill_all)
+            self.observer = BrokerObserver(self.mosquitto.host, self.mosquitto.port,
+                                           f"greenwire/v1/faults/gw-{self.name}/readings")
+            self._stack.callback(self.observer.close)
             self._write_configs(broker_port)
             self._prepare_journal()
             self.start_ingest()
@@ -263,7 +305,7 @@ class Pipeline:
 site: faults
 mqtt: {{url: "mqtt://127.0.0.1:{broker_port}", keepalive_s: 10}}
 buffer: {{path: "{self.buffer_path}"}}
-publish: {{interval_s: 0.2, status_interval_s: 5}}
+publish: {{interval_s: 0.2, status_interval_s: 5, resend_after_s: {self.resend_after_s}}}
 buses:
   - name: plant-room
     host: 127.0.0.1
