@@ -104,7 +104,7 @@ def demo(
 @app.command()
 def schema(
     which: Annotated[
-        str, typer.Argument(help="readings, vitals, alert, commit, status, status-v2 or status-v1.")
+        str, typer.Argument(help="readings, vitals, alert, commit, status, status-v2, status-v1 or carbon.")
     ] = "readings",
     write: Annotated[
         bool, typer.Option("--write", help="Write every shared/schemas/*.json instead of printing.")
@@ -112,8 +112,10 @@ def schema(
 ) -> None:
     """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1,
     commit.v1 (what the cloud has stored, told to the gateway), status.v3 (status-v2: without the
-    end-to-end commit's figures; status-v1: also without wearable sources)."""
+    end-to-end commit's figures; status-v1: also without wearable sources), carbon.v1 (a
+    building's carbon signal for its BMS)."""
     from greenwire.shared.commit import commit_json_schema
+    from greenwire.shared.signal import carbon_json_schema
     from greenwire.shared.status import status_json_schema
     from greenwire.shared.vitals import alert_json_schema, vitals_json_schema
     from greenwire.shared.wire import batch_json_schema
@@ -126,6 +128,7 @@ def schema(
         "status": ("greenwire.status.v3", lambda: status_json_schema(3)),
         "status-v2": ("greenwire.status.v2", lambda: status_json_schema(2)),
         "status-v1": ("greenwire.status.v1", lambda: status_json_schema(1)),
+        "carbon": ("greenwire.carbon.v1", carbon_json_schema),
     }
     if which not in schemas:
         raise typer.BadParameter(f"expected one of {', '.join(schemas)}, got {which!r}")
@@ -144,7 +147,7 @@ EXTRAS = {
     "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
     "aiohttp": "sim",
     "lightgbm": "forecast", "sklearn": "forecast", "holidays": "forecast",
-    "openpyxl": "cbam",
+    "openpyxl": "cbam", "segno": "cbam",
     "bacpypes3": "bms",
 }
 """The optional dependency each extra brings (pyproject's optional-dependencies), by import name."""

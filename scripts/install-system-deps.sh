@@ -4,7 +4,9 @@
 # write path in tests), socat (RS-485 tests through pseudo-terminals), mbpoll (libmodbus: the
 # independent Modbus client that reads the BMS registers in tests), faketime
 # (libfaketime: the gateway clock-step test) and Chromium (the report page is opened in a
-# headless browser by a test; carbon statements are printed to PDF).
+# headless browser by a test; carbon statements are printed to PDF), poppler-utils (pdftoppm: a
+# test looks at the PDF statement's pages as pictures, and rasterises a certificate) and zbar-tools
+# (a certificate's QR code is read back by an independent decoder).
 # Works on Debian 12, Ubuntu and Raspberry Pi OS; uses sudo when not root.
 set -euo pipefail
 
@@ -17,6 +19,8 @@ declare -A BINARY_OF=(
   [mbpoll]=/usr/bin/mbpoll
   [faketime]=/usr/bin/faketime
   [chromium]=/usr/bin/chromium
+  [poppler-utils]=/usr/bin/pdftoppm
+  [zbar-tools]=/usr/bin/zbarimg
   [python3-venv]=/usr/lib/python3/dist-packages/ensurepip
 )
 

@@ -14,7 +14,7 @@ Layers, from the bottom; a part may import only the parts beneath it (and itself
 
 Inside ``greenwire.cloud``: ``adapters`` and ``sites`` serve every service; ``ingest``,
 ``carbon``, ``health`` and ``grafana`` may use them and ``carbon`` (the engine), but ``ingest``
-uses none of the other services, ``grid`` uses the carbon engine's feed model, ``bms`` only
+uses none of the other services, ``grid`` uses the carbon engine's feed model and window maths, ``bms`` only
 the adapters' config sections, and nothing imports ``ingest``, ``health``, ``grafana``, ``grid``
 or ``bms`` except the composition root. ``TYPE_CHECKING`` and function-level imports count like any other.
 

@@ -1,12 +1,12 @@
 """A building's carbon signal -> the values of the BMS points -> Modbus register words (pure).
 
 :func:`parse_signal` reads a retained ``greenwire.carbon.v1`` payload (as
-``greenwire.cloud.carbon.results.signal_payload`` builds it) into a frozen
+``greenwire.cloud.carbon.signal.signal_payload`` builds it) into a frozen
 :class:`CarbonSignal`, or returns :class:`Rejected` with the reason: a BMS
 server must keep serving the last good signal, not stop, when one message is bad.
-Fields the signal may gain (``today_budget_kgco2e``, ``best_windows`` in the shape of
-``greenwire.cloud.grid.windows.windows_json``) are optional; unknown ones are ignored, so
-a newer carbon service does not break an older BMS bridge.
+The fields v1 gained (``today_budget_kgco2e``, ``best_windows``: :mod:`greenwire.shared.signal`)
+are optional here; unknown ones are ignored, so a newer carbon service does not break an older
+BMS bridge.
 
 :func:`point_values` gives every point of :mod:`greenwire.cloud.bms.points` its
 engineering value at ``now`` (None: not available), and :func:`registers` turns those

@@ -11,9 +11,15 @@ test can pass a small in-memory store) and leaves the arithmetic to the pure mod
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from greenwire.cloud.adapters.influxql import DEVICE_MEASUREMENT, InfluxQLClient, _ns, _quote
+from greenwire.cloud.adapters.influxql import (
+    DEVICE_MEASUREMENT,
+    GRID_MEASUREMENT,
+    InfluxQLClient,
+    _ns,
+    _quote,
+)
 from greenwire.cloud.carbon.budget import (
     CarbonAccount,
     YearTotals,
@@ -31,6 +37,8 @@ from greenwire.cloud.carbon.report import (
     account_of,
 )
 from greenwire.cloud.carbon.results import MEASUREMENT, MONTH_SUMS, StoredDays, month_end
+from greenwire.cloud.carbon.signal import Forecast
+from greenwire.cloud.carbon.windows import Step
 from greenwire.cloud.sites import Building
 
 
@@ -77,6 +85,35 @@ def fetch_readings(influx: InfluxQLClient, building: Building, start: datetime, 
     the devices' own limits."""
     counters, gas = fetch_counters(influx, building, start, end)
     return Readings(counters, gas, influx.series(building.zone, start, end), device_limits(influx, building))
+
+
+def fetch_forecast(influx: InfluxQLClient, zone: str, start: datetime, end: datetime,
+                   basis: str = "direct") -> Forecast | None:
+    """The zone's stored forecast (``status=forecast``, from ``greenwire grid run``) of periods that
+    end after ``start`` and start before ``end``; None when none is stored.
+
+    Each point says its period (``period_s``). Where two sources forecast the zone, the one whose
+    forecast reaches furthest is taken, so periods never overlap; a period that runs into the
+    next one's start is cut there.
+    """
+    rows = influx.query(
+        f'SELECT "g_per_kwh", "period_s", "source" FROM "{GRID_MEASUREMENT}" WHERE "zone" = {_quote(zone)} '
+        f"AND \"basis\" = {_quote(basis)} AND \"status\" = 'forecast' AND time >= {_ns(start - timedelta(days=1))} "
+        f"AND time < {_ns(end)} ORDER BY time")
+    rows = [r for r in rows if r.get("g_per_kwh") is not None and r.get("period_s")]
+    if not rows:
+        return None
+    source = max(rows, key=lambda r: int(r["time"]))["source"]
+    mine = [r for r in rows if r["source"] == source]
+    steps: list[Step] = []
+    for index, row in enumerate(mine):
+        begin = datetime.fromtimestamp(int(row["time"]) // 10**9, UTC)
+        until = begin + timedelta(seconds=float(row["period_s"]))
+        if index + 1 < len(mine):
+            until = min(until, datetime.fromtimestamp(int(mine[index + 1]["time"]) // 10**9, UTC))
+        if until > start:
+            steps.append(Step(begin, until, float(row["g_per_kwh"])))
+    return Forecast(str(source), tuple(steps)) if steps else None
 
 
 @dataclass(frozen=True, slots=True)

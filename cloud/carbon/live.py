@@ -9,6 +9,7 @@ systems needs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.facts import AccountSchedule, account_line, daily_line
 from greenwire.cloud.carbon.fetch import (
     carbon_account_from_influx,
+    fetch_forecast,
     fetch_readings,
     fetch_stored_days,
 )
@@ -33,6 +35,8 @@ from greenwire.cloud.carbon.results import (
     minutes,
     month_lines,
 )
+from greenwire.cloud.carbon.signal import Outlook, outlook
+from greenwire.cloud.carbon.windows import DURATIONS, HORIZON
 from greenwire.cloud.sites import Building
 
 
@@ -50,16 +54,21 @@ class LiveUpdate:
     status: str | None = None
     """The year account's budget status when this update computed it (what ``carbon_account``
     stores and ``greenwire carbon account`` prints), else None."""
+    outlook: Outlook | None = None
+    """The zone's next 24 h: the stored forecast and the best windows (``greenwire.cloud.carbon.signal``)."""
 
 
 def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime,
-            accounts: AccountSchedule | None = None) -> LiveUpdate:
+            accounts: AccountSchedule | None = None, *, durations: Sequence[timedelta] = DURATIONS,
+            horizon: timedelta = HORIZON) -> LiveUpdate:
     """Recompute and store today's results, the month and the live figures of ``building`` at ``now``
     (and the year's account when ``accounts`` says it is due).
 
     Today's counter readings and the zone's intensity are read once and serve the day's periods,
     the day's account and the live window (which may begin before midnight: the readings carry
-    a margin of ``READ_MARGIN`` on either side). Blocking: run it in a worker thread from async code.
+    a margin of ``READ_MARGIN`` on either side). The outlook takes the zone's stored forecast of
+    the next ``horizon`` and its best window of each of ``durations``. Blocking: run it in a
+    worker thread from async code.
     """
     today = local_midnight(now, building.timezone)
     tomorrow = today + timedelta(days=1)
@@ -88,4 +97,6 @@ def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime
     today_period = rolled["1d"].get(today)
     today_kg = today_period.total_kgco2e if today_period is not None else 0.0
     grid_now = max(recent, key=lambda m: m.minute).factor_g_per_kwh if recent else None
-    return LiveUpdate(live_figures(recent, now), today_kg, grid_now, status)
+    forecast = fetch_forecast(influx, building.zone, now, now + horizon)
+    ahead = outlook(readings.series, forecast, now, durations=durations, horizon=horizon)
+    return LiveUpdate(live_figures(recent, now), today_kg, grid_now, status, ahead)

@@ -255,35 +255,6 @@ def live_figures(recent: list[MinuteEmissions], now: datetime) -> tuple[datetime
     return end, 1000 * kg / kwh, kg * 3600 / span
 
 
-def signal_payload(
-    site: str, building: Building, live: tuple[datetime, float, float], today_kg: float, grid_g_per_kwh: float,
-    today_budget_kg: float | None = None,
-) -> bytes:
-    """The retained carbon signal for building-management systems (``greenwire.carbon.v1``).
-
-    ``today_budget_kgco2e`` is the day's share of the annual budget (null for a building
-    without one), so a BMS can compare ``today_kgco2e`` with it without the site model.
-    """
-    import orjson
-
-    from greenwire.cloud.carbon.bands import SCHEME, band
-
-    end, intensity, rate = live
-    return orjson.dumps({
-        "schema": "greenwire.carbon.v1",
-        "site": site,
-        "building": building.id,
-        "ts": end.isoformat().replace("+00:00", "Z"),
-        "intensity_g_per_kwh": round(intensity, 3),
-        "emission_rate_kg_per_h": round(rate, 4),
-        "today_kgco2e": round(today_kg, 3),
-        "today_budget_kgco2e": None if today_budget_kg is None else round(today_budget_kg, 3),
-        "grid_intensity_g_per_kwh": round(grid_g_per_kwh, 3),
-        "grid_band": band(grid_g_per_kwh, end.year),
-        "band_scheme": SCHEME,
-    })
-
-
 def live_line(site: str, building: Building, recent: list[MinuteEmissions], now: datetime) -> str | None:
     """The ``carbon_live`` point: intensity and emission rate over the last 15 measured minutes."""
     live = live_figures(recent, now)

@@ -14,7 +14,9 @@ One ``asyncio.TaskGroup`` of named tasks:
   whose update fails does not stop the others; a failed update is retried with capped
   exponential backoff with jitter (``greenwire.shared.backoff``) instead of waiting the interval.
 - ``carbon-signal``: :class:`greenwire.transport.mqtt.MessagePublisher` publishes each building's
-  retained signal on ``greenwire/v1/{site}/carbon/{building}`` (``greenwire.carbon.v1``) at QoS 1.
+  retained signal on ``greenwire/v1/{site}/carbon/{building}`` (``greenwire.carbon.v1``,
+  :mod:`greenwire.shared.signal`: the live figures, the zone's forecast with the building's
+  emission rate, and the best 1, 2, 4 and 8 h windows of the next 24 h) at QoS 1.
 
 ``serve`` stops it on SIGTERM or SIGINT: the running update finishes, the queued signals are
 published while the broker answers, then both connections close. With ``once`` it makes one
@@ -35,7 +37,8 @@ from greenwire.cloud.adapters.mqtt import Consumer, Delivery
 from greenwire.cloud.carbon.facts import AccountSchedule
 from greenwire.cloud.carbon.feed import feed_line
 from greenwire.cloud.carbon.live import refresh
-from greenwire.cloud.carbon.results import local_midnight, signal_payload
+from greenwire.cloud.carbon.results import local_midnight
+from greenwire.cloud.carbon.signal import signal_payload
 from greenwire.shared.backoff import Backoff
 from greenwire.shared.errors import StoreError
 from greenwire.shared.lifecycle import install_signal_handlers
@@ -184,7 +187,7 @@ class CarbonService:
                 today = local_midnight(now, building.timezone)
                 budget = building.budget_between(today, today + timedelta(days=1))
                 payload = signal_payload(site, building, result.live, result.today_kgco2e, result.grid_g_per_kwh,
-                                         budget)
+                                         budget, result.outlook)
                 self.publisher.put(Message(carbon_topic(site, building.id), payload, retain=True))
                 self.stats.signals += 1
         self.stats.updates += 1

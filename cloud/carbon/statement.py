@@ -6,8 +6,8 @@ everything above its hash line, so a copy can be checked against the original
 (:mod:`greenwire.cloud.carbon.seal`, ``greenwire carbon verify FILE``): Markdown and CSV hash their
 own text; the HTML page and the PDF are rendered from the hashed Markdown and carry the same hash.
 
-Warnings open the statement: over budget, and data quality when the share of the grid energy
-that was not measured as it was used (the :data:`QUALITY_FIELDS` of the account) is above the
+Warnings open the statement (:mod:`greenwire.cloud.carbon.statement_warnings`): over budget, and
+data quality when the share of the grid energy that was not measured as it was used is above the
 threshold. The period is written in words in the building's time; the CSV keeps ISO 8601 bounds.
 """
 
@@ -18,12 +18,18 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Literal
 
 from greenwire.cloud.carbon.regional import moment_words, period_words
 from greenwire.cloud.carbon.report import Account
 from greenwire.cloud.carbon.seal import HASH_CSV_ITEM, HASH_MD, content_hash, sha256
 from greenwire.cloud.carbon.seal import check_text as _check_text
+from greenwire.cloud.carbon.statement_warnings import (
+    QUALITY_FIELDS,
+    QUALITY_THRESHOLD_PCT,
+    unmeasured_share_pct,
+)
+from greenwire.cloud.carbon.statement_warnings import warnings as opening_warnings
 from greenwire.cloud.sites import Building
 
 Format = Literal["md", "html", "csv"]
@@ -36,19 +42,8 @@ METHOD = (
     "the reporting year)."
 )
 
-QUALITY_THRESHOLD_PCT: Final = 5.0
-"""Above this share of unmeasured grid energy the statement opens with a data-quality warning.
-The default follows the 5 % materiality level that verifiers apply to reported emissions
-(Commission Implementing Regulation (EU) 2018/2067, Article 23(1), category A and B
-installations); ``greenwire carbon statement --quality-threshold`` changes it."""
-
-QUALITY_FIELDS: Final = (
-    ("estimated_kwh", True, "estimated (timing spread over a gap or since a counter reset)"),
-    ("excluded_kwh", False, "excluded (replaced or re-based counters, at the meter's recent rate)"),
-)
-"""The account's fields of grid energy not measured as it was used: (field in kWh, whether it is
-counted in ``grid_import_kwh``, what it is). The data-quality warning sums them; a new field of
-the account is one more row here."""
+__all__ = ["QUALITY_FIELDS", "QUALITY_THRESHOLD_PCT", "Day", "Header", "Line", "lines", "markdown", "render",
+           "to_csv", "unmeasured_share_pct", "verify", "warnings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,31 +75,9 @@ class Day:
     budget_kgco2e: float | None
 
 
-def unmeasured_share_pct(account: Account) -> tuple[float, list[tuple[str, float]]]:
-    """The share of the period's grid energy not measured as it was used, and each field's share, in percent."""
-    uncounted = sum(getattr(account, name) for name, counted, _ in QUALITY_FIELDS if not counted)
-    whole = account.grid_import_kwh + uncounted
-    if whole <= 0:
-        return 0.0, []
-    parts = [(words, 100 * getattr(account, name) / whole) for name, _, words in QUALITY_FIELDS]
-    return sum(share for _, share in parts), [(w, s) for w, s in parts if s > 0]
-
-
 def warnings(account: Account, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
-    """The warnings a statement opens with: over budget, and data quality above ``threshold_pct``."""
-    out = []
-    used = account.budget_used_pct
-    if used is not None and used > 100 and account.budget_kgco2e is not None:
-        out.append(Line("warning", "over budget",
-                        f"{used:,.2f} % of the period's budget used: {account.total_kgco2e:,.1f} kgCO2e emitted "
-                        f"against a budget of {account.budget_kgco2e:,.1f} kgCO2e.", "%"))
-    share, parts = unmeasured_share_pct(account)
-    if share > threshold_pct:
-        each = "; ".join(f"{s:,.2f} % {w}" for w, s in parts)
-        out.append(Line("warning", "data quality",
-                        f"{share:,.2f} % of the period's grid energy was not measured as it was used, above "
-                        f"the {threshold_pct:g} % threshold: {each}. Treat the figures as estimates.", "%"))
-    return out
+    """The warnings a statement opens with (:mod:`greenwire.cloud.carbon.statement_warnings`)."""
+    return [Line("warning", item, sentence, "%") for item, sentence in opening_warnings(account, threshold_pct)]
 
 
 def lines(account: Account, building: Building, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
@@ -271,6 +244,13 @@ def render(fmt: Format, header: Header, building: Building, account: Account, *,
         text = page(text, title=f"Carbon statement {header.site}/{header.building}", days=days, paper=paper,
                     timezone=building.timezone)
     return text, digest
+
+
+def markdown_html(markdown_text: str, *, title: str) -> str:
+    """Statement-like Markdown as a standalone page (:func:`greenwire.cloud.carbon.statement_page.markdown_html`)."""
+    from greenwire.cloud.carbon.statement_page import markdown_html as to_page
+
+    return to_page(markdown_text, title=title)
 
 
 def verify(text: str) -> bool:

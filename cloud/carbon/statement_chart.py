@@ -22,6 +22,9 @@ from greenwire.cloud.carbon.statement import Day
 from greenwire.cloud.sites import Building
 
 SIZE_IN = (7.6, 3.0)
+"""The chart in inches at 100 CSS px per inch: the width of the page's text on A4 or a laptop."""
+NARROW_IN = (3.8, 3.4)
+"""The same chart for a phone's single column (about 360 CSS px wide)."""
 DPI = 200
 BAR, OVER, LINE = "#3274d9", "#e02f44", "#222222"
 
@@ -40,7 +43,7 @@ def days_of(building: Building, readings: Readings, start: datetime, end: dateti
     return out
 
 
-def daily_png(days: Sequence[Day], timezone: str = "UTC") -> bytes:
+def daily_png(days: Sequence[Day], timezone: str = "UTC", *, narrow: bool = False) -> bytes:
     """The chart as PNG bytes: bars per day (red above that day's budget), the budget as a line.
     A day without readings has no bar."""
     import matplotlib
@@ -55,7 +58,7 @@ def daily_png(days: Sequence[Day], timezone: str = "UTC") -> bytes:
     unit, divisor = ("tCO2e", 1000.0) if peak >= 1000 else ("kgCO2e", 1.0)
     tz = ZoneInfo(timezone)
     labels = [d.start.astimezone(tz) for d in days]
-    fig, ax = plt.subplots(figsize=SIZE_IN, dpi=DPI, layout="constrained")
+    fig, ax = plt.subplots(figsize=NARROW_IN if narrow else SIZE_IN, dpi=DPI, layout="constrained")
     try:
         xs = list(range(len(days)))
         values = [(d.kgco2e or 0.0) / divisor for d in days]
@@ -69,7 +72,7 @@ def daily_png(days: Sequence[Day], timezone: str = "UTC") -> bytes:
             budget = [(d.budget_kgco2e or 0.0) / divisor for d in days]
             handles += ax.step([x - 0.5 for x in xs] + [xs[-1] + 0.5], budget + budget[-1:], where="post",
                                color=LINE, linewidth=1.6, label="budget per day")
-        step = max(1, round(len(days) / 10))
+        step = max(1, round(len(days) / (5 if narrow else 10)))
         ax.set_xticks(xs[::step])
         ax.set_xticklabels([f"{t.day} {t:%b}" for t in labels[::step]])
         ax.set_xlim(-0.6, len(days) - 0.4)
@@ -81,7 +84,8 @@ def daily_png(days: Sequence[Day], timezone: str = "UTC") -> bytes:
         ax.grid(axis="y", alpha=0.3)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        ax.legend(handles=handles, fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, frameon=False)
+        ax.legend(handles=handles, fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=1 if narrow else 3,
+                  frameon=False)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=DPI)
     finally:

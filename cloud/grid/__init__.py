@@ -10,7 +10,7 @@ Pure core, thin async shell::
     watttime.py        WattTime v3 marginal emissions (login -> token, renewed on 401)
     entsoe.py          ENTSO-E A75 generation mix -> intensity with IPCC AR5 lifecycle factors
     china.py           MEE/NBS official provincial factors as a static yearly series
-    windows.py         best contiguous 1/2/4/8 h windows of a forecast (pure)
+    windows.py         best contiguous 1/2/4/8 h windows of an answer (the carbon engine's maths)
     hold.py            hold the last value with its age through an outage (pure)
     fetch.py           what ``greenwire grid fetch`` prints
     config.py          the ``grid run`` config: zones, providers, intervals, the hold's max age

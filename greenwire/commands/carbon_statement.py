@@ -65,7 +65,7 @@ def statement(
     quality_threshold: Annotated[
         float, typer.Option(min=0, max=100, help="Warn at the top when more than this percentage of the grid "
                                                   "energy was estimated or excluded.")
-    ] = 5.0,
+    ] = 5.0,  # statement_warnings.QUALITY_THRESHOLD_PCT (not imported here: the CLI starts without the engine)
     config: ConfigOption = None,
 ) -> None:
     """An auditable carbon statement of a building for a month or period (md, html, csv or pdf).
@@ -127,7 +127,10 @@ def _print_pdf(markdown: str, digest: str, header: Header, timezone: str, days: 
 
 
 def verify(
-    statement_file: Annotated[Path, typer.Argument(help="A statement written by 'carbon statement' (md, csv or pdf).")],
+    statement_file: Annotated[Path, typer.Argument(help="A statement written by 'carbon statement' (md, csv or pdf), "
+                                                   "or a CBAM report's csv (greenwire cbam report).")],
+    qr: Annotated[str | None, typer.Option("--qr", help="The text of a certificate's QR code (greenwire cbam "
+                                           "certificate): also check that the certificate names this statement.")] = None,
 ) -> None:
     """Check that a carbon statement is unchanged: recompute its SHA-256 content hash.
 
@@ -136,6 +139,9 @@ def verify(
     figures its pages print. Exit 0: unchanged; 1: the statement does not match (changed, cut
     short, its hash missing); 2: the file is not a statement that can be checked (empty, binary,
     HTML or another kind of file, unreadable).
+
+    With --qr, the certificate whose QR code says that text must name this statement's hash (exit 1
+    if it names another).
 
     Example: greenwire carbon verify b2-2026-10.pdf
     """
@@ -151,4 +157,15 @@ def verify(
         raise fail(f"{statement_file}: {exc}", 2) from None
     if not verdict.ok:
         raise fail(f"{statement_file} does not verify: {verdict.reason}", 1)
+    if qr is not None:
+        from greenwire.cloud.cbam.certificate import parse_payload
+
+        try:
+            named = parse_payload(qr)
+        except ValueError as exc:
+            raise fail(f"--qr: {exc}", 2) from None
+        if named.sha256 != verdict.digest:
+            raise fail(f"the certificate ({named.kind} {named.subject}) names another statement "
+                       f"(SHA-256 {named.sha256}), not {statement_file}", 1)
+        typer.echo(f"certificate: {named.kind} {named.subject}, {named.start} to {named.end}, names this statement")
     typer.echo(f"{statement_file}: unchanged {verdict.kind} (SHA-256 {verdict.digest})")

@@ -80,7 +80,8 @@ def _print(result: dict[str, Any]) -> None:
         return "-" if value is None else f"{value:,.{digits}f}"
 
     table = Table(caption="kg/m2/yr: kgCO2e per m2, annualised; kg/t: kgCO2e per tonne of output; #: rank, "
-                          "worst first; meas: share of grid electricity metered, not estimated", box=box.SIMPLE_HEAD, pad_edge=False,
+                          "worst first; meas: share of grid electricity metered, not estimated",
+                  box=box.SIMPLE_HEAD, pad_edge=False,
                   title=f"zone {result['zone']}: {number(result['kgco2e'])} kgCO2e, {result['from'][:10]} to "
                         f"{result['to'][:10]}")
     table.add_column("enterprise", no_wrap=True, min_width=10)

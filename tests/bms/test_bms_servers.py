@@ -26,7 +26,7 @@ import pytest
 
 from greenwire.cloud.bms.encode import decode
 from greenwire.cloud.bms.points import BANDS, BY_NAME, REGISTER_COUNT
-from greenwire.cloud.carbon.results import signal_payload
+from greenwire.cloud.carbon.signal import signal_payload
 from greenwire.cloud.sites import Building
 from greenwire.servers import Mosquitto
 

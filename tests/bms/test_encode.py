@@ -30,7 +30,7 @@ from greenwire.cloud.bms.points import (
     as_markdown,
 )
 from greenwire.cloud.carbon.bands import NAMES
-from greenwire.cloud.carbon.results import signal_payload
+from greenwire.cloud.carbon.signal import signal_payload
 from greenwire.cloud.sites import Building
 
 ROOT = Path(__file__).parents[2]

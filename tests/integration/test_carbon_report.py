@@ -518,7 +518,7 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
     html_run = runner.invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b",
                                    "--period", "2022-01", "--format", "html", "--output", str(page)])
     assert html_run.exit_code == 0, html_run.output
-    assert page.read_text().startswith("<!doctype html>") and "<table>" in page.read_text()
+    assert page.read_text().startswith("<!doctype html>") and '<table class="figures">' in page.read_text()
     assert "Period: January 2022 (Asia/Shanghai time)." in page.read_text()
     assert "Warning, over budget:" in page.read_text() and 'data-empty="false"' in page.read_text()
 

@@ -4,6 +4,7 @@ counter readings, reported in every format; the JSON equals the hand computation
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -83,3 +84,63 @@ def test_cbam_report_says_what_is_wrong(tmp_path: Path) -> None:
                                       "--from", "2026-11-01", "--to", "2026-11-02"])
     assert result.exit_code == 2 and f"{bad}:" in result.output and "greater than 0" in result.output
     assert "Traceback" not in result.output
+
+
+def _qr_text(pdf: Path, tmp_path: Path) -> str:
+    """The certificate's QR code read back by an independent decoder (zbar) from the printed page."""
+    import subprocess
+
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M), info
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / pdf.stem)], check=True)
+    done = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / f"{pdf.stem}.png")], capture_output=True,
+                          text=True, check=True)
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("chromium", "pdftoppm", "zbarimg")),
+                    reason="needs chromium, poppler-utils and zbar-tools (scripts/install-system-deps.sh)")
+def test_certificates_carry_a_qr_code_that_verify_checks(influxdb: InfluxDB1, influx_db: str,
+                                                         tmp_path: Path) -> None:
+    pytest.importorskip("segno")
+    yaml, rises, _ = _example()
+    lines = []
+    for device, total in rises.items():
+        prefix = SeriesPrefix("readings", {"site": "park", "gateway": "gw-works", "device": device})
+        lines += [prefix.line({FIELD[device]: value, "quality": q}, int(ts.timestamp()) * 10**9)
+                  for ts, value, q in _rising(total)]
+    influxdb.write(influx_db, lines)
+    (tmp_path / "sites.yaml").write_text(yaml)
+    (tmp_path / "ingest.yaml").write_text(
+        f"mqtt: {{url: 'mqtt://127.0.0.1:1883'}}\ninflux: {{api: v1, url: '{influxdb.url}', database: {influx_db}}}\n")
+    common = ["--sites", str(tmp_path / "sites.yaml"), "--from", "2026-11-01", "--to", "2026-11-02",
+              "--config", str(tmp_path / "ingest.yaml")]
+    runner = CliRunner()
+    bolts = tmp_path / "bolts.pdf"
+    made = runner.invoke(app, ["cbam", "certificate", *common, "--installation", "works", "--product", "7318 15",
+                               "--output", str(bolts)])
+    assert made.exit_code == 0, made.output
+    hall = tmp_path / "hall.pdf"
+    made = runner.invoke(app, ["cbam", "certificate", *common, "--building", "hall", "--output", str(hall)])
+    assert made.exit_code == 0, made.output
+
+    bolts_qr, hall_qr = _qr_text(bolts, tmp_path), _qr_text(hall, tmp_path)
+    assert "kind=product" in bolts_qr and "kind=building" in hall_qr
+    ok = runner.invoke(app, ["carbon", "verify", str(tmp_path / "bolts.csv"), "--qr", bolts_qr])
+    assert ok.exit_code == 0 and "names this statement" in ok.output, ok.output
+    ok = runner.invoke(app, ["carbon", "verify", str(tmp_path / "hall.csv"), "--qr", hall_qr])
+    assert ok.exit_code == 0, ok.output
+    other = runner.invoke(app, ["carbon", "verify", str(tmp_path / "bolts.csv"), "--qr", hall_qr])
+    assert other.exit_code == 1 and "names another statement" in other.output
+    statement = tmp_path / "bolts.csv"
+    statement.write_text(statement.read_text().replace("3.31", "2.31", 1))
+    changed = runner.invoke(app, ["carbon", "verify", str(statement), "--qr", bolts_qr])
+    assert changed.exit_code == 1 and "was changed" in changed.output
+    text = subprocess_text(bolts)
+    assert "Screws and bolts" in text and "3.6601" in text and "tCO2e/t" in text
+
+
+def subprocess_text(pdf: Path) -> str:
+    import subprocess
+
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

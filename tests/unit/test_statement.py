@@ -45,7 +45,7 @@ def test_csv_keeps_full_precision_and_the_data_quality_shares() -> None:
 def test_html_shows_the_markdown_hash() -> None:
     _, digest = render("md", HEADER, BUILDING, ACCOUNT)
     page, page_digest = render("html", HEADER, BUILDING, ACCOUNT)
-    assert page_digest == digest and digest in page and "<table>" in page
+    assert page_digest == digest and digest in page and '<table class="figures">' in page
     with pytest.raises(ValueError, match="an HTML statement cannot be checked"):
         verify(page)
 

@@ -76,8 +76,8 @@ def test_over_budget_and_data_quality_warnings_open_the_statement() -> None:
     text, _ = render("md", header, LONDON, account)
     over = "> **Warning, over budget:** 972.70 % of the period's budget used: 8,000.0 kgCO2e emitted against a budget"
     assert over in text
-    quality = text.index("> **Warning, data quality:** 8.64 % of the period's grid energy")
-    assert "above the 5 % threshold: 7.41 % estimated" in text and "; 1.23 % excluded" in text
+    quality = text.index("> **Warning, data quality:** 8.64 % of the period's 40,500.0 kWh of grid energy")
+    assert "above the 5 % threshold: 3,000.0 kWh estimated" in text and " and 500.0 kWh excluded" in text
     assert text.index(over) < quality < text.index("Method:") < text.index("## Energy")
     assert "Period: March 2022 (Europe/London time). Prepared 2 December 2026 09:05 UTC" in text
     sheet, _ = render("csv", header, LONDON, account)
@@ -88,13 +88,14 @@ def test_over_budget_and_data_quality_warnings_open_the_statement() -> None:
 
 def test_the_data_quality_warning_follows_the_threshold_and_the_fields() -> None:
     within = _account(grid_import_kwh=1000.0, estimated_kwh=30.0, excluded_kwh=10.0)
-    share, _ = unmeasured_share_pct(within)
-    assert share == pytest.approx(100 * 40 / 1010)
+    share, whole, parts = unmeasured_share_pct(within)
+    assert share == pytest.approx(100 * 40 / 1010) and whole == 1010 and [kwh for _, kwh in parts] == [30, 10]
     assert not warnings(within) and [w.item for w in warnings(within, threshold_pct=3.0)] == ["data quality"]
     # Every field in QUALITY_FIELDS counts: one more kind of unmeasured energy is one more row.
     assert {name for name, _, _ in QUALITY_FIELDS} == {"estimated_kwh", "excluded_kwh"}
     alone = _account(grid_import_kwh=1000.0, excluded_kwh=100.0)
-    assert "9.09 % excluded" in str(warnings(alone)[0].value)
+    assert "9.09 % of the period's 1,100.0 kWh" in str(warnings(alone)[0].value)
+    assert "100.0 kWh excluded" in str(warnings(alone)[0].value) and "estimated" not in str(warnings(alone)[0].value)
     assert not warnings(_account(grid_import_kwh=0.0, budget_kgco2e=10.0))  # nothing used, nothing to warn
 
 
@@ -128,9 +129,19 @@ def test_the_html_page_is_sized_for_its_paper_and_shows_the_chart() -> None:
     header = Header("cambridge", "b2", START, end, END, "0.1.0")
     days = days_of(LONDON, readings, START, end)
     page, _ = render("html", header, LONDON, account, days=days, paper="A4")
-    assert "@page{size:A4;" in page and '<figure data-chart="0" data-empty="false"><img src="data:image/png;base64,' in page
+    assert "@page{size:A4;" in page and '<figure data-chart="0" data-empty="false"><picture>' in page
+    assert page.count("data:image/png;base64,") == 2  # the wide drawing and the phone's
     assert page.index("<figure") < page.index("<h2>Boundary</h2>")
     letter, _ = render("html", header, LONDON, account, days=days, paper="letter")
     assert "@page{size:letter;" in letter
     empty, _ = render("html", header, LONDON, account, days=days_of(LONDON, Readings({}, {}, None), START, end))
     assert 'data-empty="true"' in empty and "No data for this period" in empty
+
+
+def test_the_commands_threshold_is_the_engines() -> None:
+    import inspect
+
+    from greenwire.cloud.carbon.statement import QUALITY_THRESHOLD_PCT
+    from greenwire.commands.carbon_statement import statement
+
+    assert inspect.signature(statement).parameters["quality_threshold"].default == QUALITY_THRESHOLD_PCT
