@@ -187,10 +187,13 @@ class BrokerObserver:
 
         self._seen: dict[int, int] = {}
         self.messages = 0
+        self.status: dict[str, Any] | None = None
+        """The gateway's last ``online`` status message (its topic is subscribed too)."""
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"observer-{os.getpid()}-{port}",
                                    protocol=mqtt.MQTTv5)
         self._client.on_message = self._on_message
-        self._client.on_connect = lambda c, *a: c.subscribe(topic_filter, qos=1)
+        self._client.on_connect = lambda c, *a: c.subscribe(
+            [(topic_filter, 1), (topic_filter.rsplit("/", 1)[0] + "/status", 1)])
         self._client.reconnect_delay_set(0.2, 1)
         properties = mqtt.Properties(mqtt.PacketTypes.CONNECT)
         properties.SessionExpiryInterval = 3600
@@ -198,6 +201,11 @@ class BrokerObserver:
         self._client.loop_start()
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        if message.topic.endswith("/status"):
+            status = orjson.loads(message.payload) if message.payload else {}
+            if status.get("state") == "online":
+                self.status = status
+            return
         batch = orjson.loads(message.payload)
         self._seen[batch["seq"]] = len(batch["readings"])
         self.messages += 1
@@ -431,6 +439,16 @@ state_dir: {self.root / "ingest-state"}
         with contextlib.closing(sqlite3.connect(f"file:{self.buffer_path}?mode=ro", uri=True, timeout=10)) as db:
             return [(int(s), bytes(r)) for s, r in db.execute("SELECT seq, readings FROM journal ORDER BY seq")]
 
+    def journal_seq(self) -> int:
+        """The newest seq the agent has committed to its buffer (0 before the first)."""
+        rows = self._journal_rows()
+        return rows[-1][0] if rows else 0
+
+    def tally_seqs(self, fault: str, first: int, last: int) -> Tally:
+        """:meth:`tally` of the readings buffered in batches ``first`` to ``last`` only."""
+        journal = [r for seq, raw in self._journal_rows() if first <= seq <= last for r in orjson.loads(raw)]
+        return self._tally(fault, journal, self.stored(), strangers=False)
+
     def journal_count(self) -> int:
         return sum(len(orjson.loads(r)) for _, r in self._journal_rows())
 
@@ -453,20 +471,23 @@ state_dir: {self.root / "ingest-state"}
         return len(self.influxdb.query(DB, 'SELECT * FROM "readings"'))
 
     def tally(self, fault: str) -> Tally:
-        journal = self.journal_readings()
+        return self._tally(fault, self.journal_readings(), self.stored())
+
+    @staticmethod
+    def _tally(fault: str, journal: list[dict[str, Any]], stored: dict[tuple[str, int], dict[str, Any]], *,
+               strangers: bool = True) -> Tally:
         committed = {(r["device"], ts_ns(r["ts"])): r["values"] for r in journal}
-        stored = self.stored()
         lost = [key for key in committed if key not in stored]
-        strangers = [key for key in stored if key not in committed]
+        foreign = [key for key in stored if key not in committed] if strangers else []
         wrong = [key for key, values in committed.items()
                  if key in stored and any(stored[key][q] != v for q, v in values.items())]
         return Tally(
             fault=fault,
             readings_in=len(journal),
-            readings_out=len(stored),
+            readings_out=len(stored) if strangers else len(committed) - len(lost),
             lost=len(lost),
             # the edge committing one reading twice, or InfluxDB holding a reading the edge never made
-            duplicated=(len(journal) - len(committed)) + len(strangers),
+            duplicated=(len(journal) - len(committed)) + len(foreign),
             wrong_values=len(wrong),
         )
 
