@@ -326,6 +326,8 @@ class Ingestor:
 
     def _commit(self, items: list[_Item]) -> None:
         """Tell each gateway of the flush which of its batches are stored (or recorded as rejected)."""
+        if not self.config.commits:
+            return
         for item in items:
             ids = topic_ids(item.delivery.topic) if item.seq is not None else None
             if ids is not None and item.seq is not None:

@@ -243,6 +243,8 @@ class Pipeline:
         receive_maximum: int = 1000,
         max_delay_s: float = 0.3,
         resend_after_s: float = 3.0,
+        commits: bool = True,
+        commit_wait_s: float = 60.0,
     ) -> None:
         self.root = root / name
         self.root.mkdir(parents=True)
@@ -254,6 +256,9 @@ class Pipeline:
         self.receive_maximum = receive_maximum
         self.max_delay_s = max_delay_s
         self.resend_after_s = resend_after_s
+        self.commits = commits
+        """False: the ingestor sends no commits (a cloud from before them), for comparison."""
+        self.commit_wait_s = commit_wait_s
         self.mosquitto = Mosquitto(self.root / "mqtt")
         self.influxdb = InfluxDB1(self.root / "influx", databases=(DB,))
         self.buffer_path = self.root / "edge" / "buffer.sqlite"
@@ -313,7 +318,7 @@ class Pipeline:
 site: faults
 mqtt: {{url: "mqtt://127.0.0.1:{broker_port}", keepalive_s: 10}}
 buffer: {{path: "{self.buffer_path}"}}
-publish: {{interval_s: 0.2, status_interval_s: 5, resend_after_s: {self.resend_after_s}}}
+publish: {{interval_s: 0.2, status_interval_s: 5, resend_after_s: {self.resend_after_s}, commit_wait_s: {self.commit_wait_s}}}
 buses:
   - name: plant-room
     host: 127.0.0.1
@@ -338,6 +343,7 @@ influx:
 batch:
   max_delay_s: {self.max_delay_s}
 state_dir: {self.root / "ingest-state"}
+commits: {str(self.commits).lower()}
 """
         )
 
