@@ -90,18 +90,24 @@ class CommitTracker:
         """``(seq, readings)`` of batches the broker acknowledged (kept until committed)."""
         now = self._clock()
         for seq, count in batches:
-            earlier = self._sent.get(seq)
+            # Re-inserted at the end: the dict stays in order of the last send, oldest first.
+            earlier = self._sent.pop(seq, None)
             self._sent[seq] = _Sent(now, count, earlier.first if earlier else now)
 
     def committed(self, ranges: Iterable[tuple[int, int]]) -> bool:
         """A commit arrived; returns True if it switched the mode to commit (persist ``COMMIT_SEEN``)."""
-        ranges = list(ranges)
-        gone = [seq for seq in self._sent if any(first <= seq <= last for first, last in ranges)]
+        gone = 0
+        for first, last in ranges:
+            if last - first < len(self._sent):
+                seqs = [seq for seq in range(first, last + 1) if seq in self._sent]
+            else:
+                seqs = [seq for seq in self._sent if first <= seq <= last]
+            for seq in seqs:
+                self.committed_readings += self._sent.pop(seq).count
+            gone += len(seqs)
         if gone:
             self._timeout = self.resend_after_s
-        for seq in gone:
-            self.committed_readings += self._sent.pop(seq).count
-        self.committed_batches += len(gone)
+        self.committed_batches += gone
         switched = self.mode is not DeliveryMode.COMMIT
         self.mode = DeliveryMode.COMMIT
         return switched
@@ -116,7 +122,12 @@ class CommitTracker:
         if not self.keeps:
             return []
         limit = self._clock() - self._timeout
-        return sorted(seq for seq, sent in self._sent.items() if sent.at <= limit)
+        due = []
+        for seq, sent in self._sent.items():  # oldest send first: stop at the first one not due
+            if sent.at > limit:
+                break
+            due.append(seq)
+        return sorted(due)
 
     def resending(self, seqs: list[int]) -> None:
         """``seqs`` are being published again: count them, and back the timeout off."""
@@ -131,7 +142,7 @@ class CommitTracker:
         """
         if self.mode is not DeliveryMode.WAITING or not self._sent:
             return []
-        if min(s.at for s in self._sent.values()) > self._clock() - self.commit_wait_s:
+        if self._oldest_send() > self._clock() - self.commit_wait_s:
             return []
         self.mode = DeliveryMode.PUBACK
         seqs = sorted(self._sent)
@@ -142,9 +153,12 @@ class CommitTracker:
         """Seconds until something becomes due (a resend or the fall-back), or None if nothing is kept."""
         if not self.keeps or not self._sent:
             return None
-        oldest = min(s.at for s in self._sent.values())
+        oldest = self._oldest_send()
         wait = self._timeout if self.mode is DeliveryMode.COMMIT else min(self._timeout, self.commit_wait_s)
         return max(0.0, oldest + wait - self._clock())
+
+    def _oldest_send(self) -> float:
+        return next(iter(self._sent.values())).at
 
     @property
     def uncommitted_batches(self) -> int:
