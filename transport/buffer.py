@@ -291,6 +291,30 @@ class _Transaction:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
+@dataclass(frozen=True, slots=True)
+class BufferSummary:
+    """What a buffer file holds, read without the agent (``greenwire edge status``)."""
+
+    readings: int
+    batches: int
+    oldest_ts_ms: int | None
+    dropped_readings: int
+    commit_seen: bool
+    """The cloud has sent this buffer a commit: batches are kept until committed."""
+
+
+def inspect_buffer(path: Path) -> BufferSummary | None:
+    """A read-only look at a buffer file, beside a running agent (None if there is no file yet)."""
+    if not path.exists():
+        return None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        readings, batches, oldest = db.execute(
+            "SELECT COALESCE(SUM(count), 0), COUNT(*), MIN(first_ts_ms) FROM batches").fetchone()
+        counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+    return BufferSummary(int(readings), int(batches), None if oldest is None else int(oldest),
+                         int(counters.get("dropped", 0)), bool(counters.get("commit_seen", 0)))
+
+
 class AsyncBuffer:
     """Runs a buffer's calls on one thread of its own, so SQLite never blocks the event loop."""
 

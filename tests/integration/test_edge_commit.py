@@ -15,7 +15,9 @@ from pathlib import Path
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
+from typer.testing import CliRunner
 
+from greenwire.cli import app
 from greenwire.cloud.ingest.config import IngestConfig
 from greenwire.cloud.ingest.pipeline import Ingestor
 from greenwire.servers import InfluxDB1, Mosquitto
@@ -105,6 +107,17 @@ async def test_batches_stay_until_committed_and_uncommitted_ones_are_sent_again(
         await task
         await buffer.close()
         subscriber.close()
+
+    # `greenwire edge status` reads the same file beside the agent: commit mode, nothing waiting.
+    config = tmp_path / "edge.yaml"
+    config.write_text(f"gateway: {gateway}\nsite: {SITE}\nmqtt: {{url: \"{mosquitto.url}\"}}\n"
+                      f"buffer: {{path: \"{path}\"}}\nbuses:\n  - name: b\n    host: 127.0.0.1\n    port: 1502\n"
+                      f"    devices:\n      - {{id: m1, unit: 1, profile: eastron-sdm630}}\n")
+    shown = CliRunner().invoke(app, ["edge", "status", str(config), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert orjson.loads(shown.output) | {"buffer": None} == {
+        "buffer": None, "readings": 0, "batches": 0, "oldest_reading_age_s": None, "dropped_readings": 0,
+        "delivery_mode": "commit"}
 
     # A restarted gateway remembers that this cloud commits: it never falls back to PUBACK.
     again = AsyncBuffer(SqliteBuffer(path))
