@@ -337,7 +337,8 @@ class Site(BaseModel):
                                         loc=("installations", i, "id"))
             ids.add(installation.id)
             try:
-                installation.check(meters, {b.id for b in self.buildings})
+                installation.check(meters, {b.id for b in self.buildings},
+                                   {b.id for b in self.buildings if b.heat_factor is not None})
             except LocatedValueError as exc:
                 raise LocatedValueError(str(exc), loc=("installations", i, *exc.loc)) from None
         return self
@@ -371,20 +372,6 @@ class SiteModel(BaseModel):
             except LocatedValueError as exc:
                 raise LocatedValueError(str(exc), loc=("zones", z, *exc.loc)) from None
         return self
-
-    def zone(self, zone: str | None) -> Zone:
-        """The zone of that id; with None the only zone, else every site an enterprise of one zone."""
-        if zone is None:
-            if len(self.zones) == 1:
-                return self.zones[0]
-            if self.zones:
-                raise KeyError(f"the site model has several zones: give one ({', '.join(z.id for z in self.zones)})")
-            return Zone.model_validate({"id": "all", "name": "every site of the site model", "enterprises": [
-                {"id": s.id, "name": s.name, "sites": [s.id]} for s in self.sites]})
-        for candidate in self.zones:
-            if candidate.id == zone:
-                return candidate
-        raise KeyError(f"no zone {zone!r} ({', '.join(z.id for z in self.zones) or 'the site model has none'})")
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

@@ -5,10 +5,11 @@ electricity of three Cambridge University buildings, each building its own
 Modbus TCP endpoint), one edge agent polling them, the local stack's
 Mosquitto, the ingestor, and InfluxDB. The view shows, per device, the last
 reading and how many readings went through, and its carbon figures: the
-intensity of its recent consumption (the carbon engine, from InfluxDB, GB grid
-average), its emission rate now, and its year account's budget status (the one
-``carbon_account`` stores and ``greenwire carbon account`` prints);
-underneath, what the buffer, the broker link, the ingestor and InfluxDB have seen.
+intensity of its recent consumption (the carbon engine, from InfluxDB, with the GB
+grid's 2022 hourly intensity replayed in step by the recorded grid provider, see
+``greenwire.demo_grid``), its emission rate now, and its year account's budget status (the one
+``carbon_account`` stores and ``greenwire carbon account`` prints), and the best 1 h window of
+its carbon signal; underneath, the grid's intensity now and its best windows, and what the buffer, the broker link, the ingestor and InfluxDB have seen.
 
 Leaves nothing running: the servers and agents it starts stop with it, and
 the local stack is stopped again if the demo started it.
@@ -125,10 +126,16 @@ _ACCOUNTS: Any = None
 """When the demo refreshes each building's year account (carbon_account), made on first use."""
 
 
-def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> dict[str, tuple[float, float, str]]:
+Figures = tuple[float, float, str, str]
+"""A building's carbon intensity, kgCO2e/h, year-account status and best 1 h window (start and g/kWh)."""
+
+
+def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float],
+            grid: Any = None) -> tuple[dict[str, Figures], str | None]:
     """Per building: keep its results in InfluxDB current (as `greenwire carbon run` does), then its
     carbon intensity of recent consumption (the engine), its emission rate now (the meter's power x
-    that intensity, since the replay runs faster than real time) and its year account's status."""
+    that intensity, since the replay runs faster than real time), its year account's status and its
+    signal's best 1 h window (the zone's stored forecast, on the recorded clock); and the grid's line."""
     from datetime import timedelta
 
     from greenwire.cloud.adapters.influxql import InfluxV1
@@ -142,9 +149,14 @@ def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> d
     influx = InfluxV1(env.influx_url, env.influx_db)
     # The minute under way counts too: the demo's first minute would show nothing otherwise.
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    out: dict[str, tuple[float, float, str]] = {}
+    out: dict[str, Figures] = {}
+    shrunk = {} if grid is None else {"durations": grid.durations, "horizon": grid.horizon}
+    grid_line = None
     for name, building in buildings.items():
-        update = refresh(influx, SITE, building, now, _ACCOUNTS)
+        update = refresh(influx, SITE, building, now, _ACCOUNTS, **shrunk)
+        windows = update.outlook.windows if update.outlook is not None else ()
+        if grid is not None and grid_line is None:
+            grid_line = grid.line(windows)
         if update.status is not None:
             _STATUS[name] = update.status
         if update.live is None or name not in power_w:
@@ -152,8 +164,9 @@ def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float]) -> d
         intensity = update.live[1]
         per_hour = power_w[name] / 1000 * intensity / 1000
         # The year account's status, as stored in carbon_account and printed by `carbon account`.
-        out[name] = (intensity, per_hour, _STATUS.get(name, "waiting"))
-    return out
+        best = grid.window_cell(windows[0]) if grid is not None and windows else "-"
+        out[name] = (intensity, per_hour, _STATUS.get(name, "waiting"), best)
+    return out, grid_line
 
 
 _STATUS: dict[str, str] = {}
@@ -165,14 +178,15 @@ WIDE = 120
 
 
 def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: float,
-          carbon: dict[str, tuple[float, float, str]] | None = None, care: Any = None, *,
-          width: int = WIDE) -> Group:
+          carbon: dict[str, Figures] | None = None, care: Any = None, *,
+          width: int = WIDE, grid: str | None = None) -> Group:
     snap = agent.snapshot()
     wide = width >= WIDE
-    table = Table(title=f"greenwire demo: site {SITE}, gateway {GATEWAY} (replay x{speed:g})")
+    # Narrow: no outer edge, so eight columns fit 80 characters without cutting a cell.
+    table = Table(title=f"greenwire demo: site {SITE}, gateway {GATEWAY} (replay x{speed:g})", show_edge=wide)
     columns = (("device", "state", "read at (UTC)", "power kW", "energy import kWh", "gCO2e/kWh",
-                "kgCO2e/h", "budget", "reads", "errors") if wide else
-               ("device", "state", "kW", "kWh", "g/kWh", "kg/h", "budget"))
+                "kgCO2e/h", "budget", "best 1 h", "reads", "errors") if wide else
+               ("device", "state", "kW", "kWh", "g/kWh", "kg/h", "budget", "best 1h"))
     for column in columns:
         left = column in ("device", "state", "budget")
         table.add_column(column, justify="left" if left else "right", no_wrap=True)
@@ -198,20 +212,22 @@ def _view(agent: Any, ingestor: Any, stored: int | None, started: float, speed: 
         f"in InfluxDB [bold]{'?' if stored is None else stored}[/] points   "
         f"running {time.monotonic() - started:,.0f} s   (Ctrl-C to stop)"
     )
-    return Group(table, footer, care.view(width)) if care is not None else Group(table, footer)
+    parts = [table, *([Text(grid)] if grid else []), footer, *([care.view(width)] if care is not None else [])]
+    return Group(*parts)
 
 
-def _carbon_cells(figures: tuple[float, float, str] | None) -> tuple[str, str, str]:
+def _carbon_cells(figures: Figures | None) -> tuple[str, str, str, str]:
     if figures is None:
-        return "-", "-", "[yellow]waiting"
-    intensity, per_hour, status = figures
+        return "-", "-", "[yellow]waiting", "-"
+    intensity, per_hour, status, best = figures
     colour = {"on track": "green", "waiting": "yellow", "no budget": "yellow"}.get(status, "red")
-    return f"{intensity:,.0f}", f"{per_hour:,.1f}", f"[{colour}]{status}"
+    return f"{intensity:,.0f}", f"{per_hour:,.1f}", f"[{colour}]{status}", best
 
 
 async def _run(env: Any, seconds: float | None, speed: float, state: Path, console: Console) -> int:
     from greenwire.cloud.ingest.config import IngestConfig
     from greenwire.cloud.ingest.pipeline import Ingestor
+    from greenwire.demo_grid import DemoGrid, minute_start
     from greenwire.edge.agent import EdgeAgent, broker_settings
     from greenwire.shared.lifecycle import install_signal_handlers
     from greenwire.simulators.modbus_meter import MeterServer, SimMeter
@@ -219,11 +235,17 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
 
     stop = asyncio.Event()
     install_signal_handlers(stop)
+    # The meters and the grid replay 2022 from REPLAY_START at the last wall-clock minute, so
+    # that each minute the carbon engine accounts is one recorded hour at the default speed.
+    now = datetime.now(UTC)
+    anchor = minute_start(now)
+    start = REPLAY_START + (now - anchor) * speed
+    grid = DemoGrid(env, REPLAY_START, speed, anchor)
     servers = [
         MeterServer(
             host="127.0.0.1",
             port=0,
-            meters=[SimMeter(device_id=1, replay=Replay(builtin_series(b), start=REPLAY_START, speed=speed))],
+            meters=[SimMeter(device_id=1, replay=Replay(builtin_series(b), start=start, speed=speed))],
         )
         for b in BUILDINGS
     ]
@@ -243,11 +265,16 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
             f"simulated meters on 127.0.0.1 ports {', '.join(map(str, ports.values()))}; "
             f"broker {env.mqtt_url}; InfluxDB {env.influx_url} database {env.influx_db}"
         )
+        console.print(f"meters and grid replay 2022 from {REPLAY_START:%d %b %H:%M} at {anchor:%H:%M} UTC, "
+                      f"a recorded hour every {3600 / speed:g} s", soft_wrap=True)
         async with asyncio.TaskGroup() as group:
             group.create_task(ingestor.run(ingest_stop), name="ingestor")
             group.create_task(agent.run(edge_stop), name="edge")
+            grid_stop = asyncio.Event()
+            group.create_task(grid.run(grid_stop), name="grid")
             stored: int | None = None
-            carbon: dict[str, tuple[float, float, str]] = {}
+            carbon: dict[str, Figures] = {}
+            grid_line: str | None = None
             power: dict[str, float] = {}
             buildings = _demo_buildings()
             _write_site_model(buildings, state.parent / "sites.yaml")
@@ -263,7 +290,7 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                         power = {d.device.removesuffix("-main"): d.last_values["active_power_w"]
                                  for d in agent.snapshot().devices if "active_power_w" in d.last_values}
                         with contextlib.suppress(GreenwireError):
-                            carbon = await asyncio.to_thread(_carbon, env, buildings, power)
+                            carbon, grid_line = await asyncio.to_thread(_carbon, env, buildings, power, grid)
                         last_count = time.monotonic()
                         if live is None:
                             snap = agent.snapshot()
@@ -273,26 +300,31 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
                                 f"  ingested {ingestor.stats.readings_written}"
                                 f"  rejected {ingestor.stats.rejected_total}"
                                 f"  in InfluxDB {stored}"
-                                + "".join(f"  {b}: {c[0]:.0f} g/kWh {c[2]}" for b, c in sorted(carbon.items()))
-                                + care.line()
+                                + "".join(f"  {b}: {c[0]:.0f} g/kWh {c[2]} best 1 h {c[3]}"
+                                          for b, c in sorted(carbon.items()))
+                                + care.line(), soft_wrap=True  # one line a report, for whoever parses it
                             )
+                            if grid_line:
+                                console.print(grid_line, soft_wrap=True)
                     if live is not None:
-                        live.update(_view(agent, ingestor, stored, started, speed, carbon, care, width=console.width))
+                        live.update(_view(agent, ingestor, stored, started, speed, carbon, care, width=console.width,
+                                          grid=grid_line))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=0.5)
             finally:
                 if live is not None:
                     live.stop()
                 edge_stop.set()
+                grid_stop.set()
                 # Give the ingestor a moment to store what the edge drained on its way out.
                 await asyncio.sleep(1.5)
                 ingest_stop.set()
                 await care.__aexit__(None, None, None)
         # The stored day and account include everything the run read, as `carbon report` will.
         with contextlib.suppress(GreenwireError):
-            carbon = await asyncio.to_thread(_carbon, env, buildings, power)
+            carbon, grid_line = await asyncio.to_thread(_carbon, env, buildings, power, grid)
         console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed, carbon,
-                            care, width=console.width))
+                            care, width=console.width, grid=grid_line))
         return 0
     finally:
         for server in servers:

@@ -36,6 +36,8 @@ BUILTIN: Final = {
     "b85": DATA_DIR / "cambridge-2022" / "b85-electricity-2022.csv",
 }
 """The shipped series: three Cambridge University buildings, 2022 (see data/cambridge-2022/PROVENANCE.md)."""
+GB_INTENSITY_2022: Final = DATA_DIR / "cambridge-2022" / "neso-gb-2022-hourly.csv"
+"""The GB grid's hourly carbon intensity of the same year (NESO, from the same archive)."""
 
 STEP_S: Final = 3600
 

@@ -123,8 +123,8 @@ def check_pdf(data: bytes) -> Verdict:
         raise NotAStatement("this PDF is not a greenwire carbon statement (no content hash in its metadata or text)")
     if not attached:
         return Verdict(False, kind, claimed or (shown[1] if shown else None),
-                       "it carries no copy of the statement its hash covers, so it cannot be checked "
-                       "(print it again with greenwire carbon statement --format pdf)")
+                       "it carries no copy of the statement its hash covers, so it cannot be checked: "
+                       "check the Markdown or CSV form it was printed from")
     try:
         markdown = attached[0].decode("utf-8")
         inner = check_text(markdown)

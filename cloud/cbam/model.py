@@ -19,6 +19,9 @@ model (:mod:`greenwire.cloud.sites`) and names the buildings whose meters it own
             buildings: [hall]
             on_site_generation:                 # PV behind the grid meter: its own factor, with evidence
               - {meter: pv, g_per_kwh: 0, evidence: "direct technical link: the hall's roof array"}
+            grid_factor: {value: 537, source: "...", year: 2025}   # optional: else the factor library's
+            ppas:                               # optional: grid import a PPA covers, at its factor
+              - {kwh: 120000, from: 2026-01-01, to: 2027-01-01, g_per_kwh: 12, evidence: "contract W-17"}
             shared:                             # consumption no process meters alone
               - {meter: compressors, by: mass}  # or by: sub_meter, or by: declared, shares: {a: 0.6, b: 0.4}
             processes:
@@ -39,7 +42,8 @@ model, so every error names the file and line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from datetime import date
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -52,6 +56,8 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 ELECTRICITY_ROLES = frozenset({"sub_meter", "grid_import"})
 FUEL_ROLES = frozenset({"gas"})
+HEAT_ROLES = frozenset({"heat"})
+"""Measurable heat bought in (district heat): its emissions count as the process's direct emissions."""
 CnCode = Annotated[str, Field(pattern=r"^\d{4}( ?\d{2}){0,3}$", description="CN code, e.g. '7318 15' or '72071919'.")]
 
 
@@ -125,6 +131,35 @@ class Process(BaseModel):
     precursors: tuple[Precursor, ...] = ()
 
 
+class GridFactor(BaseModel):
+    """The electricity factor of the installation's grid, where the site model gives it: the
+    Commission's default for the country, or another published factor of the country's grid."""
+
+    model_config = _FROZEN
+
+    value: float = Field(ge=0, allow_inf_nan=False, description="gCO2(e) per kWh consumed.")
+    source: str = Field(min_length=1, description="Who publishes it, and where.")
+    year: int = Field(ge=1990, le=2100)
+
+
+class Ppa(BaseModel):
+    """Electricity bought under a power purchase agreement, at the generator's own factor."""
+
+    model_config = _FROZEN
+
+    kwh: float = Field(gt=0, allow_inf_nan=False, description="Energy over the contract's period (spread evenly).")
+    start: date = Field(alias="from")
+    end: date = Field(alias="to", description="Exclusive.")
+    g_per_kwh: float = Field(ge=0, allow_inf_nan=False)
+    evidence: str = Field(min_length=1, description="The contract, and the generator's emission data.")
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        if self.end <= self.start:
+            raise LocatedValueError("'to' must be after 'from'", loc=("to",))
+        return self
+
+
 class OnSiteGeneration(BaseModel):
     """Electricity generated on site (or bought under a PPA) with its own factor and the evidence for it."""
 
@@ -172,10 +207,15 @@ class Installation(BaseModel):
     processes: tuple[Process, ...] = Field(min_length=1)
     shared: tuple[SharedMeter, ...] = ()
     on_site_generation: tuple[OnSiteGeneration, ...] = ()
+    grid_factor: GridFactor | None = Field(
+        default=None, description="The grid's factor; default: the factor library's for the buildings' zone.")
+    ppas: tuple[Ppa, ...] = Field(default=(), description="Grid import covered by power purchase agreements.")
 
-    def check(self, meters: Mapping[str, tuple[str, str]], buildings: set[str]) -> None:
+    def check(self, meters: Mapping[str, tuple[str, str]], buildings: set[str],
+              heat_priced: Collection[str] = ()) -> None:
         """Check every reference against the site: ``meters`` maps device -> (building, role) for the
-        site's meters, ``buildings`` its building ids. Raises ``LocatedValueError`` (loc relative here)."""
+        site's meters, ``buildings`` its building ids, ``heat_priced`` those with a heat factor.
+        Raises ``LocatedValueError`` (loc relative here)."""
         for b, building in enumerate(self.buildings):
             if building not in buildings:
                 raise LocatedValueError(f"no building {building!r} in this site ({', '.join(sorted(buildings))})",
@@ -192,27 +232,33 @@ class Installation(BaseModel):
                                         + " or ".join(repr(r) for r in sorted(roles)), loc=loc)
             if device in used:
                 raise LocatedValueError(f"meter {device!r} is already used by {used[device]}", loc=loc)
+            if own[device] in HEAT_ROLES and meters[device][0] not in heat_priced:
+                raise LocatedValueError(f"meter {device!r} measures district heat but building "
+                                        f"{meters[device][0]!r} has no heat_factor: CBAM counts the heat's "
+                                        "emissions as the process's direct emissions", loc=loc)
 
         process_ids = [p.id for p in self.processes]
         for p, process in enumerate(self.processes):
             if process.id in process_ids[:p]:
                 raise LocatedValueError(f"process id {process.id!r} is used twice", loc=("processes", p, "id"))
             for m, device in enumerate(process.meters):
-                need(device, ELECTRICITY_ROLES | FUEL_ROLES, "a process's meter", ("processes", p, "meters", m))
+                need(device, ELECTRICITY_ROLES | FUEL_ROLES | HEAT_ROLES, "a process's meter",
+                     ("processes", p, "meters", m))
                 used[device] = f"process {process.id}"
             for q, product in enumerate(process.products):
                 need(product.meter, frozenset({"production"}), "a product's counter",
                      ("processes", p, "products", q, "meter"))
                 used[product.meter] = f"product {product.product!r}"
         for s, shared in enumerate(self.shared):
-            need(shared.meter, ELECTRICITY_ROLES | FUEL_ROLES, "a shared meter", ("shared", s, "meter"))
+            need(shared.meter, ELECTRICITY_ROLES | FUEL_ROLES | HEAT_ROLES, "a shared meter", ("shared", s, "meter"))
             used[shared.meter] = "the shared meters"
             unknown = sorted(set(shared.shares or {}) - set(process_ids))
             if unknown:
                 raise LocatedValueError(f"no process {unknown[0]!r} in this installation ({', '.join(process_ids)})",
                                         loc=("shared", s, "shares"))
-            if shared.by == "sub_meter" and own[shared.meter] in FUEL_ROLES:
-                raise LocatedValueError("a fuel meter cannot be split by sub_meter (electricity): use mass or declared",
+            if shared.by == "sub_meter" and own[shared.meter] in FUEL_ROLES | HEAT_ROLES:
+                raise LocatedValueError("a fuel or heat meter cannot be split by sub_meter (electricity): use mass "
+                                        "or declared",
                                         loc=("shared", s, "by"))
         for g, generation in enumerate(self.on_site_generation):
             need(generation.meter, frozenset({"pv_generation"}), "on-site generation",

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ PRODUCT_COLUMNS = (
     ("electricity_mwh", "Electricity consumed", "MWh"), ("electricity_mwh_per_t", "Specific electricity", "MWh/t"),
     ("electricity_factor_g_per_kwh", "Emission factor of electricity", "gCO2/kWh"),
     ("electricity_factor_source", "Source of the electricity factor", ""),
-    ("fuel_mwh", "Fuel consumed", "MWh"), ("default_share", "Share of embedded emissions from default values", "1"),
+    ("fuel_mwh", "Fuel consumed", "MWh"), ("heat_mwh", "Measurable heat bought in", "MWh"), ("default_share", "Share of embedded emissions from default values", "1"),
     ("estimated_energy_share", "Share of energy estimated", "1"), ("excluded_kwh", "Energy excluded", "kWh"),
     ("rejected_kwh", "Counter rises rejected", "kWh"),
     ("data_quality", "Data-quality flags", ""),
@@ -57,23 +58,47 @@ def rows(report: CbamReport) -> list[tuple[str, str, Any, str]]:
     for product in report.products:
         section = f"product {product['cn_code']} {product['product']}"
         out += [(section, key, product[key], unit) for key, _, unit in PRODUCT_COLUMNS]
+    for process in report.processes:
+        out += [(f"process {process['process']}", key, value, _unit(key)) for key, value in process.items()
+                if key != "process"]
+    for precursor in report.precursors:
+        section = f"precursor {precursor['process']} {precursor['cn_code']}"
+        out += [(section, key, value, _unit(key)) for key, value in precursor.items() if key != "process"]
     out += [("sources", "source", source, "") for source in report.sources]
     return out
 
 
-def to_csv(report: CbamReport) -> str:
-    """The report's figures at full precision, the content hash as the last row."""
+def _unit(key: str) -> str:
+    for suffix, unit in (("t_per_t", "t/t"), ("_tco2e", "tCO2e"), ("_mwh", "MWh"), ("_t", "t")):
+        if key.endswith(suffix):
+            return unit
+    return ""
+
+
+def hashed_csv(figures: Iterable[tuple[str, str, Any, str]]) -> str:
+    """Figures as ``section,item,value,unit`` rows at full precision, their SHA-256 as the last row
+    (the statements' CSV layout, so ``greenwire carbon verify`` checks it)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["section", "item", "value", "unit"])
-    for section, item, value, unit in rows(report):
+    for section, item, value, unit in figures:
         writer.writerow([section, item, _cell(value), unit])
     body = buffer.getvalue()
     return body + f"statement,{HASH_ITEM},{hashlib.sha256(body.encode()).hexdigest()},\n"
 
 
+def csv_hash(text: str) -> str:
+    """The hash a ``hashed_csv`` text carries."""
+    return text.rsplit(f"statement,{HASH_ITEM},", 1)[1].split(",")[0]
+
+
+def to_csv(report: CbamReport) -> str:
+    """The report's figures at full precision, the content hash as the last row."""
+    return hashed_csv(rows(report))
+
+
 def content_hash(report: CbamReport) -> str:
-    return to_csv(report).rsplit(f"statement,{HASH_ITEM},", 1)[1].split(",")[0]
+    return csv_hash(to_csv(report))
 
 
 def to_json(report: CbamReport) -> str:
@@ -98,6 +123,16 @@ def to_markdown(report: CbamReport) -> str:
     out += ["", "## Data quality", ""]
     out += [f"- CN {p['cn_code']}: " + ("; ".join(p["data_quality"]) or "every figure from measured energy")
             for p in products]
+    out += ["", "## Production processes", "",
+            "| process | activity (t) | electricity (MWh) | fuel (MWh) | direct (tCO2e) | indirect (tCO2e) |",
+            "|---|---:|---:|---:|---:|---:|"]
+    out += [f"| {p['process']} | " + " | ".join(_human(p[k]) for k in ("activity_t", "electricity_mwh", "fuel_mwh",
+                                                                      "direct_tco2e", "indirect_tco2e")) + " |"
+            for p in report.processes]
+    out += ["", "## Purchased precursors", ""]
+    out += [f"- {p['process']}: {p['precursor']} (CN {p['cn_code']}, {p['country']}), {_human(p['mass_t'])} t "
+            f"({p['t_per_t']:g} t/t), {_human(p['direct_tco2e'])} + {_human(p['indirect_tco2e'])} tCO2e, "
+            f"{p['values']}" for p in report.precursors] or ["- none"]
     out += ["", "## Installation", "", "| | value |", "|---|---:|"]
     out += [f"| {key} | {_human(value)} |" for key, value in data.items()]
     out += ["", "## Sources", ""] + [f"- {s}" for s in report.sources]
@@ -110,7 +145,7 @@ def to_html(report: CbamReport) -> str:
     from greenwire.cloud.carbon.statement_page import markdown_html
 
     page = markdown_html(to_markdown(report), title=f"CBAM {report.site}/{report.installation.id}")
-    return page.replace("</style>", "td{text-align:right}td:first-child{text-align:left}</style>", 1)
+    return str(page).replace("</style>", "td{text-align:right}td:first-child{text-align:left}</style>", 1)
 
 
 def _human(value: Any) -> str:
@@ -121,7 +156,8 @@ def _human(value: Any) -> str:
 
 def write_xlsx(report: CbamReport, path: Path) -> None:
     """The report as a workbook in the structure of the Commission's communication template for
-    installations: a summary of products first, then the installation data, then the sources."""
+    installations: a summary of products first, then the installation data, the production
+    processes, the purchased precursors, and the sources with the content hash."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -138,6 +174,12 @@ def write_xlsx(report: CbamReport, path: Path) -> None:
     installation["A1"].font = Font(bold=True)
     for key, value in report.data.items():
         installation.append([key, _xlsx(value)])
+    for title, table in (("Summary_Processes", report.processes), ("Purchased_Precursors", report.precursors)):
+        sheet = book.create_sheet(title)
+        columns = list(table[0]) if table else []
+        sheet.append([f"{c} ({_unit(c)})" if _unit(c) else c for c in columns])
+        for row in table:
+            sheet.append([_xlsx(row[c]) for c in columns])
     sources = book.create_sheet("Sources")
     sources.append(["Method", METHOD])
     for source in report.sources:

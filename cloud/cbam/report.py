@@ -13,7 +13,12 @@ from typing import Any
 
 from greenwire.cloud.carbon.meters import Counter
 from greenwire.cloud.cbam.defaults import load_cbam_data
-from greenwire.cloud.cbam.figures import electricity_factor, precursor_emissions, process_figures
+from greenwire.cloud.cbam.figures import (
+    PlantReadings,
+    electricity_factor,
+    precursor_emissions,
+    process_figures,
+)
 from greenwire.cloud.cbam.model import Installation
 from greenwire.cloud.sites import Site
 
@@ -38,21 +43,28 @@ class CbamReport:
     start: datetime
     end: datetime
     products: list[dict[str, Any]] = field(default_factory=list)
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    """Per production process: its energy, direct emissions and activity (the template's process summary)."""
+    precursors: list[dict[str, Any]] = field(default_factory=list)
+    """Per process and precursor: the mass used and its embedded emissions (purchased precursors)."""
     data: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
 
 def cbam_report(site: Site, installation: Installation, counters: dict[str, Counter],
-                gas: dict[str, tuple[str, Counter]], start: datetime, end: datetime) -> CbamReport:
-    """Every product's CBAM figures in [start, end) from the installation's counter readings (pure)."""
+                gas: dict[str, tuple[str, Counter]], start: datetime, end: datetime,
+                device_max_power_kw: dict[str, float] | None = None) -> CbamReport:
+    """Every product's CBAM figures in [start, end) from the installation's counter readings (pure);
+    ``device_max_power_kw``: the gateways' limits of their devices, where the site model gives none."""
+    plant = PlantReadings(counters, gas, device_max_power_kw or {})
     fuel_sources: set[str] = set()
-    processes = process_figures(site, installation, counters, gas, start, end, fuel_sources)
-    factor, factor_source, grid_kwh, own_kwh = electricity_factor(site, installation, counters, start, end)
+    processes = process_figures(site, installation, plant, start, end, fuel_sources)
+    factor, factor_source, grid_kwh, own_kwh = electricity_factor(site, installation, plant, start, end)
     report = CbamReport(site.id, installation, start, end)
     precursor_sources: list[str] = []
     for process in installation.processes:
         figures = processes[process.id]
-        energy = figures.electricity_kwh + figures.fuel_kwh
+        energy = figures.electricity_kwh + figures.fuel_kwh + figures.heat_kwh
         for product in process.products:
             tonnes = figures.product_t.get(product.product, 0.0)
             share = tonnes / figures.activity_t if figures.activity_t > 0 else 0.0
@@ -96,12 +108,29 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
                 "electricity_factor_g_per_kwh": factor,
                 "electricity_factor_source": factor_source,
                 "fuel_mwh": share * figures.fuel_kwh / 1000,
+                "heat_mwh": share * figures.heat_kwh / 1000,
                 "default_share": from_default / embedded if embedded else 0.0,
                 "estimated_energy_share": estimated_share,
                 "excluded_kwh": share * figures.excluded_kwh,
                 "rejected_kwh": share * figures.rejected_kwh,
                 "data_quality": flags,
             })
+    for process in installation.processes:
+        figures = processes[process.id]
+        report.processes.append({
+            "process": process.id, "name": process.name, "activity_t": figures.activity_t,
+            "electricity_mwh": figures.electricity_kwh / 1000, "fuel_mwh": figures.fuel_kwh / 1000,
+            "heat_mwh": figures.heat_kwh / 1000,
+            "direct_tco2e": figures.direct_kg / 1000, "indirect_tco2e": figures.electricity_kwh * factor / 1e6,
+            "estimated_mwh": figures.estimated_kwh / 1000, "excluded_mwh": figures.excluded_kwh / 1000})
+        for precursor in process.precursors:
+            part = precursor_emissions(precursor, figures.activity_t)
+            report.precursors.append({
+                "process": process.id, "precursor": precursor.name, "cn_code": precursor.cn_code,
+                "country": precursor.country, "t_per_t": precursor.t_per_t,
+                "mass_t": precursor.t_per_t * figures.activity_t, "direct_tco2e": part.direct_t,
+                "indirect_tco2e": part.indirect_t,
+                "values": "EU default value" if part.from_default else "supplier's values"})
     attributed = sum(p.electricity_kwh for p in processes.values())
     report.data = {
         "site": site.id, "installation": installation.id, "name": installation.name,
@@ -111,6 +140,7 @@ def cbam_report(site: Site, installation: Installation, counters: dict[str, Coun
         "electricity_attributed_mwh": attributed / 1000,
         "electricity_not_attributed_mwh": (grid_kwh + own_kwh - attributed) / 1000,
         "fuel_mwh": sum(p.fuel_kwh for p in processes.values()) / 1000,
+        "heat_mwh": sum(p.heat_kwh for p in processes.values()) / 1000,
         "direct_tco2e": sum(p.direct_kg for p in processes.values()) / 1000,
         "electricity_factor_g_per_kwh": factor,
         "cbam_data_version": load_cbam_data().version,

@@ -21,7 +21,24 @@ from typing import Any
 
 from greenwire.cloud.carbon.report import Account
 from greenwire.cloud.cbam.model import Zone
+from greenwire.cloud.cbam.output import hashed_csv
 from greenwire.cloud.sites import SiteModel
+
+
+def find_zone(model: SiteModel, zone: str | None) -> Zone:
+    """The zone of that id; with None the only zone, else every site an enterprise of one zone
+    (KeyError naming the zones when the choice is unclear)."""
+    if zone is None:
+        if len(model.zones) == 1:
+            return model.zones[0]
+        if model.zones:
+            raise KeyError(f"the site model has several zones: give one ({', '.join(z.id for z in model.zones)})")
+        return Zone.model_validate({"id": "all", "name": "every site of the site model", "enterprises": [
+            {"id": s.id, "name": s.name, "sites": [s.id]} for s in model.sites]})
+    for candidate in model.zones:
+        if candidate.id == zone:
+            return candidate
+    raise KeyError(f"no zone {zone!r} ({', '.join(z.id for z in model.zones) or 'the site model has none'})")
 
 
 def _ranks(rows: list[dict[str, Any]], key: str, rank_key: str) -> None:
@@ -57,6 +74,7 @@ def zone_report(zone: Zone, model: SiteModel, accounts: Mapping[tuple[str, str],
             "grid_import_kwh": grid, "estimated_kwh": estimated, "excluded_kwh": excluded,
             "metered_share": (grid - estimated) / (grid + excluded) if grid + excluded > 0 else None,
             "gas_kwh": sum(accounts[(site, b.id)].gas_kwh for site, b in chosen),
+            "factor_sets": list(dict.fromkeys(s for site, b in chosen for s in accounts[(site, b.id)].factor_sets)),
             "heat_kwh": sum(accounts[(site, b.id)].heat_kwh for site, b in chosen),
         })
     _ranks(enterprises, "kgco2e_per_m2_year", "rank_per_m2")
@@ -74,3 +92,22 @@ def zone_report(zone: Zone, model: SiteModel, accounts: Mapping[tuple[str, str],
         "enterprises": enterprises,
         "buildings": {f"{site}/{building}": a.total_kgco2e for (site, building), a in accounts.items()},
     }
+
+
+def zone_csv(result: dict[str, Any]) -> str:
+    """The zone report's figures in the statements' CSV layout, its content hash last."""
+    rows: list[tuple[str, str, Any, str]] = [
+        ("zone", key, result[key], "") for key in ("zone", "name", "kind", "from", "to")]
+    rows += [("zone", "kgco2e", result["kgco2e"], "kgCO2e"), ("zone", "floor_area_m2", result["floor_area_m2"], "m2"),
+             ("zone", "kgco2e_per_m2", result["kgco2e_per_m2"], "kgCO2e/m2"),
+             ("zone", "metered_share", result["metered_share"], "1")]
+    for e in result["enterprises"]:
+        section = f"enterprise {e['enterprise']}"
+        rows += [(section, key, value, UNITS.get(key, "")) for key, value in e.items() if key != "enterprise"]
+    rows += [("building", name, kg, "kgCO2e") for name, kg in result["buildings"].items()]
+    return hashed_csv(rows)
+
+
+UNITS = {"kgco2e": "kgCO2e", "floor_area_m2": "m2", "kgco2e_per_m2": "kgCO2e/m2", "kgco2e_per_m2_year": "kgCO2e/m2/year",
+         "output_t": "t", "kgco2e_per_t": "kgCO2e/t", "grid_import_kwh": "kWh", "estimated_kwh": "kWh",
+         "excluded_kwh": "kWh", "metered_share": "1", "gas_kwh": "kWh", "heat_kwh": "kWh"}

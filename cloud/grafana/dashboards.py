@@ -14,6 +14,7 @@ a look, red needs action).
 - ``fleet``: gateways online, buffers, uncommitted readings and resends, poll errors, ingest lag,
   rejected messages
 - ``health``: the health pilot, aggregated (no participant identifiers)
+- ``zone``: a park's or county's enterprises (their sites): emissions, metered share, ranking
 """
 
 from __future__ import annotations
@@ -320,5 +321,6 @@ def fleet() -> Dashboard:
 def all_dashboards() -> dict[str, Dashboard]:
     """File stem -> dashboard."""
     from greenwire.cloud.grafana.health_pilot import health
+    from greenwire.cloud.grafana.zone import zone
 
-    return {"portfolio": portfolio(), "building": building(), "fleet": fleet(), "health": health()}
+    return {"portfolio": portfolio(), "building": building(), "fleet": fleet(), "health": health(), "zone": zone()}

@@ -279,19 +279,31 @@ def _draw_time(ax: Axes, data: PanelData, series: list[_Series], divisor: float,
             ax.set_xticks(centres)  # type: ignore[arg-type]
             ax.set_xticklabels([f"{c:%a} {c.day} {c:%b}" for c in centres])
         else:
-            locator = mdates.AutoDateLocator(minticks=3, maxticks=6 if narrow else 9)  # type: ignore[no-untyped-call]
+            locator = _date_locator(narrow)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
         ax.set_xlabel("local day", fontsize=8)
     else:
         ax.set_xlim(data.start, data.end)  # type: ignore[arg-type]
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=6 if narrow else 9)  # type: ignore[no-untyped-call]
+        locator = _date_locator(narrow)
         ax.xaxis.set_major_locator(locator)
         formatter = mdates.ConciseDateFormatter(  # type: ignore[no-untyped-call]
             locator, show_offset=False, formats=["%Y", "%b", "%-d %b", "%H:%M", "%H:%M", "%S.%f"],
             zero_formats=["", "%Y", "%b", "%-d %b", "%H:%M", "%H:%M"])
         ax.xaxis.set_major_formatter(formatter)
         ax.set_xlabel("UTC", fontsize=8)
+
+
+def _date_locator(narrow: bool) -> Any:
+    """Date ticks for a chart: 3 to 6 (narrow) or 9. Hours and days get every interval a range of a
+    few days may need: with matplotlib's defaults some lengths (a narrow chart of about three days)
+    fit no interval, and it falls back to every 12th unit with a warning."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=6 if narrow else 9)  # type: ignore[no-untyped-call]
+    locator.intervald[mdates.HOURLY] = [1, 2, 3, 4, 6, 8, 12, 24]
+    locator.intervald[mdates.DAILY] = [1, 2, 3, 7, 14, 21]
+    return locator
 
 
 def _size(size: tuple[float, float], bars: int) -> tuple[float, float]:

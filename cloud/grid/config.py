@@ -16,7 +16,19 @@ A minimal config (the broker and the database default to the local stack when le
 
 Per zone: ``provider`` (one of :data:`greenwire.cloud.grid.fetch.PROVIDERS`), ``base_url`` (a
 mirror, an air-gapped proxy, a test server), ``interval_s`` (how often to ask), ``max_age_s``
-(how long a value is held through an outage before it is reported ``expired``). The topic of
+(how long a value is held through an outage before it is reported ``expired``). Provider
+``recorded`` replays a recorded CSV instead (:mod:`greenwire.cloud.grid.recorded`; for CI and
+demos): ``recording`` (a NESO, Electricity Maps or ``timestamp,gco2_per_kwh`` CSV, relative to
+the config file), ``replay_from`` (the recorded moment that plays when the service starts) and
+``speed`` (recorded seconds per second)::
+
+      - zone: GB
+        provider: recorded
+        recording: neso-gb-2022-hourly.csv
+        replay_from: 2022-06-01T06:00:00Z
+        speed: 60
+
+The topic of
 a zone is its name in lower case (``GB-13`` -> ``greenwire/v1/grid/gb-13/intensity``), so two
 zones that differ only in case, or a zone whose lower-case name is not a valid id, are refused.
 Every error names the file and line (:mod:`greenwire.shared.yamlconfig`).
@@ -27,7 +39,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from greenwire.cloud.adapters.settings import InfluxSection, MqttSection
 from greenwire.shared.topics import is_valid_id
@@ -38,7 +58,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 DEFAULT_CLIENT_ID = "greenwire-grid"
 """The broker client id of ``grid run`` when the config's mqtt section names none."""
 
-Provider = Literal["neso", "electricitymaps", "watttime", "entsoe", "china"]
+Provider = Literal["neso", "electricitymaps", "watttime", "entsoe", "china", "recorded"]
 
 
 class ZoneFeed(BaseModel):
@@ -57,6 +77,18 @@ class ZoneFeed(BaseModel):
         gt=0,
         description="Through an outage the last value is held with its age, until it is this old.",
     )
+    recording: Path | None = Field(default=None, description="recorded: the CSV to replay.")
+    replay_from: AwareDatetime | None = Field(
+        default=None, description="recorded: the recorded moment that plays when the service starts.")
+    speed: float = Field(default=1.0, gt=0, le=86_400, description="recorded: recorded seconds per second.")
+
+    @field_validator("recording")
+    @classmethod
+    def _recording(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base_dir")
+        if value is None or value.is_absolute() or base is None:
+            return value
+        return Path(base) / value
 
     @field_validator("zone")
     @classmethod
@@ -76,10 +108,25 @@ class ZoneFeed(BaseModel):
 
     @model_validator(mode="after")
     def _static(self) -> Self:
-        if self.provider == "china" and self.base_url is not None:
+        if self.provider in ("china", "recorded") and self.base_url is not None:
             raise LocatedValueError(
-                "china's official factors are static: there is no base_url to set", loc=("base_url",)
+                f"{self.provider} asks no server: there is no base_url to set", loc=("base_url",)
             )
+        if self.provider == "recorded":
+            for name in ("recording", "replay_from"):
+                if getattr(self, name) is None:
+                    raise LocatedValueError(f"provider recorded needs {name}", loc=("provider",))
+            from greenwire.cloud.carbon.intensity import load_csv
+
+            assert self.recording is not None
+            try:  # read once here, so a bad recording is a config error with its line, not a crash later
+                load_csv(self.recording, zone=self.zone)
+            except (OSError, ValueError) as exc:
+                raise LocatedValueError(f"cannot replay the recording: {exc}", loc=("recording",)) from None
+        else:
+            for name in ("recording", "replay_from", "speed"):
+                if name in self.model_fields_set:
+                    raise LocatedValueError(f"{name} is for provider recorded only", loc=(name,))
         return self
 
     @property

@@ -62,6 +62,7 @@ SOURCES: Final = {
     "watttime": "WattTime API v3",
     "entsoe": "ENTSO-E Transparency Platform A75, IPCC AR5 lifecycle factors",
     "china": "MEE & NBS Announcement 2025 No. 47 provincial factors",
+    "recorded": "a recorded series replayed on the clock",
 }
 """The ``source`` tag of each provider's values (see the module docstring)."""
 

@@ -58,7 +58,12 @@ def _utc_now() -> datetime:
 
 
 def default_connector(feed: ZoneFeed) -> Connector:
-    """The connector of the feed's provider, with its base URL and the environment's credentials."""
+    """The connector of the feed's provider, with its base URL and the environment's credentials
+    (``recorded``: its recording, replayed from now)."""
+    if feed.provider == "recorded":
+        from greenwire.cloud.grid.recorded import from_feed
+
+        return from_feed(feed, _utc_now())
     return connector_for(feed.provider, base_url=feed.base_url)
 
 

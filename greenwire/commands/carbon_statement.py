@@ -58,7 +58,7 @@ def statement(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: print).")] = None,
     paper: Annotated[
         Literal["auto", "A4", "letter"],
-        typer.Option(help="Paper of the html and pdf forms; auto: US Letter in the countries that use it "
+        typer.Option(case_sensitive=False, help="Paper of the html and pdf forms; auto: US Letter in the countries that use it "
                           "(US, Canada, Mexico, the Philippines, ...), A4 elsewhere, from the building's "
                           "grid zone or timezone."),
     ] = "auto",

@@ -110,6 +110,9 @@ def certificate(
     end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The certificate (PDF).")],
     building: Annotated[str | None, typer.Option(help="A building's certificate (its carbon statement).")] = None,
+    enterprise: Annotated[str | None, typer.Option(help="An enterprise's certificate (its zone's report).")] = None,
+    zone: Annotated[str | None, typer.Option(help="With --enterprise: the zone (default: the only one, else every "
+                                             "site an enterprise).")] = None,
     installation: Annotated[str | None, typer.Option(help="With --product: a product's certificate.")] = None,
     product: Annotated[str | None, typer.Option(help="The product's CN code, e.g. '7318 15'.")] = None,
     statement_file: Annotated[Path | None, typer.Option("--statement", help="Where the statement the certificate "
@@ -118,10 +121,11 @@ def certificate(
     site: SiteOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """A one-page certificate (PDF) of a building's or a product's figures for a period, with a QR code.
+    """A one-page certificate (PDF) of a building's, an enterprise's or a product's figures, with a QR code.
 
     It prints the figures, the factor sets and the content hash of the statement it rests on (a
-    building's carbon statement, or the product's CBAM report), written next to it as CSV; its QR
+    building's carbon statement, the zone report, or the product's CBAM report), written next to
+    it as CSV; its QR
     code names that hash, and greenwire carbon verify STATEMENT.csv --qr TEXT checks it.
 
     Example: greenwire cbam certificate --installation works --product "7318 15" --from 2026-11-01 --to 2026-12-01 --output bolts.pdf
@@ -129,14 +133,17 @@ def certificate(
     from greenwire.cloud.carbon.pdf import PdfError, html_to_pdf
     from greenwire.cloud.cbam.certificate import certificate_html
 
-    if (building is None) == (installation is None) or (installation is None) != (product is None):
-        raise fail("give --building B, or --installation I with --product CN", 2)
+    chosen = [o for o in (building, enterprise, installation) if o is not None]
+    if len(chosen) != 1 or (installation is None) != (product is None):
+        raise fail("give --building B, --enterprise E, or --installation I with --product CN", 2)
     t0, t1 = parse_time(start), parse_time(end)
     if t1 <= t0:
         raise fail("--to must be after --from", 2)
     statement_path = statement_file or output.with_suffix(".csv")
     if building is not None:
         cert, text = _building_certificate(sites, site, building, t0, t1, config, statement_path.name)
+    elif enterprise is not None:
+        cert, text = _enterprise_certificate(sites, zone, enterprise, t0, t1, config, statement_path.name)
     else:
         assert installation is not None and product is not None
         cert, text = _product_certificate(sites, site, installation, product, t0, t1, config, statement_path.name)
@@ -211,3 +218,34 @@ def _product_certificate(sites: Path | None, site: str | None, installation: str
     return Certificate(f"CBAM certificate: CN {unbroken}", f"{p['product']}, made by installation "
                        f"{installation} ({target.address}, {target.country})", payload, figures, list(result.sources),
                        datetime.now(UTC), __version__, name), to_csv(result)
+
+
+def _enterprise_certificate(sites: Path | None, zone: str | None, enterprise: str, t0: datetime, t1: datetime,
+                            config: Path | None, name: str) -> tuple[Certificate, str]:
+    from greenwire import __version__
+    from greenwire.cloud.cbam.certificate import Certificate, Payload
+    from greenwire.cloud.cbam.zone import zone_csv
+    from greenwire.commands.zone import zone_result
+
+    result = zone_result(sites, zone, t0, t1, config)
+    found = [e for e in result["enterprises"] if e["enterprise"] == enterprise]
+    if not found:
+        known = ", ".join(e["enterprise"] for e in result["enterprises"])
+        raise fail(f"no enterprise {enterprise!r} in zone {result['zone']} ({known})", 2)
+    e = found[0]
+    share = None if e["metered_share"] is None else 100 * e["metered_share"]
+    count = len(result["enterprises"])
+    figures = [
+        ("Emissions (Scope 1 + Scope 2 location-based + district heat)", _number(e["kgco2e"], 1), "kgCO2e"),
+        ("Per floor area, annualised", _number(e["kgco2e_per_m2_year"], 2), "kgCO2e/m2/year"),
+        ("Rank by kgCO2e/m2 in the zone (1 = highest)", f"{e['rank_per_m2'] or '-'} of {count}", ""),
+        ("Output (production counters)", _number(e["output_t"], 3), "t"),
+        ("Per tonne of output", _number(e["kgco2e_per_t"], 1), "kgCO2e/t"),
+        ("Grid electricity metered, not estimated", _number(share, 2), "%"),
+    ]
+    payload = Payload("enterprise", f"{result['zone']}/{enterprise}", t0.isoformat(), t1.isoformat(),
+                      result["content_hash_sha256"])
+    return Certificate(f"Carbon certificate: {e['name'] or enterprise}",
+                       f"Enterprise {enterprise} of zone {result['zone']} (sites: {', '.join(e['sites'])})",
+                       payload, figures, list(e["factor_sets"]), datetime.now(UTC), __version__,
+                       name), zone_csv(result)

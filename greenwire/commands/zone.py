@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -20,38 +22,20 @@ app = typer.Typer(help="Zone roll-ups: a park's or county's enterprises, their e
                   no_args_is_help=True)
 
 
-@app.command()
-def report(
-    start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601; UTC when no offset.")],
-    end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
-    zone: Annotated[str | None, typer.Option(help="Zone id (the site model's zones). Default: the only zone, "
-                                             "else every site as an enterprise of one zone.")] = None,
-    sites: SitesOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    config: ConfigOption = None,
-) -> None:
-    """A zone's total emissions and each enterprise's: kgCO2e, per m2, per tonne of output, ranks, metered share.
-
-    Each enterprise's figures are the sums of its buildings' carbon accounts (the figures their
-    statements print: Scope 1 + Scope 2 location-based + district heat), so the zone's total is
-    the sum of its buildings' statements. Output comes from the enterprise's installations'
-    production counters (greenwire cbam report's activity levels).
-
-    Example: greenwire zone report --from 2026-11-01 --to 2026-12-01 --json
-    """
+def zone_result(sites: Path | None, zone: str | None, t0: datetime, t1: datetime,
+                config: Path | None) -> dict[str, Any]:
+    """The zone's report from InfluxDB (exit 2 for an unknown zone, 1 for a database error)."""
     from greenwire.cloud.carbon.fetch import account_from_influx
     from greenwire.cloud.cbam.fetch import report_from_influx
-    from greenwire.cloud.cbam.zone import zone_report
+    from greenwire.cloud.cbam.output import csv_hash
+    from greenwire.cloud.cbam.zone import find_zone, zone_csv, zone_report
     from greenwire.shared.errors import StoreError
 
     model = site_model(sites)
     try:
-        chosen = model.zone(zone)
+        chosen = find_zone(model, zone)
     except KeyError as exc:
         raise fail(exc.args[0], 2) from None
-    t0, t1 = parse_time(start), parse_time(end)
-    if t1 <= t0:
-        raise fail("--to must be after --from", 2)
     members = {s for e in chosen.enterprises for s in e.sites}
     store = influx(config)
     try:
@@ -63,12 +47,54 @@ def report(
     except (StoreError, LookupError) as exc:
         raise fail(exc, 1) from None
     result = zone_report(chosen, model, accounts, output, t0, t1)
-    if json_output:
+    result["content_hash_sha256"] = csv_hash(zone_csv(result))
+    return result
+
+
+@app.command()
+def report(
+    start: Annotated[str, typer.Option("--from", help="Start (inclusive), ISO 8601; UTC when no offset.")],
+    end: Annotated[str, typer.Option("--to", help="End (exclusive), ISO 8601.")],
+    zone: Annotated[str | None, typer.Option(help="Zone id (the site model's zones). Default: the only zone, "
+                                             "else every site as an enterprise of one zone.")] = None,
+    sites: SitesOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")] = False,
+    output_format: Annotated[Literal["table", "json", "csv"], typer.Option(
+        "--format", help="table (for people), json, or csv (every figure, content hash last: carbon verify "
+        "checks it).")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write json or csv here.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """A zone's total emissions and each enterprise's: kgCO2e, per m2, per tonne of output, ranks, metered share.
+
+    Each enterprise's figures are the sums of its buildings' carbon accounts (the figures their
+    statements print: Scope 1 + Scope 2 location-based + district heat), so the zone's total is
+    the sum of its buildings' statements. Output comes from the enterprise's installations'
+    production counters (greenwire cbam report's activity levels).
+
+    Example: greenwire zone report --from 2026-11-01 --to 2026-12-01 --format csv --output zone.csv
+    """
+    from greenwire.cloud.cbam.zone import zone_csv
+
+    t0, t1 = parse_time(start), parse_time(end)
+    if t1 <= t0:
+        raise fail("--to must be after --from", 2)
+    result = zone_result(sites, zone, t0, t1, config)
+    fmt = "json" if json_output else output_format
+    if fmt == "table":
+        _print(result)
+        return
+    if fmt == "json":
         import orjson
 
-        typer.echo(orjson.dumps(result).decode())
-        return
-    _print(result)
+        text = orjson.dumps(result).decode() + "\n"
+    else:
+        text = zone_csv({k: v for k, v in result.items() if k != "content_hash_sha256"})
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output} (content hash {result['content_hash_sha256']})")
 
 
 def _print(result: dict[str, Any]) -> None:

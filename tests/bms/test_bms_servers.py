@@ -26,7 +26,8 @@ import pytest
 
 from greenwire.cloud.bms.encode import decode
 from greenwire.cloud.bms.points import BANDS, BY_NAME, REGISTER_COUNT
-from greenwire.cloud.carbon.signal import signal_payload
+from greenwire.cloud.carbon.signal import Forecast, outlook, signal_payload
+from greenwire.cloud.carbon.windows import Step
 from greenwire.cloud.sites import Building
 from greenwire.servers import Mosquitto
 
@@ -40,10 +41,14 @@ def _signal(building: str, intensity: float, rate: float, today: float) -> dict[
                                      "floor_area_m2": 1000,
                                      "meters": [{"gateway": "gw-01", "device": "main", "role": "grid_import"}]})
     ts = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = (ts + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
-    base = orjson.loads(signal_payload(SITE, model, (ts, intensity, rate), today, 210.0, 400.0))
-    return {**base, "best_windows": [{"duration_h": 1, "start": start, "g_per_kwh": 120.5,
-                                      "saving_percent": 42.0}]}
+    # The zone's forecast as the carbon engine reads it from InfluxDB: the cleanest hour two hours on.
+    hourly = [300.0, 250.0, 120.5] + [400.0] * 30
+    forecast = Forecast("test forecast", tuple(Step(ts + timedelta(hours=k), ts + timedelta(hours=k + 1), v)
+                                               for k, v in enumerate(hourly)))
+    signal = orjson.loads(signal_payload(SITE, model, (ts, intensity, rate), today, 210.0, 400.0,
+                                         outlook(None, forecast, ts)))
+    assert signal["best_windows"][0]["start"] == f"{ts + timedelta(hours=2):%Y-%m-%dT%H:%M:%SZ}"
+    return dict(signal)
 
 
 def _publish(broker: Mosquitto, building: str, payload: bytes) -> None:
@@ -122,11 +127,14 @@ def _same_as_signal(values: dict[str, Any], signal: dict[str, Any]) -> None:
     assert values["grid_band"] == BANDS.index(signal["grid_band"])
     ts = datetime.fromisoformat(signal["ts"].replace("Z", "+00:00"))
     assert values["signal_time"] == ts.timestamp()
-    window = signal["best_windows"][0]
-    close("best_1h_g_per_kwh", window["g_per_kwh"])
-    close("best_1h_saving_pct", window["saving_percent"])
-    assert values["best_1h_start_time"] == datetime.fromisoformat(window["start"].replace("Z", "+00:00")).timestamp()
+    for window in signal["best_windows"]:  # the engine's 1, 2, 4 and 8 h windows
+        hours = window["duration_h"]
+        close(f"best_{hours}h_g_per_kwh", window["g_per_kwh"])
+        close(f"best_{hours}h_saving_pct", window["saving_percent"])
+        start = datetime.fromisoformat(window["start"].replace("Z", "+00:00"))
+        assert values[f"best_{hours}h_start_time"] == start.timestamp()
     assert 100 <= values["best_1h_start_in_min"] <= 120
+    assert 40 <= values["best_2h_start_in_min"] <= 60
     assert values["map_version"] == 1 and values["status_code"] == 0
 
 
@@ -255,12 +263,15 @@ def test_a_bacpypes3_client_reads_the_objects(mosquitto: Mosquitto, tmp_path: Pa
         100 * signal["today_kgco2e"] / signal["today_budget_kgco2e"], rel=1e-6)
     band = answer[msv(1, "grid_band")]
     assert band["state-text"][band["present-value"] - 1] == signal["grid_band"]
+    # The engine's best windows of the forecast: the cleanest hour, and the cleanest two hours.
     assert answer[av(1, "best_1h_g_per_kwh")]["present-value"] == pytest.approx(120.5)
-    # Not available: NaN with reliability no-sensor, never a number.
-    missing = answer[av(1, "best_2h_g_per_kwh")]
-    assert missing["present-value"] is None and missing["reliability"] == "no-sensor"
+    assert answer[av(1, "best_2h_g_per_kwh")]["present-value"] == pytest.approx((250.0 + 120.5) / 2)
+    assert answer[av(1, "best_2h_g_per_kwh")]["present-value"] == pytest.approx(
+        signal["best_windows"][1]["g_per_kwh"], rel=1e-6)
     assert answer[msv(2, "status_code")]["present-value"] == 3  # no signal
-    assert answer[av(2, "intensity_g_per_kwh")]["reliability"] == "no-sensor"
+    # Not available: NaN with reliability no-sensor, never a number.
+    missing = answer[av(2, "intensity_g_per_kwh")]
+    assert missing["present-value"] is None and missing["reliability"] == "no-sensor"
 
     process.terminate()
     assert process.wait(timeout=20) == 0, log.read_text()

@@ -37,7 +37,9 @@ def _plausible_and_the_same_everywhere(home: Path, influx: InfluxV1, ran_s: list
     for building in ("b2", "b25", "b85"):
         series = builtin_series(building)
         offset = (REPLAY_START - series.start).total_seconds()
-        replayed = sum(series.energy_kwh_at(offset + 60.0 * s) - series.energy_kwh_at(offset) for s in ran_s)
+        # Each run starts its replay up to an hour after REPLAY_START (the wall clock's seconds into
+        # the minute, x60: replay hours begin on wall-clock minutes).
+        replayed = sum(series.energy_kwh_at(offset + 3600 + 60.0 * s) - series.energy_kwh_at(offset) for s in ran_s)
         where = f"WHERE \"building\" = '{building}'"
         day = influx.query(f'SELECT "grid_import_kwh" AS kwh, "total_kgco2e" AS kg FROM "carbon" '
                            f"{where} AND \"resolution\" = '1d' ORDER BY time DESC LIMIT 1")[0]
@@ -53,6 +55,45 @@ def _plausible_and_the_same_everywhere(home: Path, influx: InfluxV1, ran_s: list
         assert today <= day["kg"] * (1 + 1e-6), building  # the account is at most a few seconds older
 
 
+def _the_grid_is_the_record(printed: str, last_run: datetime, home: Path) -> None:
+    """The grid line shows NESO's 2022 intensity of the hour it names and its best windows; the grid
+    intensity stored and the building's minutes move with the record, one recorded hour a minute."""
+    import csv
+
+    from greenwire.demo import REPLAY_START
+
+    with (Path(__file__).parents[1] / "data" / "neso-gb-2022-hourly.csv").open(newline="") as handle:
+        record = {datetime.fromisoformat(r[0]).replace(tzinfo=UTC): float(r[1]) * 1000
+                  for r in list(csv.reader(handle))[1:]}
+    lines = re.findall(r"^grid GB \(NESO 2022 replayed\) (\d\d) Jun (\d\d):00 (\d+) g/kWh; best windows in the next 24 h "
+                       r"\(start, g/kWh; the forecast is the record\): 1 h (\d\d):00 (\d+), 2 h", printed, re.MULTILINE)
+    assert lines, printed[-3000:]
+    for day, hour, value, best_hour, best_value in lines:
+        at = datetime(2022, 6, int(day), int(hour), tzinfo=UTC)
+        assert int(value) == round(record[at]), (at, value)
+        # The engine's "now" is the next wall minute, a whole recorded hour: the best 1 h window is
+        # one recorded hour, one or two after the grid's (its value may be a poll older), at most as
+        # dirty as any hour both horizons hold.
+        start = at.replace(hour=int(best_hour)) + timedelta(days=1 if int(best_hour) <= int(hour) else 0)
+        assert 1 <= (start - at) / timedelta(hours=1) <= 25
+        assert int(best_value) == round(record[start])
+        assert record[start] <= min(record[at + timedelta(hours=k)] for k in range(2, 25)) + 1e-9
+    assert len({(d, h) for d, h, *_ in lines}) >= 2, "the grid's hour moved during the runs"
+
+    env = dict(line.split("=", 1) for line in _run(home, "stack", "env").stdout.split())
+    influx = InfluxV1(env["GREENWIRE_INFLUX_URL"], env["GREENWIRE_INFLUX_DB"])
+    minutes = influx.query('SELECT "intensity_g_per_kwh" AS g FROM "carbon" WHERE "building" = \'b2\' '
+                           f"AND \"resolution\" = '1m' AND time >= '{last_run:%Y-%m-%dT%H:%M:%SZ}' AND time < "
+                           f"'{last_run + timedelta(minutes=2):%Y-%m-%dT%H:%M:%SZ}'")
+    # The last run's replay starts at REPLAY_START in the minute it began, and an hour on in the next.
+    assert [round(r["g"], 3) for r in minutes] == [round(record[REPLAY_START + timedelta(hours=k)], 3)
+                                                  for k in range(2)], minutes
+    grid = influx.query('SELECT "g_per_kwh" FROM "grid_intensity" WHERE "zone" = \'GB\' AND "status" != \'forecast\' '
+                        f"AND time >= '{last_run:%Y-%m-%dT%H:%M:%SZ}' AND time < '{last_run + timedelta(minutes=3):%Y-%m-%dT%H:%M:%SZ}'")
+    assert [r["g_per_kwh"] for r in grid] == [record[REPLAY_START + timedelta(hours=k)] for k in range(len(grid))]
+    assert len(grid) >= 2
+
+
 def test_demo_then_carbon_report(tmp_path: Path) -> None:
     home = tmp_path / "state"
     up = _run(home, "stack", "up")
@@ -61,19 +102,32 @@ def test_demo_then_carbon_report(tmp_path: Path) -> None:
         started = datetime.now(UTC)
         # Three times in one state directory, as a new user tries it: each run restarts the replay,
         # so the meters' counters go back to where the first run began.
-        ran_s = []
-        for seconds in ("12", "12", "20"):
+        ran_s, printed = [], ""
+        for seconds in ("12", "12", "30"):
+            if seconds == "30":
+                # The last run starts 35-40 s into a minute, so its replay crosses a recorded hour
+                # (a wall-clock minute) while it runs.
+                while not 35 <= datetime.now(UTC).second < 40:
+                    time.sleep(0.2)
             begun = time.monotonic()
             demo = _run(home, "demo", DEMO_SECONDS=seconds)
             ran_s.append(time.monotonic() - begun)
             assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+            printed += demo.stdout
         progress = [line for line in demo.stdout.splitlines() if line.startswith("[") and " in InfluxDB " in line]
         assert progress, demo.stdout[-3000:]
         last = progress[-1]
         stored = int(re.search(r"in InfluxDB (\d+)", last)[1])  # type: ignore[index]
         assert stored > 0 and "rejected 0" in last
-        for building in ("b2", "b25", "b85"):  # carbon intensity and budget status of every building
-            assert re.search(rf"{building}: \d+ g/kWh (on track|at risk|over)", last), last
+        for building in ("b2", "b25", "b85"):  # intensity, budget status and best window of every building
+            assert re.search(rf"{building}: \d+ g/kWh (on track|at risk|over) best 1 h \d\d:\d\d \d+", last), last
+        began = re.search(r"^meters and grid replay 2022 from 01 Jun 06:00 at (\d\d):(\d\d) UTC", demo.stdout, re.MULTILINE)
+        assert began, demo.stdout[:2000]
+        today = datetime.now(UTC)
+        last_run = today.replace(hour=int(began[1]), minute=int(began[2]), second=0, microsecond=0)
+        if last_run > today:  # the run began before midnight
+            last_run -= timedelta(days=1)
+        _the_grid_is_the_record(printed, last_run, home)
 
         model = load_sites(home / "sites.yaml")
         assert [b.id for b in model.sites[0].buildings] == ["b2", "b25", "b85"]

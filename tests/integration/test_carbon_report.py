@@ -521,6 +521,12 @@ def test_statement_lists_energy_emissions_and_every_factor(influxdb: InfluxDB1, 
     assert page.read_text().startswith("<!doctype html>") and '<table class="figures">' in page.read_text()
     assert "Period: January 2022 (Asia/Shanghai time)." in page.read_text()
     assert "Warning, over budget:" in page.read_text() and 'data-empty="false"' in page.read_text()
+    assert "@page{size:A4;" in page.read_text() and "A4 paper (grid zone CN-JS)" in html_run.output
+    letter = runner.invoke(app, ["carbon", "statement", *args, "--site", "s", "--building", "b", "--period", "2022-01",
+                                 "--format", "html", "--paper", "letter", "--output", str(page)])
+    assert letter.exit_code == 0 and "@page{size:letter;" in page.read_text(), letter.output
+    no_file = runner.invoke(app, ["carbon", "statement", *args, "--building", "b", "--period", "2022-01", "--format", "pdf"])
+    assert no_file.exit_code == 2 and "--format pdf needs --output FILE.pdf" in no_file.output
 
     import shutil
 

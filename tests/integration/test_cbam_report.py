@@ -124,6 +124,14 @@ def test_certificates_carry_a_qr_code_that_verify_checks(influxdb: InfluxDB1, in
     made = runner.invoke(app, ["cbam", "certificate", *common, "--building", "hall", "--output", str(hall)])
     assert made.exit_code == 0, made.output
 
+    works = tmp_path / "works.pdf"
+    made = runner.invoke(app, ["cbam", "certificate", *common, "--enterprise", "park", "--output", str(works)])
+    assert made.exit_code == 0, made.output
+    works_qr = _qr_text(works, tmp_path)
+    assert "kind=enterprise" in works_qr and "subject=all%2Fpark" in works_qr
+    ok = runner.invoke(app, ["carbon", "verify", str(tmp_path / "works.csv"), "--qr", works_qr])
+    assert ok.exit_code == 0, ok.output
+    assert "30.000" in subprocess_text(works)  # the plant's output, t
     bolts_qr, hall_qr = _qr_text(bolts, tmp_path), _qr_text(hall, tmp_path)
     assert "kind=product" in bolts_qr and "kind=building" in hall_qr
     ok = runner.invoke(app, ["carbon", "verify", str(tmp_path / "bolts.csv"), "--qr", bolts_qr])
@@ -144,3 +152,26 @@ def subprocess_text(pdf: Path) -> str:
     import subprocess
 
     return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (["--from", "2026-11-02", "--to", "2026-11-01"], "--to must be after --from"),
+    (["--from", "2026-11-01", "--to", "2026-11-02", "--format", "xlsx"], "--format xlsx needs --output FILE.xlsx"),
+    (["--from", "yesterday", "--to", "2026-11-02"], "expected an ISO 8601 time"),
+])
+def test_cbam_report_refuses_bad_options_in_one_line(tmp_path: Path, extra: list[str], words: str) -> None:
+    yaml, _, _ = _example()
+    (tmp_path / "sites.yaml").write_text(yaml)
+    result = CliRunner().invoke(app, ["cbam", "report", "--sites", str(tmp_path / "sites.yaml"), "--installation",
+                                      "works", *extra])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_certificate_needs_exactly_one_subject(tmp_path: Path) -> None:
+    yaml, _, _ = _example()
+    (tmp_path / "sites.yaml").write_text(yaml)
+    result = CliRunner().invoke(app, ["cbam", "certificate", "--sites", str(tmp_path / "sites.yaml"), "--building",
+                                      "hall", "--installation", "works", "--from", "2026-11-01", "--to",
+                                      "2026-11-02", "--output", str(tmp_path / "c.pdf")])
+    assert result.exit_code == 2 and "give --building B, --enterprise E, or --installation I" in result.output

@@ -66,6 +66,11 @@ def test_zone_report_over_the_demo_sites_agrees_with_their_statements(influxdb: 
     assert enterprise["output_t"] is None and enterprise["metered_share"] == pytest.approx(1.0)
     table = runner.invoke(app, ["zone", "report", *args])
     assert table.exit_code == 0 and "cambridge" in table.output, table.output
+    written = runner.invoke(app, ["zone", "report", *args, "--format", "csv", "--output", str(tmp_path / "zone.csv")])
+    assert written.exit_code == 0, written.output
+    verified = runner.invoke(app, ["carbon", "verify", str(tmp_path / "zone.csv")])
+    assert verified.exit_code == 0, verified.output
+    assert zone["content_hash_sha256"] in verified.output
 
 
 def test_zone_of_two_enterprises_ranks_them(influxdb: InfluxDB1, influx_db: str, tmp_path: Path) -> None:

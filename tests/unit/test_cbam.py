@@ -114,6 +114,18 @@ def test_csv_verifies_and_xlsx_holds_the_same_figures(tmp_path: Path) -> None:
             assert cells[label] == pytest.approx(product[key], rel=1e-14), label
     sources = [c.value for c in book["Sources"]["B"]]
     assert digest in sources
+    hand = _hand(rises)
+    processes = book["Summary_Processes"]
+    columns = [c.value for c in processes[1]]
+    rows = {r[0]: dict(zip(columns, r, strict=True)) for r in processes.iter_rows(min_row=2, values_only=True)}
+    assert rows["bolts"]["direct_tco2e (tCO2e)"] == pytest.approx(hand["bolts"]["direct_tco2e"])
+    assert rows["fittings"]["electricity_mwh (MWh)"] == pytest.approx(hand["fittings"]["electricity_mwh"])
+    precursors = book["Purchased_Precursors"]
+    columns = [c.value for c in precursors[1]]
+    bought = [dict(zip(columns, r, strict=True)) for r in precursors.iter_rows(min_row=2, values_only=True)]
+    assert [(b["process"], b["mass_t (t)"], b["t_per_t (t/t)"]) for b in bought] == [
+        ("bolts", pytest.approx(21.0), 1.05), ("fittings", pytest.approx(10.8), 1.08)]
+    assert bought[0]["direct_tco2e (tCO2e)"] == pytest.approx(69.51) and bought[0]["values"] == "EU default value"
 
 
 def test_estimated_energy_is_flagged(tmp_path: Path) -> None:
@@ -169,3 +181,89 @@ def test_mistakes_name_the_line(tmp_path: Path, old: str, new: str, words: str) 
     assert words in str(info.value)
     assert info.value.line == line, str(info.value)
     assert f"{path}:{line}" in str(info.value)
+
+
+def test_a_ppa_and_the_site_models_grid_factor_price_the_electricity(tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    own = ("        grid_factor: {value: 537.0, source: 'published grid factor of the country', year: 2025}\n"
+           "        ppas:\n"
+           "          - {kwh: 4800, from: 2026-11-01, to: 2026-11-03, g_per_kwh: 10, evidence: 'wind farm PPA W-17'}\n")
+    report = _report(tmp_path, yaml.replace("        on_site_generation:\n", own + "        on_site_generation:\n"), rises)
+    covered = 4800 / 2  # the contract's two days spread evenly: one in the period
+    factor = ((rises["main"] - covered) * 537.0 + covered * 10 + rises["pv"] * 0) / (rises["main"] + rises["pv"])
+    bolts = report.products[0]
+    assert bolts["electricity_factor_g_per_kwh"] == pytest.approx(factor)
+    assert bolts["indirect_tco2e"] == pytest.approx(bolts["electricity_mwh"] * 1000 * factor / 1e6)
+    assert "PPA 10 g/kWh for 2400 kWh: wind farm PPA W-17" in bolts["electricity_factor_source"]
+    assert "537 g/kWh: published grid factor of the country (2025, site model)" in bolts["electricity_factor_source"]
+    assert "MEE" not in bolts["electricity_factor_source"]
+
+
+def test_a_ppa_never_covers_more_than_the_grid_import(tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    own = ("        ppas:\n"
+           "          - {kwh: 1.0e6, from: 2026-11-01, to: 2026-11-02, g_per_kwh: 0, evidence: 'hydro PPA H-2'}\n")
+    report = _report(tmp_path, yaml.replace("        on_site_generation:\n", own + "        on_site_generation:\n"), rises)
+    assert report.products[0]["electricity_factor_g_per_kwh"] == pytest.approx(0.0)
+
+
+def test_production_counters_can_be_imported_as_csv(tmp_path: Path) -> None:
+    """`greenwire import readings` takes production counters like any other (pieces and tonnes)."""
+    from greenwire.cloud.history import read_history
+
+    path = tmp_path / "production.csv"
+    path.write_text("timestamp,device,quantity,value\n"
+                    "2026-11-01T00:00:00Z,bolts-count,production_count_pcs,0\n"
+                    "2026-11-01T00:00:00Z,fittings-mass,production_mass_t,0\n"
+                    "2026-11-02T00:00:00Z,bolts-count,production_count_pcs,400000\n"
+                    "2026-11-02T00:00:00Z,fittings-mass,production_mass_t,10.0\n")
+    readings = read_history(path)
+    by = {(r.device, r.ts): r.values for r in readings}
+    assert by[("bolts-count", END)] == {"production_count_pcs": 400000.0}
+    assert by[("fittings-mass", END)] == {"production_mass_t": 10.0}
+
+
+def test_a_production_counter_read_once_a_day_counts_its_whole_rise(tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    path = tmp_path / "sites.yaml"
+    path.write_text(yaml)
+    site = load_sites(path).sites[0]
+    counters = {d: _rising(v) for d, v in rises.items() if d != "furnace"}
+    counters["bolts-count"] = [(START, 5000.0, "good"), (END, 405000.0, "good")]  # imported daily totals
+    counters["fittings-mass"] = [(START, 2.5, "good"), (END, 12.5, "good")]
+    report = cbam_report(site, site.installation("works"), counters,
+                         {"furnace": ("gas_volume_m3", _rising(rises["furnace"]))}, START, END)
+    assert [p["activity_t"] for p in report.products] == [pytest.approx(20.0), pytest.approx(10.0)]
+
+
+HEAT = ("          - {gateway: gw-works, device: steam, role: heat}\n"
+        "        heat_factor: {value: 250.0, source: 'park heat network, published factor', year: 2025}\n")
+
+
+def _with_heat(yaml: str) -> str:
+    meters = "          - {gateway: gw-works, device: fittings-mass, role: production}\n"
+    return yaml.replace(meters, meters + HEAT).replace("meters: [line-b]", "meters: [line-b, steam]")
+
+
+def test_district_heat_a_process_takes_counts_as_its_direct_emissions(tmp_path: Path) -> None:
+    yaml, rises, _ = _example()
+    rises = {**rises, "steam": 1200.0}
+    report = _report(tmp_path, _with_heat(yaml), rises)
+    fittings = report.products[1]
+    assert fittings["heat_mwh"] == pytest.approx(1.2)
+    assert fittings["direct_tco2e"] == pytest.approx(1200 * 250.0 / 1e6)
+    assert fittings["see_direct"] == pytest.approx((1200 * 250.0 / 1e6 + 1.08 * 10 * 3.31) / 10)
+    assert report.products[0]["heat_mwh"] == 0
+    assert any("district heat 250 gCO2e/kWh: park heat network" in s for s in report.sources)
+
+
+def test_district_heat_without_a_factor_is_refused_at_its_line(tmp_path: Path) -> None:
+    yaml, _, _ = _example()
+    text = _with_heat(yaml).replace(HEAT.splitlines()[1] + "\n", "")
+    path = tmp_path / "sites.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_sites(path)
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "meters: [line-b, steam]" in t)
+    assert "meter 'steam' measures district heat but building 'hall' has no heat_factor" in str(info.value)
+    assert info.value.line == line

@@ -9,7 +9,7 @@ import pytest
 
 from greenwire.cloud.carbon.report import account
 from greenwire.cloud.cbam.report import cbam_report
-from greenwire.cloud.cbam.zone import zone_report
+from greenwire.cloud.cbam.zone import find_zone, zone_report
 from greenwire.cloud.sites import load_sites
 from greenwire.shared.errors import ConfigError
 from tests.unit.test_cbam import END, START, _example, _rising
@@ -46,7 +46,7 @@ def test_zone_rolls_up_enterprises(tmp_path: Path) -> None:
     plant = model.sites[0]  # type: ignore[attr-defined]
     output = {"park": sum(p["activity_t"] for p in cbam_report(plant, plant.installation("works"), counters, gas,
                                                                START, END).products)}
-    zone = zone_report(model.zone(None), model, accounts, output, START, END)  # type: ignore[attr-defined]
+    zone = zone_report(find_zone(model, None), model, accounts, output, START, END)  # type: ignore[attr-defined]
     by = {e["enterprise"]: e for e in zone["enterprises"]}
     hall, hq = accounts[("park", "hall")], accounts[("town", "hq")]
     # the hall's account: grid import 8400 kWh at 582.7 g/kWh, the furnace's gas at the CN default
@@ -69,10 +69,10 @@ def test_zone_rolls_up_enterprises(tmp_path: Path) -> None:
 
 def test_without_zones_every_site_is_an_enterprise(tmp_path: Path) -> None:
     model = _model(tmp_path, OFFICE.split("zones:")[0])
-    zone = model.zone(None)  # type: ignore[attr-defined]
+    zone = find_zone(model, None)  # type: ignore[arg-type]
     assert [(e.id, e.sites) for e in zone.enterprises] == [("park", ("park",)), ("town", ("town",))]
     with pytest.raises(KeyError, match="no zone 'x'"):
-        model.zone("x")  # type: ignore[attr-defined]
+        find_zone(model, "x")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -29,8 +29,10 @@ def _agent() -> SimpleNamespace:
 def _render(width: int) -> str:
     console = Console(width=width, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     ingestor = SimpleNamespace(stats=SimpleNamespace(readings_written=12_960, rejected_total=0))
-    carbon = {b: (238.4, 184.2, "on track") for b in ("b2", "b25", "b85")}
-    console.print(_view(_agent(), ingestor, 51_840, 0.0, 60.0, carbon, width=console.width))
+    carbon = {b: (238.4, 184.2, "no budget", "03:00 152") for b in ("b2", "b25", "b85")}
+    grid = ("grid GB (NESO 2022 replayed) 01 Jun 14:00 182 g/kWh; best windows in the next 24 h "
+            "(start, g/kWh; the forecast is the record): 1 h 03:00 152, 2 h 02:00 155, 4 h 01:00 160, 8 h 23:00 171")
+    console.print(_view(_agent(), ingestor, 51_840, 0.0, 60.0, carbon, width=console.width, grid=grid))
     console.file.close()
     return console.export_text()
 
@@ -40,11 +42,13 @@ def test_the_live_table_fits_a_narrow_terminal_without_cutting_cells(width: int)
     text = _render(width)
     assert "…" not in text
     assert all(len(line) <= width for line in text.splitlines())
-    for expected in ("b25-main", "online", "772.6", "3,264,410", "238", "184.2", "on track"):
+    for expected in ("b25-main", "online", "772.6", "3,264,410", "238", "184.2", "no budget", "03:00 152",
+                     "best 1h", "8 h 23:00 171"):
         assert expected in text, expected
 
 
 def test_a_wide_terminal_shows_every_column() -> None:
     text = _render(160)
-    for expected in ("read at (UTC)", "06:00:12.345", "energy import kWh", "3,264,410.25", "reads", "4321"):
+    for expected in ("read at (UTC)", "06:00:12.345", "energy import kWh", "3,264,410.25", "reads", "4321",
+                     "best 1 h", "03:00 152"):
         assert expected in text, expected

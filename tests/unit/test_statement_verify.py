@@ -190,3 +190,16 @@ def test_the_command_prints_one_line_for_a_damaged_pdf(tmp_path: Path, statement
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.splitlines() == ["error: cut.pdf does not verify: the PDF cannot be read: it is damaged or "
                                         "cut short (PdfStreamError)"]
+
+
+def test_verifying_a_pdf_without_the_report_extra_names_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "s.pdf").write_bytes(b"%PDF-1.7\n%%EOF\n")
+    code = ("import sys; sys.modules['pypdf'] = None; sys.argv = ['greenwire', 'carbon', 'verify', 's.pdf']; "
+            "from greenwire.cli import main; main()")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["error: this command needs greenwire's 'report' extra (pypdf is not installed): "
+                                        "pip install 'greenwire[report]'"]
