@@ -25,7 +25,8 @@ edge footprint          agent CPU and RSS, 100 meters every second    <= 10 %, <
 commit (bench.commit)   end-to-end commit: backlog drain readings/s,  lost = 0 with it
                         edge CPU and RSS, with and without it; six
                         broker SIGKILLs with the ingestor away: lost
-                        and duplicated readings, with and without it
+                        and duplicated readings, with and without it;
+                        20 broker SIGKILLs at random under load
 ======================  ===========================================  ===================
 
 Results: ``bench/results/latest.json`` and ``latest.md`` (a full run; they
@@ -336,6 +337,11 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                          f"{sw['lost']} / {sw['duplicated']} of {sw['readings_in']}",
                          f"{swo['lost']} / {swo['duplicated']} of {swo['readings_in']} (without commits)",
                          "-", "0 / 0", sw["lost"] == 0 and sw["duplicated"] == 0))
+        rk = cm.get("random_kills")
+        if rk:
+            rows.append(_row(f"broker SIGKILL x{rk['kills']} at random instants under load: lost / duplicated",
+                             f"{rk['lost']} / {rk['duplicated']} of {rk['readings_in']}", "-", "-", "0 / 0",
+                             rk["lost"] == 0 and rk["duplicated"] == 0))
     so = results.get("soak")
     if so:
         rows.append(_row(f"soak {so.get('seconds', '?')} s: readings stored of sent (hostile messages mixed in)",

@@ -13,7 +13,9 @@ run of each kept (all runs in ``drain_runs``).
 What it buys: the issue's scenario on the fault tests' world (``tests/e2e/pipeline.py``):
 ``BENCH_COMMIT_CYCLES`` (6) times the ingestor is stopped, readings queue for it, the broker is
 SIGKILLed and restarted, the ingestor comes back. Readings the gateway buffered against rows in
-InfluxDB: lost and duplicated, with and without commits.
+InfluxDB: lost and duplicated, with and without commits. And ``BENCH_COMMIT_KILLS`` (20) broker
+SIGKILLs at random instants (0.5 to 3 s apart) while three meters are polled four times a
+second, with commits.
 
 Run alone: ``python -m bench.commit``.
 """
@@ -133,6 +135,29 @@ async def _scenario(root: Path, *, commits: bool, cycles: int) -> dict[str, Any]
             "duplicated": tally.duplicated, "wrong_values": tally.wrong_values, "row": tally.row()}
 
 
+async def _random_kills(root: Path, *, kills: int, seed: int = 14) -> dict[str, Any]:
+    """The broker SIGKILLed ``kills`` times at random instants (0.5-3 s apart) while readings flow."""
+    import random
+
+    from tests.e2e.pipeline import Pipeline
+
+    rng = random.Random(seed)
+    async with Pipeline(root, "random-kills", poll_interval_s=0.25, meters=3) as pipe:
+        await pipe.wait(lambda: pipe.stored_rows() >= 10, 60, "readings flowing")
+        started = time.monotonic()
+        for _ in range(kills):
+            await asyncio.sleep(rng.uniform(0.5, 3.0))
+            await pipe.crash_broker()
+        seconds = time.monotonic() - started
+        await pipe.stop_meters()
+        await pipe.wait(lambda: pipe.buffer_depth() == 0, 180, "the edge buffer to drain")
+        await asyncio.sleep(2)
+        tally = pipe.tally(f"broker SIGKILL x{kills} at random instants, {seconds:.0f} s")
+    return {"kills": kills, "seconds": round(seconds, 1), "readings_in": tally.readings_in,
+            "readings_out": tally.readings_out, "lost": tally.lost, "duplicated": tally.duplicated,
+            "wrong_values": tally.wrong_values, "row": tally.row()}
+
+
 def run(broker_factory: Any, influx: Any, work: Path, progress: Any = None) -> dict[str, Any]:
     """Both measures, each with and without commits."""
     total = env_int("BENCH_COMMIT_READINGS", 200_000, 50_000)
@@ -154,6 +179,10 @@ def run(broker_factory: Any, influx: Any, work: Path, progress: Any = None) -> d
         if progress is not None:
             progress(f"{cycles} broker SIGKILLs with the ingestor away, {tag} commits")
         out["scenario"][tag] = asyncio.run(_scenario(work, commits=commits, cycles=cycles))
+    kills = env_int("BENCH_COMMIT_KILLS", 20, 20)
+    if progress is not None:
+        progress(f"{kills} broker SIGKILLs at random instants under load, with commits")
+    out["random_kills"] = asyncio.run(_random_kills(work, kills=kills))
     with_, without = out["drain"]["with"], out["drain"]["without"]
     out["throughput_ratio"] = round(with_["readings_per_s"] / without["readings_per_s"], 3)
     out["edge_cpu_ratio"] = round(with_["edge_cpu_s"] / max(without["edge_cpu_s"], 0.01), 2)
