@@ -34,7 +34,9 @@ commit::
      "delivery": {"mode": "commit", "uncommitted_readings": 40, "uncommitted_batches": 2,
                   "oldest_uncommitted_age_s": 1.5, "resent_batches": 0, "committed_readings": 9000}
 
-A gateway that knows commits sends v3; an ingestor from before v3 records it as rejected
+and, while its disk buffer refuses writes (a full disk), ``buffer_error`` (why) and
+``unbuffered_dropped`` (readings polled that memory could not hold either). A gateway that knows
+commits sends v3; an ingestor from before v3 records it as rejected
 (``unknown_schema``) and keeps storing the readings.
 """
 
@@ -173,6 +175,11 @@ class StatusMessageV3(StatusMessageV2):
 
     schema_: Literal["greenwire.status.v3"] = Field(alias="schema")  # type: ignore[assignment]
     delivery: DeliveryHealth | None = None
+    buffer_error: str | None = Field(
+        default=None, max_length=200,
+        description="While the disk buffer refuses writes (a full disk): why. Polling goes on into memory.")
+    unbuffered_dropped: int | None = Field(
+        default=None, ge=0, description="Readings dropped from memory while the buffer could not take them.")
 
 
 AnyStatus = Annotated[StatusMessage | StatusMessageV2 | StatusMessageV3, Field(discriminator="schema_")]

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from greenwire.shared.errors import BufferFull
+
 T = TypeVar("T")
 
 
@@ -47,7 +49,10 @@ class Buffer(Protocol):
     """What the agent needs from a buffer. Calls are synchronous; see ``AsyncBuffer``."""
 
     def append(self, readings_json: bytes, count: int, first_ts_ms: int) -> int:
-        """Store a batch and return its ``seq``; drop the oldest batches if full."""
+        """Store a batch and return its ``seq``; drop the oldest batches if full.
+
+        Raises ``BufferFull`` when the disk is full: nothing of the batch is stored.
+        """
         ...
 
     def peek(self, limit: int, after_seq: int = 0) -> list[StoredBatch]:
@@ -182,6 +187,18 @@ class SqliteBuffer:
         self._dropped = int(dropped[0]) if dropped else 0
 
     def append(self, readings_json: bytes, count: int, first_ts_ms: int) -> int:
+        try:
+            return self._append(readings_json, count, first_ts_ms)
+        except sqlite3.OperationalError as exc:
+            if self._db.in_transaction:  # a COMMIT that failed leaves the transaction open
+                self._db.execute("ROLLBACK")
+            row = self._db.execute("SELECT COALESCE(SUM(count), 0), COUNT(*) FROM batches").fetchone()
+            self._depth, self._nbatches = int(row[0]), int(row[1])
+            if "full" in str(exc):  # SQLITE_FULL: "database or disk is full"
+                raise BufferFull(f"buffer {self.path}: {exc}") from exc
+            raise
+
+    def _append(self, readings_json: bytes, count: int, first_ts_ms: int) -> int:
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO batches (count, first_ts_ms, readings) VALUES (?, ?, ?)",
@@ -288,7 +305,10 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
+            self._db.execute("ROLLBACK")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ A retained ``greenwire.status.v1`` message (see :mod:`greenwire.shared.status`) 
   ``search_restarts`` when the source reports them). v1 messages are stored as before.
 - ``greenwire.status.v3`` adds the end-to-end commit's figures to ``gateway_status``:
   ``delivery_mode`` (string), ``uncommitted_readings``, ``uncommitted_batches``,
-  ``oldest_uncommitted_age_s`` (0 when nothing waits), ``resent_batches``, ``committed_readings``.
+  ``oldest_uncommitted_age_s`` (0 when nothing waits), ``resent_batches``, ``committed_readings``;
+  ``buffer_full`` (1 while the disk buffer refuses writes) and ``unbuffered_dropped``.
 
 A message that is not a valid status is an explicit :class:`greenwire.cloud.ingest.validate.Rejected` with the
 same reason codes as readings (``malformed_json``, ``unknown_schema``, ``unexpected_field``,
@@ -150,6 +151,10 @@ def status_points(
                       uncommitted_batches=d.uncommitted_batches,
                       oldest_uncommitted_age_s=float(d.oldest_uncommitted_age_s or 0.0),
                       resent_batches=d.resent_batches, committed_readings=d.committed_readings)
+    if isinstance(message, StatusMessageV3):
+        fields["buffer_full"] = int(message.buffer_error is not None)
+        if message.unbuffered_dropped is not None:
+            fields["unbuffered_dropped"] = message.unbuffered_dropped
     lines = [SeriesPrefix(STATUS_MEASUREMENT, {"site": site, "gateway": gateway}).line(fields, ns)]
     for device in message.devices:
         tags = {"site": site, "gateway": gateway, "device": device.device, "bus": device.bus}
