@@ -28,7 +28,7 @@ from greenwire.cloud.carbon.budget import (
     is_seasonal,
     year_windows,
 )
-from greenwire.cloud.carbon.meters import READ_MARGIN, local_days
+from greenwire.cloud.carbon.meters import NEIGHBOURS, READ_MARGIN, local_days
 from greenwire.cloud.carbon.report import (
     FIELD_OF_ROLE,
     Account,
@@ -39,7 +39,7 @@ from greenwire.cloud.carbon.report import (
 from greenwire.cloud.carbon.results import MEASUREMENT, MONTH_SUMS, StoredDays, month_end
 from greenwire.cloud.carbon.signal import Forecast
 from greenwire.cloud.carbon.windows import Step
-from greenwire.cloud.sites import Building
+from greenwire.cloud.sites import Building, MeterRef
 
 
 def fetch_counters(influx: InfluxQLClient, building: Building, start: datetime,
@@ -51,20 +51,34 @@ def fetch_counters(influx: InfluxQLClient, building: Building, start: datetime,
     readings (``greenwire.cloud.carbon.meters``): a period that starts or ends mid-day gets the
     same minutes as the stored day."""
     days = local_days(start, end, building.timezone)
-    start, end = days[0][0], days[-1][1]
-    counters = {
-        m.device: influx.counter(m.gateway, m.device, start - READ_MARGIN, end + READ_MARGIN, FIELD_OF_ROLE[m.role])
-        for m in building.meters
-        if m.role in FIELD_OF_ROLE
-    }
+    lo, hi = days[0][0] - READ_MARGIN, days[-1][1] + READ_MARGIN
+
+    def read(meter: MeterRef, field_name: str) -> Counter:
+        inside = influx.counter(meter.gateway, meter.device, lo, hi, field_name)
+        return _neighbours(influx, meter, field_name, lo, hi, before=True) + inside + \
+            _neighbours(influx, meter, field_name, lo, hi, before=False)
+
+    counters = {m.device: read(m, FIELD_OF_ROLE[m.role]) for m in building.meters if m.role in FIELD_OF_ROLE}
     gas: dict[str, tuple[str, Counter]] = {}
     for meter in building.meters_with("gas"):
         for field_name in ("gas_volume_m3", "gas_energy_kwh"):
-            readings = influx.counter(meter.gateway, meter.device, start - READ_MARGIN, end + READ_MARGIN, field_name)
+            readings = read(meter, field_name)
             if readings:
                 gas[meter.device] = (field_name, readings)
                 break
     return counters, gas
+
+
+def _neighbours(influx: InfluxQLClient, meter: MeterRef, field_name: str, lo: datetime, hi: datetime, *,
+                before: bool) -> Counter:
+    """The ``NEIGHBOURS`` readings of a counter just before ``lo`` or from ``hi`` on, oldest first: a
+    meter read hourly or daily has none within the margin, and its day needs them."""
+    where = (f'"gateway" = {_quote(meter.gateway)} AND "device" = {_quote(meter.device)} AND '
+             + (f"time < {_ns(lo)} ORDER BY time DESC" if before else f"time >= {_ns(hi)} ORDER BY time ASC"))
+    rows = influx.query(f'SELECT "{field_name}", "quality" FROM "readings" WHERE {where} LIMIT {NEIGHBOURS}')
+    readings = [(datetime.fromtimestamp(int(r["time"]) / 1e9, UTC), float(r[field_name]), str(r.get("quality") or "good"))
+                for r in rows if r.get(field_name) is not None]
+    return sorted(readings)
 
 
 def device_limits(influx: InfluxQLClient, building: Building) -> dict[str, float]:

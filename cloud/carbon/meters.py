@@ -1,7 +1,8 @@
 """A building's energy per minute, from its meters' counters: the one computation every figure uses.
 
 Each local day of the building is classified on its own readings (the day with ``READ_MARGIN``
-on either side: exactly what the carbon engine fetches to store that day), and only the
+on either side, and ``NEIGHBOURS`` readings beyond: exactly what the carbon engine fetches to
+store that day), and only the
 minutes inside that day are kept from it. A month's statement, a year's account, the stored
 days, the live window and today's account therefore see the same minutes, whichever period
 they were asked for: the history-based plausibility limit of a counter
@@ -38,9 +39,17 @@ def local_days(start: datetime, end: datetime, timezone: str) -> list[tuple[date
     return out
 
 
+NEIGHBOURS = 2
+"""Readings beyond the margin on either side that a day's classification also takes: a meter read
+hourly or daily has no reading within the margin, and the intervals into and out of the day (and
+the look-ahead that judges them) need one."""
+
+
 def _window(readings: Sequence[tuple[datetime, float, str]], times: Sequence[datetime], start: datetime,
             end: datetime) -> Sequence[tuple[datetime, float, str]]:
-    return readings[bisect_left(times, start):bisect_right(times, end)]
+    """The readings in [start, end] and ``NEIGHBOURS`` more on either side."""
+    first = max(0, bisect_left(times, start) - NEIGHBOURS)
+    return readings[first:bisect_right(times, end) + NEIGHBOURS]
 
 
 def counter_minutes(counters: Mapping[str, Counter], limits: Mapping[str, CounterLimits], start: datetime,

@@ -130,3 +130,29 @@ def test_every_place_shows_the_same_plausible_day(influxdb: InfluxDB1, influx_db
     assert float(rows[("energy", "grid import")]) == pytest.approx(kwh, rel=1e-9)
     assert float(rows[("energy", "excluded (replaced or re-based counters: the meter's recent rate, "
                        "not counted)")]) == pytest.approx(reported["excluded_kwh"], rel=1e-9)
+
+
+def test_a_meter_read_once_a_day_is_accounted_from_influxdb(influxdb: InfluxDB1, influx_db: str,
+                                                             tmp_path: Path) -> None:
+    """Reads at 00:00 UTC (08:00 in Shanghai), 100 kWh a day: the day's account and its stored day both
+    reach past the read margin for the reads either side."""
+    from greenwire.cloud.carbon.factors import load_factors
+    from greenwire.cloud.carbon.fetch import account_from_influx, fetch_readings
+    from greenwire.cloud.carbon.results import day_results
+
+    prefix = SeriesPrefix("readings", {"site": "s", "gateway": "gw", "device": "daily"})
+    influxdb.write(influx_db, [prefix.line({"energy_import_kwh": 1000.0 + 100 * d, "quality": "good"},
+                                           int(datetime(2026, 3, d, tzinfo=UTC).timestamp()) * 10**9)
+                               for d in range(1, 8)])
+    (tmp_path / "sites.yaml").write_text(
+        "sites:\n  - id: s\n    buildings:\n"
+        "      - {id: hi, floor_area_m2: 100, zone: CN-HI, timezone: Asia/Shanghai,\n"
+        "         meters: [{gateway: gw, device: daily, role: grid_import}]}\n")
+    building = load_sites(tmp_path / "sites.yaml").sites[0].buildings[0]
+    influx = InfluxV1(influxdb.url, influx_db)
+    day = datetime(2026, 3, 4, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
+    assert account_from_influx(influx, building, day, day + timedelta(days=1)).grid_import_kwh == pytest.approx(100)
+    readings = fetch_readings(influx, building, day, day + timedelta(days=1))
+    rolled = day_results(building, readings.counters, readings.gas, readings.series, day, day + timedelta(days=1),
+                         load_factors())
+    assert rolled["1d"][day].grid_import_kwh == pytest.approx(100)

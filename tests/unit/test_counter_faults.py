@@ -155,3 +155,21 @@ def test_the_generator_itself_injects_what_it_says() -> None:
     assert width is None and len(faulty) == len(clean) - 4 + 1
     assert faulty[20][1] == pytest.approx(clean[20][1] + 1e6)
     assert counter.faulty_kwh(counter.series.start, counter.time(counter.count)) > 0
+
+
+def test_a_meter_read_once_a_day_off_midnight_gets_its_days() -> None:
+    """Daily reads at 00:00 UTC for an Asia/Shanghai building (08:00 local): each local day takes the
+    reads beyond its margin, so its energy is the reads' spread, not zero."""
+    from greenwire.cloud.carbon.report import account
+    from greenwire.cloud.sites import Building, MeterRef
+
+    building = Building(id="b", floor_area_m2=100, zone="CN-HI", timezone="Asia/Shanghai",
+                        meters=(MeterRef(gateway="g", device="main", role="grid_import"),))
+    reads = [(datetime(2026, 3, d, tzinfo=UTC), 1000.0 + 100 * d, "good") for d in range(1, 8)]
+    tz = ZoneInfo("Asia/Shanghai")
+    day = datetime(2026, 3, 4, tzinfo=tz).astimezone(UTC)
+    result = account(building, {"main": reads}, None, day, day + timedelta(days=1))
+    assert result.grid_import_kwh == pytest.approx(100.0)
+    week = account(building, {"main": reads}, None, datetime(2026, 3, 2, tzinfo=tz).astimezone(UTC),
+                   datetime(2026, 3, 6, tzinfo=tz).astimezone(UTC))
+    assert week.grid_import_kwh == pytest.approx(400.0)
