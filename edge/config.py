@@ -107,6 +107,14 @@ class PublishConfig(BaseModel):
     status_interval_s: float = Field(
         default=60.0, ge=1, le=3600, description="How often the retained status carries fresh health figures."
     )
+    resend_after_s: float = Field(
+        default=30.0, ge=0.1, le=3600,
+        description="Publish a batch again when the cloud has not committed it this long after its PUBACK "
+                    "(doubling after each resend without a commit, up to ten minutes).")
+    commit_wait_s: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="With a cloud that has never sent a commit: forget batches on the broker's PUBACK once none "
+                    "has come this long after one (a gateway that has seen a commit never does).")
 
 
 class DeviceConfig(BaseModel):

@@ -104,15 +104,17 @@ def demo(
 @app.command()
 def schema(
     which: Annotated[
-        str, typer.Argument(help="readings, vitals, alert, status, status-v1 or carbon.")
+        str, typer.Argument(help="readings, vitals, alert, commit, status, status-v2, status-v1 or carbon.")
     ] = "readings",
     write: Annotated[
         bool, typer.Option("--write", help="Write every shared/schemas/*.json instead of printing.")
     ] = False,
 ) -> None:
     """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1,
-    status.v2 (status-v1: the gateway status without wearable sources), carbon.v1 (a building's
-    carbon signal for its BMS)."""
+    commit.v1 (what the cloud has stored, told to the gateway), status.v3 (status-v2: without the
+    end-to-end commit's figures; status-v1: also without wearable sources), carbon.v1 (a
+    building's carbon signal for its BMS)."""
+    from greenwire.shared.commit import commit_json_schema
     from greenwire.shared.signal import carbon_json_schema
     from greenwire.shared.status import status_json_schema
     from greenwire.shared.vitals import alert_json_schema, vitals_json_schema
@@ -122,7 +124,9 @@ def schema(
         "readings": ("greenwire.readings.v1", batch_json_schema),
         "vitals": ("greenwire.vitals.v1", vitals_json_schema),
         "alert": ("greenwire.alert.v1", alert_json_schema),
-        "status": ("greenwire.status.v2", lambda: status_json_schema(2)),
+        "commit": ("greenwire.commit.v1", commit_json_schema),
+        "status": ("greenwire.status.v3", lambda: status_json_schema(3)),
+        "status-v2": ("greenwire.status.v2", lambda: status_json_schema(2)),
         "status-v1": ("greenwire.status.v1", lambda: status_json_schema(1)),
         "carbon": ("greenwire.carbon.v1", carbon_json_schema),
     }
