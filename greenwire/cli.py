@@ -16,11 +16,13 @@ from typing import Annotated
 import typer
 
 from greenwire import __version__, helpformat
+from greenwire.commands.anomalies import app as anomalies_app
 from greenwire.commands.bms import app as bms_app
 from greenwire.commands.carbon import carbon_app, import_app
 from greenwire.commands.cbam import app as cbam_app
 from greenwire.commands.deploy import app as deploy_app
 from greenwire.commands.edge import app as edge_app
+from greenwire.commands.forecast import forecast_app
 from greenwire.commands.grafana import app as grafana_app
 from greenwire.commands.grafana import report_command
 from greenwire.commands.grid import app as grid_app
@@ -58,6 +60,8 @@ app.add_typer(zone_app, name="zone", help="Zone roll-ups: a park's or county's e
 app.add_typer(health_app, name="health", help="The proactive-health pilot: vitals, alerts, carbon per participant-day.")
 app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
 app.add_typer(grafana_app, name="grafana", help="Grafana dashboards as code: build, push.")
+app.add_typer(forecast_app, name="forecast", help="Day-ahead forecasts of energy and emissions, P10/P50/P90.")
+app.add_typer(anomalies_app, name="anomalies", help="Anomalies in the meters, found before the bill.")
 app.add_typer(grid_app, name="grid", help="Live grid carbon intensity from real providers.")
 app.add_typer(bms_app, name="bms", help="Each building's carbon signal for building-management systems: "
               "Modbus TCP, BACnet/IP.")
