@@ -108,15 +108,17 @@ def demo(
 @app.command()
 def schema(
     which: Annotated[
-        str, typer.Argument(help="readings, vitals, alert, status, status-v1 or carbon.")
+        str, typer.Argument(help="readings, vitals, alert, commit, status, status-v2, status-v1 or carbon.")
     ] = "readings",
     write: Annotated[
         bool, typer.Option("--write", help="Write every shared/schemas/*.json instead of printing.")
     ] = False,
 ) -> None:
     """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1,
-    status.v2 (status-v1: the gateway status without wearable sources), carbon.v1 (a building's
-    carbon signal for its BMS)."""
+    commit.v1 (what the cloud has stored, told to the gateway), status.v3 (status-v2: without the
+    end-to-end commit's figures; status-v1: also without wearable sources), carbon.v1 (a
+    building's carbon signal for its BMS)."""
+    from greenwire.shared.commit import commit_json_schema
     from greenwire.shared.signal import carbon_json_schema
     from greenwire.shared.status import status_json_schema
     from greenwire.shared.vitals import alert_json_schema, vitals_json_schema
@@ -126,7 +128,9 @@ def schema(
         "readings": ("greenwire.readings.v1", batch_json_schema),
         "vitals": ("greenwire.vitals.v1", vitals_json_schema),
         "alert": ("greenwire.alert.v1", alert_json_schema),
-        "status": ("greenwire.status.v2", lambda: status_json_schema(2)),
+        "commit": ("greenwire.commit.v1", commit_json_schema),
+        "status": ("greenwire.status.v3", lambda: status_json_schema(3)),
+        "status-v2": ("greenwire.status.v2", lambda: status_json_schema(2)),
         "status-v1": ("greenwire.status.v1", lambda: status_json_schema(1)),
         "carbon": ("greenwire.carbon.v1", carbon_json_schema),
     }
@@ -142,7 +146,7 @@ def schema(
 
 
 EXTRAS = {
-    "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud",
+    "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud", "msgspec": "cloud",
     "matplotlib": "report", "pypdf": "report",
     "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
     "aiohttp": "sim",
@@ -179,6 +183,21 @@ def main() -> None:
             raise
         typer.echo(advice, err=True)
         raise SystemExit(2) from None
+    except BaseExceptionGroup as group:
+        # A service's task group failing on a person's error (a token not set, say): its sentences.
+        _, other = group.split(GreenwireError)
+        if other is not None:
+            raise
+        for message in dict.fromkeys(str(exc) for exc in _leaves(group)):
+            typer.echo(f"error: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ a look, red needs action).
 - ``building``: one building: power, energy by role, emissions location- and
   market-based and of district heat, intensity, PV self-consumption, meter status, share of estimated data,
   grid import beside its day-ahead forecast (P10/P50/P90) and the anomalies found
-- ``fleet``: gateways online, buffers, poll errors, ingest lag, rejected messages
+- ``fleet``: gateways online, buffers, uncommitted readings and resends, poll errors, ingest lag,
+  rejected messages
 - ``health``: the health pilot, aggregated (no participant identifiers)
 - ``zone``: a park's or county's enterprises (their sites): emissions, metered share, ranking
 """
@@ -259,6 +260,24 @@ def fleet() -> Dashboard:
                 description="Age of the oldest reading still in the buffer: how far behind a gateway is.",
                 thresholds=steps("green", (300, "orange"), (3600, "red")), color_by_thresholds=True,
                 width=12, interval="1m", min=0),
+            Panel("timeseries", "Uncommitted readings", "suffix: readings", (Query(
+                'SELECT max("uncommitted_readings") FROM "gateway_status" WHERE "site" =~ /^$site$/ '
+                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY time($__interval), "gateway" fill(null)',
+                alias="$tag_gateway"),),
+                description="Readings each gateway has published and the cloud has not yet said are stored "
+                "(greenwire.commit.v1): the gateway keeps them and sends them again. Growing means the "
+                "ingestor or InfluxDB is away, or commits do not reach the gateway.",
+                thresholds=steps("green", (10000, "orange"), (100000, "red")), color_by_thresholds=True,
+                width=12, interval="1m", min=0),
+            Panel("timeseries", "Oldest uncommitted reading, resends", "s", (Query(
+                'SELECT max("oldest_uncommitted_age_s") AS "oldest uncommitted, s", '
+                'non_negative_difference(last("resent_batches")) AS "batches sent again" FROM "gateway_status" '
+                'WHERE "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ AND $timeFilter '
+                'GROUP BY time($__interval), "gateway" fill(null)', alias="$tag_gateway $col"),),
+                description="How long the oldest published batch has waited for its commit, and the batches "
+                "sent again because none came in time. A gateway whose status says delivery mode "
+                "puback (a cloud that sends no commits) shows neither.",
+                thresholds=steps("green", (120, "orange"), (900, "red")), width=12, interval="1m", min=0),
             Panel("timeseries", "Poll errors per device", "suffix: errors", (Query(
                 'SELECT non_negative_difference("errors") FROM "gateway_device" WHERE "site" =~ /^$site$/ '
                 'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY "gateway", "device"',
