@@ -27,6 +27,10 @@ commit (bench.commit)   end-to-end commit: backlog drain readings/s,  lost = 0 w
                         broker SIGKILLs with the ingestor away: lost
                         and duplicated readings, with and without it;
                         20 broker SIGKILLs at random under load
+forecast                day-ahead MAE vs seasonal naive per real      <= 0.8, 75-85 %
+(bench.forecast)        building, P10-P90 coverage; training cost
+anomalies               injected anomalies found, precision and       >= 0.8 each
+(bench.anomalies)       recall per kind; false findings on clean      <= 1 per month
 ======================  ===========================================  ===================
 
 Results: ``bench/results/latest.json`` and ``latest.md`` (a full run; they
@@ -60,7 +64,8 @@ from rich.table import Table
 
 from bench.common import QUICK, env_int, tail_probe
 
-SECTIONS = ("micro", "counters", "carbon", "ingest", "latency", "drain", "edge", "commit", "soak")
+SECTIONS = ("micro", "counters", "carbon", "ingest", "latency", "drain", "edge", "commit", "soak", "forecast",
+            "anomalies")
 TARGETS = {
     "ingest_ratio": 0.8,
     "latency_p99_ms": 250.0,
@@ -351,6 +356,14 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_row("soak: ingestor RSS after warm-up -> end (peak), MB; slope MB/min",
                          f"{so['rss_after_warmup_mb']} -> {so['rss_end_mb']} ({so['rss_peak_mb']}); "
                          f"{so['rss_slope_mb_per_min']}", "-", "-", "flat", None))
+    if results.get("forecast"):
+        from bench import forecast
+
+        rows += forecast.table_rows(results["forecast"], _row)
+    if results.get("anomalies"):
+        from bench import anomalies
+
+        rows += anomalies.table_rows(results["anomalies"], _row)
     return rows
 
 
@@ -436,6 +449,14 @@ def main() -> None:
                 seconds = float(os.environ.get("BENCH_SOAK_SECONDS", 30 if QUICK else 300))
                 note(section)(f"ingestor at 400 msgs/s with hostile input mixed in, {seconds:g} s")
                 results["soak"] = soak.run(seconds)
+            elif section == "forecast":
+                from bench import forecast
+
+                results["forecast"] = forecast.run(note(section))
+            elif section == "anomalies":
+                from bench import anomalies
+
+                results["anomalies"] = anomalies.run(note(section))
             bar.advance(task)
         if "carbon" in results:
             note("carbon")("carbon stage alone")

@@ -603,6 +603,15 @@ class EdgeConfig(BaseModel):
                     )
         return self
 
+    @classmethod
+    def raw_problems(cls, data: Any, context: Any = None) -> list[Any]:
+        """What validation cannot say while other fields are wrong (``greenwire.edge.config_checks``)."""
+        from greenwire.edge.config_checks import raw_problems
+
+        models: dict[str, type[BaseModel]] = {"tcp": TcpBusConfig, "rtu-over-tcp": RtuOverTcpBusConfig,
+                                               "serial": SerialBusConfig}
+        return raw_problems(data, models, DeviceConfig.model_fields["poll_interval_s"].default, context)
+
     @property
     def client_id(self) -> str:
         configured = self.mqtt.client_id if self.mqtt is not None else None

@@ -222,3 +222,12 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
         return True
     # "a/#" also matches "a" itself: handled above only when a level follows.
     return len(t_parts) == len(f_parts) - 1 and f_parts[-1] == "#"
+
+
+def anomalies_topic(site: str, building: str) -> str:
+    """Retained topic of a building's anomaly findings (``greenwire.anomalies.v1``)."""
+    check_id(site, "site")
+    check_id(building, "building")
+    if site in RESERVED_SITE_IDS:
+        raise TopicError(f"site id {site!r} is reserved")
+    return f"{PREFIX}/{site}/anomalies/{building}"

@@ -262,8 +262,13 @@ def send_pubacks(paho: Any, mids: list[int]) -> None:
     queue(_PUBACK_TYPE, packet, 0, 0)
 
 
+_READ_SIZE: Final = 256 * 1024
+"""Bytes asked of each ``recv()``: a backlog of 100-reading messages (about 20 KB each) comes in
+a dozen messages per call (64 KiB: three; measured 10 % less CPU to receive a backlog)."""
+
+
 class _BufferedReads:
-    """A paho client's socket whose reads are served from 64 KiB ``recv()`` calls.
+    """A paho client's socket whose reads are served from 256 KiB ``recv()`` calls.
 
     WORKAROUND: paho reads every packet with three or four ``recv()`` calls (the type
     byte, the remaining length byte by byte, then the rest), and aiomqtt's reader
@@ -286,7 +291,7 @@ class _BufferedReads:
 
     def recv(self, size: int) -> bytes:
         if self._pos >= len(self._buffer):
-            data: bytes = self._sock.recv(max(size, 65536))  # BlockingIOError passes through
+            data: bytes = self._sock.recv(max(size, _READ_SIZE))  # BlockingIOError passes through
             if len(data) <= size:
                 return data
             self._buffer, self._pos = data, 0

@@ -135,6 +135,9 @@ def _chunks(items: Sequence[_Item], max_lines: int) -> Iterator[list[_Item]]:
         yield group
 
 
+YIELD_EVERY_S: Final = 0.001
+"""While a flush is being stored, validation gives the event loop a turn this often."""
+
 SHUTDOWN_GRACE_S: Final = 10.0
 """How long the ingestor's other parts may take to stop once its last write is done."""
 
@@ -183,6 +186,7 @@ class Ingestor:
         self._disconnect = asyncio.Event()
         self._last_ns = 0
         self._storing = False
+        self._yield_at = 0.0
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -198,8 +202,12 @@ class Ingestor:
             # Messages already queued in the client are handed over without yielding to the
             # event loop, so validating them back to back would hold up the write in flight:
             # its request body goes out, and its answer comes in, only when the loop runs.
-            # Yield once per message so that validation and the write overlap.
-            await asyncio.sleep(0)
+            # Yield every YIELD_EVERY_S so that validation and the write overlap (once per
+            # message cost an event-loop round, a select() call, per message).
+            now = time.monotonic()
+            if now >= self._yield_at:
+                await asyncio.sleep(0)
+                self._yield_at = now + YIELD_EVERY_S
         while self._open_weight >= self._max_lines or self._closing.is_set():
             if self._closing.is_set():
                 # Shutting down: leave this message unacknowledged; the broker keeps it.

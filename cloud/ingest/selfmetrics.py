@@ -78,7 +78,9 @@ class SelfMetrics:
 
         The ingestor's codec has the readings' times as integers already; this takes them as they are.
         """
-        lag = self._lag.setdefault((site, gateway), _Lag())
+        lag = self._lag.get((site, gateway))
+        if lag is None:
+            lag = self._lag[(site, gateway)] = _Lag()
         lag.messages += 1
         lag.readings += readings
         lag.max_ns = max(lag.max_ns, received_ns - oldest_ns)

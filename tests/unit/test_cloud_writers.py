@@ -1,17 +1,19 @@
 """greenwire.cloud.adapters.influx: how InfluxDB's answers map to "stored", "retry" (StoreError) or "refused" (StoreRejected).
 
-Only the mapping of HTTP answers is tested here, against httpx's MockTransport
-(v1) and a small aiohttp server on loopback that answers like InfluxDB (v2).
+Only the mapping of HTTP answers is tested here, against a small aiohttp server
+on loopback that answers like InfluxDB (v1 and v2).
 That InfluxDB really stores the points is proven against real servers in
 tests/integration/test_ingest.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -21,46 +23,71 @@ from greenwire.shared.errors import StoreError, StoreRejected
 
 LINES = ["readings,device=m1,gateway=gw-01,site=s active_power_w=1.5 1", "readings,device=m2,gateway=gw-01,site=s x=2 2"]
 
-
-def v1_writer(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object) -> InfluxV1Writer:
-    return InfluxV1Writer(
-        "http://influx.test:8086", "greenwire", transport=httpx.MockTransport(handler), **kwargs  # type: ignore[arg-type]
-    )
+Seen = list[tuple[web.Request, bytes]]
 
 
-async def test_v1_posts_line_protocol_with_ns_precision_and_returns_on_204() -> None:
-    seen: list[httpx.Request] = []
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, Seen, dict[str, object]]]:
+    """A server on a free loopback port that answers ``/write``, ``/ping`` and ``/api/v2/write``
+    like InfluxDB; set ``answer["status"]``, ``["body"]`` (JSON, or text if a str), ``["headers"]``
+    and ``["delay_s"]`` per test."""
+    seen: Seen = []
+    answer: dict[str, object] = {"status": 204, "body": None, "headers": {}, "delay_s": 0.0}
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(204)
+    async def handle(request: web.Request) -> web.Response:
+        seen.append((request, await request.read()))
+        await asyncio.sleep(float(str(answer["delay_s"])))
+        body = answer["body"]
+        headers = dict(answer["headers"])  # type: ignore[call-overload]
+        if isinstance(body, str):
+            return web.Response(status=int(str(answer["status"])), text=body, headers=headers)
+        return web.Response(
+            status=int(str(answer["status"])),
+            text=json.dumps(body) if body is not None else None,
+            content_type="application/json" if body is not None else None,
+            headers=headers,
+        )
 
-    writer = v1_writer(handler, retention_policy="autogen", username="u", password="p")
+    app = web.Application()
+    app.router.add_post("/write", handle)
+    app.router.add_get("/ping", handle)
+    app.router.add_post("/api/v2/write", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", seen, answer
+    finally:
+        await runner.cleanup()
+
+
+Server = tuple[str, Seen, dict[str, object]]
+
+
+async def test_v1_posts_line_protocol_with_ns_precision_and_returns_on_204(server: Server) -> None:
+    url, seen, _ = server
+    writer = InfluxV1Writer(url, "greenwire", retention_policy="autogen", username="u", password="p")
     await writer.write(LINES)
     await writer.write([])  # nothing to write: no request
     await writer.close()
     assert len(seen) == 1
-    request = seen[0]
-    assert (request.method, request.url.path) == ("POST", "/write")
-    assert dict(request.url.params) == {"db": "greenwire", "precision": "ns", "rp": "autogen"}
-    assert request.content == "\n".join(LINES).encode()
-    assert request.headers["Authorization"] == httpx.BasicAuth("u", "p")._auth_header
+    request, body = seen[0]
+    assert (request.method, request.path) == ("POST", "/write")
+    assert dict(request.query) == {"db": "greenwire", "precision": "ns", "rp": "autogen"}
+    assert body == "\n".join(LINES).encode()
+    assert request.headers["Authorization"] == "Basic dTpw"  # base64 of "u:p" (RFC 7617)
 
 
-async def test_v1_gzip_sends_the_same_lines_compressed() -> None:
-    import gzip
-
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(204)
-
-    writer = v1_writer(handler, gzip=True)
+async def test_v1_gzip_sends_the_same_lines_compressed(server: Server) -> None:
+    url, seen, _ = server
+    writer = InfluxV1Writer(url, "greenwire", gzip=True)
     await writer.write(LINES)
     await writer.close()
-    assert seen[0].headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(seen[0].content) == "\n".join(LINES).encode()
+    request, body = seen[0]
+    assert request.headers["Content-Encoding"] == "gzip"
+    assert body == "\n".join(LINES).encode()  # aiohttp's server decompresses the request body
 
 
 @pytest.mark.parametrize(
@@ -76,107 +103,105 @@ async def test_v1_gzip_sends_the_same_lines_compressed() -> None:
         (403, {"error": "forbidden"}, StoreError, "answered 403"),
         (429, {"error": "slow down"}, StoreError, "answered 429"),
         (500, {"error": "timeout"}, StoreError, "answered 500: timeout"),
-        (503, None, StoreError, "answered 503"),
-        (200, None, StoreError, "answered 200"),
+        (503, "down", StoreError, "answered 503: down"),
+        (200, "down", StoreError, "answered 200"),
     ],
 )
-async def test_v1_status_mapping(status: int, body: object, error: type[StoreError], words: str) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, json=body) if body is not None else httpx.Response(status, text="down")
-
-    writer = v1_writer(handler)
+async def test_v1_status_mapping(server: Server, status: int, body: object, error: type[StoreError], words: str) -> None:
+    url, _, answer = server
+    answer.update(status=status, body=body)
+    writer = InfluxV1Writer(url, "greenwire")
     with pytest.raises(StoreError) as caught:
         await writer.write(LINES)
     await writer.close()
     assert type(caught.value) is error, "4xx the data's fault: refused; anything else: retried"
     assert words in str(caught.value)
-    assert "InfluxDB http://influx.test:8086 database greenwire" in str(caught.value)
+    assert f"InfluxDB {url} database greenwire" in str(caught.value)
 
 
-async def test_the_error_header_is_used_when_the_body_is_not_json() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(400, text="<html>", headers={"X-Influxdb-Error": "bad timestamp"})
-
-    writer = v1_writer(handler)
+async def test_the_error_header_is_used_when_the_body_is_not_json(server: Server) -> None:
+    url, _, answer = server
+    answer.update(status=400, body="<html>", headers={"X-Influxdb-Error": "bad timestamp"})
+    writer = InfluxV1Writer(url, "greenwire")
     with pytest.raises(StoreRejected, match="bad timestamp"):
         await writer.write(LINES)
     await writer.close()
 
 
-@pytest.mark.parametrize(
-    "exc", [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("reset")]
-)
-async def test_v1_connection_failures_are_retryable(exc: httpx.TransportError) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc
+def _unused_port() -> int:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    writer = v1_writer(handler)
+
+async def _assert_retryable(writer: InfluxV1Writer, words: str) -> None:
     with pytest.raises(StoreError) as caught:
         await writer.write(LINES)
     assert not isinstance(caught.value, StoreRejected)
-    assert type(exc).__name__ in str(caught.value)
-    assert caught.value.__cause__ is exc
+    assert words in str(caught.value)
+    assert isinstance(caught.value.__cause__, (aiohttp.ClientError, TimeoutError, OSError))
     assert await writer.ping() is False
     await writer.close()
 
 
-async def test_v1_ping() -> None:
-    writer = v1_writer(lambda r: httpx.Response(204 if r.url.path == "/ping" else 404))
+async def test_v1_connection_refused_is_retryable() -> None:
+    await _assert_retryable(InfluxV1Writer(f"http://127.0.0.1:{_unused_port()}", "greenwire"), "Connect")
+
+
+async def test_v1_a_server_that_does_not_answer_in_time_is_retryable(server: Server) -> None:
+    url, _, answer = server
+    answer.update(delay_s=2.0)
+    await _assert_retryable(InfluxV1Writer(url, "greenwire", timeout_s=0.2), "Timeout")
+
+
+async def test_v1_a_connection_closed_without_an_answer_is_retryable() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.close()
+
+    closer = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = closer.sockets[0].getsockname()[1]
+    try:
+        await _assert_retryable(InfluxV1Writer(f"http://127.0.0.1:{port}", "greenwire"), "Disconnected")
+    finally:
+        closer.close()
+        await closer.wait_closed()
+
+
+async def test_v1_ping(server: Server) -> None:
+    url, seen, _ = server
+    writer = InfluxV1Writer(url, "greenwire")
     assert await writer.ping() is True
     await writer.close()
+    assert seen[0][0].path == "/ping"
+
+
+def test_v1_writer_can_be_made_outside_the_event_loop(server: Server) -> None:
+    """The health service makes its writers before its loop runs: the session opens on first use."""
+    writer = InfluxV1Writer("http://127.0.0.1:8086", "greenwire")
+    assert writer._session is None
 
 
 # -- v2: influxdb-client against a loopback server that answers like InfluxDB 2 ----------------
 
 
-@pytest.fixture
-async def v2_server() -> AsyncIterator[tuple[str, list[web.Request | bytes], dict[str, object]]]:
-    """A server on a free loopback port; set ``answer["status"]``/``answer["body"]`` per test."""
-    seen: list[web.Request | bytes] = []
-    answer: dict[str, object] = {"status": 204, "body": None}
-
-    async def write(request: web.Request) -> web.Response:
-        seen.append(request)
-        seen.append(await request.read())
-        body = answer["body"]
-        return web.Response(
-            status=int(str(answer["status"])),
-            text=json.dumps(body) if body is not None else None,
-            content_type="application/json" if body is not None else None,
-        )
-
-    app = web.Application()
-    app.router.add_post("/api/v2/write", write)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", seen, answer
-    finally:
-        await runner.cleanup()
-
-
-async def test_v2_writes_through_influxdb_client(v2_server: tuple[str, list[object], dict[str, object]]) -> None:
-    url, seen, _ = v2_server
+async def test_v2_writes_through_influxdb_client(server: Server) -> None:
+    url, seen, _ = server
     writer = InfluxV2Writer(url, "tok", "county", "greenwire")
     await writer.write(LINES)
     await writer.close()
-    request, body = seen
-    assert isinstance(request, web.Request) and isinstance(body, bytes)
+    ((request, body),) = seen
     assert dict(request.query) == {"org": "county", "bucket": "greenwire", "precision": "ns"}
     assert request.headers["Authorization"] == "Token tok"
     assert body.decode().splitlines() == LINES
 
 
-async def test_v2_gzip_through_influxdb_client(v2_server: tuple[str, list[object], dict[str, object]]) -> None:
-    url, seen, _ = v2_server
+async def test_v2_gzip_through_influxdb_client(server: Server) -> None:
+    url, seen, _ = server
     writer = InfluxV2Writer(url, "tok", "county", "greenwire", gzip=True)
     await writer.write(LINES)
     await writer.close()
-    request, body = seen
-    assert isinstance(request, web.Request) and isinstance(body, bytes)
+    ((request, body),) = seen
     assert request.headers["Content-Encoding"] == "gzip"
     assert body.decode().splitlines() == LINES  # aiohttp decompresses the request body
 
@@ -187,9 +212,9 @@ async def test_v2_gzip_through_influxdb_client(v2_server: tuple[str, list[object
      (429, StoreError), (500, StoreError), (503, StoreError)],
 )
 async def test_v2_status_mapping(
-    v2_server: tuple[str, list[object], dict[str, object]], status: int, error: type[StoreError]
+    server: Server, status: int, error: type[StoreError]
 ) -> None:
-    url, _, answer = v2_server
+    url, _, answer = server
     answer.update(status=status, body={"code": "invalid", "message": f"server says {status}"})
     writer = InfluxV2Writer(url, "tok", "county", "greenwire")
     with pytest.raises(StoreError) as caught:
@@ -200,12 +225,7 @@ async def test_v2_status_mapping(
 
 
 async def test_v2_unreachable_is_retryable() -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    writer = InfluxV2Writer(f"http://127.0.0.1:{port}", "tok", "county", "greenwire", timeout_s=2)
+    writer = InfluxV2Writer(f"http://127.0.0.1:{_unused_port()}", "tok", "county", "greenwire", timeout_s=2)
     with pytest.raises(StoreError) as caught:
         await writer.write(LINES)
     assert not isinstance(caught.value, StoreRejected)
