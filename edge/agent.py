@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+POLLERS_STOP_S = 5.0
+"""How long a stopping agent waits for its buses' polls in flight before the last flush."""
 HELD_BATCHES = 20
 """Batches of readings the agent holds in memory while its buffer cannot take them (a full disk)."""
 
@@ -247,14 +249,16 @@ class EdgeAgent:
         """
         limit = self.config.publish.max_batch_readings
         while self._pending:
-            chunk = self._pending[:limit]
+            # Taken before the write: two flushes at once (the collector's and the one at shutdown)
+            # must not write the same readings twice.
+            chunk, self._pending = self._pending[:limit], self._pending[limit:]
             first_ms = int(min(r.ts for r in chunk).timestamp() * 1000)
             try:
                 await self._buffer.append(encode_readings(chunk), len(chunk), first_ms)
             except BufferFull as exc:
+                self._pending = chunk + self._pending
                 self._buffer_full(exc)
                 return
-            self._pending = self._pending[limit:]
             if self.buffer_error is not None:
                 log.info("the buffer takes readings again after %s; %d readings were dropped while it could not",
                          self.buffer_error, self.unbuffered_dropped)
@@ -294,9 +298,9 @@ class EdgeAgent:
                      if self.config.wearables else "-")
         try:
             async with asyncio.TaskGroup() as group:
-                for bus in self.buses:
-                    group.create_task(bus.run(polling_stopped), name=f"bus-{bus.config.name}")
-                group.create_task(self._collector(polling_stopped), name="collector")
+                pollers = [group.create_task(bus.run(polling_stopped), name=f"bus-{bus.config.name}")
+                           for bus in self.buses]
+                pollers.append(group.create_task(self._collector(polling_stopped), name="collector"))
                 for source in self.wearables:
                     group.create_task(source.run(polling_stopped), name=f"wearable-{source.config.id}")
                 if self.ble is not None:
@@ -307,8 +311,9 @@ class EdgeAgent:
                     group.create_task(self.vitals_publisher.run(publisher_stop), name="vitals-publisher")
                 await stop.wait()
                 polling_stopped.set()
-                # Let the buses and the collector finish (the collector writes its last batch).
-                await asyncio.sleep(0)
+                # Let the buses and the collector finish (the collector writes its last batch), so
+                # the publisher still sends, and sees committed, the last readings polled.
+                await asyncio.wait(pollers, timeout=POLLERS_STOP_S)
                 await self._flush()
                 publisher_stop.set()
         finally:

@@ -225,20 +225,34 @@ class Publisher:
                         log.info("connected to broker %s:%d again", self.broker.host, self.broker.port)
                     backoff.ok()
                     self.tracker.cursor = 0  # what was in flight on the lost connection goes again
-                    tasks = [asyncio.create_task(self._commits(client), name="commit-reader")]
+                    # Subscribed before anything is published: a commit for a batch of this
+                    # connection may come within milliseconds, and the session starts clean.
+                    reading = await self._subscribe_commits(client)
+                    tasks = [asyncio.create_task(self._commits(client, reading), name="commit-reader")]
                     if self.announce:
                         await client.publish(self._status_topic, await self._online(), qos=1, retain=True)
                         self.stats.status_messages += 1
                         tasks.append(asyncio.create_task(self._heartbeat(client), name="status-heartbeat"))
                     try:
                         await self._drain(client, stop, tasks)
+                        # Stopping: publish what is left, and give the cloud the same time to
+                        # commit it (the commit reader still runs); what stays uncommitted is
+                        # kept in the buffer and sent again at the next start.
+                        deadline = time.monotonic() + drain_timeout_s
+                        await self._drain_once(client, deadline=deadline)
+                        while (self.tracker.keeps and self.tracker.uncommitted_batches
+                               and time.monotonic() < deadline and not tasks[0].done()):
+                            self.buffer.changed.clear()  # set by each commit, and each append
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(self.buffer.changed.wait(),
+                                                       timeout=max(0.0, deadline - time.monotonic()))
+                            await self._drain_once(client, deadline=deadline)  # the agent's last polls
                     finally:
                         for task in tasks:
                             task.cancel()
                         for task in tasks:
                             with contextlib.suppress(asyncio.CancelledError):
                                 await task
-                    await self._drain_once(client, deadline=time.monotonic() + drain_timeout_s)
                     if self.announce:
                         await client.publish(
                             self._status_topic,
@@ -259,19 +273,23 @@ class Publisher:
             finally:
                 self.stats.connected = False
 
-    async def _commits(self, client: Any) -> None:
-        """Subscribe to this gateway's commit topic and forget what each commit covers."""
+    async def _subscribe_commits(self, client: Any) -> bool:
+        """Subscribe to this gateway's commit topic; False if the broker refuses (then say so once)."""
         granted = await client.subscribe(self._commit_topic, qos=1)
         codes = [int(getattr(code, "value", code)) for code in granted]
-        if not codes or codes[0] >= 0x80:
-            if not self._commits_checked:
-                log.warning("the broker does not let this gateway read %s (reason %s): batches are kept until "
-                            "the cloud commits them only once a commit has arrived; until then they are "
-                            "forgotten on the broker's PUBACK after %g s", self._commit_topic,
-                            f"{codes[0]:#04x}" if codes else "none", self.tracker.commit_wait_s)
-            self._commits_checked = True
-            return
+        refused = not codes or codes[0] >= 0x80
+        if refused and not self._commits_checked:
+            log.warning("the broker does not let this gateway read %s (reason %s): batches are kept until "
+                        "the cloud commits them only once a commit has arrived; until then they are "
+                        "forgotten on the broker's PUBACK after %g s", self._commit_topic,
+                        f"{codes[0]:#04x}" if codes else "none", self.tracker.commit_wait_s)
         self._commits_checked = True
+        return not refused
+
+    async def _commits(self, client: Any, subscribed: bool) -> None:
+        """Forget what each commit on this gateway's commit topic covers."""
+        if not subscribed:
+            return
         async for message in client.messages:
             if message.topic.value != self._commit_topic:
                 continue
