@@ -22,6 +22,15 @@ counters                a year of 3 real buildings, 8 meter faults a  above trut
                         shortfall vs the faulty intervals' energy     faulty energy
 carbon (bench.carbon)   carbon stage readings/CPU-s, share of ingest  -
 edge footprint          agent CPU and RSS, 100 meters every second    <= 10 %, <= 64 MB
+commit (bench.commit)   end-to-end commit: backlog drain readings/s,  lost = 0 with it
+                        edge CPU and RSS, with and without it; six
+                        broker SIGKILLs with the ingestor away: lost
+                        and duplicated readings, with and without it;
+                        20 broker SIGKILLs at random under load
+forecast                day-ahead MAE vs seasonal naive per real      <= 0.8, 75-85 %
+(bench.forecast)        building, P10-P90 coverage; training cost
+anomalies               injected anomalies found, precision and       >= 0.8 each
+(bench.anomalies)       recall per kind; false findings on clean      <= 1 per month
 ======================  ===========================================  ===================
 
 Results: ``bench/results/latest.json`` and ``latest.md`` (a full run; they
@@ -55,7 +64,8 @@ from rich.table import Table
 
 from bench.common import QUICK, env_int, tail_probe
 
-SECTIONS = ("micro", "counters", "carbon", "ingest", "latency", "drain", "edge", "soak")
+SECTIONS = ("micro", "counters", "carbon", "ingest", "latency", "drain", "edge", "commit", "soak", "forecast",
+            "anomalies")
 TARGETS = {
     "ingest_ratio": 0.8,
     "latency_p99_ms": 250.0,
@@ -317,6 +327,26 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_row("edge agent peak RSS, MB", f"{ed['peak_rss_mb']:.1f}", "64 (target)",
                          f"{ed['peak_rss_mb'] / TARGETS['edge_rss_mb']:.2f}", "<= 64 MB",
                          ed["peak_rss_mb"] <= TARGETS["edge_rss_mb"]))
+    cm = results.get("commit")
+    if cm:
+        w, wo = cm["drain"]["with"], cm["drain"]["without"]
+        rows.append(_row(f"end-to-end commit: backlog drain to InfluxDB, readings/s ({w['readings']:,})",
+                         f"{w['readings_per_s']:,}", f"{wo['readings_per_s']:,} (without commits)",
+                         f"{cm['throughput_ratio']:.2f}", "-", None))
+        rows.append(_row("end-to-end commit: edge CPU s / peak RSS MB during the drain",
+                         f"{w['edge_cpu_s']} / {w['edge_peak_rss_mb']}",
+                         f"{wo['edge_cpu_s']} / {wo['edge_peak_rss_mb']} (without commits)",
+                         f"{cm['edge_cpu_ratio']:.2f}", "-", None))
+        sw, swo = cm["scenario"]["with"], cm["scenario"]["without"]
+        rows.append(_row("broker SIGKILL x6 with the ingestor away: readings lost / duplicated",
+                         f"{sw['lost']} / {sw['duplicated']} of {sw['readings_in']}",
+                         f"{swo['lost']} / {swo['duplicated']} of {swo['readings_in']} (without commits)",
+                         "-", "0 / 0", sw["lost"] == 0 and sw["duplicated"] == 0))
+        rk = cm.get("random_kills")
+        if rk:
+            rows.append(_row(f"broker SIGKILL x{rk['kills']} at random instants under load: lost / duplicated",
+                             f"{rk['lost']} / {rk['duplicated']} of {rk['readings_in']}", "-", "-", "0 / 0",
+                             rk["lost"] == 0 and rk["duplicated"] == 0))
     so = results.get("soak")
     if so:
         rows.append(_row(f"soak {so.get('seconds', '?')} s: readings stored of sent (hostile messages mixed in)",
@@ -326,6 +356,14 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
         rows.append(_row("soak: ingestor RSS after warm-up -> end (peak), MB; slope MB/min",
                          f"{so['rss_after_warmup_mb']} -> {so['rss_end_mb']} ({so['rss_peak_mb']}); "
                          f"{so['rss_slope_mb_per_min']}", "-", "-", "flat", None))
+    if results.get("forecast"):
+        from bench import forecast
+
+        rows += forecast.table_rows(results["forecast"], _row)
+    if results.get("anomalies"):
+        from bench import anomalies
+
+        rows += anomalies.table_rows(results["anomalies"], _row)
     return rows
 
 
@@ -367,7 +405,7 @@ def main() -> None:
         work = Path(tmp)
         task = bar.add_task("starting", total=len(only), section="")
         influx = None
-        if {"ingest", "latency"} & set(only):
+        if {"ingest", "latency", "commit"} & set(only):
             bar.update(task, description="starting InfluxDB", section="servers")
             influx = stack.enter_context(InfluxDB1(work / "influxdb"))
 
@@ -401,12 +439,24 @@ def main() -> None:
             elif section == "edge":
                 note(section)("100 simulated meters polled every second")
                 results["edge"] = edge_section()
+            elif section == "commit":
+                from bench import commit
+
+                results["commit"] = commit.run(mosquitto, influx, work, progress=note(section))
             elif section == "soak":
                 from bench import soak
 
                 seconds = float(os.environ.get("BENCH_SOAK_SECONDS", 30 if QUICK else 300))
                 note(section)(f"ingestor at 400 msgs/s with hostile input mixed in, {seconds:g} s")
                 results["soak"] = soak.run(seconds)
+            elif section == "forecast":
+                from bench import forecast
+
+                results["forecast"] = forecast.run(note(section))
+            elif section == "anomalies":
+                from bench import anomalies
+
+                results["anomalies"] = anomalies.run(note(section))
             bar.advance(task)
         if "carbon" in results:
             note("carbon")("carbon stage alone")

@@ -6,7 +6,9 @@ would have filled it during the outage. Then a real ``greenwire edge run``
 starts on that file, polling ``BENCH_DRAIN_LIVE_METERS`` simulated SDM630
 meters every second while its publisher drains the backlog at QoS 1
 (``max_inflight`` 16, the default) to Mosquitto. A subscriber counts
-backlog and live readings as they arrive.
+backlog and live readings as they arrive. No ingestor runs, so nothing commits: the agent
+forgets on PUBACK (``commit_wait_s: 0``); ``bench.commit`` measures the drain through the
+ingestor with and without commits.
 
 The limit beside it: the broker's raw QoS 1 rate for the same messages from
 a paho client with the same window of 16 unacknowledged messages, to the
@@ -166,7 +168,7 @@ def run(broker: Any, work: Path, progress: Any = None) -> dict[str, Any]:
     config.write_text(
         f"gateway: gw-drain\nsite: bench\nmqtt: {{url: \"{broker.url}\"}}\n"
         f"buffer: {{path: \"{path}\", max_readings: {max(5_000_000, total * 2)}}}\n"
-        f"publish: {{max_inflight: {INFLIGHT}, max_batch_readings: {BATCH_READINGS}}}\n"
+        f"publish: {{max_inflight: {INFLIGHT}, max_batch_readings: {BATCH_READINGS}, commit_wait_s: 0}}\n"
         f"buses:\n  - name: live\n    host: 127.0.0.1\n    port: {port}\n    timeout_s: 0.3\n"
         f"    devices:\n{devices}"
     )

@@ -67,10 +67,13 @@ async def publish_history(broker: BrokerSettings, site: str, gateway: str, histo
                           batch: int = 500, progress: Callable[[int], None] | None = None,
                           stop: asyncio.Event | None = None, poll_s: float = 0.2) -> int:
     """Publish ``history`` (oldest first) as ``site``/``gateway``'s backlog, ``batch`` readings a message;
-    returns how many readings the broker delivered.
+    returns how many readings the cloud committed (stored in InfluxDB).
 
-    Waits until every batch is delivered (the publisher retries with backoff while the broker is
-    away or has no subscriber), or until ``stop``. ``progress`` gets the delivered count as it grows.
+    Waits until every batch is committed (the publisher retries with backoff while the broker is
+    away or has no subscriber, and sends again what is not committed in time), or until
+    ``stop``. With a cloud that sends no commits the publisher falls back to the broker's PUBACK
+    after its commit wait, and the count is then of readings the broker delivered.
+    ``progress`` gets the published count as it grows.
     The gateway's retained status is not touched (``announce=False``).
     """
     from greenwire.shared.readings import encode_readings
@@ -94,5 +97,6 @@ async def publish_history(broker: BrokerSettings, site: str, gateway: str, histo
     finally:
         done.set()
         await task
+        remaining = buffer.buffer.depth_readings
         await buffer.close()
-    return publisher.stats.published_readings
+    return len(history) - remaining

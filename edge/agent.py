@@ -30,7 +30,7 @@ from greenwire.edge.fhir_search import wearable_source
 from greenwire.edge.modbus import DeviceState, ModbusBus
 from greenwire.edge.procstats import ProcessMeter
 from greenwire.edge.wearable import SourceStats, WearableSource, WearableState
-from greenwire.shared.errors import ConfigError
+from greenwire.shared.errors import BufferFull, ConfigError
 from greenwire.shared.readings import PolledReading, encode_readings
 from greenwire.shared.topics import vitals_topic
 from greenwire.shared.version import __version__
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from greenwire.edge.ble_source import BleSource, ClientFactory
 
 log = logging.getLogger(__name__)
+
+HELD_BATCHES = 20
+"""Batches of readings the agent holds in memory while its buffer cannot take them (a full disk)."""
 
 
 def broker_settings(config: EdgeConfig, fallback_url: str | None = None) -> BrokerSettings:
@@ -99,6 +102,10 @@ class EdgeAgent:
             buffer or SqliteBuffer(config.buffer_path, max_readings=config.buffer.max_readings)
         )
         self._pending: list[PolledReading] = []
+        self.buffer_error: str | None = None
+        """Why the buffer refused the last write (a full disk), while it does."""
+        self.unbuffered_dropped = 0
+        """Readings dropped from memory while the buffer could not take them (never on disk)."""
         self._on_reading = on_reading
         self.buses = [ModbusBus(bus, self._collect) for bus in config.buses]
         self.publisher = Publisher(
@@ -109,6 +116,8 @@ class EdgeAgent:
             max_inflight=config.publish.max_inflight,
             health=self.health,
             status_interval_s=config.publish.status_interval_s,
+            resend_after_s=config.publish.resend_after_s,
+            commit_wait_s=config.publish.commit_wait_s,
         )
         self._process = ProcessMeter()
         # Health data has its own buffer file, state, and MQTT connection: never mixed with meter readings.
@@ -144,6 +153,8 @@ class EdgeAgent:
                 topic=vitals_topic(config.site, config.gateway),
                 schema=VITALS_SCHEMA,
                 items="observations",
+                resend_after_s=config.publish.resend_after_s,
+                commit_wait_s=config.publish.commit_wait_s,
             )
 
     async def health(self) -> dict[str, object]:
@@ -175,6 +186,9 @@ class EdgeAgent:
             },
             "process": self._process.sample(),
             **self._wearables_health(snap),
+            "delivery": self.publisher.delivery(),
+            **({"buffer_error": self.buffer_error[:200]} if self.buffer_error else {}),
+            **({"unbuffered_dropped": self.unbuffered_dropped} if self.unbuffered_dropped else {}),
         }
 
     def _wearables_health(self, snap: AgentSnapshot) -> dict[str, object]:
@@ -222,11 +236,41 @@ class EdgeAgent:
         )
 
     async def _flush(self) -> None:
+        """Write the readings polled since the last flush to the buffer, a batch at a time.
+
+        A full disk (SQLite's "database or disk is full") does not stop the agent: the readings
+        stay in memory and go to the buffer as soon as there is room (the cloud's commits free
+        pages the buffer reuses), and polling goes on. Only what exceeds ``HELD_BATCHES`` batches
+        in memory is dropped, newest kept, counted in ``unbuffered_dropped``: those readings were
+        never on disk. What the buffer has stored is never touched. The status says so
+        (``buffer_error``) while it lasts.
+        """
         limit = self.config.publish.max_batch_readings
         while self._pending:
-            chunk, self._pending = self._pending[:limit], self._pending[limit:]
+            chunk = self._pending[:limit]
             first_ms = int(min(r.ts for r in chunk).timestamp() * 1000)
-            await self._buffer.append(encode_readings(chunk), len(chunk), first_ms)
+            try:
+                await self._buffer.append(encode_readings(chunk), len(chunk), first_ms)
+            except BufferFull as exc:
+                self._buffer_full(exc)
+                return
+            self._pending = self._pending[limit:]
+            if self.buffer_error is not None:
+                log.info("the buffer takes readings again after %s; %d readings were dropped while it could not",
+                         self.buffer_error, self.unbuffered_dropped)
+                self.buffer_error = None
+
+    def _buffer_full(self, exc: BufferFull) -> None:
+        """The buffer refused a write (disk full): hold the readings, bounded, and say so."""
+        first = self.buffer_error is None
+        self.buffer_error = str(exc)
+        held = HELD_BATCHES * self.config.publish.max_batch_readings
+        if len(self._pending) > held:
+            self.unbuffered_dropped += len(self._pending) - held
+            self._pending = self._pending[-held:]
+        log.log(logging.ERROR if first else logging.DEBUG,
+                "cannot write the buffer %s: %s; polling goes on, %d readings held in memory (at most %d)",
+                self.config.buffer_path, exc, len(self._pending), held)
 
     async def _collector(self, stop: asyncio.Event) -> None:
         interval = self.config.publish.interval_s

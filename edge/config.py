@@ -107,6 +107,14 @@ class PublishConfig(BaseModel):
     status_interval_s: float = Field(
         default=60.0, ge=1, le=3600, description="How often the retained status carries fresh health figures."
     )
+    resend_after_s: float = Field(
+        default=30.0, ge=0.1, le=3600,
+        description="Publish a batch again when the cloud has not committed it this long after its PUBACK "
+                    "(doubling after each resend without a commit, up to ten minutes).")
+    commit_wait_s: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="With a cloud that has never sent a commit: forget batches on the broker's PUBACK once none "
+                    "has come this long after one (a gateway that has seen a commit never does).")
 
 
 class DeviceConfig(BaseModel):
@@ -594,6 +602,15 @@ class EdgeConfig(BaseModel):
                         loc=("wearables", "sources", w, "id"),
                     )
         return self
+
+    @classmethod
+    def raw_problems(cls, data: Any, context: Any = None) -> list[Any]:
+        """What validation cannot say while other fields are wrong (``greenwire.edge.config_checks``)."""
+        from greenwire.edge.config_checks import raw_problems
+
+        models: dict[str, type[BaseModel]] = {"tcp": TcpBusConfig, "rtu-over-tcp": RtuOverTcpBusConfig,
+                                               "serial": SerialBusConfig}
+        return raw_problems(data, models, DeviceConfig.model_fields["poll_interval_s"].default, context)
 
     @property
     def client_id(self) -> str:

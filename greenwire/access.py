@@ -18,9 +18,9 @@ account may do (Mosquitto denies everything not granted, ``allow_anonymous false
 =============  ==========================================================  ==============================
 account        publish                                                     subscribe (read)
 =============  ==========================================================  ==============================
-gateway        ``greenwire/v1/{site}/{gateway}/readings|vitals|status``     nothing
+gateway        ``greenwire/v1/{site}/{gateway}/readings|vitals|status``     ``greenwire/v1/{site}/{gateway}/commit``
 ingestor       ``greenwire/v1/{site}/carbon/#``, ``.../{site}/alerts/#``    ``greenwire/v1/+/+/readings``,
-               for each site of the inventory                              ``.../vitals``, ``.../status``,
+               for each site of the inventory; ``greenwire/v1/+/+/commit``  ``.../vitals``, ``.../status``,
                                                                            ``greenwire/v1/grid/+/intensity``
 grid feed      ``greenwire/v1/grid/{zone}/intensity|forecast``, its zones  nothing
 reader         nothing                                                     ``greenwire/v1/{site}/carbon/#``,
@@ -191,7 +191,7 @@ class Account:
             username=gateway_username(site, gateway),
             role="gateway",
             write=(f"{base}/readings", f"{base}/vitals", f"{base}/status"),
-            read=(),
+            read=(f"{base}/commit",),
             site=site,
             gateway=gateway,
         )
@@ -199,6 +199,7 @@ class Account:
     @classmethod
     def for_ingestor(cls, name: str, sites: tuple[str, ...]) -> Account:
         write = tuple(f"{PREFIX}/{site}/{branch}/#" for site in sites for branch in ("carbon", "alerts"))
+        write += (f"{PREFIX}/+/+/commit",)
         read = (
             f"{PREFIX}/+/+/readings",
             f"{PREFIX}/+/+/vitals",

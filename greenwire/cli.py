@@ -16,11 +16,13 @@ from typing import Annotated
 import typer
 
 from greenwire import __version__, helpformat
+from greenwire.commands.anomalies import app as anomalies_app
 from greenwire.commands.bms import app as bms_app
 from greenwire.commands.carbon import carbon_app, import_app
 from greenwire.commands.cbam import app as cbam_app
 from greenwire.commands.deploy import app as deploy_app
 from greenwire.commands.edge import app as edge_app
+from greenwire.commands.forecast import forecast_app
 from greenwire.commands.grafana import app as grafana_app
 from greenwire.commands.grafana import report_command
 from greenwire.commands.grid import app as grid_app
@@ -58,6 +60,8 @@ app.add_typer(zone_app, name="zone", help="Zone roll-ups: a park's or county's e
 app.add_typer(health_app, name="health", help="The proactive-health pilot: vitals, alerts, carbon per participant-day.")
 app.add_typer(deploy_app, name="deploy", help="Broker accounts, ACLs and TLS certificates for a deployment.")
 app.add_typer(grafana_app, name="grafana", help="Grafana dashboards as code: build, push.")
+app.add_typer(forecast_app, name="forecast", help="Day-ahead forecasts of energy and emissions, P10/P50/P90.")
+app.add_typer(anomalies_app, name="anomalies", help="Anomalies in the meters, found before the bill.")
 app.add_typer(grid_app, name="grid", help="Live grid carbon intensity from real providers.")
 app.add_typer(bms_app, name="bms", help="Each building's carbon signal for building-management systems: "
               "Modbus TCP, BACnet/IP.")
@@ -104,15 +108,17 @@ def demo(
 @app.command()
 def schema(
     which: Annotated[
-        str, typer.Argument(help="readings, vitals, alert, status, status-v1 or carbon.")
+        str, typer.Argument(help="readings, vitals, alert, commit, status, status-v2, status-v1 or carbon.")
     ] = "readings",
     write: Annotated[
         bool, typer.Option("--write", help="Write every shared/schemas/*.json instead of printing.")
     ] = False,
 ) -> None:
     """Print the JSON Schema of a wire format: greenwire.readings.v1 (default), vitals.v1, alert.v1,
-    status.v2 (status-v1: the gateway status without wearable sources), carbon.v1 (a building's
-    carbon signal for its BMS)."""
+    commit.v1 (what the cloud has stored, told to the gateway), status.v3 (status-v2: without the
+    end-to-end commit's figures; status-v1: also without wearable sources), carbon.v1 (a
+    building's carbon signal for its BMS)."""
+    from greenwire.shared.commit import commit_json_schema
     from greenwire.shared.signal import carbon_json_schema
     from greenwire.shared.status import status_json_schema
     from greenwire.shared.vitals import alert_json_schema, vitals_json_schema
@@ -122,7 +128,9 @@ def schema(
         "readings": ("greenwire.readings.v1", batch_json_schema),
         "vitals": ("greenwire.vitals.v1", vitals_json_schema),
         "alert": ("greenwire.alert.v1", alert_json_schema),
-        "status": ("greenwire.status.v2", lambda: status_json_schema(2)),
+        "commit": ("greenwire.commit.v1", commit_json_schema),
+        "status": ("greenwire.status.v3", lambda: status_json_schema(3)),
+        "status-v2": ("greenwire.status.v2", lambda: status_json_schema(2)),
         "status-v1": ("greenwire.status.v1", lambda: status_json_schema(1)),
         "carbon": ("greenwire.carbon.v1", carbon_json_schema),
     }
@@ -138,7 +146,7 @@ def schema(
 
 
 EXTRAS = {
-    "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud",
+    "influxdb_client": "cloud", "cryptography": "cloud", "grafana_client": "cloud", "msgspec": "cloud",
     "matplotlib": "report", "pypdf": "report",
     "pymodbus": "edge", "aiomqtt": "edge", "paho": "edge", "httpx": "edge", "fhir": "edge", "jwt": "edge",
     "aiohttp": "sim",
@@ -175,6 +183,21 @@ def main() -> None:
             raise
         typer.echo(advice, err=True)
         raise SystemExit(2) from None
+    except BaseExceptionGroup as group:
+        # A service's task group failing on a person's error (a token not set, say): its sentences.
+        _, other = group.split(GreenwireError)
+        if other is not None:
+            raise
+        for message in dict.fromkeys(str(exc) for exc in _leaves(group)):
+            typer.echo(f"error: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
 
 
 if __name__ == "__main__":

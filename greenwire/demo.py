@@ -113,11 +113,16 @@ def _demo_buildings() -> dict[str, Any]:
 
 
 def _write_site_model(buildings: dict[str, Any], path: Path) -> None:
-    """The demo's site model as YAML, so `greenwire carbon ...` works after the demo without --sites."""
+    """The demo's site model as YAML (the campus and the care home), so `greenwire carbon ...` and
+    `greenwire report` work after the demo without --sites, for either site."""
     import orjson
+    from ruamel.yaml import YAML
+
+    from greenwire.demo_care import SITES_YAML as CARE_SITES
 
     model = {"sites": [{"id": SITE, "name": "demo campus (Cambridge 2022 replay)",
-                        "buildings": [b.model_dump(mode="json", exclude_none=True) for b in buildings.values()]}]}
+                        "buildings": [b.model_dump(mode="json", exclude_none=True) for b in buildings.values()]},
+                       *YAML(typ="safe").load(CARE_SITES)["sites"]]}
     # JSON is YAML: one line per building keeps it readable and needs no YAML writer.
     path.write_text(orjson.dumps(model, option=orjson.OPT_INDENT_2).decode() + "\n", encoding="utf-8")
 

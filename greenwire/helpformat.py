@@ -5,12 +5,13 @@ reads ``--json <bool>`` as if it took a value; and a docstring's single line bre
 so at 80 columns a sentence breaks twice, once where rich wraps it and once where the source
 did. Both are fixed here, once, for every command: a flag shows no type, and the lines of a
 prose paragraph are joined (paragraphs that are indented, lists, or marked ``\\b`` keep their
-lines). ``tests/unit/test_help_pages.py`` checks the result, so a typer upgrade that changes
+lines), in a command's own page and in its group's list of commands. ``tests/unit/test_help_pages.py`` checks the result, so a typer upgrade that changes
 these internals fails loudly.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -39,6 +40,14 @@ def install() -> None:
     def fix_linebreaks(paragraphs: list[str], markup_mode: Any) -> str:
         return "\n\n".join(_flow(p) for p in paragraphs)
 
+    original_command_help = typer.rich_utils._make_command_help
+
+    def make_command_help(*, help_text: str, markup_mode: Any) -> Any:
+        # A group's list of commands shows each one's first paragraph: flowed too.
+        first = inspect.cleandoc(help_text).split("\n\n")[0]
+        return original_command_help(help_text=_flow(first), markup_mode=markup_mode)
+
     typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
     typer.rich_utils._fix_linebreaks = fix_linebreaks
+    typer.rich_utils._make_command_help = make_command_help
     typer.rich_utils._greenwire_help = True  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ meant for a person) from bugs::
     ├── BrokerError            the MQTT broker refused or dropped us
     ├── StoreError             the time-series database refused or is unreachable
     │   └── StoreRejected      it answered and refused the data (do not retry as is)
+    ├── BufferFull             the gateway's disk buffer cannot grow (its disk is full)
     └── StackError             the local stack could not start or stop
 
 Errors from pymodbus, aiomqtt/paho and the InfluxDB clients are translated
@@ -75,6 +76,10 @@ class StoreError(GreenwireError):
 
 class StoreRejected(StoreError):
     """The database answered and refused the data; retrying the same data will not help."""
+
+
+class BufferFull(GreenwireError):
+    """The gateway's disk buffer refused a write because its disk (or file limit) is full."""
 
 
 class StackError(GreenwireError):

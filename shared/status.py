@@ -25,6 +25,19 @@ never an identifier or a value)::
 
 A gateway sends v2 only when it has wearable sources, so gateways without them stay readable by
 ingestors that know v1 only; the ingestor accepts both (:func:`parse_status`).
+
+``greenwire.status.v3`` is v2 plus the end-to-end commit's figures (``greenwire.commit.v1``):
+when the gateway forgets a batch (``mode``: ``commit`` once the cloud has sent a commit,
+``waiting`` before the first, ``puback`` with a cloud that sends none), and what waits for a
+commit::
+
+     "delivery": {"mode": "commit", "uncommitted_readings": 40, "uncommitted_batches": 2,
+                  "oldest_uncommitted_age_s": 1.5, "resent_batches": 0, "committed_readings": 9000}
+
+and, while its disk buffer refuses writes (a full disk), ``buffer_error`` (why) and
+``unbuffered_dropped`` (readings polled that memory could not hold either). A gateway that knows
+commits sends v3; an ingestor from before v3 records it as rejected
+(``unknown_schema``) and keeps storing the readings.
 """
 
 from __future__ import annotations
@@ -37,7 +50,8 @@ from greenwire.shared.wire import FiniteFloat, Id, UtcDatetime
 
 STATUS_SCHEMA: Final = "greenwire.status.v1"
 STATUS_SCHEMA_V2: Final = "greenwire.status.v2"
-STATUS_SCHEMAS: Final = (STATUS_SCHEMA, STATUS_SCHEMA_V2)
+STATUS_SCHEMA_V3: Final = "greenwire.status.v3"
+STATUS_SCHEMAS: Final = (STATUS_SCHEMA, STATUS_SCHEMA_V2, STATUS_SCHEMA_V3)
 MAX_SOURCES: Final = 100
 MAX_REASONS: Final = 64
 MAX_DEVICES: Final = 1000
@@ -138,18 +152,49 @@ class StatusMessageV2(StatusMessage):
     vitals_buffer: VitalsBufferHealth | None = None
 
 
-AnyStatus = Annotated[StatusMessage | StatusMessageV2, Field(discriminator="schema_")]
-_ANY_STATUS: TypeAdapter[StatusMessage | StatusMessageV2] = TypeAdapter(AnyStatus)
+class DeliveryHealth(BaseModel):
+    """The end-to-end commit as the gateway's meter-readings publisher sees it (since the agent started)."""
+
+    model_config = _STRICT
+
+    mode: Literal["waiting", "commit", "puback"] = Field(
+        description="commit: batches are forgotten when the cloud commits them; waiting: no commit seen yet "
+                    "(batches kept); puback: the cloud sends no commits, batches are forgotten on the broker's PUBACK.")
+    uncommitted_readings: int = Field(ge=0, description="Readings published and not yet committed.")
+    uncommitted_batches: int = Field(ge=0)
+    oldest_uncommitted_age_s: FiniteFloat | None = Field(
+        default=None, ge=0, description="How long the oldest uncommitted batch has waited since it was first published.")
+    resent_batches: int = Field(ge=0, description="Batches published again because no commit came in time.")
+    committed_readings: int = Field(ge=0)
 
 
-def parse_status(payload: bytes | str) -> StatusMessage | StatusMessageV2:
-    """A status message of either version (``pydantic.ValidationError`` if it is neither)."""
+class StatusMessageV3(StatusMessageV2):
+    """``greenwire.status.v3``: v2 and the end-to-end commit's figures."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, title=STATUS_SCHEMA_V3)
+
+    schema_: Literal["greenwire.status.v3"] = Field(alias="schema")  # type: ignore[assignment]
+    delivery: DeliveryHealth | None = None
+    buffer_error: str | None = Field(
+        default=None, max_length=200,
+        description="While the disk buffer refuses writes (a full disk): why. Polling goes on into memory.")
+    unbuffered_dropped: int | None = Field(
+        default=None, ge=0, description="Readings dropped from memory while the buffer could not take them.")
+
+
+AnyStatus = Annotated[StatusMessage | StatusMessageV2 | StatusMessageV3, Field(discriminator="schema_")]
+_ANY_STATUS: TypeAdapter[StatusMessage | StatusMessageV2 | StatusMessageV3] = TypeAdapter(AnyStatus)
+
+
+def parse_status(payload: bytes | str) -> StatusMessage | StatusMessageV2 | StatusMessageV3:
+    """A status message of any version (``pydantic.ValidationError`` if it is none)."""
     return _ANY_STATUS.validate_json(payload)
 
 
-def status_json_schema(version: int = 2) -> dict[str, object]:
-    """JSON Schema of ``greenwire.status.v1`` or ``v2`` (what ``shared/schemas`` holds)."""
-    model = StatusMessageV2 if version == 2 else StatusMessage
+def status_json_schema(version: int = 3) -> dict[str, object]:
+    """JSON Schema of ``greenwire.status.v1``, ``v2`` or ``v3`` (what ``shared/schemas`` holds)."""
+    models: dict[int, type[StatusMessage]] = {1: StatusMessage, 2: StatusMessageV2}
+    model = models.get(version, StatusMessageV3)
     schema = model.model_json_schema(by_alias=True, mode="validation")
     schema["$id"] = f"https://greenwire.dev/schemas/greenwire.status.v{version}.json"
     return schema

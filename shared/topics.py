@@ -5,6 +5,9 @@ The topic tree is a contract other people build on::
     greenwire/v1/{site}/{gateway}/readings    meter batches (greenwire.readings.v1)
     greenwire/v1/{site}/{gateway}/vitals      health batches (greenwire.vitals.v1)
     greenwire/v1/{site}/{gateway}/status      retained birth message and last will
+    greenwire/v1/{site}/{gateway}/commit      what the cloud has stored of that gateway's batches
+                                              (greenwire.commit.v1); only that gateway reads it,
+                                              only ingestors write it
     greenwire/v1/{site}/carbon/{building}     retained carbon signal from the cloud
     greenwire/v1/{site}/alerts/{gateway}      health alert events from the cloud (greenwire.alert.v1),
                                               for the gateway whose data raised them
@@ -41,6 +44,7 @@ class TopicKind(StrEnum):
     READINGS = "readings"
     VITALS = "vitals"
     STATUS = "status"
+    COMMIT = "commit"
     ALERTS = "alerts"
     CARBON = "carbon"
     GRID_INTENSITY = "intensity"
@@ -109,6 +113,11 @@ def status_topic(site: str, gateway: str) -> str:
     return f"{_site_gateway(site, gateway)}/status"
 
 
+def commit_topic(site: str, gateway: str) -> str:
+    """Topic the cloud tells a gateway on which of its batches are stored (``greenwire.commit.v1``)."""
+    return f"{_site_gateway(site, gateway)}/commit"
+
+
 def carbon_topic(site: str, building: str) -> str:
     """Retained topic of a building's carbon signal."""
     check_id(site, "site")
@@ -166,7 +175,7 @@ def parse_topic(topic: str) -> Topic:
         kind = TopicKind(c)
     except ValueError:
         raise TopicError(f"unknown topic leaf {c!r} in {topic!r}") from None
-    if kind not in (TopicKind.READINGS, TopicKind.VITALS, TopicKind.STATUS):
+    if kind not in (TopicKind.READINGS, TopicKind.VITALS, TopicKind.STATUS, TopicKind.COMMIT):
         raise TopicError(f"unknown topic leaf {c!r} in {topic!r}")
     return Topic(kind, site=a, gateway=b)
 
@@ -213,3 +222,12 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
         return True
     # "a/#" also matches "a" itself: handled above only when a level follows.
     return len(t_parts) == len(f_parts) - 1 and f_parts[-1] == "#"
+
+
+def anomalies_topic(site: str, building: str) -> str:
+    """Retained topic of a building's anomaly findings (``greenwire.anomalies.v1``)."""
+    check_id(site, "site")
+    check_id(building, "building")
+    if site in RESERVED_SITE_IDS:
+        raise TopicError(f"site id {site!r} is reserved")
+    return f"{PREFIX}/{site}/anomalies/{building}"

@@ -190,8 +190,11 @@ def read_config(path: Path) -> str:
 def load_model(text: str, model: type[M], *, source: str = "<config>", context: Any = None) -> M:
     """Validate YAML ``text`` into ``model``; the first error becomes a ``ConfigError`` with its line.
 
-    All errors are listed in the message when there are several, first one
-    first, each with its own line.
+    All errors are listed in the message when there are several, first one first, each with its
+    own line. A model may also check its raw data for what its own validation cannot reach while
+    other fields are wrong (a classmethod ``raw_problems(data, context)`` returning ``LocatedValueError``s
+    or ``(loc, model, ValidationError)`` of a part validated on its own): a file with several
+    kinds of mistakes then shows them all in one run.
     """
     document = parse_yaml(text, source=source)
     if document is None:
@@ -205,48 +208,60 @@ def load_model(text: str, model: type[M], *, source: str = "<config>", context: 
     try:
         return model.model_validate(plain, context=context)
     except ValidationError as exc:
-        problems = []
-        first_line: int | None = None
-        first_column: int | None = None
-        for error in exc.errors(include_url=False):
-            if _spurious(error):
-                continue
-            loc = tuple(error["loc"])
-            context = error.get("ctx") or {}
-            cause = context.get("error")
-            if isinstance(cause, LocatedValueError):
-                loc += cause.loc
-            tag_hint = ""
-            if "key" in context and "choices" in context:
-                # A union's tag that names no variant: point at the tag's own key, suggest a variant.
-                loc += (context["key"],)
-                given = error.get("input")
-                value = given.get(context["key"]) if isinstance(given, dict) else None
-                tag_hint = _close(str(value), str(context["choices"]).split()) if value is not None else ""
-            missing = error["type"] == "missing" and bool(loc) and isinstance(loc[-1], str)
-            # A missing key is not in the file: locate the mapping it belongs in, then name it
-            # (looked for in the file, it would pass for a union's tag and be left out).
-            line, column, located = _locate(document, loc[:-1] if missing else loc)
-            loc = (*located, loc[-1]) if missing else located
-            if first_line is None:
-                first_line, first_column = line, column
-            message = (
-                f"required key '{loc[-1]}' is missing"
-                if missing
-                else error["msg"].removeprefix("Value error, ") + tag_hint
-            )
-            if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
-                message = f"unknown key '{loc[-1]}'{_suggest(model, loc[-1])}"
-            where = format_loc(loc)
-            at = f"line {line}: " if line is not None else ""
-            problems.append(f"{at}{where + ': ' if where else ''}{message}")
-        if len(problems) == 1:
-            text_ = (
-                problems[0].split(": ", 1)[1] if problems[0].startswith("line ") else problems[0]
-            )
-            raise ConfigError(text_, path=source, line=first_line, column=first_column) from None
-        summary = f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+        found = _problems(exc, document, model, ())
+        raw = getattr(model, "raw_problems", None)
+        for extra in raw(plain, context) if raw is not None else []:
+            if isinstance(extra, LocatedValueError):
+                line, column, located = _locate(document, extra.loc)
+                found.append((line, column, f"{format_loc(located)}: {extra}"))
+            else:
+                base, part_model, part_exc = extra
+                found += _problems(part_exc, document, part_model, base)
+        # Once each, in the order of the file.
+        problems = sorted(dict.fromkeys(found), key=lambda p: (p[0] is None, p[0] or 0, p[1] or 0))
+        first_line, first_column = problems[0][0], problems[0][1]
+        texts = [f"{'line ' + str(line) + ': ' if line is not None else ''}{text_}" for line, _, text_ in problems]
+        if len(texts) == 1:
+            raise ConfigError(problems[0][2], path=source, line=first_line, column=first_column) from None
+        summary = f"{len(texts)} problems:\n  " + "\n  ".join(texts)
         raise ConfigError(summary, path=source, line=first_line, column=first_column) from None
+
+
+def _problems(exc: ValidationError, document: Any, model: type[BaseModel],
+              base: tuple[int | str, ...]) -> list[tuple[int | None, int | None, str]]:
+    """Each error of ``exc`` (raised validating the part of ``document`` at ``base`` as ``model``) as
+    (line, column, "where: what")."""
+    out: list[tuple[int | None, int | None, str]] = []
+    for error in exc.errors(include_url=False):
+        if _spurious(error):
+            continue
+        loc = base + tuple(error["loc"])
+        context = error.get("ctx") or {}
+        cause = context.get("error")
+        if isinstance(cause, LocatedValueError):
+            loc += cause.loc
+        tag_hint = ""
+        if "key" in context and "choices" in context:
+            # A union's tag that names no variant: point at the tag's own key, suggest a variant.
+            loc += (context["key"],)
+            given = error.get("input")
+            value = given.get(context["key"]) if isinstance(given, dict) else None
+            tag_hint = _close(str(value), str(context["choices"]).split()) if value is not None else ""
+        missing = error["type"] == "missing" and bool(loc) and isinstance(loc[-1], str)
+        # A missing key is not in the file: locate the mapping it belongs in, then name it
+        # (looked for in the file, it would pass for a union's tag and be left out).
+        line, column, located = _locate(document, loc[:-1] if missing else loc)
+        loc = (*located, loc[-1]) if missing else located
+        message = (
+            f"required key '{loc[-1]}' is missing"
+            if missing
+            else error["msg"].removeprefix("Value error, ") + tag_hint
+        )
+        if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            message = f"unknown key '{loc[-1]}'{_suggest(model, loc[-1])}"
+        where = format_loc(loc)
+        out.append((line, column, f"{where + ': ' if where else ''}{message}"))
+    return out
 
 
 def checked_url(value: str, schemes: tuple[str, ...], example: str) -> str:

@@ -15,8 +15,10 @@ Layers, from the bottom; a part may import only the parts beneath it (and itself
 Inside ``greenwire.cloud``: ``adapters`` and ``sites`` serve every service; ``ingest``,
 ``carbon``, ``health`` and ``grafana`` may use them and ``carbon`` (the engine), but ``ingest``
 uses none of the other services, ``grid`` uses the carbon engine's feed model and window maths, ``bms`` only
-the adapters' config sections, and nothing imports ``ingest``, ``health``, ``grafana``, ``grid``
-or ``bms`` except the composition root. ``TYPE_CHECKING`` and function-level imports count like any other.
+the adapters' config sections, ``forecast`` reads the carbon engine's counters and factors,
+``anomalies`` also the forecast's hourly series, and nothing imports ``ingest``, ``health``,
+``grafana``, ``grid``, ``bms``, ``forecast`` or ``anomalies`` except the composition root.
+``TYPE_CHECKING`` and function-level imports count like any other.
 
 Run ``python -m tests.importcontract [ROOT]`` to print the violations of a tree.
 """
@@ -41,7 +43,7 @@ ALLOWED = {
 }
 """Which parts each part may import (the composition root may import everything)."""
 
-CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid", "bms", "cbam"}
+CLOUD_SERVICES = {"ingest", "carbon", "health", "grafana", "grid", "bms", "cbam", "forecast", "anomalies"}
 CLOUD_ALLOWED = {
     "adapters": {"adapters"},
     "sites": {"adapters", "carbon", "cbam"},
@@ -53,6 +55,8 @@ CLOUD_ALLOWED = {
     "grid": {"adapters", "carbon", "grid"},
     "bms": {"adapters", "bms"},
     "cbam": {"adapters", "sites", "carbon", "cbam"},
+    "forecast": {"adapters", "sites", "carbon", "forecast"},
+    "anomalies": {"adapters", "sites", "carbon", "forecast", "anomalies"},
 }
 """Inside the cloud: which of its packages each may import (top-level module name -> allowed)."""
 

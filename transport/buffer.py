@@ -1,9 +1,10 @@
 """Store-and-forward buffer: every reading is on disk before it is published.
 
-The poll loop appends batches; the publisher peeks the oldest, publishes them
-at QoS 1 and acknowledges each batch only after the broker's PUBACK. An
-unacknowledged batch stays and is sent again, with the same ``seq`` and the
-same readings, after a reconnect or a restart. ``seq`` comes from the buffer
+The poll loop appends batches; the publisher peeks the oldest and publishes them
+at QoS 1. A published batch stays until the cloud's commit covers its ``seq``
+(``forget``: InfluxDB has it), or, with a cloud that sends no commits, until the
+broker's PUBACK (``ack``). A batch not yet forgotten is sent again, with the same
+``seq`` and the same readings, after a timeout or a restart. ``seq`` comes from the buffer
 itself (SQLite ``AUTOINCREMENT`` never reuses a number), so it increases per
 gateway and survives restarts, as the wire contract requires.
 
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from greenwire.shared.errors import BufferFull
+
 T = TypeVar("T")
 
 
@@ -46,7 +49,10 @@ class Buffer(Protocol):
     """What the agent needs from a buffer. Calls are synchronous; see ``AsyncBuffer``."""
 
     def append(self, readings_json: bytes, count: int, first_ts_ms: int) -> int:
-        """Store a batch and return its ``seq``; drop the oldest batches if full."""
+        """Store a batch and return its ``seq``; drop the oldest batches if full.
+
+        Raises ``BufferFull`` when the disk is full: nothing of the batch is stored.
+        """
         ...
 
     def peek(self, limit: int, after_seq: int = 0) -> list[StoredBatch]:
@@ -56,6 +62,16 @@ class Buffer(Protocol):
     def ack(self, seqs: Iterable[int]) -> None:
         """Delete these batches: the broker has them. Unknown seqs are ignored."""
         ...
+
+    def forget(self, ranges: Iterable[tuple[int, int]]) -> int:
+        """Delete the batches in these inclusive seq ranges (the cloud stored them); returns their readings."""
+        ...
+
+    def counter(self, name: str) -> int:
+        """A small named number kept with the buffer (0 if never set)."""
+        ...
+
+    def set_counter(self, name: str, value: int) -> None: ...
 
     @property
     def depth_readings(self) -> int: ...
@@ -80,6 +96,7 @@ class MemoryBuffer:
         self._next_seq = 1
         self._depth = 0
         self._dropped = 0
+        self._counters: dict[str, int] = {}
 
     def append(self, readings_json: bytes, count: int, first_ts_ms: int) -> int:
         seq = self._next_seq
@@ -106,6 +123,18 @@ class MemoryBuffer:
             batch = self._batches.pop(seq, None)
             if batch is not None:
                 self._depth -= batch.count
+
+    def forget(self, ranges: Iterable[tuple[int, int]]) -> int:
+        before = self._depth
+        for first, last in ranges:
+            self.ack([seq for seq in self._batches if first <= seq <= last])
+        return before - self._depth
+
+    def counter(self, name: str) -> int:
+        return self._counters.get(name, 0)
+
+    def set_counter(self, name: str, value: int) -> None:
+        self._counters[name] = value
 
     @property
     def depth_readings(self) -> int:
@@ -158,6 +187,18 @@ class SqliteBuffer:
         self._dropped = int(dropped[0]) if dropped else 0
 
     def append(self, readings_json: bytes, count: int, first_ts_ms: int) -> int:
+        try:
+            return self._append(readings_json, count, first_ts_ms)
+        except sqlite3.OperationalError as exc:
+            if self._db.in_transaction:  # a COMMIT that failed leaves the transaction open
+                self._db.execute("ROLLBACK")
+            row = self._db.execute("SELECT COALESCE(SUM(count), 0), COUNT(*) FROM batches").fetchone()
+            self._depth, self._nbatches = int(row[0]), int(row[1])
+            if "full" in str(exc):  # SQLITE_FULL: "database or disk is full"
+                raise BufferFull(f"buffer {self.path}: {exc}") from exc
+            raise
+
+    def _append(self, readings_json: bytes, count: int, first_ts_ms: int) -> int:
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO batches (count, first_ts_ms, readings) VALUES (?, ?, ?)",
@@ -207,6 +248,32 @@ class SqliteBuffer:
                     self._depth -= int(row[0])
                     self._nbatches -= 1
 
+    def forget(self, ranges: Iterable[tuple[int, int]]) -> int:
+        ranges = list(ranges)
+        removed = 0
+        if not ranges:
+            return 0
+        with self._transaction():
+            for first, last in ranges:
+                rows = self._db.execute(
+                    "DELETE FROM batches WHERE seq BETWEEN ? AND ? RETURNING count", (first, last)
+                ).fetchall()
+                removed += sum(int(r[0]) for r in rows)
+                self._nbatches -= len(rows)
+        self._depth -= removed
+        return removed
+
+    def counter(self, name: str) -> int:
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_counter(self, name: str, value: int) -> None:
+        self._db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
     @property
     def depth_readings(self) -> int:
         return self._depth
@@ -238,7 +305,34 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
+            self._db.execute("ROLLBACK")
+
+
+@dataclass(frozen=True, slots=True)
+class BufferSummary:
+    """What a buffer file holds, read without the agent (``greenwire edge status``)."""
+
+    readings: int
+    batches: int
+    oldest_ts_ms: int | None
+    dropped_readings: int
+    commit_seen: bool
+    """The cloud has sent this buffer a commit: batches are kept until committed."""
+
+
+def inspect_buffer(path: Path) -> BufferSummary | None:
+    """A read-only look at a buffer file, beside a running agent (None if there is no file yet)."""
+    if not path.exists():
+        return None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        readings, batches, oldest = db.execute(
+            "SELECT COALESCE(SUM(count), 0), COUNT(*), MIN(first_ts_ms) FROM batches").fetchone()
+        counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+    return BufferSummary(int(readings), int(batches), None if oldest is None else int(oldest),
+                         int(counters.get("dropped", 0)), bool(counters.get("commit_seen", 0)))
 
 
 class AsyncBuffer:
@@ -268,6 +362,16 @@ class AsyncBuffer:
     async def ack(self, seqs: Iterable[int]) -> None:
         seqs = list(seqs)
         await self._call(lambda: self.buffer.ack(seqs))
+
+    async def forget(self, ranges: Iterable[tuple[int, int]]) -> int:
+        ranges = list(ranges)
+        return await self._call(lambda: self.buffer.forget(ranges))
+
+    async def counter(self, name: str) -> int:
+        return await self._call(lambda: self.buffer.counter(name))
+
+    async def set_counter(self, name: str, value: int) -> None:
+        await self._call(lambda: self.buffer.set_counter(name, value))
 
     async def oldest_ts_ms(self) -> int | None:
         return await self._call(self.buffer.oldest_ts_ms)

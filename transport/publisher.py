@@ -1,9 +1,14 @@
-"""MQTT publisher: drains the buffer at QoS 1, deleting a batch only after its PUBACK.
+"""MQTT publisher: drains the buffer at QoS 1; a batch is forgotten when the cloud commits it.
 
 The publisher keeps up to ``max_inflight`` batches unacknowledged at once.
 When the connection drops, batches not yet acknowledged stay in the buffer
 and are sent again (same ``seq``, same readings; ``sent_at`` is the time of
 each attempt) after a reconnect with capped exponential backoff and jitter.
+
+A PUBACK only marks a batch published: it stays in the buffer until the ingestor's commit on
+the gateway's commit topic covers it, and is published again if no commit comes within the
+resend timeout (:mod:`greenwire.transport.commits`: the modes, the fall-back to PUBACK for a
+cloud that sends no commits, the resend backoff).
 
 The gateway's status topic carries a retained birth message on connect and a
 retained last will, so a dashboard sees a gateway go offline even when it
@@ -25,10 +30,12 @@ import orjson
 
 from greenwire.shared.aioloop import tolerate_closed_socket_registration
 from greenwire.shared.backoff import Backoff, backoff_delay
+from greenwire.shared.commit import Stream, parse_commit
 from greenwire.shared.errors import BrokerError
-from greenwire.shared.topics import readings_topic, status_topic
+from greenwire.shared.topics import commit_topic, readings_topic, status_topic
 from greenwire.shared.wire import READINGS_SCHEMA, format_ts
 from greenwire.transport.buffer import AsyncBuffer, StoredBatch
+from greenwire.transport.commits import COMMIT_SEEN, CommitTracker, DeliveryMode
 from greenwire.transport.mqtt import BrokerSettings
 from greenwire.transport.mqtt import client as mqtt_client
 
@@ -74,10 +81,15 @@ def encode_batch(
 def status_payload(gateway: str, state: str, **extra: object) -> bytes:
     """A status message (retained): ``online`` at birth, ``offline`` as will or on shutdown.
 
-    ``greenwire.status.v2`` when it carries wearable sources' counters, else v1 (which ingestors
-    that know only v1 still accept).
+    ``greenwire.status.v3`` when it carries the end-to-end commit's figures, v2 when it carries
+    wearable sources' counters, else v1 (which ingestors that know only v1 still accept).
     """
-    schema = "greenwire.status.v2" if "wearables" in extra or "vitals_buffer" in extra else "greenwire.status.v1"
+    if "delivery" in extra:
+        schema = "greenwire.status.v3"
+    elif "wearables" in extra or "vitals_buffer" in extra:
+        schema = "greenwire.status.v2"
+    else:
+        schema = "greenwire.status.v1"
     return orjson.dumps(
         {"schema": schema, "gateway": gateway, "state": state,
          "ts": format_ts(datetime.now(UTC)), **extra}
@@ -102,6 +114,8 @@ class Publisher:
         topic: str | None = None,
         schema: str = READINGS_SCHEMA,
         items: str = "readings",
+        resend_after_s: float = 30.0,
+        commit_wait_s: float = 60.0,
     ) -> None:
         self.broker = broker
         self.site = site
@@ -114,6 +128,10 @@ class Publisher:
         self._schema = schema
         self._items = items
         self._status_topic = status_topic(site, gateway)
+        self._commit_topic = commit_topic(site, gateway)
+        self._stream: Stream = "readings" if items == "readings" else "vitals"
+        self.tracker = CommitTracker(resend_after_s=resend_after_s, commit_wait_s=commit_wait_s)
+        self._commits_checked = False
         self._health = health
         self.status_interval_s = status_interval_s
         self.announce = announce
@@ -122,6 +140,18 @@ class Publisher:
         self._pubacks: dict[int, asyncio.Future[int]] = {}
         self._refusals = 0
         self._connection: Any = None
+
+    def delivery(self) -> dict[str, object]:
+        """The end-to-end commit's figures for the status message (``greenwire.status.v3``)."""
+        age = self.tracker.oldest_uncommitted_age_s()
+        return {
+            "mode": self.tracker.mode.value,
+            "uncommitted_readings": self.tracker.uncommitted_readings,
+            "uncommitted_batches": self.tracker.uncommitted_batches,
+            "oldest_uncommitted_age_s": None if age is None else round(age, 3),
+            "resent_batches": self.tracker.resent_batches,
+            "committed_readings": self.tracker.committed_readings,
+        }
 
     async def _online(self) -> bytes:
         extra = await self._health() if self._health is not None else {}
@@ -183,6 +213,8 @@ class Publisher:
         import aiomqtt
 
         tolerate_closed_socket_registration()
+        if await self.buffer.counter(COMMIT_SEEN):
+            self.tracker.mode = DeliveryMode.COMMIT
         backoff = Backoff(start=BACKOFF_START_S, cap=BACKOFF_CAP_S)
         while not stop.is_set():
             try:
@@ -192,18 +224,20 @@ class Publisher:
                     if backoff.failures:
                         log.info("connected to broker %s:%d again", self.broker.host, self.broker.port)
                     backoff.ok()
-                    heartbeat: asyncio.Task[None] | None = None
+                    self.tracker.cursor = 0  # what was in flight on the lost connection goes again
+                    tasks = [asyncio.create_task(self._commits(client), name="commit-reader")]
                     if self.announce:
                         await client.publish(self._status_topic, await self._online(), qos=1, retain=True)
                         self.stats.status_messages += 1
-                        heartbeat = asyncio.create_task(self._heartbeat(client), name="status-heartbeat")
+                        tasks.append(asyncio.create_task(self._heartbeat(client), name="status-heartbeat"))
                     try:
-                        await self._drain(client, stop, heartbeat)
+                        await self._drain(client, stop, tasks)
                     finally:
-                        if heartbeat is not None:
-                            heartbeat.cancel()
+                        for task in tasks:
+                            task.cancel()
+                        for task in tasks:
                             with contextlib.suppress(asyncio.CancelledError):
-                                await heartbeat
+                                await task
                     await self._drain_once(client, deadline=time.monotonic() + drain_timeout_s)
                     if self.announce:
                         await client.publish(
@@ -225,22 +259,53 @@ class Publisher:
             finally:
                 self.stats.connected = False
 
-    async def _drain(self, client: object, stop: asyncio.Event, heartbeat: asyncio.Task[None] | None = None) -> None:
+    async def _commits(self, client: Any) -> None:
+        """Subscribe to this gateway's commit topic and forget what each commit covers."""
+        granted = await client.subscribe(self._commit_topic, qos=1)
+        codes = [int(getattr(code, "value", code)) for code in granted]
+        if not codes or codes[0] >= 0x80:
+            if not self._commits_checked:
+                log.warning("the broker does not let this gateway read %s (reason %s): batches are kept until "
+                            "the cloud commits them only once a commit has arrived; until then they are "
+                            "forgotten on the broker's PUBACK after %g s", self._commit_topic,
+                            f"{codes[0]:#04x}" if codes else "none", self.tracker.commit_wait_s)
+            self._commits_checked = True
+            return
+        self._commits_checked = True
+        async for message in client.messages:
+            if message.topic.value != self._commit_topic:
+                continue
+            try:
+                commit = parse_commit(bytes(message.payload))
+            except ValueError as exc:
+                log.warning("ignored a commit message that is not greenwire.commit.v1: %s",
+                            str(exc).splitlines()[0])
+                continue
+            if commit.stream != self._stream or commit.gateway != self.gateway:
+                continue
+            if self.tracker.committed(commit.ranges):
+                await self.buffer.set_counter(COMMIT_SEEN, 1)
+                log.info("the cloud commits stored %s: batches are kept until committed", self._items)
+            await self.buffer.forget(commit.ranges)
+            self.buffer.changed.set()
+
+    async def _drain(self, client: object, stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
         while not stop.is_set():
-            if heartbeat is not None and heartbeat.done():
-                heartbeat.result()  # a failed status publish means the connection failed: reconnect
+            for task in tasks:
+                if task.done() and (task.cancelled() or task.exception() is not None):
+                    task.result()  # a failed status publish or commit read means the connection failed
             sent = await self._send_window(client)
             if sent == 0:
                 self.buffer.changed.clear()
                 # Re-check after clearing, so an append between peek and clear is not missed.
-                if not await self.buffer.peek(1):
+                if not self.tracker.due() and not await self.buffer.peek(1, after_seq=self.tracker.cursor):
                     waiter = asyncio.ensure_future(self.buffer.changed.wait())
                     stopper = asyncio.ensure_future(stop.wait())
                     watched: set[asyncio.Future[Any]] = {waiter, stopper}
-                    if heartbeat is not None:
-                        watched.add(heartbeat)
+                    watched.update(task for task in tasks if not task.done())
                     try:
-                        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                        await asyncio.wait(watched, timeout=self.tracker.wake_in(),
+                                           return_when=asyncio.FIRST_COMPLETED)
                     finally:
                         waiter.cancel()
                         stopper.cancel()
@@ -256,7 +321,13 @@ class Publisher:
         "no matching subscribers" means nobody received it, so it stays and is sent again after
         a pause, as are batches the broker refused).
         """
-        batches = await self.buffer.peek(self.max_inflight)
+        forget = self.tracker.fall_back()
+        if forget:
+            log.warning("no commit from the cloud %g s after the broker acknowledged %s: forgetting batches "
+                        "on the broker's PUBACK (a cloud without end-to-end commit)",
+                        self.tracker.commit_wait_s, self._items)
+            await self.buffer.ack(forget)
+        batches, resend = await self._next_window()
         if not batches:
             return 0
         sent_at = self._clock()
@@ -266,7 +337,13 @@ class Publisher:
             return_exceptions=True,
         )
         acked = [b for b, r in zip(batches, results, strict=True) if r == 0]
-        await self.buffer.ack(b.seq for b in acked)
+        if self.tracker.keeps:
+            self.tracker.published((b.seq, b.count) for b in acked)
+        else:
+            await self.buffer.ack(b.seq for b in acked)
+        unacked = [b.seq for b, r in zip(batches, results, strict=True) if r != 0]
+        if unacked and not resend:
+            self.tracker.cursor = min(self.tracker.cursor, min(unacked) - 1)
         self.stats.published_batches += len(acked)
         self.stats.published_readings += sum(b.count for b in acked)
         if acked:
@@ -281,6 +358,28 @@ class Publisher:
             log.info("the broker delivers readings again after %d refused windows", self._refusals)
             self._refusals = 0
         return len(acked)
+
+    async def _next_window(self) -> tuple[list[StoredBatch], bool]:
+        """The batches to publish now, and whether they are resends: the overdue first, else new ones."""
+        due = self.tracker.due()
+        if due:
+            wanted = set(due[: self.max_inflight])
+            candidates = await self.buffer.peek(len(wanted), after_seq=min(wanted) - 1)
+            found = [b for b in candidates if b.seq in wanted]
+            # Not in the buffer any more (dropped by its bound, or committed before its PUBACK came).
+            last = candidates[-1].seq if len(candidates) == len(wanted) else 2**63
+            self.tracker.gone(s for s in wanted - {b.seq for b in found} if s <= last)
+            if found:
+                self.tracker.resending([b.seq for b in found])
+                return found, True
+        while True:
+            candidates = await self.buffer.peek(self.max_inflight, after_seq=self.tracker.cursor)
+            if not candidates:
+                return [], False
+            self.tracker.cursor = candidates[-1].seq
+            fresh = [b for b in candidates if b.seq not in self.tracker]
+            if fresh:
+                return fresh, False
 
     async def _pause_after_refusal(self, code: int, count: int) -> None:
         """Keep the batches and wait (capped backoff): nobody subscribed, or the broker said no."""

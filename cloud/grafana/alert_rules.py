@@ -74,6 +74,22 @@ RULES: Final = (
         severity="warning",
     ),
     Rule(
+        uid="greenwire-uncommitted-growing",
+        title="Gateway readings not committed",
+        queries=(
+            InfluxQuery("A", 'SELECT last("oldest_uncommitted_age_s") FROM "gateway_status" WHERE $timeFilter '
+                             'GROUP BY "site", "gateway"', 1800),
+            InfluxQuery("B", 'SELECT last("uncommitted_readings") - first("uncommitted_readings") '
+                             'FROM "gateway_status" WHERE $timeFilter GROUP BY "site", "gateway"', 1800),
+        ),
+        expression="$RA > 600 && $RB > 0",
+        for_="10m",
+        summary="Gateway {{ $labels.gateway }} of site {{ $labels.site }} has readings the cloud has not confirmed "
+        "as stored for over 10 minutes, and more keep coming: is the ingestor or InfluxDB down, or do commits "
+        "not reach the gateway (broker ACL)?",
+        severity="warning",
+    ),
+    Rule(
         uid="greenwire-budget-at-risk",
         title="Carbon budget at risk",
         queries=(InfluxQuery("A", 'SELECT last("status_code") FROM "carbon_account" WHERE $timeFilter '

@@ -10,8 +10,10 @@ a look, red needs action).
   against the day's budget, the year's budget status, kgCO2e/m2 ranking, grid intensity
   and the age of the grid data
 - ``building``: one building: power, energy by role, emissions location- and
-  market-based and of district heat, intensity, PV self-consumption, meter status, share of estimated data
-- ``fleet``: gateways online, buffers, poll errors, ingest lag, rejected messages
+  market-based and of district heat, intensity, PV self-consumption, meter status, share of estimated data,
+  grid import beside its day-ahead forecast (P10/P50/P90) and the anomalies found
+- ``fleet``: gateways online, buffers, uncommitted readings and resends, poll errors, ingest lag,
+  rejected messages
 - ``health``: the health pilot, aggregated (no participant identifiers)
 - ``zone``: a park's or county's enterprises (their sites): emissions, metered share, ranking
 """
@@ -187,6 +189,25 @@ def building() -> Dashboard:
                 f'SELECT last("today_budget_used_pct") FROM "carbon_account" WHERE {_BLDG} AND $timeFilter'),),
                 description="Emitted since local midnight against the day's share of the annual budget.",
                 thresholds=BUDGET_PCT, width=6, decimals=0),
+            Panel("timeseries", "Grid import per hour: actual and day-ahead forecast", "kwatth", (
+                Query(f'SELECT sum("grid_import_kwh") FROM "carbon" WHERE "resolution" = \'1h\' AND {_BLDG} '
+                      'AND $timeFilter GROUP BY time(1h) fill(none)', alias="actual"),
+                Query('SELECT last("kwh_p10") AS "forecast P10", last("kwh_p50") AS "forecast P50", '
+                      'last("kwh_p90") AS "forecast P90" FROM "carbon_forecast" WHERE "role" = \'grid_import\' '
+                      f'AND {_BLDG} AND $timeFilter GROUP BY time(1h) fill(none)')),
+                description="Each hour's grid import beside the day-ahead forecast made at local midnight "
+                "(greenwire forecast run): P50 the central figure, P10-P90 the band that holds 8 hours in 10. "
+                "Set the range's end to now+2d to see the hours ahead.",
+                width=16, interval="1h", min=0, decimals=1),
+            Panel("bargauge", "Anomalies found: kgCO2e by kind", KG, (Query(
+                f'SELECT sum("kgco2e") FROM "anomalies" WHERE {_BLDG} AND $timeFilter GROUP BY "kind"',
+                alias="$tag_kind"),),
+                description="What greenwire anomalies run found in the building's meters over the range, by "
+                "kind (baseload drift, out-of-hours running, step change, frozen counter, stopped reporting, "
+                "sub-meters that no longer add up): the kgCO2e of the energy each cost above the expected "
+                "load, or left unmeasured, at the factor in force. The findings, with their periods and "
+                "confidence, are in measurement anomalies and on MQTT.",
+                width=8, min=0, decimals=1, thresholds=steps("green", (1, "orange"))),
             Panel("timeseries", "Energy estimated or left out, per day", "kwatth", (Query(
                 'SELECT last("estimated_kwh") AS "estimated (counted: spread over a gap or since a reset)", '
                 'last("excluded_kwh") AS "excluded (replaced or re-based counter: recent rate, not counted)" '
@@ -239,6 +260,24 @@ def fleet() -> Dashboard:
                 description="Age of the oldest reading still in the buffer: how far behind a gateway is.",
                 thresholds=steps("green", (300, "orange"), (3600, "red")), color_by_thresholds=True,
                 width=12, interval="1m", min=0),
+            Panel("timeseries", "Uncommitted readings", "suffix: readings", (Query(
+                'SELECT max("uncommitted_readings") FROM "gateway_status" WHERE "site" =~ /^$site$/ '
+                'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY time($__interval), "gateway" fill(null)',
+                alias="$tag_gateway"),),
+                description="Readings each gateway has published and the cloud has not yet said are stored "
+                "(greenwire.commit.v1): the gateway keeps them and sends them again. Growing means the "
+                "ingestor or InfluxDB is away, or commits do not reach the gateway.",
+                thresholds=steps("green", (10000, "orange"), (100000, "red")), color_by_thresholds=True,
+                width=12, interval="1m", min=0),
+            Panel("timeseries", "Oldest uncommitted reading, resends", "s", (Query(
+                'SELECT max("oldest_uncommitted_age_s") AS "oldest uncommitted, s", '
+                'non_negative_difference(last("resent_batches")) AS "batches sent again" FROM "gateway_status" '
+                'WHERE "site" =~ /^$site$/ AND "gateway" =~ /^$gateway$/ AND $timeFilter '
+                'GROUP BY time($__interval), "gateway" fill(null)', alias="$tag_gateway $col"),),
+                description="How long the oldest published batch has waited for its commit, and the batches "
+                "sent again because none came in time. A gateway whose status says delivery mode "
+                "puback (a cloud that sends no commits) shows neither.",
+                thresholds=steps("green", (120, "orange"), (900, "red")), width=12, interval="1m", min=0),
             Panel("timeseries", "Poll errors per device", "suffix: errors", (Query(
                 'SELECT non_negative_difference("errors") FROM "gateway_device" WHERE "site" =~ /^$site$/ '
                 'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY "gateway", "device"',

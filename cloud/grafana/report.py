@@ -451,7 +451,10 @@ def collect(sources: Sources, site: str, start: datetime, end: datetime, out: Pa
     chosen = {"site": VariableValue((site,))}
     buildings = variable_values(board.variables[1], chosen, sources, end)
     if not buildings:
-        raise LookupError(f"no building of site {site!r} has carbon results in InfluxDB (run `greenwire carbon backfill`)")
+        raise LookupError(f"no building of site {site!r} has carbon results in InfluxDB for the period: store them "
+                          f"with `greenwire carbon backfill --site {site} --from {start:%Y-%m-%d} "
+                          f"--to {end + timedelta(days=1):%Y-%m-%d}` (add --sites FILE if the site model that "
+                          "holds the site is not the default one)")
     chosen["building"] = VariableValue(tuple(buildings), multi=True, include_all=True)
     for index, title in enumerate(PORTFOLIO_PANELS):
         data = run_panel(board, _panel(board, title), chosen, sources, end, start=start, end=end)

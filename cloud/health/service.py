@@ -63,6 +63,7 @@ from greenwire.cloud.health.lines import (
     rejected_line,
     vitals_lines,
 )
+from greenwire.cloud.ingest.commits import CommitBook, seq_of
 from greenwire.cloud.ingest.validate import Accepted, Rejected, RejectReason, validate_message
 from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import BrokerError, StoreError
@@ -116,6 +117,8 @@ class HealthService:
                         for f in (vitals_filter, readings_filter))
         self.consumer = Consumer(config.mqtt, topic_filters=filters)
         self.engine = AlertEngine(rules=config.rules)
+        self.commits = CommitBook("vitals")
+        """Stored vitals batches, told to their gateways (``greenwire.commit.v1``, stream ``vitals``)."""
         mqtt = config.mqtt
         self.alerts = MessagePublisher(
             BrokerSettings.of(mqtt, f"{mqtt.client_id}-alerts", username=mqtt.username,
@@ -123,6 +126,10 @@ class HealthService:
             name="health alerts", queue_size=ALERT_QUEUE_MAX)
         """Alert events at QoS 1 on their own connection (the broker's TLS and account apply); each
         is stored in InfluxDB before it is queued, so a full queue loses only the MQTT copy, counted."""
+        self.commit_publisher = MessagePublisher(
+            BrokerSettings.of(mqtt, f"{mqtt.client_id}-commit", username=mqtt.username,
+                              password=mqtt.resolved_password(), keepalive_s=mqtt.keepalive_s),
+            name="vitals commits")
         self.latest: dict[str, dict[str, SiteFigures]] = defaultdict(dict)
         """Per site, the last figures written for the current hour ("1h") and day ("1d")."""
         self._dirty: dict[str, set[datetime]] = defaultdict(set)
@@ -206,14 +213,17 @@ class HealthService:
         now = datetime.fromtimestamp(received_ns / 1e9, UTC)
         lines: list[str] = []
         events: list[AlertEvent] = []
+        seq: int | None = None
         if delivery.topic.endswith("/vitals"):
             outcome = validate_vitals(delivery.topic, delivery.payload, now=now, limits=self.config.limits)
             if isinstance(outcome, AcceptedVitals):
                 lines, events = self._vitals(outcome)
                 count = len(outcome.batch.observations)
+                seq = outcome.batch.seq
             else:
                 lines = [await asyncio.to_thread(self._reject, delivery, outcome, received_ns)]
                 count = 0
+                seq = seq_of(delivery.payload)
         else:
             readings = validate_message(delivery.topic, delivery.payload, now=now, limits=self.config.limits)
             count = 0
@@ -235,6 +245,10 @@ class HealthService:
             self.alerts.put(Message(alerts_topic(event.site, event.gateway), event.to_json()))
         acked, _ = self.consumer.ack([delivery])
         self.stats.acked += acked
+        ids = vitals_topic_ids(delivery.topic) if seq is not None else None
+        if ids is not None and seq is not None:
+            self.commits.add(ids[0], ids[1], seq)
+            self.commits.publish(self.commit_publisher)
 
     async def _write_raw(self, lines: list[str]) -> bool:
         """Write to the raw policy, retrying while InfluxDB is unreachable; False if stopping first."""
@@ -357,6 +371,7 @@ class HealthService:
             async with asyncio.TaskGroup() as group:
                 consumer = group.create_task(self.consumer.run(self._deliver, disconnect), name="health-mqtt")
                 group.create_task(self.alerts.run(alerts_stop), name="health-alerts")
+                group.create_task(self.commit_publisher.run(alerts_stop), name="health-commits")
                 aggregates = group.create_task(self._aggregate_loop(), name="health-aggregates")
                 group.create_task(self._report_loop(), name="health-stats")
                 await stop.wait()

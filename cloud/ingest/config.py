@@ -104,6 +104,14 @@ class IngestConfig(BaseModel):
         "every message (a differential test checks it); reference is the slower contract itself.",
     )
 
+    commits: bool = Field(
+        default=True,
+        description="After each flush, tell every gateway in it which of its batches are stored "
+        "(greenwire.commit.v1 on greenwire/v1/{site}/{gateway}/commit): its buffer keeps them until then. "
+        "false makes gateways fall back to forgetting on the broker's PUBACK (for comparison; "
+        "a broker crash then loses what it had acknowledged).",
+    )
+
     @classmethod
     def from_stack(cls, env: StackLike, *, state_dir: Path | None = None) -> IngestConfig:
         """The config for the local stack (``greenwire stack up``): its broker and database.
@@ -144,6 +152,7 @@ class IngestConfig(BaseModel):
             "limits": self.limits.model_dump(),
             "state_dir": str(self.state_dir),
             "validation": self.validation,
+            "commits": self.commits,
         }
 
 

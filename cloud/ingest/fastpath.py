@@ -152,6 +152,8 @@ class Encoded:
     lines: list[str]
     oldest_ns: int
     newest_ns: int
+    seq: int | None = None
+    """The batch's ``seq``, which the ingestor's commit to the gateway names once it is stored."""
 
 
 Outcome = Encoded | Rejected
@@ -185,7 +187,7 @@ class ReferencePath:
             return outcome
         lines = self._encoder.lines(outcome.site, outcome.gateway, outcome.batch)
         stamps = [(r.ts - _EPOCH) // _MICROSECOND * 1000 for r in outcome.batch.readings]
-        return Encoded(outcome.site, outcome.gateway, lines, min(stamps), max(stamps))
+        return Encoded(outcome.site, outcome.gateway, lines, min(stamps), max(stamps), outcome.batch.seq)
 
 
 class _Prefixes(dict[str, str]):
@@ -312,7 +314,7 @@ class FastPath:
             f"{prefixes[device]} {text}{suffix[r.quality]}{stamp}"
             for device, text, r, stamp in zip(devices, fields, readings, ns, strict=True)
         ]
-        return Encoded(site, gateway, lines, oldest, newest)
+        return Encoded(site, gateway, lines, oldest, newest, batch.seq)
 
 
 def _field_sets(values: list[dict[str, float]], plain: bool) -> list[str]:

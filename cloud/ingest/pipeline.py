@@ -16,6 +16,8 @@ Two tasks share one "open flush" (a list of messages in arrival order):
       2. one ``ingest_rejected`` point per reject
       3. the reject records to the JSON-lines store, fsynced
       4. PUBACK every message of the flush, in arrival order
+      5. one commit per gateway (``greenwire.commit.v1``, :mod:`greenwire.cloud.ingest.commits`):
+         the seqs now stored, which the gateway may forget
 
   Steps 1 and 2 are idempotent, so when InfluxDB is unreachable (StoreError)
   the whole flush is retried with capped backoff, forever, and nothing is
@@ -42,6 +44,7 @@ from typing import Final
 
 from greenwire.cloud.adapters.influx import Writer, make_writer
 from greenwire.cloud.adapters.mqtt import Consumer, Delivery
+from greenwire.cloud.ingest.commits import CommitBook, seq_of
 from greenwire.cloud.ingest.config import IngestConfig
 from greenwire.cloud.ingest.fastpath import Encoded, make_codec
 from greenwire.cloud.ingest.fleet import StatusIngest
@@ -51,6 +54,7 @@ from greenwire.cloud.ingest.selfmetrics import SelfMetrics
 from greenwire.cloud.ingest.validate import RejectReason, topic_ids
 from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import StoreError, StoreRejected
+from greenwire.transport.mqtt import BrokerSettings, MessagePublisher
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ class IngestStats:
     reject_points_refused: int = 0
     last_write_latency_s: float | None = None
     pending_messages: int = 0
+    commit_messages: int = 0
+    """Commits handed to the broker (one per gateway per flush)."""
 
     @property
     def rejected_total(self) -> int:
@@ -106,6 +112,8 @@ class _Item:
     detail: str = ""
     size: int = 0
     """The payload's size as received (a rejected item keeps only its first bytes)."""
+    seq: int | None = None
+    """The batch's seq, for the commit to its gateway (None if the payload has none)."""
 
     @property
     def weight(self) -> int:
@@ -152,6 +160,13 @@ class Ingestor:
         self.rejects = RejectStore(config.state_dir)
         self.status = StatusIngest(config, self.rejects, building_of=building_of)
         self.selfmetrics = SelfMetrics(config.mqtt.client_id, interval_s=stats_interval_s)
+        self.commits = CommitBook("readings")
+        mqtt = config.mqtt
+        self.commit_publisher = MessagePublisher(
+            BrokerSettings.of(mqtt, f"{mqtt.client_id}-commit", username=mqtt.username,
+                              password=mqtt.resolved_password(), keepalive_s=mqtt.keepalive_s),
+            name="commits")
+        """The commits to gateways, at QoS 1 on a connection of their own (the consumer's account)."""
         self._codec = make_codec(config.validation, config.limits, building_of)
         self._writer = writer
         self._owns_writer = writer is None
@@ -204,16 +219,17 @@ class Ingestor:
         outcome = self._codec.encode(delivery.topic, delivery.payload, received_ns)
         if isinstance(outcome, Encoded):
             lines = outcome.lines
-            item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload))
+            item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload), seq=outcome.seq)
             self.selfmetrics.observe_span(outcome.site, outcome.gateway, len(lines), outcome.oldest_ns,
                                           outcome.newest_ns, received_ns)
         else:
             size = len(delivery.payload)
+            seq = seq_of(delivery.payload)
             if size > MAX_STORED_PAYLOAD:
                 # Hold no more of a bad message than the reject store keeps: a stream of big
                 # bad messages while InfluxDB is down must not be held whole.
                 delivery = dataclasses.replace(delivery, payload=delivery.payload[:MAX_STORED_PAYLOAD])
-            item = _Item(delivery, received_ns, [], 0, outcome.reason.value, outcome.detail, size)
+            item = _Item(delivery, received_ns, [], 0, outcome.reason.value, outcome.detail, size, seq)
         self.stats.received_messages += 1
         if not self._open:
             self._open_deadline = asyncio.get_running_loop().time() + self._max_delay_s
@@ -299,6 +315,7 @@ class Ingestor:
         if failures:
             log.info("InfluxDB accepted the flush after %d failed attempts", failures)
         acked, stale = self.consumer.ack(item.delivery for item in items)
+        self._commit(items)
         self.stats.flushes += 1
         self.stats.acked_messages += acked
         self.stats.stale_messages += stale
@@ -314,6 +331,17 @@ class Ingestor:
                 self.stats.rejected[item.reason] += 1
         if refused:
             self.stats.rejected[RejectReason.STORE_REJECTED.value] += len(refused)
+
+    def _commit(self, items: list[_Item]) -> None:
+        """Tell each gateway of the flush which of its batches are stored (or recorded as rejected)."""
+        if not self.config.commits:
+            return
+        for item in items:
+            ids = topic_ids(item.delivery.topic) if item.seq is not None else None
+            if ids is not None and item.seq is not None:
+                self.commits.add(ids[0], ids[1], item.seq)
+        self.commits.publish(self.commit_publisher)
+        self.stats.commit_messages = self.commits.messages
 
     async def _store(self, writer: Writer, items: list[_Item]) -> list[_Item]:
         """Steps 1-3 of a flush; returns the accepted messages InfluxDB refused."""
@@ -389,6 +417,7 @@ class Ingestor:
                 others = {
                     group.create_task(self.consumer.run(self._deliver, self._disconnect), name="ingest-mqtt"),
                     group.create_task(self._report_loop(), name="ingest-stats"),
+                    group.create_task(self.commit_publisher.run(self._disconnect), name="ingest-commits"),
                     group.create_task(self.status.run(lambda: self._writer, self._disconnect), name="ingest-status"),
                     group.create_task(self.selfmetrics.run(lambda: self._writer, self.stats, self._disconnect),
                                       name="ingest-selfmetrics"),

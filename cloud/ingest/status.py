@@ -27,6 +27,10 @@ A retained ``greenwire.status.v1`` message (see :mod:`greenwire.shared.status`) 
 
   (counters since the agent started; ``rejected_{reason}`` per reason code; ``throttled`` and
   ``search_restarts`` when the source reports them). v1 messages are stored as before.
+- ``greenwire.status.v3`` adds the end-to-end commit's figures to ``gateway_status``:
+  ``delivery_mode`` (string), ``uncommitted_readings``, ``uncommitted_batches``,
+  ``oldest_uncommitted_age_s`` (0 when nothing waits), ``resent_batches``, ``committed_readings``;
+  ``buffer_full`` (1 while the disk buffer refuses writes) and ``unbuffered_dropped``.
 
 A message that is not a valid status is an explicit :class:`greenwire.cloud.ingest.validate.Rejected` with the
 same reason codes as readings (``malformed_json``, ``unknown_schema``, ``unexpected_field``,
@@ -45,7 +49,13 @@ from greenwire.cloud.adapters import influxql
 from greenwire.cloud.ingest.points import BuildingLookup, timestamp_ns
 from greenwire.cloud.ingest.validate import Rejected, RejectReason
 from greenwire.shared.lineprotocol import SeriesPrefix
-from greenwire.shared.status import StatusMessage, StatusMessageV2, parse_status
+from greenwire.shared.status import (
+    STATUS_SCHEMAS,
+    StatusMessage,
+    StatusMessageV2,
+    StatusMessageV3,
+    parse_status,
+)
 from greenwire.shared.topics import TopicKind, site_gateway
 
 STATUS_MEASUREMENT: Final = "gateway_status"
@@ -68,21 +78,24 @@ def status_ids(topic: str) -> tuple[str, str] | None:
     return site_gateway(topic, TopicKind.STATUS)
 
 
+_NOT_A_STATUS: Final = f"schema is not one of {', '.join(STATUS_SCHEMAS)}"
+
+
 def _classify(exc: ValidationError) -> Rejected:
     error = exc.errors(include_url=False)[0]
     parts = list(error["loc"])
-    if parts and parts[0] in ("greenwire.status.v1", "greenwire.status.v2"):
+    if parts and parts[0] in STATUS_SCHEMAS:
         parts = parts[1:]  # the union's tag: the schema the message named
     loc = ".".join(str(p) for p in parts)
     kind = error["type"]
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return Rejected(RejectReason.UNKNOWN_SCHEMA, "schema is not greenwire.status.v1 or greenwire.status.v2")
+        return Rejected(RejectReason.UNKNOWN_SCHEMA, _NOT_A_STATUS)
     if kind == "json_invalid":
         return Rejected(RejectReason.MALFORMED_JSON, f"invalid JSON: {error['msg']}")
     if loc == "" and kind in ("model_type", "model_attributes_type", "dict_type"):
         return Rejected(RejectReason.UNKNOWN_SCHEMA, "not a JSON object")
     if loc == "schema":
-        return Rejected(RejectReason.UNKNOWN_SCHEMA, "schema is not greenwire.status.v1 or greenwire.status.v2")
+        return Rejected(RejectReason.UNKNOWN_SCHEMA, _NOT_A_STATUS)
     if kind == "extra_forbidden":
         return Rejected(RejectReason.UNEXPECTED_FIELD, f"{loc}: unexpected field")
     if kind == "string_pattern_mismatch" and loc.endswith(("gateway", "device")):
@@ -132,6 +145,16 @@ def status_points(
                 fields[name] = float(value)
     if isinstance(message, StatusMessageV2):
         fields.update(_wearable_totals(message))
+    if isinstance(message, StatusMessageV3) and message.delivery is not None:
+        d = message.delivery
+        fields.update(delivery_mode=d.mode, uncommitted_readings=d.uncommitted_readings,
+                      uncommitted_batches=d.uncommitted_batches,
+                      oldest_uncommitted_age_s=float(d.oldest_uncommitted_age_s or 0.0),
+                      resent_batches=d.resent_batches, committed_readings=d.committed_readings)
+    if isinstance(message, StatusMessageV3):
+        fields["buffer_full"] = int(message.buffer_error is not None)
+        if message.unbuffered_dropped is not None:
+            fields["unbuffered_dropped"] = message.unbuffered_dropped
     lines = [SeriesPrefix(STATUS_MEASUREMENT, {"site": site, "gateway": gateway}).line(fields, ns)]
     for device in message.devices:
         tags = {"site": site, "gateway": gateway, "device": device.device, "bus": device.bus}

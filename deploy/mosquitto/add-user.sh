@@ -45,6 +45,7 @@ if [[ $kind == gateway ]] && ! grep -qx "user $user" "$here/acl"; then
     echo "topic write greenwire/v1/$site/$user/readings"
     echo "topic write greenwire/v1/$site/$user/vitals"
     echo "topic write greenwire/v1/$site/$user/status"
+    echo "topic read greenwire/v1/$site/$user/commit"
   } >>"$here/acl"
 fi
 if [[ $user == greenwire.* ]]; then

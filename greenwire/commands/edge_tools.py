@@ -1,4 +1,4 @@
-"""``greenwire edge probe`` and ``greenwire edge scan``: an installer's tools at the bus."""
+"""``greenwire edge probe``, ``scan`` and ``status``: an installer's tools at the bus and the buffer."""
 
 from __future__ import annotations
 
@@ -112,3 +112,40 @@ def scan(
     for entry in found:
         table.add_row(str(entry.unit), ", ".join(entry.profiles) or "(none of the shipped profiles fits)")
     Console().print(table)
+
+
+@app.command()
+def status(
+    config: ConfigArg,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+) -> None:
+    """What the gateway's buffer holds and when it forgets a reading, read beside the running agent.
+
+    Readings and batches waiting (published or not), the oldest one's read time, readings dropped
+    by the buffer's bound, and the delivery mode: commit (the cloud has confirmed storage at least
+    once, so batches stay until the ingestor commits them) or, before any commit, waiting (kept for
+    publish.commit_wait_s after their PUBACK, then forgotten on PUBACK: a cloud without commits).
+    The running agent's own figures (uncommitted readings, resends) are in its retained status.
+    """
+    import json
+    import time
+
+    from greenwire.transport.buffer import inspect_buffer
+
+    cfg = _load(config)
+    summary = inspect_buffer(cfg.buffer_path)
+    if summary is None:
+        typer.echo(f"error: no buffer at {cfg.buffer_path} yet (has `greenwire edge run` started?)", err=True)
+        raise typer.Exit(1)
+    mode = "commit" if summary.commit_seen else "waiting (no commit from the cloud yet; PUBACK after the wait)"
+    age = None if summary.oldest_ts_ms is None else round(time.time() - summary.oldest_ts_ms / 1000, 1)
+    if json_output:
+        typer.echo(json.dumps({"buffer": str(cfg.buffer_path), "readings": summary.readings,
+                               "batches": summary.batches, "oldest_reading_age_s": age,
+                               "dropped_readings": summary.dropped_readings,
+                               "delivery_mode": "commit" if summary.commit_seen else "waiting"}))
+        return
+    typer.echo(f"buffer {cfg.buffer_path}: {summary.readings} readings in {summary.batches} batches"
+               + (f", oldest read {age:g} s ago" if age is not None else "")
+               + f", {summary.dropped_readings} dropped by the bound")
+    typer.echo(f"delivery: {mode}")

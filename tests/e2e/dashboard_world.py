@@ -108,7 +108,17 @@ sites:
         annual_budget_kgco2e: 90000
         meters:
           - {gateway: gw-hist-h, device: care-main, role: grid_import}
+  - id: estate
+    buildings:
+      - id: b85
+        floor_area_m2: 1500
+        zone: GB
+        timezone: Europe/London
+        meters:
+          - {gateway: gw-hist-e, device: b85-main, role: grid_import}
 """
+ESTATE_DAYS = 35
+"""Days of b85's history: enough for its day-ahead forecast and the anomaly detectors' reference."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,24 @@ def _cambridge_rows(start: datetime, now: datetime, names: tuple[str, ...] = ("b
         while at <= now:
             rows.append(f"{_ts(at)},{device.format(name)},energy_import_kwh,{replay.energy_kwh((at - start).total_seconds())!r}")
             at += STEP
+    return rows
+
+
+def _estate_rows(now: datetime) -> list[str]:
+    """Building b85's real hourly electricity (Cambridge, from 2022-02-01) as an hourly counter over
+    the last ``ESTATE_DAYS``, with the meter silent for five hours three days ago."""
+    from bench.buildings import building
+
+    first = now.replace(minute=0) - timedelta(days=ESTATE_DAYS)
+    series = building("cambridge-b85").series()
+    values = series.values[series.index(datetime(2022, 2, 1, tzinfo=UTC)):]
+    silent = (now.replace(minute=0) - timedelta(days=3), now.replace(minute=0) - timedelta(days=3, hours=-5))
+    rows, total, at, i = [], 10_000.0, first, 0
+    while at <= now:
+        if not silent[0] <= at < silent[1]:
+            rows.append(f"{_ts(at)},b85-main,energy_import_kwh,{total!r}")
+        total += float(values[i])
+        at, i = at + timedelta(hours=1), i + 1
     return rows
 
 
@@ -274,7 +302,8 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
         f"batch: {{max_delay_s: 0.1}}\nstate_dir: '{tmp / 'ingest'}'\n"
     )
     files = {"cambridge": ("gw-hist-c", _cambridge_rows(start, now)), "golden": ("gw-hist-g", _rsf_rows(start, now) + _heat_rows(start, now)),
-             "care-home": ("gw-hist-h", _cambridge_rows(start, now, ("b85",), "care-main"))}
+             "care-home": ("gw-hist-h", _cambridge_rows(start, now, ("b85",), "care-main")),
+             "estate": ("gw-hist-e", _estate_rows(now))}
 
     async def ingest() -> None:
         ingestor = Ingestor(load_config(ingest_yaml), building_of=building_lookup(load_sites(sites_yaml)),
@@ -315,6 +344,8 @@ def build_world(broker: Mosquitto, influxdb: InfluxDB1, tmp: Path) -> World:
         ["carbon", "backfill", "--sites", str(sites_yaml), "--from", start.date().isoformat(),
          "--to", (now + timedelta(days=1)).date().isoformat()],
         ["carbon", "run", "--sites", str(sites_yaml), "--once", "--no-publish"],
+        ["forecast", "run", "--sites", str(sites_yaml), "--building", "b85"],
+        ["anomalies", "run", "--sites", str(sites_yaml), "--site", "estate"],
     ):
         result = runner.invoke(app, [*args, "--config", str(ingest_yaml)])
         assert result.exit_code == 0, (args, result.output)

@@ -175,6 +175,50 @@ class CuttableLink:
                 dst.transport.abort()
 
 
+class BrokerObserver:
+    """A plain paho-mqtt client that sees every readings batch the gateway publishes (its own session).
+
+    Counts the distinct readings that reached the broker: with the end-to-end commit the gateway's
+    buffer keeps published batches until they are stored, so "published" is seen here, not there.
+    """
+
+    def __init__(self, host: str, port: int, topic_filter: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self._seen: dict[int, int] = {}
+        self.messages = 0
+        self.status: dict[str, Any] | None = None
+        """The gateway's last ``online`` status message (its topic is subscribed too)."""
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"observer-{os.getpid()}-{port}",
+                                   protocol=mqtt.MQTTv5)
+        self._client.on_message = self._on_message
+        self._client.on_connect = lambda c, *a: c.subscribe(
+            [(topic_filter, 1), (topic_filter.rsplit("/", 1)[0] + "/status", 1)])
+        self._client.reconnect_delay_set(0.2, 1)
+        properties = mqtt.Properties(mqtt.PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 3600
+        self._client.connect(host, port, clean_start=False, properties=properties)
+        self._client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        if message.topic.endswith("/status"):
+            status = orjson.loads(message.payload) if message.payload else {}
+            if status.get("state") == "online":
+                self.status = status
+            return
+        batch = orjson.loads(message.payload)
+        self._seen[batch["seq"]] = len(batch["readings"])
+        self.messages += 1
+
+    def readings(self) -> int:
+        """Distinct readings seen on the broker (a batch sent again counts once)."""
+        return sum(dict(self._seen).values())
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
 def _stacks(pid: int) -> str:
     """Every thread's stack of a process that does not stop (py-spy), for the failure message."""
     spy = Path(sys.executable).with_name("py-spy")
@@ -198,6 +242,9 @@ class Pipeline:
         faketime: bool = False,
         receive_maximum: int = 1000,
         max_delay_s: float = 0.3,
+        resend_after_s: float = 3.0,
+        commits: bool = True,
+        commit_wait_s: float = 60.0,
     ) -> None:
         self.root = root / name
         self.root.mkdir(parents=True)
@@ -208,6 +255,10 @@ class Pipeline:
         self.faketime = faketime
         self.receive_maximum = receive_maximum
         self.max_delay_s = max_delay_s
+        self.resend_after_s = resend_after_s
+        self.commits = commits
+        """False: the ingestor sends no commits (a cloud from before them), for comparison."""
+        self.commit_wait_s = commit_wait_s
         self.mosquitto = Mosquitto(self.root / "mqtt")
         self.influxdb = InfluxDB1(self.root / "influx", databases=(DB,))
         self.buffer_path = self.root / "edge" / "buffer.sqlite"
@@ -218,6 +269,7 @@ class Pipeline:
         self.ingest: subprocess.Popen[bytes] | None = None
         self.link: CuttableLink | None = None
         self.meter_server: MeterServer | None = None
+        self.observer: BrokerObserver | None = None
         self._stack = contextlib.AsyncExitStack()
 
     # -- start and stop -------------------------------------------------------------------
@@ -237,6 +289,9 @@ class Pipeline:
                 self.link = await self._stack.enter_async_context(CuttableLink(self.mosquitto.host, self.mosquitto.port))
                 broker_port = self.link.port
             self._stack.push_async_callback(self._kill_all)
+            self.observer = BrokerObserver(self.mosquitto.host, self.mosquitto.port,
+                                           f"greenwire/v1/faults/gw-{self.name}/readings")
+            self._stack.callback(self.observer.close)
             self._write_configs(broker_port)
             self._prepare_journal()
             self.start_ingest()
@@ -263,7 +318,7 @@ class Pipeline:
 site: faults
 mqtt: {{url: "mqtt://127.0.0.1:{broker_port}", keepalive_s: 10}}
 buffer: {{path: "{self.buffer_path}"}}
-publish: {{interval_s: 0.2, status_interval_s: 5}}
+publish: {{interval_s: 0.2, status_interval_s: 5, resend_after_s: {self.resend_after_s}, commit_wait_s: {self.commit_wait_s}}}
 buses:
   - name: plant-room
     host: 127.0.0.1
@@ -288,6 +343,7 @@ influx:
 batch:
   max_delay_s: {self.max_delay_s}
 state_dir: {self.root / "ingest-state"}
+commits: {str(self.commits).lower()}
 """
         )
 
@@ -389,6 +445,16 @@ state_dir: {self.root / "ingest-state"}
         with contextlib.closing(sqlite3.connect(f"file:{self.buffer_path}?mode=ro", uri=True, timeout=10)) as db:
             return [(int(s), bytes(r)) for s, r in db.execute("SELECT seq, readings FROM journal ORDER BY seq")]
 
+    def journal_seq(self) -> int:
+        """The newest seq the agent has committed to its buffer (0 before the first)."""
+        rows = self._journal_rows()
+        return rows[-1][0] if rows else 0
+
+    def tally_seqs(self, fault: str, first: int, last: int) -> Tally:
+        """:meth:`tally` of the readings buffered in batches ``first`` to ``last`` only."""
+        journal = [r for seq, raw in self._journal_rows() if first <= seq <= last for r in orjson.loads(raw)]
+        return self._tally(fault, journal, self.stored(), strangers=False)
+
     def journal_count(self) -> int:
         return sum(len(orjson.loads(r)) for _, r in self._journal_rows())
 
@@ -411,20 +477,23 @@ state_dir: {self.root / "ingest-state"}
         return len(self.influxdb.query(DB, 'SELECT * FROM "readings"'))
 
     def tally(self, fault: str) -> Tally:
-        journal = self.journal_readings()
+        return self._tally(fault, self.journal_readings(), self.stored())
+
+    @staticmethod
+    def _tally(fault: str, journal: list[dict[str, Any]], stored: dict[tuple[str, int], dict[str, Any]], *,
+               strangers: bool = True) -> Tally:
         committed = {(r["device"], ts_ns(r["ts"])): r["values"] for r in journal}
-        stored = self.stored()
         lost = [key for key in committed if key not in stored]
-        strangers = [key for key in stored if key not in committed]
+        foreign = [key for key in stored if key not in committed] if strangers else []
         wrong = [key for key, values in committed.items()
                  if key in stored and any(stored[key][q] != v for q, v in values.items())]
         return Tally(
             fault=fault,
             readings_in=len(journal),
-            readings_out=len(stored),
+            readings_out=len(stored) if strangers else len(committed) - len(lost),
             lost=len(lost),
             # the edge committing one reading twice, or InfluxDB holding a reading the edge never made
-            duplicated=(len(journal) - len(committed)) + len(strangers),
+            duplicated=(len(journal) - len(committed)) + len(foreign),
             wrong_values=len(wrong),
         )
 

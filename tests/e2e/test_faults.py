@@ -76,11 +76,11 @@ async def test_ingestor_sigkill_in_the_middle_of_a_batch(tmp_path: Path) -> None
         await pipe.wait(lambda: pipe.stored_rows() >= 20, 90, "readings flowing")
         assert pipe.ingest is not None
         # Kill while the ingestor holds published readings it has not stored (its flush waits 2 s).
-        await pipe.wait(lambda: pipe.journal_count() - pipe.buffer_depth() > pipe.stored_rows(), 30,
-                        "the ingestor to hold unstored readings")
+        observer = pipe.observer
+        assert observer is not None
+        await pipe.wait(lambda: observer.readings() > pipe.stored_rows(), 30, "the ingestor to hold unstored readings")
         await pipe.kill(pipe.ingest)
-        published = pipe.journal_count() - pipe.buffer_depth()
-        held = published - pipe.stored_rows()
+        held = observer.readings() - pipe.stored_rows()
         await asyncio.sleep(3)  # the edge goes on publishing into the dead ingestor's session
         pipe.start_ingest()
         tally = await pipe.finish("ingestor SIGKILL holding a batch, restarted 3 s later")
@@ -114,14 +114,15 @@ async def _influxdb_down(tmp_path: Path, seconds: float) -> Tally:
         await asyncio.sleep(2)
         rss_before = rss_kb(pid)
         await asyncio.to_thread(pipe.influxdb.stop)
-        published_before = pipe.journal_count() - pipe.buffer_depth()
+        assert pipe.observer is not None
+        published_before = pipe.observer.readings()
         samples = []
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         while loop.time() < end:
             samples.append(rss_kb(pid))
             await asyncio.sleep(0.5)
-        published = pipe.journal_count() - pipe.buffer_depth() - published_before
+        published = pipe.observer.readings() - published_before
         await asyncio.to_thread(pipe.influxdb.start)
         backlog = pipe.journal_count()
         while pipe.stored_rows() < backlog and loop.time() < end + 90:  # the drain, sampled too

@@ -250,6 +250,40 @@ def test_a_gateway_gets_no_retained_status_of_others(secure_broker: SecureBroker
         assert spy.messages == []
 
 
+# -- the end-to-end commit: only the ingestor writes it, only its gateway reads it --------------
+
+
+def test_only_its_gateway_reads_a_commit_and_only_the_ingestor_writes_one(secure_broker: SecureBroker) -> None:
+    own = "greenwire/v1/campus-a/gw-01/commit"
+    with probe(secure_broker, "campus-a.gw-01") as gw01, probe(secure_broker, "campus-a.gw-02") as gw02, \
+            probe(secure_broker, "campus-b.gw-01") as other_site, probe(secure_broker, "ingest") as writer:
+        assert gw01.subscribe(own) == [1]
+        for spy in (gw02, other_site):
+            assert spy.subscribe(own) in ([1], [NOT_AUTHORIZED])
+            assert spy.subscribe("greenwire/v1/+/+/commit") in ([1], [NOT_AUTHORIZED])
+        assert gw02.subscribe("greenwire/v1/campus-a/gw-02/commit") == [1]
+        assert other_site.subscribe("greenwire/v1/campus-b/gw-01/commit") == [1]
+        commit = unique("commit-gw01")
+        assert writer.publish(own, commit) == 0
+        assert gw01.wait_for(commit).topic == own
+        # Each spy's own commit comes after: had it been allowed gw-01's, that would be there first.
+        for spy, topic in ((gw02, "greenwire/v1/campus-a/gw-02/commit"),
+                           (other_site, "greenwire/v1/campus-b/gw-01/commit")):
+            sentinel = unique("sentinel-commit")
+            assert writer.publish(topic, sentinel) == 0
+            spy.wait_for(sentinel)
+            assert commit not in spy.payloads(), "a gateway read another gateway's commit"
+        # A gateway cannot tell itself, or another, that the cloud stored something.
+        for topic in (own, "greenwire/v1/campus-a/gw-02/commit"):
+            forged = unique("forged-commit")
+            assert gw01.publish(topic, forged) == NOT_AUTHORIZED
+            assert gw02.publish(topic, forged) == NOT_AUTHORIZED
+        sentinel = unique("sentinel-commit")
+        assert writer.publish(own, sentinel) == 0
+        gw01.wait_for(sentinel)
+        assert not any(p.startswith(b"forged-commit") for p in gw01.payloads() | gw02.payloads())
+
+
 # -- the ingestor ------------------------------------------------------------------------------
 
 

@@ -56,7 +56,7 @@ def test_compose_file_validates_and_wires_the_stack(tmp_path: Path) -> None:
     assert mounts["/docker-entrypoint-initdb.d/10-dbrp.sh"]["source"] == str(DEPLOY / "influxdb" / "dbrp.sh")
     assert Path(mounts["/etc/grafana/provisioning"]["source"]) == DEPLOY / "grafana" / "provisioning"
     assert Path(mounts["/var/lib/grafana/dashboards/greenwire"]["source"]) == DEPLOY / "grafana" / "dashboards"
-    generated_on_host = {DEPLOY / "mosquitto" / "passwd"}
+    generated_on_host = {DEPLOY / "mosquitto" / "passwd", DEPLOY / "mosquitto" / "certs"}
     for mount in mounts.values():
         if mount["type"] == "bind" and Path(mount["source"]) not in generated_on_host:
             assert Path(mount["source"]).exists(), f"{mount['source']} is mounted but not in the repository"
@@ -120,9 +120,17 @@ class ComposeBroker(Mosquitto):
         self.config_dir = config_dir
 
     def _command(self, binary: str) -> list[str]:
+        from greenwire.pki import ensure_ca, issue_server
+        from greenwire.servers import free_port
+
+        certs = self.config_dir / "certs"
+        issue_server(ensure_ca(certs), certs, ["localhost", "127.0.0.1"])  # as `greenwire deploy certs` does
+        self.tls_port = free_port(self.host)
         text = (self.config_dir / "mosquitto.conf").read_text()
-        text = text.replace("/mosquitto/config/", f"{self.config_dir}/").replace("/mosquitto/data/", f"{self.state_dir}/")
+        text = (text.replace("/mosquitto/config/", f"{self.config_dir}/").replace("/mosquitto/data/", f"{self.state_dir}/")
+                .replace("/mosquitto/certs/", f"{certs}/"))
         text = text.replace("\nlistener 1883\n", f"\nlistener {self.port} {self.host}\n")
+        text = text.replace("\nlistener 8883\n", f"\nlistener {self.tls_port} {self.host}\n")
         if os.geteuid() == 0:
             text += "user root\n"
         config = self.state_dir / "mosquitto.conf"
@@ -212,6 +220,27 @@ def test_per_gateway_credentials_and_acls_on_real_mosquitto(tmp_path: Path) -> N
             assert sorted(ingest.received) == ["greenwire/v1/campus-a/gw-01/readings",
                                                "greenwire/v1/campus-b/gw-02/status"]
             assert gateway.received == [], "a gateway reads nothing, not even other gateways' data"
+            # The published port speaks TLS only, with the same accounts and ACL.
+            tls = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gw-01-tls", protocol=mqtt.MQTTv5)
+            tls.tls_set(ca_certs=str(config / "certs" / "ca.crt"))
+            tls.username_pw_set("gw-01", _password(gw.stdout))
+            tls.connect("localhost", broker.tls_port)
+            tls.loop_start()
+            try:
+                info = tls.publish("greenwire/v1/campus-a/gw-01/status", b"over-tls", qos=1)
+                info.wait_for_publish(10)
+                assert info.is_published()
+            finally:
+                tls.disconnect()
+                tls.loop_stop()
+            plain = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gw-01-plain", protocol=mqtt.MQTTv5)
+            plain.username_pw_set("gw-01", _password(gw.stdout))
+            with pytest.raises((OSError, ConnectionError)):
+                plain.connect("localhost", broker.tls_port, keepalive=5)
+                plain.loop_read()
+                plain.loop_read()
+                if not plain.is_connected():
+                    raise ConnectionError("no MQTT without TLS on the published port")
         finally:
             for client in (ingest, gateway, neighbour):
                 client.close()

@@ -1,4 +1,8 @@
-"""The edge publisher against a real Mosquitto: QoS 1, delete after PUBACK, survive the broker."""
+"""The edge publisher against a real Mosquitto: QoS 1, survive the broker.
+
+These run with a cloud that sends no commits (``commit_wait_s=0``: the publisher falls back to
+forgetting on PUBACK at once); ``test_edge_commit.py`` covers the end-to-end commit.
+"""
 
 from __future__ import annotations
 
@@ -85,7 +89,7 @@ async def test_batches_are_published_in_order_and_deleted_after_puback(
     seqs = [await buffer.append(_readings(3, i * 3), 3, 0) for i in range(5)]
     publisher = Publisher(
         BrokerSettings(mosquitto.host, mosquitto.port, "greenwire-edge-test-1"), SITE, GATEWAY, buffer,
-        max_inflight=2,
+        max_inflight=2, commit_wait_s=0.0,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
@@ -109,7 +113,8 @@ async def test_batches_are_published_in_order_and_deleted_after_puback(
 async def test_broker_outage_loses_nothing(mosquitto: Any, subscriber: Subscriber, tmp_path: Path) -> None:
     buffer = AsyncBuffer(SqliteBuffer(tmp_path / "b.sqlite"))
     publisher = Publisher(
-        BrokerSettings(mosquitto.host, mosquitto.port, "greenwire-edge-test-2"), SITE, GATEWAY, buffer
+        BrokerSettings(mosquitto.host, mosquitto.port, "greenwire-edge-test-2"), SITE, GATEWAY, buffer,
+        commit_wait_s=0.0,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
@@ -144,7 +149,8 @@ async def test_batches_nobody_receives_stay_in_the_buffer(mosquitto: Any, tmp_pa
     for i in range(3):
         await buffer.append(_readings(2, i * 2), 2, 0)
     site = "campus-nosub"
-    publisher = Publisher(BrokerSettings(mosquitto.host, mosquitto.port, "greenwire-edge-test-3"), site, GATEWAY, buffer)
+    publisher = Publisher(BrokerSettings(mosquitto.host, mosquitto.port, "greenwire-edge-test-3"), site, GATEWAY, buffer,
+                          commit_wait_s=0.0)
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
     late: Subscriber | None = None

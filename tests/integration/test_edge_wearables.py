@@ -75,7 +75,7 @@ def _config(tmp_path: Path, mosquitto: Any, url: str, consent: list[str], protoc
         site=SITE,
         mqtt=MqttConfig(url=mosquitto.url),
         buffer=BufferConfig(path=tmp_path / "buffer.sqlite"),
-        publish=PublishConfig(interval_s=0.2, status_interval_s=1.0),
+        publish=PublishConfig(interval_s=0.2, status_interval_s=1.0, commit_wait_s=0),  # no cloud here: no commits
         wearables=WearablesConfig(
             key_file=key, key_id="pilot2026", consent=tuple(consent),
             buffer_path=tmp_path / "vitals.sqlite", state_path=tmp_path / "wearables.sqlite",

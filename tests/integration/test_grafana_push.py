@@ -117,7 +117,7 @@ def _push(grafana: FakeGrafana, token: str = TOKEN) -> Any:
 def test_push_creates_then_updates_everything(grafana: FakeGrafana) -> None:
     result = _push(grafana)
     assert result.exit_code == 0, result.output
-    assert "pushed 4 dashboards" in result.output
+    assert "pushed 5 dashboards" in result.output
     first = [(m, p.split("?")[0]) for m, p, _ in grafana.calls]
     assert first == [
         ("GET", "/api/datasources/uid/greenwire-influxdb"),
@@ -127,7 +127,7 @@ def test_push_creates_then_updates_everything(grafana: FakeGrafana) -> None:
         ("GET", "/api/folders/greenwire"),
         ("POST", "/api/folders"),
         ("POST", "/api/dashboards/db"), ("POST", "/api/dashboards/db"),
-        ("POST", "/api/dashboards/db"), ("POST", "/api/dashboards/db"),
+        ("POST", "/api/dashboards/db"), ("POST", "/api/dashboards/db"), ("POST", "/api/dashboards/db"),
         ("PUT", "/api/v1/provisioning/folder/greenwire/rule-groups/greenwire"),
     ]
     source = grafana.datasources["greenwire-influxdb"]
@@ -135,7 +135,7 @@ def test_push_creates_then_updates_everything(grafana: FakeGrafana) -> None:
     assert source["secureJsonData"] == {"httpHeaderValue1": "Token influx-secret"}
     assert grafana.datasources["greenwire-influxdb-health"]["jsonData"]["dbName"] == "greenwire_health"
     assert set(grafana.dashboards) == {"greenwire-portfolio", "greenwire-building", "greenwire-fleet",
-                                       "greenwire-health"}
+                                       "greenwire-health", "greenwire-zone"}
     assert all(d["overwrite"] and d["folderUid"] == "greenwire" for d in grafana.dashboards.values())
     rules = grafana.rule_groups["greenwire"]["rules"]
     assert {r["title"] for r in rules} == {"Gateway offline", "Gateway buffer growing", "Carbon budget at risk"}

@@ -23,9 +23,13 @@ from greenwire.edge.agent import broker_settings
 from greenwire.edge.config import parse_config as parse_edge_config
 from greenwire.pki import ensure_ca, issue_client, issue_server
 from greenwire.servers import BrokerSecurity, Mosquitto
+from greenwire.shared.commit import encode_commits
 from greenwire.shared.errors import BrokerError
+from greenwire.shared.topics import commit_topic
 from greenwire.shared.wire import ReadingsBatch
 from greenwire.transport.buffer import AsyncBuffer, SqliteBuffer
+from greenwire.transport.commits import DeliveryMode
+from greenwire.transport.mqtt import BrokerSettings, Message, MessagePublisher
 from greenwire.transport.publisher import Publisher
 from tests.helpers import eventually
 from tests.securestack import SecureBroker
@@ -68,21 +72,29 @@ async def test_edge_to_ingestor_over_tls_with_generated_credentials(secure_broke
     )
     received: list[Delivery] = []
     consumer = Consumer(ingest.mqtt)
+    mqtt = ingest.mqtt
+    commits = MessagePublisher(BrokerSettings.of(mqtt, f"{mqtt.client_id}-commit", username=mqtt.username,
+                                                 password=mqtt.resolved_password()), name="commits")
 
     async def deliver(delivery: Delivery) -> None:
+        # As the ingestor does once a flush is stored: acknowledge, then commit to the gateway.
         received.append(delivery)
         consumer.ack([delivery])
+        seq = ReadingsBatch.model_validate_json(delivery.payload).seq
+        for payload in encode_commits(edge.gateway, "readings", [seq]):
+            commits.put(Message(commit_topic(edge.site, edge.gateway), payload))
 
     buffer = AsyncBuffer(SqliteBuffer(tmp_path / "b.sqlite"))
     seqs = [await buffer.append(readings(3), 3, 0) for _ in range(3)]
     publisher = Publisher(broker_settings(edge), edge.site, edge.gateway, buffer)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(consumer.run(deliver, stop))]
+    tasks = [asyncio.create_task(consumer.run(deliver, stop)), asyncio.create_task(commits.run(stop))]
     try:
         await eventually(lambda: consumer.connected, 10, "the ingestor to subscribe over TLS")
         tasks.append(asyncio.create_task(publisher.run(stop)))
         await eventually(lambda: len(received) == 3, 10, "three batches through TLS")
-        await eventually(lambda: buffer.buffer.depth_batches == 0, 5, "the edge buffer to empty")
+        await eventually(lambda: buffer.buffer.depth_batches == 0, 5, "the edge buffer to empty on the commits")
+        assert publisher.tracker.mode is DeliveryMode.COMMIT
     finally:
         stop.set()
         await asyncio.gather(*tasks)

@@ -64,7 +64,7 @@ def test_the_hash_matches_what_mosquitto_passwd_writes(tmp_path: Path) -> None:
     assert verify_password("correct horse", encoded) and not verify_password("wrong", encoded)
 
 
-def test_a_gateway_may_write_its_three_topics_and_read_nothing() -> None:
+def test_a_gateway_may_write_its_three_topics_and_read_only_its_commits() -> None:
     account = Account.for_gateway("campus-a", "gw-01")
     assert account.username == "campus-a.gw-01"
     assert account.write == (
@@ -72,7 +72,7 @@ def test_a_gateway_may_write_its_three_topics_and_read_nothing() -> None:
         "greenwire/v1/campus-a/gw-01/vitals",
         "greenwire/v1/campus-a/gw-01/status",
     )
-    assert account.read == ()
+    assert account.read == ("greenwire/v1/campus-a/gw-01/commit",)
 
 
 def test_the_acl_grants_per_account_and_nothing_else() -> None:
@@ -85,12 +85,14 @@ def test_the_acl_grants_per_account_and_nothing_else() -> None:
         "topic write greenwire/v1/campus-a/gw-01/vitals",
         "topic write greenwire/v1/campus-a/gw-01/status",
     ]
+    assert rules[4] == "topic read greenwire/v1/campus-a/gw-01/commit"
     ingest = rules[rules.index("user ingest") + 1 : rules.index("user grid-feed")]
     assert ingest == [
         "topic write greenwire/v1/campus-a/carbon/#",
         "topic write greenwire/v1/campus-a/alerts/#",
         "topic write greenwire/v1/campus-b/carbon/#",
         "topic write greenwire/v1/campus-b/alerts/#",
+        "topic write greenwire/v1/+/+/commit",
         "topic read greenwire/v1/+/+/readings",
         "topic read greenwire/v1/+/+/vitals",
         "topic read greenwire/v1/+/+/status",

@@ -99,3 +99,31 @@ def test_sqlite_keeps_unacked_batches_across_restart(tmp_path: Path) -> None:
         )
     finally:
         reopened.close()
+
+
+def test_forget_deletes_committed_ranges_and_counts_their_readings(make: Factory) -> None:
+    buffer = make(1_000_000)
+    seqs = [buffer.append(f"[{i}]".encode(), i + 1, 1000 + i) for i in range(6)]
+    assert buffer.forget([(seqs[0], seqs[1]), (seqs[4], seqs[4]), (seqs[5] + 10, seqs[5] + 20)]) == 1 + 2 + 5
+    assert [b.seq for b in buffer.peek(10)] == [seqs[2], seqs[3], seqs[5]]
+    assert buffer.depth_readings == 3 + 4 + 6 and buffer.depth_batches == 3
+    assert buffer.forget([(seqs[0], seqs[1])]) == 0, "forgetting twice is harmless"
+    assert buffer.forget([]) == 0
+
+
+def test_counters_are_kept_with_the_buffer(make: Factory) -> None:
+    buffer = make(1_000_000)
+    assert buffer.counter("commit_seen") == 0
+    buffer.set_counter("commit_seen", 1)
+    assert buffer.counter("commit_seen") == 1
+
+
+def test_sqlite_remembers_counters_across_restart(tmp_path: Path) -> None:
+    buffer = SqliteBuffer(tmp_path / "b.sqlite")
+    buffer.set_counter("commit_seen", 1)
+    buffer.close()
+    again = SqliteBuffer(tmp_path / "b.sqlite")
+    try:
+        assert again.counter("commit_seen") == 1
+    finally:
+        again.close()

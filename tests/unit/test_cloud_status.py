@@ -142,13 +142,31 @@ def test_v1_stays_accepted_and_strict() -> None:
     out = status_points(TOPIC, orjson.dumps(message), received=NOW, max_future_s=300)
     assert isinstance(out, Rejected) and out.reason is RejectReason.UNEXPECTED_FIELD
     assert out.detail == "wearables: unexpected field"
-    message["schema"] = "greenwire.status.v3"
+    message["schema"] = "greenwire.status.v9"
     out = status_points(TOPIC, orjson.dumps(message), received=NOW, max_future_s=300)
     assert isinstance(out, Rejected) and out.reason is RejectReason.UNKNOWN_SCHEMA
     bad = orjson.loads(_care_status())
     bad["wearables"][0]["rejected"] = {"Patient/pat-1": 1}  # a reason code, never an identifier
     out = status_points(TOPIC, orjson.dumps(bad), received=NOW, max_future_s=300)
     assert isinstance(out, Rejected) and out.reason is RejectReason.SCHEMA_VIOLATION
+
+
+def test_a_v3_status_stores_the_end_to_end_commit_figures() -> None:
+    delivery = {"mode": "commit", "uncommitted_readings": 40, "uncommitted_batches": 2,
+                "oldest_uncommitted_age_s": 1.5, "resent_batches": 3, "committed_readings": 9000}
+    message = orjson.loads(_health())
+    message.update(schema="greenwire.status.v3", delivery=delivery)
+    out = status_points(TOPIC, orjson.dumps(message), received=NOW, max_future_s=300)
+    assert isinstance(out, StatusAccepted), out
+    assert ('delivery_mode="commit",uncommitted_readings=40i,uncommitted_batches=2i,'
+            "oldest_uncommitted_age_s=1.5,resent_batches=3i,committed_readings=9000i") in out.lines[0]
+    message["delivery"] = {**delivery, "mode": "trust-me"}
+    out = status_points(TOPIC, orjson.dumps(message), received=NOW, max_future_s=300)
+    assert isinstance(out, Rejected) and out.reason is RejectReason.SCHEMA_VIOLATION
+    message["schema"] = "greenwire.status.v2"
+    message["delivery"] = delivery
+    out = status_points(TOPIC, orjson.dumps(message), received=NOW, max_future_s=300)
+    assert isinstance(out, Rejected) and out.reason is RejectReason.UNEXPECTED_FIELD
 
 
 def test_checked_in_status_schemas_are_current_and_describe_the_messages() -> None:
@@ -160,7 +178,7 @@ def test_checked_in_status_schemas_are_current_and_describe_the_messages() -> No
     from greenwire.shared.status import status_json_schema
 
     schemas = Path(__file__).parents[2] / "shared" / "schemas"
-    for version in (1, 2):
+    for version in (1, 2, 3):
         stored = json.loads((schemas / f"greenwire.status.v{version}.json").read_text())
         assert stored == status_json_schema(version), "shared/schemas is stale: run `greenwire schema --write`"
     jsonschema.validate(orjson.loads(_care_status()), status_json_schema(2))

@@ -193,7 +193,8 @@ def test_alert_rules_provisioning_is_well_formed() -> None:
 
     document = YAML(typ="safe").load((GRAFANA / "provisioning" / "alerting" / "greenwire.yaml").read_text())
     rules = document["groups"][0]["rules"]
-    assert {r["title"] for r in rules} == {"Gateway offline", "Gateway buffer growing", "Carbon budget at risk"}
+    assert {r["title"] for r in rules} == {"Gateway offline", "Gateway buffer growing", "Gateway readings not committed",
+                                           "Carbon budget at risk"}
     for rule in rules:
         refs = [d["refId"] for d in rule["data"]]
         assert rule["condition"] in refs and len(refs) == len(set(refs))

@@ -49,3 +49,13 @@ def test_the_demo_help_counts_what_the_demo_runs() -> None:
     text = " ".join(CliRunner().invoke(app, ["demo", "--help"], terminal_width=200).output.split())
     assert f"{words[len(BUILDINGS)]} simulated Eastron SDM630 meters" in text
     assert "two edge agents" in text  # the buildings' gateway and the care site's
+
+
+@pytest.mark.parametrize(("argv", "entry"), [
+    ([], "vitals.v1, alert.v1, status.v2 (status-v1"),
+    (["health"], "raise alerts, and keep the site figures"),
+])
+def test_a_groups_list_of_commands_flows_each_entry(argv: list[str], entry: str) -> None:
+    """A wide terminal shows each command's first paragraph on one line, not broken where its source was."""
+    result = CliRunner().invoke(app, [*argv, "--help"], env={"COLUMNS": "300"}, terminal_width=300)
+    assert any(entry in line for line in result.output.splitlines()), result.output

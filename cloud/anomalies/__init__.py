@@ -1,0 +1,1 @@
+"""Anomalies in a building's meters, found before the bill (see ``detect``)."""

@@ -1,0 +1,87 @@
+"""One building's day-ahead forecast from the readings in InfluxDB (``greenwire forecast run``).
+
+At each run the models are trained afresh on the building's last ``HISTORY_DAYS`` of hourly energy
+per role (a year of hours trains in about a second on one core, so nothing is kept between runs
+and memory stays that of one building at a time), then forecasts ``HORIZON`` hours from today's
+local midnight. Emissions are the forecast energy times the zone's forecast intensity where one
+is stored, else the factor in force (:func:`greenwire.cloud.forecast.store.intensity`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from greenwire.cloud.adapters.influxql import InfluxQLClient
+from greenwire.cloud.forecast.features import calendar_for, country_of
+from greenwire.cloud.forecast.model import Forecaster, train
+from greenwire.cloud.forecast.series import HOUR, Floats, HourlySeries
+from greenwire.cloud.forecast.store import forecast_lines, intensity, role_series
+from greenwire.cloud.sites import Building, Role
+
+HISTORY_DAYS = 365
+HORIZON = 48
+
+
+def local_midnight(building: Building, at: datetime) -> datetime:
+    """The start of ``at``'s local day in the building's timezone, as an aware time."""
+    local = at.astimezone(ZoneInfo(building.timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class RoleForecast:
+    """A forecast of one role of one building, ready to store."""
+
+    role: str
+    start: datetime
+    bands: Floats
+    g_per_kwh: Floats
+    intensity_source: str
+    model: Forecaster
+    lines: list[str]
+
+    def summary(self) -> dict[str, object]:
+        kg = self.bands * self.g_per_kwh[:, None] / 1000
+        return {"role": self.role, "from": self.start.isoformat(), "hours": len(self.bands),
+                "kwh_p10": round(float(self.bands[:, 0].sum()), 2), "kwh_p50": round(float(self.bands[:, 1].sum()), 2),
+                "kwh_p90": round(float(self.bands[:, 2].sum()), 2),
+                "kgco2e_p50": round(float(np.nansum(kg[:, 1])), 2), "intensity_source": self.intensity_source,
+                "model": self.model.version, "trained_from": self.model.trained_from.isoformat(),
+                "trained_to": self.model.trained_to.isoformat(), "training_rows": self.model.rows}
+
+
+def forecast_role(influx: InfluxQLClient, site: str, building: Building, role: Role, now: datetime,
+                  history_days: int = HISTORY_DAYS, horizon: int = HORIZON) -> RoleForecast | None:
+    """The forecast of ``role`` from today's local midnight; None if the building has no such meter.
+    Raises ``NotEnoughHistory`` when its meters have too few known days."""
+    origin = local_midnight(building, now)
+    start = origin - timedelta(days=history_days)
+    series = role_series(influx, building, role, start, origin)
+    if series is None:
+        return None
+    series = series.slice(series.start, origin)
+    cal = calendar_for(series, building.timezone, country_of(building.zone), extra_hours=horizon)
+    o = len(series)
+    origins = cal.origins(series.start, series.end)
+    at = np.array([o], dtype=np.int64)
+    # one model for the first day ahead (scored by the backtest), one for the hours after it
+    model = train(series.values, cal, origins, horizon=min(horizon, 24))
+    bands, _ = model.predict(series.values, cal, at)
+    if horizon > 24:
+        later = train(series.values, cal, origins, horizon=horizon).predict(series.values, cal, at)[0]
+        bands = np.concatenate([bands, later[24:]])
+    first = series.start + o * HOUR
+    g, source = intensity(influx, building, role, first, horizon)
+    lines = forecast_lines(site, building.id, role, first, bands, g, source, model.version, now,
+                           (model.trained_from, model.trained_to))
+    return RoleForecast(role, first, bands, g, source, model, lines)
+
+
+def history(influx: InfluxQLClient, building: Building, role: Role, start: datetime,
+            end: datetime) -> HourlySeries | None:
+    """The building's hourly energy of a role (for ``forecast evaluate``)."""
+    return role_series(influx, building, role, start, end)
