@@ -25,9 +25,10 @@ Plausible means at most ``max_power_kw`` x elapsed (with 10 % and ``SLACK_KWH`` 
 timing jitter and counter resolution). The limit needs no per-meter setting: the site model's
 ``max_power_kw`` for the meter overrides; else the gateway's (the profile's or the device's own,
 sent in its status message); else the meter's own history: ``HISTORY_MULTIPLE`` times the
-90th percentile of its rate over spans of at least ``RATE_SPAN`` in the readings given, never
-below ``FLOOR_KW`` (``NO_HISTORY_KW`` with fewer than eight such spans); over intervals longer than
-15 minutes the multiple falls towards ``LONG_MULTIPLE``. A counter's last reading has no look-ahead: its step is provisional
+90th percentile of its rate (at most ``MEDIAN_MULTIPLE`` times its median rising rate) over
+spans of at least ``RATE_SPAN`` in the readings given, never below ``FLOOR_KW`` (``NO_HISTORY_KW``
+with fewer than eight such spans); over intervals longer than 15 minutes the multiple falls
+towards ``LONG_MULTIPLE``. A counter's last reading has no look-ahead: its step is provisional
 until the next reading arrives (a recomputation then corrects it).
 
 The result never counts more energy than the counter's consistent rises: every fault costs at
@@ -51,6 +52,8 @@ readings in a row that agree with each other are a new trajectory (a re-baseline
 SLACK_KWH = 0.05
 """Rise always plausible whatever the elapsed time (counter resolution and poll jitter)."""
 HISTORY_MULTIPLE = 10.0
+MEDIAN_MULTIPLE = 5.0
+"""The history's high percentile is at most this many times the median of its rising spans."""
 LONG_MULTIPLE = 2.0
 """Over long intervals the history multiple falls as 1/sqrt(hours) from ``HISTORY_MULTIPLE`` at 15
 minutes to this (see ``_Classifier.allowed_kwh``)."""
@@ -136,7 +139,11 @@ def history_rate_kw(points: Sequence[_Point]) -> float | None:
     rates.sort()
     # The top tenth, and never fewer than the three highest, are left out: a day's faults (a jump,
     # a replacement, a spike) each make one such rate, and must not set the limit that judges them.
-    return rates[len(rates) - 1 - max(3, len(rates) // 10)]
+    high = rates[len(rates) - 1 - max(3, len(rates) // 10)]
+    # A day with more faults than that still has a sound median of its rising spans: the high
+    # percentile is held to MEDIAN_MULTIPLE times it (a building's peak is a few times its median).
+    rising = [r for r in rates if r > 0]
+    return min(high, MEDIAN_MULTIPLE * rising[len(rising) // 2]) if rising else high
 
 
 def limit_kw(limits: CounterLimits, history: float | None) -> float:

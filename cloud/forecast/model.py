@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import sklearn.ensemble  # noqa: F401  (the forecast extra: a command without it says so before any I/O)
 
 from greenwire.cloud.forecast.features import FEATURES, Calendar, design
 from greenwire.cloud.forecast.series import Floats

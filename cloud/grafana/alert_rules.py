@@ -12,6 +12,9 @@ with a threshold; one alert per series (per gateway, per building).
 - **Buffer growing**: the oldest reading in a gateway's buffer is more than 15 minutes
   old and the buffer grew over the last 30 minutes: the uplink or broker is not keeping up.
 - **Carbon budget at risk**: a building's year account is at risk or over, for 1 hour.
+- **Anomaly found**: a finding of ``greenwire anomalies run`` with a confidence of at least 0.5
+  that started in the last week (a step change is known five days after it began), one alert
+  per building and kind.
 """
 
 from __future__ import annotations
@@ -98,6 +101,17 @@ RULES: Final = (
         for_="1h",
         summary="Building {{ $labels.building }} of site {{ $labels.site }} is projected to exceed its annual "
         "carbon budget (or already has).",
+        severity="warning",
+    ),
+    Rule(
+        uid="greenwire-anomaly-found",
+        title="Anomaly found in a building's meters",
+        queries=(InfluxQuery("A", 'SELECT max("confidence") FROM "anomalies" WHERE $timeFilter '
+                                  'GROUP BY "site", "building", "kind"', 7 * 86400),),
+        expression="$RA >= 0.5",
+        for_="0m",
+        summary="Building {{ $labels.building }} of site {{ $labels.site }}: {{ $labels.kind }} found in its meters "
+        "this week (greenwire anomalies run; the finding's period, kWh and kgCO2e are on the Building dashboard).",
         severity="warning",
     ),
 )

@@ -194,7 +194,7 @@ def test_alert_rules_provisioning_is_well_formed() -> None:
     document = YAML(typ="safe").load((GRAFANA / "provisioning" / "alerting" / "greenwire.yaml").read_text())
     rules = document["groups"][0]["rules"]
     assert {r["title"] for r in rules} == {"Gateway offline", "Gateway buffer growing", "Gateway readings not committed",
-                                           "Carbon budget at risk"}
+                                           "Carbon budget at risk", "Anomaly found in a building's meters"}
     for rule in rules:
         refs = [d["refId"] for d in rule["data"]]
         assert rule["condition"] in refs and len(refs) == len(set(refs))

@@ -52,7 +52,7 @@ def test_the_demo_help_counts_what_the_demo_runs() -> None:
 
 
 @pytest.mark.parametrize(("argv", "entry"), [
-    ([], "vitals.v1, alert.v1, status.v2 (status-v1"),
+    ([], "greenwire.readings.v1 (default), vitals.v1, alert.v1,"),
     (["health"], "raise alerts, and keep the site figures"),
 ])
 def test_a_groups_list_of_commands_flows_each_entry(argv: list[str], entry: str) -> None:

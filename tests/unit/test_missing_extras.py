@@ -29,6 +29,7 @@ def _run_without(module: str, argv: list[str], cwd: Path) -> subprocess.Complete
         ("influxdb_client", ["ingest", "check", "--config", "v2.yaml"], "cloud"),
         ("matplotlib", ["report", "--site", "campus", "--from", "2026-01-01", "--to", "2026-01-02", "--config", "v1.yaml"], "report"),
         ("cryptography", ["deploy", "certs", "--out", "pki", "--host", "broker.example.org"], "cloud"),
+        ("sklearn", ["forecast", "run", "--sites", "sites.yaml", "--config", "v1.yaml"], "forecast"),
     ],
 )
 def test_a_missing_extra_is_named_in_one_line(tmp_path: Path, module: str, argv: list[str], extra: str) -> None:
