@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 from collections import Counter
@@ -138,6 +139,10 @@ class BleSource:
             log.warning("%d BLE device(s) bound to no consenting participant are not connected: %s",
                         len(self.unbound), ", ".join(self.unbound))
 
+    def _notified(self, device: BleDevice, parse: Callable[[bytes], Measurement], _sender: object,
+                  data: bytearray) -> None:
+        self.receive(device, parse, bytes(data))
+
     def receive(self, device: BleDevice, parse: Callable[[bytes], Measurement], data: bytes) -> None:
         """One notification of ``device``: parsed, mapped and kept for the next batch."""
         stats = self.stats[device.id]
@@ -161,8 +166,8 @@ class BleSource:
                 stats.rejected["implausible"] += 1
                 continue
             when = at if at is not None and at <= received else received
-            self._pending.append(VitalObservation(ts=when, subject=subject, code=code, value=value,  # type: ignore[arg-type]
-                                                  unit=sign.unit, device=device.id))  # type: ignore[arg-type]
+            self._pending.append(VitalObservation(ts=when, subject=subject, code=code, value=value,
+                                                  unit=sign.unit, device=device.id))
             stats.forwarded += 1
 
     async def flush(self) -> int:
@@ -203,9 +208,7 @@ class BleSource:
                 stats.connected, stats.connects = True, stats.connects + 1
                 for characteristic in wanted:
                     parse: Any = characteristic.parse
-                    await client.start_notify(
-                        characteristic.uuid,
-                        lambda _sender, data, parse=parse: self.receive(device, parse, bytes(data)))
+                    await client.start_notify(characteristic.uuid, functools.partial(self._notified, device, parse))
                 if backoff.failures:
                     log.info("BLE device %s connected again", device.id)
                 backoff.ok()

@@ -492,11 +492,13 @@ class WearablesConfig(BaseModel):
         if not self.sources and not self.ble:
             raise ValueError("wearables need at least one FHIR source (sources) or Bluetooth device (ble)")
         ids: set[str] = set()
-        for key, items in (("sources", self.sources), ("ble", self.ble)):
-            for index, item in enumerate(items):
-                if item.id in ids:
-                    raise LocatedValueError(f"wearable source id '{item.id}' is used twice", loc=(key, index, "id"))
-                ids.add(item.id)
+        named: tuple[tuple[str, list[str]], ...] = (("sources", [s.id for s in self.sources]),
+                                                    ("ble", [b.id for b in self.ble]))
+        for key, names in named:
+            for index, name in enumerate(names):
+                if name in ids:
+                    raise LocatedValueError(f"wearable source id '{name}' is used twice", loc=(key, index, "id"))
+                ids.add(name)
         for index, entry in enumerate(self.consent):
             if not entry.strip():
                 # The entry itself is never quoted: consent entries are participant ids.

@@ -28,11 +28,10 @@ from greenwire.cloud.carbon.budget import (
     is_seasonal,
     year_windows,
 )
-from greenwire.cloud.carbon.meters import NEIGHBOURS, READ_MARGIN, local_days
+from greenwire.cloud.carbon.meters import NEIGHBOURS, READ_MARGIN, Counter, local_days
 from greenwire.cloud.carbon.report import (
     FIELD_OF_ROLE,
     Account,
-    Counter,
     Readings,
     account_of,
 )

@@ -18,7 +18,7 @@ is: say so where its windows are shown. Past the end of the record it answers ``
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from greenwire.cloud.grid.errors import NoData
 from greenwire.cloud.grid.series import IntensityPoint, IntensitySeries
@@ -69,7 +69,7 @@ class RecordedConnector:
         for start, value, period in zip(self.record.starts, self.record.values, self.record.periods, strict=True):
             if start + period <= at - self.history or start >= at + self.ahead:
                 continue
-            status = "actual" if start <= at else "forecast"
+            status: Literal["actual", "forecast"] = "actual" if start <= at else "forecast"
             points.append(IntensityPoint(self.wall(start), self.wall(start + period), value, status))
         return IntensitySeries.build(
             zone=zone, provider=PROVIDER, source=f"{self.record.source}, replayed x{self.speed:g}",
