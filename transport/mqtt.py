@@ -160,7 +160,11 @@ class MessagePublisher:
     async def _next(self, stop: asyncio.Event) -> Message | None:
         """The next queued message, or None once ``stop`` is set and nothing is queued."""
         while True:
-            if stop.is_set() and self.queue.empty():
+            if not self.queue.empty():
+                # Queued already (commits come a gateway at a time, a flush's worth at once):
+                # no task pair and wait() per message.
+                return self.queue.get_nowait()
+            if stop.is_set():
                 return None
             getter: asyncio.Task[Message] = asyncio.create_task(self.queue.get())
             stopper: asyncio.Task[bool] = asyncio.create_task(stop.wait())

