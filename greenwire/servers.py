@@ -397,7 +397,7 @@ class Mosquitto(Server):
             # with Receive Maximum). Mosquitto's default of 20 would cap how many messages
             # the ingestor can hold unacknowledged while it batches them into one write.
             "max_inflight_messages 1000",
-            "max_packet_size 1049600",
+            "max_packet_size 2098176",
             "log_dest stdout",
             "log_type error",
             "log_type warning",
