@@ -94,6 +94,18 @@ class Message:
     retain: bool = False
 
 
+def settle_disconnect(client: object) -> None:
+    """Take the error of an unexpected disconnection off an aiomqtt client we are done with.
+
+    WORKAROUND: aiomqtt 2.5 sets it on a future that only ``client.messages`` reads; a
+    publisher never reads messages, so every broker crash ended in asyncio's
+    "Future exception was never retrieved" at error level in the gateway's log.
+    """
+    future = getattr(client, "_disconnected", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
+
+
 class MessagePublisher:
     """Publishes queued messages at QoS 1 until stopped; a broker outage is retried with backoff.
 
@@ -128,8 +140,9 @@ class MessagePublisher:
         tolerate_closed_socket_registration()
         pending: Message | None = None
         while not stop.is_set() or pending is not None or not self.queue.empty():
+            session = client(self.broker)
             try:
-                async with client(self.broker) as connection:
+                async with session as connection:
                     self.connected = True
                     if self._backoff.failures:
                         log.info("%s: connected to broker %s:%d again", self.name, self.broker.host, self.broker.port)
@@ -156,6 +169,7 @@ class MessagePublisher:
                     await asyncio.wait_for(stop.wait(), timeout=delay)
             finally:
                 self.connected = False
+                settle_disconnect(session)
 
     async def _next(self, stop: asyncio.Event) -> Message | None:
         """The next queued message, or None once ``stop`` is set and nothing is queued."""

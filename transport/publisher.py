@@ -36,7 +36,7 @@ from greenwire.shared.topics import commit_topic, readings_topic, status_topic
 from greenwire.shared.wire import READINGS_SCHEMA, format_ts
 from greenwire.transport.buffer import AsyncBuffer, StoredBatch
 from greenwire.transport.commits import COMMIT_SEEN, CommitTracker, DeliveryMode
-from greenwire.transport.mqtt import BrokerSettings
+from greenwire.transport.mqtt import BrokerSettings, settle_disconnect
 from greenwire.transport.mqtt import client as mqtt_client
 
 log = logging.getLogger(__name__)
@@ -263,7 +263,7 @@ class Publisher:
                     return
             except aiomqtt.MqttError as exc:
                 self.stats.connected = False
-                _settle_disconnect(self._connection)
+                settle_disconnect(self._connection)
                 delay = backoff.failed()
                 self.stats.last_error = self.broker.explain(exc)
                 error = BrokerError(f"broker {self.broker.host}:{self.broker.port}: {self.stats.last_error}")
@@ -417,15 +417,3 @@ class Publisher:
             "%d batches kept in the buffer: %s; retrying", count, reason,
         )
         await asyncio.sleep(backoff_delay(self._refusals, start=0.5, cap=BACKOFF_CAP_S, jitter=1.0))
-
-
-def _settle_disconnect(client: Any) -> None:
-    """Take the error of an unexpected disconnection off an aiomqtt client we are done with.
-
-    WORKAROUND: aiomqtt 2.5 sets it on a future that only ``client.messages`` reads; a
-    publisher never reads messages, so every broker crash ended in asyncio's
-    "Future exception was never retrieved" at error level in the gateway's log.
-    """
-    future = getattr(client, "_disconnected", None)
-    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
-        future.exception()

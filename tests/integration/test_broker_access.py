@@ -439,8 +439,8 @@ def test_the_shipped_broker_config_enforces_the_same_rules(secure_broker: Secure
             assert gateway.publish("greenwire/v1/campus-a/gw-01/readings", b"own") == 0
             ingestor.wait_for(b"own")
             assert b"forged" not in ingestor.payloads()
-            # No packet beyond what the ingestor accepts (1 MiB payloads): max_packet_size.
-            oversized = b"x" * (1_100_000)
+            # No packet beyond twice what the ingestor accepts (1 MiB payloads): max_packet_size.
+            oversized = b"x" * (2_200_000)
             gateway.publish("greenwire/v1/campus-a/gw-01/readings", oversized, qos=0)
             with connect("campus-a.gw-01", broker.port) as again:
                 assert again.publish("greenwire/v1/campus-a/gw-01/readings", b"after") == 0

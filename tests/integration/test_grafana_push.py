@@ -138,7 +138,8 @@ def test_push_creates_then_updates_everything(grafana: FakeGrafana) -> None:
                                        "greenwire-health", "greenwire-zone"}
     assert all(d["overwrite"] and d["folderUid"] == "greenwire" for d in grafana.dashboards.values())
     rules = grafana.rule_groups["greenwire"]["rules"]
-    assert {r["title"] for r in rules} == {"Gateway offline", "Gateway buffer growing", "Carbon budget at risk"}
+    assert {r["title"] for r in rules} == {"Gateway offline", "Gateway buffer growing", "Carbon budget at risk",
+                                           "Gateway readings not committed", "Anomaly found in a building's meters"}
 
     grafana.calls.clear()
     assert _push(grafana).exit_code == 0
