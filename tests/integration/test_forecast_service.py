@@ -114,3 +114,47 @@ def test_anomalies_are_stored_and_published(setup: list[str], influxdb: InfluxDB
     message = json.loads(out.stdout)
     assert message["schema"] == "greenwire.anomalies.v1"
     assert {f["kind"] for f in message["findings"]} >= {"frozen_counter", "stopped_reporting"}
+
+
+def test_the_years_account_projects_the_forecast_hours_from_the_forecast(setup: list[str], influxdb: InfluxDB1,
+                                                                         influx_db: str, tmp_path: Path) -> None:
+    """After ``forecast run``, ``carbon account`` takes the stored forecast's hours after its as-of
+    (only a forecast issued by then) with their band, and the recent daily rate for the rest."""
+    from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.cloud.carbon.fetch import carbon_account_from_influx
+
+    runner = CliRunner()
+    issued = START + timedelta(days=DAYS - 1, hours=12)  # 2022-03-31 12:00 UTC
+    assert runner.invoke(app, ["forecast", "run", *setup, "--at", issued.isoformat()]).exit_code == 0
+    target = load_sites(tmp_path / "sites.yaml").building("cambridge", "b85")
+    year_start = datetime(2022, 1, 1, tzinfo=UTC)
+    client = InfluxV1(influxdb.url, influx_db)
+
+    def account(as_of: datetime) -> dict[str, object]:
+        out = runner.invoke(app, ["carbon", "account", *setup, "--building", "b85", "--year", "2022",
+                                  "--as-of", as_of.isoformat(), "--json"])
+        assert out.exit_code == 0, out.output
+        return dict(json.loads(out.output))
+
+    before = account(issued - timedelta(hours=1))  # the forecast was not issued yet
+    assert before["projection_method"] == "recent daily rate" and before["forecast_hours"] == 0
+    assert before["projected_p10_kgco2e"] is None
+
+    as_of = issued + timedelta(minutes=30)
+    with_forecast = account(as_of)
+    without = carbon_account_from_influx(client, target, year_start, as_of)  # no site: no forecast
+    first = issued + timedelta(hours=1)
+    rows = influxdb.query(influx_db, f'SELECT * FROM "carbon_forecast" WHERE time >= {int(first.timestamp()) * 10**9}')
+    assert with_forecast["forecast_hours"] == len(rows) == 34  # to the end of the 48 h from local midnight
+    assert with_forecast["projection_method"] == "recent daily rate + day-ahead forecast"
+    emitted = without.emitted_kgco2e
+    year_end = datetime(2023, 1, 1, tzinfo=UTC)
+    share = timedelta(hours=34) / (year_end - as_of)  # of the rest that the rate no longer covers
+    rest = (without.projected_kgco2e - emitted) * (1 - share)
+    assert with_forecast["emitted_kgco2e"] == pytest.approx(emitted, rel=1e-9)
+    for q in ("p10", "p50", "p90"):
+        key = "projected_kgco2e" if q == "p50" else f"projected_{q}_kgco2e"
+        assert with_forecast[key] == pytest.approx(emitted + rest + sum(r[f"kgco2e_{q}"] for r in rows), rel=1e-9)
+    shown = runner.invoke(app, ["carbon", "account", *setup, "--building", "b85", "--year", "2022",
+                                "--as-of", as_of.isoformat()])
+    assert "band" in shown.output and "next 34 h" in shown.output
