@@ -38,6 +38,7 @@ from greenwire.cloud.carbon.report import (
 )
 from greenwire.cloud.carbon.results import MEASUREMENT, MONTH_SUMS, StoredDays, month_end
 from greenwire.cloud.carbon.signal import Forecast
+from greenwire.cloud.carbon.statement import Note
 from greenwire.cloud.carbon.windows import Step
 from greenwire.cloud.sites import Building, MeterRef, Role
 
@@ -193,6 +194,38 @@ def year_totals(influx: InfluxQLClient, building: Building, windows: YearWindows
     so_far, rest = _kg(influx, building, windows.last_year_so_far), _kg(influx, building, windows.last_year_rest)
     recent = None if is_seasonal(so_far, rest) else _kg(influx, building, windows.recent)
     return YearTotals(_kg(influx, building, windows.emitted), so_far, rest, recent)
+
+
+FINDINGS_MEASUREMENT = "anomalies"
+"""Written by ``greenwire anomalies run`` (``greenwire.cloud.anomalies.store``): one point per finding,
+time = its start, tags ``kind`` and ``meter``, fields ``end``, ``kwh``, ``kgco2e``, ``confidence``, ``detail``."""
+FINDINGS_LOOKBACK = timedelta(days=92)
+"""How far before a period a finding that overlaps it may start (the detectors' longest window)."""
+
+
+def fetch_notes(influx: InfluxQLClient, site: str, building: Building, start: datetime,
+                end: datetime) -> list[Note]:
+    """The stored anomaly findings of the building that overlap [start, end), oldest first; where
+    runs over different windows stored overlapping findings of one kind on one meter, the longest."""
+    rows = influx.query(
+        f'SELECT * FROM "{FINDINGS_MEASUREMENT}" WHERE "site" = {_quote(site)} AND "building" = {_quote(building.id)} '
+        f"AND time >= {_ns(start - FINDINGS_LOOKBACK)} AND time < {_ns(end)} ORDER BY time")
+    notes: list[Note] = []
+    for row in rows:
+        try:
+            note = Note(str(row["kind"]), datetime.fromtimestamp(int(row["time"]) / 1e9, UTC),
+                        datetime.fromisoformat(str(row["end"])), str(row.get("meter") or "building"),
+                        float(row["kwh"]), float(row["kgco2e"]), float(row["confidence"]), str(row.get("detail") or ""))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if note.end <= start:
+            continue
+        same = [n for n in notes if (n.kind, n.meter) == (note.kind, note.meter)
+                and n.start < note.end and note.start < n.end]
+        if any(n.end - n.start >= note.end - note.start for n in same):
+            continue
+        notes = [n for n in notes if n not in same] + [note]
+    return sorted(notes, key=lambda n: (n.start, n.kind, n.meter))
 
 
 FORECAST_MEASUREMENT = "carbon_forecast"

@@ -158,3 +158,30 @@ def test_the_years_account_projects_the_forecast_hours_from_the_forecast(setup: 
     shown = runner.invoke(app, ["carbon", "account", *setup, "--building", "b85", "--year", "2022",
                                 "--as-of", as_of.isoformat()])
     assert "band" in shown.output and "next 34 h" in shown.output
+
+
+def test_the_months_statement_notes_the_findings(setup: list[str], influxdb: InfluxDB1, influx_db: str,
+                                                 tmp_path: Path) -> None:
+    """The March statement lists what ``anomalies run`` stored for March (and not the findings of
+    other months), with the stored kgCO2e; the notes are under the statement's hash."""
+    runner = CliRunner()
+    at = START + timedelta(days=DAYS)
+    assert runner.invoke(app, ["anomalies", "run", *setup, "--at", at.isoformat(), "--days", "80"]).exit_code == 0
+    stored = influxdb.query(influx_db, 'SELECT * FROM "anomalies" ORDER BY time')
+    march = [r for r in stored if datetime.fromtimestamp(r["time"] / 1e9, UTC) >= datetime(2022, 3, 1, tzinfo=UTC)]
+    assert any(r["kind"] == "frozen_counter" for r in march)
+    out = tmp_path / "b85-2022-03.md"
+    made = runner.invoke(app, ["carbon", "statement", *setup, "--building", "b85", "--period", "2022-03", "-o", str(out)])
+    assert made.exit_code == 0, made.output
+    text = out.read_text()
+    notes = text.split("## Notes", 1)[1]
+    table = [line for line in notes.splitlines() if line.startswith("| ") and "kgCO2e" not in line]
+    assert len(table) == len(march)
+    assert "Frozen counter (energy not measured), 20 March 2022 09:00 to 20 March 2022 15:00, meter b85-main" in notes
+    frozen = next(r for r in march if r["kind"] == "frozen_counter")
+    assert f"| {frozen['kgco2e']:,.1f} |" in notes
+    assert runner.invoke(app, ["carbon", "verify", str(out)]).exit_code == 0
+    out.write_text(text.replace("Frozen counter", "Frozen meter"))
+    assert runner.invoke(app, ["carbon", "verify", str(out)]).exit_code == 1
+    january = runner.invoke(app, ["carbon", "statement", *setup, "--building", "b85", "--period", "2022-01"])
+    assert january.exit_code == 0 and "20 March" not in january.output
