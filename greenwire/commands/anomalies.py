@@ -46,13 +46,11 @@ def run(sites: SitesOption = None, site: SiteOption = None, building: BuildingOp
 
     Example: greenwire anomalies run --sites sites.yaml --building b2 --json
     """
-    import asyncio
-
-    from greenwire.cloud.anomalies.service import building_findings
+    from greenwire.cloud.anomalies.service import building_findings, publish
     from greenwire.cloud.anomalies.store import message
     from greenwire.shared.errors import StoreError
     from greenwire.shared.topics import anomalies_topic
-    from greenwire.transport.mqtt import Message, MessagePublisher
+    from greenwire.transport.mqtt import Message
     from greenwire.wiring import SetupError, cloud_broker, publisher_settings
 
     store, now = influx(config), _now(at)
@@ -73,16 +71,7 @@ def run(sites: SitesOption = None, site: SiteOption = None, building: BuildingOp
             settings = publisher_settings(cloud_broker(config, "greenwire-anomalies"), "greenwire-anomalies")
         except SetupError as exc:
             raise fail(exc, 2) from None
-        publisher = MessagePublisher(settings, name="anomalies")
-        for m in messages:
-            publisher.put(m)
-
-        async def drain() -> None:
-            stop = asyncio.Event()
-            stop.set()
-            await publisher.run(stop, give_up_after_stop=2)
-
-        asyncio.run(drain())
+        publisher = publish(settings, messages)
         if publisher.published < len(messages):
             raise fail(f"findings stored, but {len(messages) - publisher.published} building(s) not published: "
                        f"{publisher.last_error}", 1)

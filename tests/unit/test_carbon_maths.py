@@ -15,7 +15,13 @@ import pytest
 from greenwire.cloud.adapters.influxql import InfluxQLClient
 from greenwire.cloud.carbon import facts
 from greenwire.cloud.carbon.backfill import plan
-from greenwire.cloud.carbon.budget import Ahead, YearTotals, carbon_account, year_start_of, year_windows
+from greenwire.cloud.carbon.budget import (
+    Ahead,
+    YearTotals,
+    carbon_account,
+    year_start_of,
+    year_windows,
+)
 from greenwire.cloud.carbon.care import site_emissions
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.fetch import account_from_influx, fetch_readings
