@@ -235,6 +235,14 @@ def building() -> Dashboard:
                 "spread; excluded energy (a meter replaced or re-based, an implausible rise rejected) is the "
                 "meter's recent rate over those intervals and is never counted. Single bad reads are ignored.",
                 width=12, bars=True, interval="1d", min=0, decimals=1),
+            Panel("stat", "The year: emitted, projected (P10-P90) and budget", KG, (Query(
+                'SELECT last("emitted_kgco2e") AS "emitted", last("projected_p10_kgco2e") AS "projected P10", '
+                'last("projected_kgco2e") AS "projected", last("projected_p90_kgco2e") AS "projected P90", '
+                f'last("year_budget_kgco2e") AS "budget" FROM "carbon_account" WHERE {_BLDG} AND $timeFilter'),),
+                description="The year's carbon account as greenwire carbon account gives it: emitted so far, the "
+                "projection for the year (the day-ahead forecast for the hours it covers, P10-P90 its band; "
+                "the seasonal or recent-rate method for the rest) and the budget. At risk once the P90 "
+                "projection exceeds the budget.", width=12, decimals=0),
         ),
     )
 
