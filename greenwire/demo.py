@@ -299,12 +299,13 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
         )
         console.print(f"meters and grid replay 2022 from {REPLAY_START:%d %b %H:%M} at {anchor:%H:%M} UTC, "
                       f"a recorded hour every {3600 / speed:g} s", soft_wrap=True)
-        history = await asyncio.to_thread(_history, env, now, console)
         async with asyncio.TaskGroup() as group:
             group.create_task(ingestor.run(ingest_stop), name="ingestor")
             group.create_task(agent.run(edge_stop), name="edge")
             grid_stop = asyncio.Event()
             group.create_task(grid.run(grid_stop), name="grid")
+            # The history site's forecasts and findings take a few CPU-seconds: beside the replay.
+            history = group.create_task(asyncio.to_thread(_history, env, now, console), name="history")
             stored: int | None = None
             carbon: dict[str, Figures] = {}
             grid_line: str | None = None
@@ -358,7 +359,7 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
             carbon, grid_line = await asyncio.to_thread(_carbon, env, buildings, power, grid)
         console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed, carbon,
                             care, width=console.width, grid=grid_line))
-        for line in history:
+        for line in history.result():
             console.print(line, soft_wrap=True)
         return 0
     finally:
