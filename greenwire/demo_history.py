@@ -99,11 +99,12 @@ def readings_lines(name: str, now: datetime) -> list[str]:
     injected, _ = inject(moved, cal, INJECTED[name], count=1, seed=7)  # type: ignore[arg-type]
     prefix = SeriesPrefix("readings", {"site": SITE, "gateway": GATEWAY, "device": f"{name}-main"})
     # The counter reads the recorded year's energy so far: a run an hour later writes the same values.
-    counter, out = COUNTER_START_KWH + float(sum(recorded.kwh[:offset])), []
+    counter = COUNTER_START_KWH + float(sum(recorded.kwh[:offset]))
+    out: list[str] = []
     for i, (used, seen) in enumerate(zip(kwh, injected.values, strict=True)):
         if math.isfinite(seen):  # a silent meter sends nothing, but its counter runs on
-            out.append(prefix.line({"energy_import_kwh": counter, "quality": "good"},
-                                   int(moved.at(i).timestamp()) * 10**9))
+            fields: dict[str, float | str] = {"energy_import_kwh": counter, "quality": "good"}
+            out.append(prefix.line(fields, int(moved.at(i).timestamp()) * 10**9))
         counter += float(seen) if math.isfinite(seen) else float(used)
     return out
 

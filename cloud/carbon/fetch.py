@@ -254,7 +254,7 @@ def forecast_ahead(influx: InfluxQLClient, site: str, building: Building, as_of:
         f'SELECT "kgco2e_p10", "kgco2e_p50", "kgco2e_p90", "issued_at" FROM "{FORECAST_MEASUREMENT}" '
         f'WHERE "site" = {_quote(site)} AND "building" = {_quote(building.id)} '
         f'AND time >= {_ns(start)} AND time < {_ns(end)} GROUP BY "role"')
-    best: dict[tuple[str, int], tuple[datetime, float, float, float]] = {}
+    best: dict[tuple[str, int], tuple[datetime, tuple[float, float, float]]] = {}
     for row in rows:
         try:
             issued = datetime.fromisoformat(str(row["issued_at"]))
@@ -263,7 +263,7 @@ def forecast_ahead(influx: InfluxQLClient, site: str, building: Building, as_of:
             continue  # an hour without an intensity has no kgCO2e: it ends the usable forecast
         key = (str(row.get("role")), int(row["time"]))
         if issued <= as_of and (key not in best or issued > best[key][0]):
-            best[key] = (issued, *bands)
+            best[key] = (issued, bands)
     totals = [0.0, 0.0, 0.0]
     hour = start
     while hour < end:
@@ -272,8 +272,8 @@ def forecast_ahead(influx: InfluxQLClient, site: str, building: Building, as_of:
             break
         for f in found:
             assert f is not None
-            for q in range(3):
-                totals[q] += f[1 + q]
+            for q, kg in enumerate(f[1]):
+                totals[q] += kg
         hour += timedelta(hours=1)
     if hour == start:
         return None

@@ -57,7 +57,8 @@ def run(sites: SitesOption = None, site: SiteOption = None, building: BuildingOp
 
 def _run_once(sites: Path | None, site: str | None, building: str | None, config: Path | None, at: str | None,
               days: int, publish: bool, json_output: bool) -> None:
-    from greenwire.cloud.anomalies.service import building_findings, publish
+    from greenwire.cloud.anomalies.service import building_findings
+    from greenwire.cloud.anomalies.service import publish as publish_findings
     from greenwire.cloud.anomalies.store import message
     from greenwire.shared.errors import StoreError
     from greenwire.shared.topics import anomalies_topic
@@ -82,7 +83,7 @@ def _run_once(sites: Path | None, site: str | None, building: str | None, config
             settings = publisher_settings(cloud_broker(config, "greenwire-anomalies"), "greenwire-anomalies")
         except SetupError as exc:
             raise fail(exc, 2) from None
-        publisher = publish(settings, messages)
+        publisher = publish_findings(settings, messages)
         if publisher.published < len(messages):
             raise fail(f"findings stored, but {len(messages) - publisher.published} building(s) not published: "
                        f"{publisher.last_error}", 1)
