@@ -13,7 +13,8 @@ the hours before it only. For a target hour ``t`` at ``h`` hours ahead the featu
 
 Every load feature and the target are divided by the building's mean load over the week before
 the origin (its *level*), so one model serves a building whose load drifts over the year and a
-tree never has to extrapolate beyond the loads it was trained on.
+tree never has to extrapolate beyond the loads it was trained on; the forecast is the model's
+answer times the level (so a week of zeros forecasts zero).
 """
 
 from __future__ import annotations
@@ -105,8 +106,13 @@ def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
     row's divisor; the target of a row is ``values[target] / level`` (NaN beyond the series).
     Only values before each origin are read. A row is *usable* for training when at least
     :data:`USABLE_SHARE` of the week before its origin has known, non-zero load (a meter that
-    was not yet reporting, or a frozen one, teaches nothing; its level is then the mean of the
-    positive hours of the four weeks before)."""
+    was not yet reporting, or a frozen one, teaches nothing). The level is the mean of the week
+    before wherever that share of its hours is known, zeros included, and the mean of the
+    positive hours of the four weeks before where it is not (a gap). A week known to be zero
+    throughout has level 0: the forecast is zero until the meter reads again, which is what the
+    seasonal-naive forecast says too (the old level would forecast a building that stopped as if
+    it ran: on BDG2's panther-office-christin, 23 days of zeros in 2017 cost more than the rest
+    of the year)."""
     known = values.copy()
     ahead = np.arange(1, horizon + 1)
     target = origins[:, None] + ahead[None, :] - 1
@@ -124,10 +130,12 @@ def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window is expected: a gap
         usable = np.mean(np.nan_to_num(week, nan=0.0) > 0, axis=1) >= USABLE_SHARE
+        reported = np.mean(np.isfinite(week), axis=1) >= USABLE_SHARE
         positive = np.where(month > 0, month, np.nan)
-        level: Floats = np.asarray(np.where(usable, np.nanmean(week, axis=1), np.nanmean(positive, axis=1)),
+        level: Floats = np.asarray(np.where(reported, np.nanmean(week, axis=1), np.nanmean(positive, axis=1)),
                                    dtype=float)
-        level = np.asarray(np.where(np.isfinite(level) & (level > 0), level, 1.0), dtype=float)
+        # a week the meter reported as zero throughout: level 0, so the forecast is zero
+        level = np.asarray(np.where(np.isfinite(level) & (level >= 0), level, 1.0), dtype=float)
         last24 = np.nanmean(week[:, -24:], axis=1)
         same4 = np.nanmean(np.stack([before(target - WEEK * k) for k in range(1, 5)]), axis=0)
         same_type = _same_type(known, cal, target, o)
@@ -135,15 +143,15 @@ def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
     lag_idx = target - day_back[None, :]
     cal_idx = np.clip(target, 0, len(cal.hour) - 1)
     lag_cal = np.clip(lag_idx, 0, len(cal.hour) - 1)
-    lv = level[:, None]
+    lv = np.where(level > 0, level, 1.0)[:, None]  # features of a zero week stay finite
     cols = [
         cal.hour[cal_idx], cal.dow[cal_idx], cal.off_day[cal_idx],
         np.sin(2 * np.pi * cal.doy[cal_idx] / 365.25), np.cos(2 * np.pi * cal.doy[cal_idx] / 365.25),
         np.broadcast_to(day_back[None, :] // 24, target.shape).astype(float),
         before(lag_idx) / lv, cal.off_day[lag_cal], before(target - WEEK) / lv, same4 / lv,
         type1 / lv, type3 / lv,
-        np.broadcast_to((last24 / level)[:, None], target.shape),
-        np.broadcast_to((_take(known, origins - 1) / level)[:, None], target.shape),
+        np.broadcast_to(last24[:, None] / lv, target.shape),
+        np.broadcast_to(_take(known, origins - 1)[:, None] / lv, target.shape),
     ]
     features = np.stack([np.asarray(c, dtype=float).reshape(-1) for c in cols], axis=1)
     return features, np.repeat(level, horizon), target.reshape(-1), np.repeat(usable, horizon)

@@ -82,7 +82,7 @@ def _rows(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
     x, level, target, usable = design(values, cal, origins, horizon)
     y = np.full(len(target), np.nan)
     inside = target < len(values)
-    y[inside] = values[target[inside]] / level[inside]
+    y[inside] = values[target[inside]] / np.where(level[inside] > 0, level[inside], np.nan)
     keep = np.isfinite(y) & usable
     age_days = (float(origins[-1]) - np.repeat(origins, horizon).astype(float)) / 24
     weight = 0.5 ** (age_days / HALF_LIFE_DAYS) if HALF_LIFE_DAYS else np.ones(len(y))
