@@ -9,7 +9,13 @@ the hours before it only. For a target hour ``t`` at ``h`` hours ahead the featu
 * the load at the same hour on the most recent known day (``t - 24 * ceil(h / 24)``), one week
   before, and the mean of the same hour over the last four weeks; whether that recent day was
   an off day;
-* the mean of the last 24 hours before the origin and the last hour's load.
+* the mean of the last 24 hours before the origin and the last hour's load;
+* where the building has an outdoor temperature series (``outdoor_temperature`` in the site
+  model), :data:`TEMPERATURE_FEATURES`: the temperature at the hour of the most recent day's load
+  lag, the mean of the 24 hours before the origin and the last hour's. Only temperatures before
+  the origin are read, as for
+  the load: the model learns how tomorrow's load follows the recent weather, not tomorrow's
+  weather (no weather forecast is read).
 
 Every load feature and the target are divided by the building's mean load over the week before
 the origin (its *level*), so one model serves a building whose load drifts over the year and a
@@ -33,8 +39,10 @@ from greenwire.cloud.forecast.series import HOUR, Floats, HourlySeries
 
 FEATURES = ("hour", "dow", "off_day", "doy_sin", "doy_cos", "ahead_day", "lag_day", "lag_day_off",
             "lag_week", "same_hour_4w", "same_type_1", "same_type_3", "last_24h", "last_hour")
+TEMPERATURE_FEATURES = ("temp_lag_day", "temp_last_24h", "temp_last_hour")
 WEEK = 168
 USABLE_SHARE = 0.75
+TEMPERATURE_SHARE = 0.5
 
 
 @lru_cache(maxsize=64)
@@ -98,11 +106,21 @@ def _take(values: Floats, idx: npt.NDArray[np.int64]) -> Floats:
     return out
 
 
-def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
-           horizon: int) -> tuple[Floats, Floats, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+def enough_temperature(temperature: Floats | None, hours: int) -> bool:
+    """Whether an outdoor temperature series knows at least :data:`TEMPERATURE_SHARE` of the
+    first ``hours`` hours (a sensor that reported a few days teaches the model nothing)."""
+    if temperature is None or hours <= 0:
+        return False
+    return bool(np.count_nonzero(np.isfinite(temperature[:hours])) >= TEMPERATURE_SHARE * hours)
+
+
+def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64], horizon: int,
+           temperature: Floats | None = None) -> tuple[Floats, Floats, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """(features, level, targets' indices, usable): one row per origin and hour ahead.
 
-    ``features`` has ``len(origins) * horizon`` rows in :data:`FEATURES` order; ``level`` is each
+    ``features`` has ``len(origins) * horizon`` rows in :data:`FEATURES` order, followed by
+    :data:`TEMPERATURE_FEATURES` where ``temperature`` (degC per hour, aligned with ``values``,
+    NaN where unknown) is given; ``level`` is each
     row's divisor; the target of a row is ``values[target] / level`` (NaN beyond the series).
     Only values before each origin are read. A row is *usable* for training when at least
     :data:`USABLE_SHARE` of the week before its origin has known, non-zero load (a meter that
@@ -119,8 +137,8 @@ def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
     day_back = 24 * np.ceil(ahead / 24).astype(np.int64)
     o = origins[:, None]
 
-    def before(idx: npt.NDArray[np.int64]) -> Floats:
-        got = _take(known, idx)
+    def before(idx: npt.NDArray[np.int64], series: Floats = known) -> Floats:
+        got = _take(series, idx)
         got[idx >= o] = np.nan  # never the origin or later
         return got
 
@@ -153,6 +171,12 @@ def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
         np.broadcast_to(last24[:, None] / lv, target.shape),
         np.broadcast_to(_take(known, origins - 1)[:, None] / lv, target.shape),
     ]
+    if temperature is not None:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a day the sensor was silent
+            day_t = np.nanmean(_take(temperature, origins[:, None] + np.arange(-24, 0)[None, :]), axis=1)
+        cols += [before(lag_idx, temperature), np.broadcast_to(day_t[:, None], target.shape),
+                 np.broadcast_to(_take(temperature, origins - 1)[:, None], target.shape)]
     features = np.stack([np.asarray(c, dtype=float).reshape(-1) for c in cols], axis=1)
     return features, np.repeat(level, horizon), target.reshape(-1), np.repeat(usable, horizon)
 
