@@ -106,12 +106,15 @@ def _take(values: Floats, idx: npt.NDArray[np.int64]) -> Floats:
     return out
 
 
-def enough_temperature(temperature: Floats | None, hours: int) -> bool:
-    """Whether an outdoor temperature series knows at least :data:`TEMPERATURE_SHARE` of the
-    first ``hours`` hours (a sensor that reported a few days teaches the model nothing)."""
-    if temperature is None or hours <= 0:
+def enough_temperature(temperature: Floats | None, values: Floats) -> bool:
+    """Whether an outdoor temperature series (aligned with ``values``) knows at least
+    :data:`TEMPERATURE_SHARE` of the hours whose load is known (a sensor that reported a few
+    days of a year teaches the model nothing)."""
+    if temperature is None:
         return False
-    return bool(np.count_nonzero(np.isfinite(temperature[:hours])) >= TEMPERATURE_SHARE * hours)
+    known = np.isfinite(values)
+    both = known[: len(temperature)] & np.isfinite(temperature[: len(values)])
+    return bool(known.any() and np.count_nonzero(both) >= TEMPERATURE_SHARE * np.count_nonzero(known))
 
 
 def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64], horizon: int,

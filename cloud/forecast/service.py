@@ -7,7 +7,7 @@ local midnight. Emissions are the forecast energy times the zone's forecast inte
 is stored, else the factor in force (:func:`greenwire.cloud.forecast.store.intensity`).
 
 Where the site model configures the building's ``outdoor_temperature`` and the series knows at
-least half of the training window's hours, the models also learn from it (and the stored model
+least half of the hours whose load is known, the models also learn from it (and the stored model
 version says so); otherwise they are trained on the calendar and the load alone.
 """
 
@@ -98,7 +98,7 @@ def temperature_for(influx: InfluxQLClient, building: Building, series: HourlySe
     if found is None:
         return None
     values = found.slice(series.start, series.end).values
-    return values if enough_temperature(values, len(series)) else None
+    return values if enough_temperature(values, series.values) else None
 
 
 def history(influx: InfluxQLClient, building: Building, role: Role, start: datetime,

@@ -103,11 +103,14 @@ def test_without_a_series_nothing_changes() -> None:
 
 
 def test_a_sensor_that_knows_too_few_hours_is_not_used() -> None:
-    temp = np.full(1000, np.nan)
-    temp[:499] = 5.0
-    assert not enough_temperature(temp, 1000) and not enough_temperature(None, 1000)
-    temp[499] = 5.0
-    assert enough_temperature(temp, 1000)
+    load = np.full(2000, np.nan)
+    load[1000:] = 1.0  # a meter installed half-way through the window
+    temp = np.full(2000, np.nan)
+    temp[:1499] = 5.0  # a sensor that knows half of the window, but not half of the metered hours
+    assert not enough_temperature(temp, load) and not enough_temperature(None, load)
+    temp[1499] = 5.0
+    assert enough_temperature(temp, load)
+    assert enough_temperature(temp[:1600], load)  # a shorter series: the hours beyond it are unknown
 
 
 SITES = """sites:
