@@ -14,6 +14,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -185,3 +186,31 @@ def test_the_months_statement_notes_the_findings(setup: list[str], influxdb: Inf
     assert runner.invoke(app, ["carbon", "verify", str(out)]).exit_code == 1
     january = runner.invoke(app, ["carbon", "statement", *setup, "--building", "b85", "--period", "2022-01"])
     assert january.exit_code == 0 and "20 March" not in january.output
+
+
+def test_an_outdoor_temperature_series_is_read_hourly_and_used(influxdb: InfluxDB1, influx_db: str,
+                                                               tmp_path: Path) -> None:
+    from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.cloud.forecast.model import TEMPERATURE_VERSION
+    from greenwire.cloud.forecast.service import forecast_role
+    from greenwire.cloud.forecast.store import outdoor_temperature
+
+    _store_counter(influxdb, influx_db)
+    prefix = SeriesPrefix("readings", {"site": "cambridge", "gateway": "gw-c", "device": "roof"})
+    lines = []
+    for q in range(DAYS * 24 * 4):  # a reading every 15 minutes: 5 degC at :00 and :30, 7 at :15 and :45
+        at = START + timedelta(minutes=15 * q)
+        quality = "bad" if q == 1 else "good"  # a bad read of the first hour is left out of its mean
+        lines.append(prefix.line({"temperature_c": 5.0 + 2 * (q % 2) + (90.0 if q == 1 else 0.0), "quality": quality},
+                                 int(at.timestamp()) * 10**9))
+    influxdb.write(influx_db, lines)
+    (tmp_path / "sites.yaml").write_text(SITES.replace("meters:", "outdoor_temperature: {gateway: gw-c, device: roof},\n"
+                                                       "         meters:"))
+    target = load_sites(tmp_path / "sites.yaml").building("cambridge", "b85")
+    client = InfluxV1(influxdb.url, influx_db)
+    hourly = outdoor_temperature(client, target, START, START + timedelta(hours=3))
+    assert hourly is not None and hourly.start == START
+    np.testing.assert_allclose(hourly.values, [(5 + 5 + 7) / 3, 6.0, 6.0])
+    found = forecast_role(client, "cambridge", target, "grid_import", START + timedelta(days=DAYS - 1, hours=12))
+    assert found is not None and found.model.temperature and found.model.version == TEMPERATURE_VERSION
+    assert found.lines[0].startswith("carbon_forecast,") and f"model={TEMPERATURE_VERSION}" in found.lines[0]
