@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,6 +63,9 @@ _HEAD: Final = msgspec.json.Decoder(_Head)
 
 MAX_PENDING_SEQS: Final = 200_000
 """Seqs the book holds while the broker is away before it drops (and counts) new ones."""
+
+MAX_ROUND_GATEWAYS: Final = 10_000
+"""Gateways per round at most: a round's packet ids must stay distinct (paho numbers to 65,535)."""
 
 
 def seq_of(payload: bytes) -> int | None:
@@ -114,11 +118,18 @@ class CommitBook:
         seqs.add(seq)
         self._count += 1
 
-    def take(self) -> list[Pending]:
-        """Everything waiting, one entry per gateway; the book is empty afterwards."""
-        taken = [Pending(site, gateway, frozenset(seqs)) for (site, gateway), seqs in self._pending.items() if seqs]
-        self._pending.clear()
-        self._count = 0
+    def take(self, limit: int | None = None) -> list[Pending]:
+        """What waits, one entry per gateway (at most ``limit`` gateways, the longest waiting first)."""
+        if limit is None or limit >= len(self._pending):
+            keys = list(self._pending)
+        else:
+            keys = list(itertools.islice(self._pending, limit))
+        taken = []
+        for key in keys:
+            seqs = self._pending.pop(key)
+            self._count -= len(seqs)
+            if seqs:
+                taken.append(Pending(key[0], key[1], frozenset(seqs)))
         return taken
 
     def put_back(self, entries: Iterable[Pending]) -> None:
@@ -142,7 +153,8 @@ class _Round:
     """packet id -> index in ``entries``."""
     refused: set[int] = field(default_factory=set)
     """Indexes of entries the broker refused (a PUBACK with a failure reason code)."""
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    progress: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by every PUBACK of the round."""
 
 
 class CommitPublisher:
@@ -226,7 +238,7 @@ class CommitPublisher:
                 self._wake.clear()
                 await _wait_any(self._wake, stop, also=disconnected)
                 continue
-            entries = self.book.take()
+            entries = self.book.take(MAX_ROUND_GATEWAYS)
             try:
                 await self._publish_round(connection._client, entries, disconnected)
             except BaseException:
@@ -251,13 +263,17 @@ class CommitPublisher:
                         raise MqttCodeError(info.rc, "could not publish a commit")
                     if not info.is_published():
                         current.waiting[info.mid] = index
-            if current.waiting:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_wait_any(current.done, also=disconnected), self.puback_timeout_s)
-                if current.waiting:
-                    if disconnected is not None and disconnected.done():
-                        raise MqttError("lost the connection with commits in flight")
-                    raise MqttError(f"no PUBACK for {len(current.waiting)} commits within {self.puback_timeout_s:g} s")
+            while current.waiting:
+                # The timeout is for the broker's silence, not for the whole round: a round of
+                # thousands of gateways goes out a window of paho's max_inflight_messages at a time.
+                current.progress.clear()
+                try:
+                    await asyncio.wait_for(_wait_any(current.progress, also=disconnected), self.puback_timeout_s)
+                except TimeoutError:
+                    raise MqttError(f"no PUBACK for {len(current.waiting)} commits within "
+                                    f"{self.puback_timeout_s:g} s") from None
+                if current.waiting and disconnected is not None and disconnected.done():
+                    raise MqttError("lost the connection with commits in flight")
             if current.refused:
                 # A broker that refuses our commits (its ACL, say) refuses them again: count it,
                 # and keep them out of the book, or they would go round forever. Their gateways
@@ -284,8 +300,7 @@ class CommitPublisher:
                 current.refused.add(index)
             else:
                 self.messages += 1
-            if not current.waiting:
-                current.done.set()
+            current.progress.set()
 
         paho.on_publish = on_publish
 

@@ -157,6 +157,19 @@ def test_a_round_put_back_waits_again_merged_with_what_came_since() -> None:
     assert commit.stream == "vitals" and commit.ranges == ((1, 2),)
 
 
+def test_a_round_takes_at_most_its_limit_of_gateways_the_longest_waiting_first() -> None:
+    from greenwire.cloud.ingest.commits import CommitBook
+
+    book = CommitBook("readings")
+    for n in range(5):
+        book.add("campus-a", f"gw-{n}", n)
+    assert [entry.gateway for entry in book.take(2)] == ["gw-0", "gw-1"]
+    assert len(book) == 3
+    book.add("campus-a", "gw-0", 9)  # comes back behind the three still waiting
+    assert [entry.gateway for entry in book.take(10)] == ["gw-2", "gw-3", "gw-4", "gw-0"]
+    assert len(book) == 0
+
+
 def test_a_full_book_drops_and_counts_new_seqs_and_keeps_the_rest() -> None:
     from greenwire.cloud.ingest.commits import CommitBook
 
