@@ -1,7 +1,8 @@
 """Wire format ``greenwire.commit.v1``: what the cloud has stored, told to the gateway that sent it.
 
 Published by the ingestor at QoS 1 on ``greenwire/v1/{site}/{gateway}/commit`` after a flush
-is in InfluxDB (one message per gateway and stream per flush)::
+is in InfluxDB (one message per gateway and stream, naming what was stored since the last one:
+flushes stored while a commit is in flight go out together)::
 
     {"schema": "greenwire.commit.v1", "gateway": "gw-01", "stream": "readings",
      "ranges": [[1040, 1052], [1060, 1060]], "ts": "2026-11-22T10:00:02.000Z"}

@@ -175,7 +175,7 @@ class MessagePublisher:
         """The next queued message, or None once ``stop`` is set and nothing is queued."""
         while True:
             if not self.queue.empty():
-                # Queued already (commits come a gateway at a time, a flush's worth at once):
+                # Queued already (a burst of alerts, a service's figures at once):
                 # no task pair and wait() per message.
                 return self.queue.get_nowait()
             if stop.is_set():

@@ -63,7 +63,7 @@ from greenwire.cloud.health.lines import (
     rejected_line,
     vitals_lines,
 )
-from greenwire.cloud.ingest.commits import CommitBook, seq_of
+from greenwire.cloud.ingest.commits import CommitBook, CommitPublisher, seq_of
 from greenwire.cloud.ingest.validate import Accepted, Rejected, RejectReason, validate_message
 from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import BrokerError, StoreError
@@ -126,10 +126,10 @@ class HealthService:
             name="health alerts", queue_size=ALERT_QUEUE_MAX)
         """Alert events at QoS 1 on their own connection (the broker's TLS and account apply); each
         is stored in InfluxDB before it is queued, so a full queue loses only the MQTT copy, counted."""
-        self.commit_publisher = MessagePublisher(
+        self.commit_publisher = CommitPublisher(
             BrokerSettings.of(mqtt, f"{mqtt.client_id}-commit", username=mqtt.username,
                               password=mqtt.resolved_password(), keepalive_s=mqtt.keepalive_s),
-            name="vitals commits")
+            self.commits)
         self.latest: dict[str, dict[str, SiteFigures]] = defaultdict(dict)
         """Per site, the last figures written for the current hour ("1h") and day ("1d")."""
         self._dirty: dict[str, set[datetime]] = defaultdict(set)
@@ -248,7 +248,7 @@ class HealthService:
         ids = vitals_topic_ids(delivery.topic) if seq is not None else None
         if ids is not None and seq is not None:
             self.commits.add(ids[0], ids[1], seq)
-            self.commits.publish(self.commit_publisher)
+            self.commit_publisher.wake()
 
     async def _write_raw(self, lines: list[str]) -> bool:
         """Write to the raw policy, retrying while InfluxDB is unreachable; False if stopping first."""

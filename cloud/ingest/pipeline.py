@@ -16,8 +16,9 @@ Two tasks share one "open flush" (a list of messages in arrival order):
       2. one ``ingest_rejected`` point per reject
       3. the reject records to the JSON-lines store, fsynced
       4. PUBACK every message of the flush, in arrival order
-      5. one commit per gateway (``greenwire.commit.v1``, :mod:`greenwire.cloud.ingest.commits`):
-         the seqs now stored, which the gateway may forget
+      5. the seqs now stored go into the commit book (:mod:`greenwire.cloud.ingest.commits`),
+         which publishes them as ``greenwire.commit.v1``, one message per gateway, on its own
+         task: the writer does not wait for the commits' PUBACKs
 
   Steps 1 and 2 are idempotent, so when InfluxDB is unreachable (StoreError)
   the whole flush is retried with capped backoff, forever, and nothing is
@@ -44,7 +45,7 @@ from typing import Final
 
 from greenwire.cloud.adapters.influx import Writer, make_writer
 from greenwire.cloud.adapters.mqtt import Consumer, Delivery
-from greenwire.cloud.ingest.commits import CommitBook, seq_of
+from greenwire.cloud.ingest.commits import CommitBook, CommitPublisher, seq_of
 from greenwire.cloud.ingest.config import IngestConfig
 from greenwire.cloud.ingest.fastpath import Encoded, make_codec
 from greenwire.cloud.ingest.fleet import StatusIngest
@@ -54,7 +55,7 @@ from greenwire.cloud.ingest.selfmetrics import SelfMetrics
 from greenwire.cloud.ingest.validate import RejectReason, topic_ids
 from greenwire.shared.backoff import backoff_delay
 from greenwire.shared.errors import StoreError, StoreRejected
-from greenwire.transport.mqtt import BrokerSettings, MessagePublisher
+from greenwire.transport.mqtt import BrokerSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class IngestStats:
     last_write_latency_s: float | None = None
     pending_messages: int = 0
     commit_messages: int = 0
-    """Commits handed to the broker (one per gateway per flush)."""
+    """Commit messages the broker acknowledged (at most one per gateway per flush)."""
 
     @property
     def rejected_total(self) -> int:
@@ -114,6 +115,8 @@ class _Item:
     """The payload's size as received (a rejected item keeps only its first bytes)."""
     seq: int | None = None
     """The batch's seq, for the commit to its gateway (None if the payload has none)."""
+    ids: tuple[str, str] | None = None
+    """``(site, gateway)`` of its topic, for the commit and the reject point (None if not a readings topic)."""
 
     @property
     def weight(self) -> int:
@@ -162,10 +165,10 @@ class Ingestor:
         self.selfmetrics = SelfMetrics(config.mqtt.client_id, interval_s=stats_interval_s)
         self.commits = CommitBook("readings")
         mqtt = config.mqtt
-        self.commit_publisher = MessagePublisher(
+        self.commit_publisher = CommitPublisher(
             BrokerSettings.of(mqtt, f"{mqtt.client_id}-commit", username=mqtt.username,
                               password=mqtt.resolved_password(), keepalive_s=mqtt.keepalive_s),
-            name="commits")
+            self.commits)
         """The commits to gateways, at QoS 1 on a connection of their own (the consumer's account)."""
         self._codec = make_codec(config.validation, config.limits, building_of)
         self._writer = writer
@@ -219,7 +222,8 @@ class Ingestor:
         outcome = self._codec.encode(delivery.topic, delivery.payload, received_ns)
         if isinstance(outcome, Encoded):
             lines = outcome.lines
-            item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload), seq=outcome.seq)
+            item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload), seq=outcome.seq,
+                         ids=(outcome.site, outcome.gateway))
             self.selfmetrics.observe_span(outcome.site, outcome.gateway, len(lines), outcome.oldest_ns,
                                           outcome.newest_ns, received_ns)
         else:
@@ -229,7 +233,8 @@ class Ingestor:
                 # Hold no more of a bad message than the reject store keeps: a stream of big
                 # bad messages while InfluxDB is down must not be held whole.
                 delivery = dataclasses.replace(delivery, payload=delivery.payload[:MAX_STORED_PAYLOAD])
-            item = _Item(delivery, received_ns, [], 0, outcome.reason.value, outcome.detail, size, seq)
+            item = _Item(delivery, received_ns, [], 0, outcome.reason.value, outcome.detail, size, seq,
+                         topic_ids(delivery.topic))
         self.stats.received_messages += 1
         if not self._open:
             self._open_deadline = asyncio.get_running_loop().time() + self._max_delay_s
@@ -336,12 +341,12 @@ class Ingestor:
         """Tell each gateway of the flush which of its batches are stored (or recorded as rejected)."""
         if not self.config.commits:
             return
+        add = self.commits.add
         for item in items:
-            ids = topic_ids(item.delivery.topic) if item.seq is not None else None
-            if ids is not None and item.seq is not None:
-                self.commits.add(ids[0], ids[1], item.seq)
-        self.commits.publish(self.commit_publisher)
-        self.stats.commit_messages = self.commits.messages
+            if item.seq is not None and item.ids is not None:
+                add(item.ids[0], item.ids[1], item.seq)
+        self.commit_publisher.wake()
+        self.stats.commit_messages = self.commit_publisher.messages
 
     async def _store(self, writer: Writer, items: list[_Item]) -> list[_Item]:
         """Steps 1-3 of a flush; returns the accepted messages InfluxDB refused."""
@@ -353,7 +358,7 @@ class Ingestor:
         if rejects:
             lines = []
             for item, reason, _ in rejects:
-                ids = topic_ids(item.delivery.topic)
+                ids = item.ids
                 lines.append(
                     rejected_line(
                         reason,
@@ -440,6 +445,7 @@ class Ingestor:
                     task.cancel()
         finally:
             self._disconnect.set()
+            self.stats.commit_messages = self.commit_publisher.messages
             log.info("ingest stopped: %s", self.stats.summary())
             if self._owns_writer and self._writer is not None:
                 await self._writer.close()

@@ -189,8 +189,52 @@ async def test_the_ingestor_commits_what_influxdb_stored_and_the_gateway_forgets
         rows = influxdb.query(influx_db, f"SELECT count(active_power_w) FROM readings WHERE gateway = '{gateway}'")
         assert rows[0]["count"] == 100
         # One commit per gateway per flush, not one per batch.
-        assert 1 <= ingestor.stats.commit_messages <= ingestor.stats.flushes < 20
+        assert 1 <= ingestor.commit_publisher.messages <= ingestor.stats.flushes < 20
     finally:
         stop.set()
         await asyncio.gather(*tasks)
         await buffer.close()
+
+
+async def test_the_commit_publisher_merges_what_waits_and_publishes_it_again_after_a_broker_restart(
+    mosquitto: Mosquitto,
+) -> None:
+    from greenwire.cloud.ingest.commits import CommitBook, CommitPublisher
+    from greenwire.shared.commit import parse_commit
+
+    subscriber = Subscriber(mosquitto.host, mosquitto.port, f"greenwire/v1/{SITE}/+/commit")
+    book = CommitBook("readings")
+    publisher = CommitPublisher(BrokerSettings(mosquitto.host, mosquitto.port, f"commits-{uuid.uuid4().hex[:6]}"),
+                                book)
+
+    def commits() -> list[tuple[str, tuple[tuple[int, int], ...]]]:
+        with subscriber._lock:
+            return [(t.split("/")[3], parse_commit(p).ranges) for t, p, _ in subscriber.messages]
+
+    # Three flushes stored before the publisher runs: one message per gateway, not per flush.
+    for first in (1, 3, 5):
+        book.add(SITE, "gw-a", first)
+        book.add(SITE, "gw-a", first + 1)
+        book.add(SITE, "gw-b", first * 10)
+    stop = asyncio.Event()
+    task = asyncio.create_task(publisher.run(stop))
+    try:
+        publisher.wake()
+        await eventually(lambda: len(commits()) == 2, 10, "one commit per gateway")
+        assert sorted(commits()) == [("gw-a", ((1, 6),)), ("gw-b", ((10, 10), (30, 30), (50, 50)))]
+        assert publisher.messages == 2 and publisher.rounds == 1
+        # Stored while the broker is away: kept, and published once it is back.
+        await asyncio.to_thread(mosquitto.stop)
+        await eventually(lambda: not publisher.connected, 10, "the publisher to see the broker gone while idle")
+        book.add(SITE, "gw-a", 7)
+        publisher.wake()
+        book.add(SITE, "gw-a", 8)
+        publisher.wake()
+        await asyncio.to_thread(mosquitto.start)
+        await eventually(lambda: len(commits()) >= 3, 30, "the commit after the restart")
+        assert commits()[2:] == [("gw-a", ((7, 8),))], "both flushes in one commit, sent after the restart"
+        assert len(book) == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        subscriber.close()

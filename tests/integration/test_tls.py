@@ -18,18 +18,17 @@ import orjson
 import pytest
 
 from greenwire.cloud.adapters.mqtt import Consumer, Delivery, probe
+from greenwire.cloud.ingest.commits import CommitBook, CommitPublisher
 from greenwire.cloud.ingest.config import parse_config as parse_ingest_config
 from greenwire.edge.agent import broker_settings
 from greenwire.edge.config import parse_config as parse_edge_config
 from greenwire.pki import ensure_ca, issue_client, issue_server
 from greenwire.servers import BrokerSecurity, Mosquitto
-from greenwire.shared.commit import encode_commits
 from greenwire.shared.errors import BrokerError
-from greenwire.shared.topics import commit_topic
 from greenwire.shared.wire import ReadingsBatch
 from greenwire.transport.buffer import AsyncBuffer, SqliteBuffer
 from greenwire.transport.commits import DeliveryMode
-from greenwire.transport.mqtt import BrokerSettings, Message, MessagePublisher
+from greenwire.transport.mqtt import BrokerSettings
 from greenwire.transport.publisher import Publisher
 from tests.helpers import eventually
 from tests.securestack import SecureBroker
@@ -73,16 +72,16 @@ async def test_edge_to_ingestor_over_tls_with_generated_credentials(secure_broke
     received: list[Delivery] = []
     consumer = Consumer(ingest.mqtt)
     mqtt = ingest.mqtt
-    commits = MessagePublisher(BrokerSettings.of(mqtt, f"{mqtt.client_id}-commit", username=mqtt.username,
-                                                 password=mqtt.resolved_password()), name="commits")
+    book = CommitBook("readings")
+    commits = CommitPublisher(BrokerSettings.of(mqtt, f"{mqtt.client_id}-commit", username=mqtt.username,
+                                                password=mqtt.resolved_password()), book)
 
     async def deliver(delivery: Delivery) -> None:
         # As the ingestor does once a flush is stored: acknowledge, then commit to the gateway.
         received.append(delivery)
         consumer.ack([delivery])
-        seq = ReadingsBatch.model_validate_json(delivery.payload).seq
-        for payload in encode_commits(edge.gateway, "readings", [seq]):
-            commits.put(Message(commit_topic(edge.site, edge.gateway), payload))
+        book.add(edge.site, edge.gateway, ReadingsBatch.model_validate_json(delivery.payload).seq)
+        commits.wake()
 
     buffer = AsyncBuffer(SqliteBuffer(tmp_path / "b.sqlite"))
     seqs = [await buffer.append(readings(3), 3, 0) for _ in range(3)]

@@ -122,3 +122,61 @@ def test_a_gateway_that_has_seen_commits_never_falls_back() -> None:
     assert tracker.fall_back() == [] and tracker.mode is DeliveryMode.COMMIT
     tracker.gone([1])
     assert tracker.uncommitted_batches == 0 and tracker.due() == []
+
+
+def test_the_ingestors_book_merges_flushes_into_one_commit_per_gateway() -> None:
+    from greenwire.cloud.ingest.commits import CommitBook
+
+    book = CommitBook("readings")
+    for seq in (3, 4, 5):  # a first flush
+        book.add("campus-a", "gw-01", seq)
+    book.add("campus-a", "gw-02", 7)
+    for seq in (6, 9, 4):  # a second flush stored before the first one's commits went out
+        book.add("campus-a", "gw-01", seq)
+    assert len(book) == 6, "a seq stored twice is counted once"
+    taken = book.take()
+    assert len(book) == 0 and book.take() == []
+    by_gateway = {entry.gateway: entry for entry in taken}
+    assert set(by_gateway) == {"gw-01", "gw-02"}
+    [(topic, payload)] = book.messages(by_gateway["gw-01"])
+    assert topic == "greenwire/v1/campus-a/gw-01/commit"
+    assert parse_commit(payload).ranges == ((3, 6), (9, 9))
+
+
+def test_a_round_put_back_waits_again_merged_with_what_came_since() -> None:
+    from greenwire.cloud.ingest.commits import CommitBook
+
+    book = CommitBook("vitals")
+    book.add("campus-a", "gw-01", 1)
+    taken = book.take()
+    book.add("campus-a", "gw-01", 2)  # stored while the round was in flight
+    book.put_back(taken)  # the round was not acknowledged
+    [entry] = book.take()
+    [(_, payload)] = book.messages(entry)
+    commit = parse_commit(payload)
+    assert commit.stream == "vitals" and commit.ranges == ((1, 2),)
+
+
+def test_a_round_takes_at_most_its_limit_of_gateways_the_longest_waiting_first() -> None:
+    from greenwire.cloud.ingest.commits import CommitBook
+
+    book = CommitBook("readings")
+    for n in range(5):
+        book.add("campus-a", f"gw-{n}", n)
+    assert [entry.gateway for entry in book.take(2)] == ["gw-0", "gw-1"]
+    assert len(book) == 3
+    book.add("campus-a", "gw-0", 9)  # comes back behind the three still waiting
+    assert [entry.gateway for entry in book.take(10)] == ["gw-2", "gw-3", "gw-4", "gw-0"]
+    assert len(book) == 0
+
+
+def test_a_full_book_drops_and_counts_new_seqs_and_keeps_the_rest() -> None:
+    from greenwire.cloud.ingest.commits import CommitBook
+
+    book = CommitBook("readings", max_seqs=3)
+    for seq in range(5):
+        book.add("campus-a", "gw-01", seq)
+    book.add("campus-a", "gw-01", 1)  # already held: neither added nor dropped
+    assert len(book) == 3 and book.dropped == 2
+    [entry] = book.take()
+    assert entry.seqs == frozenset({0, 1, 2})
