@@ -243,6 +243,30 @@ def day_noise(days: Days) -> float:
     return 1.4826 * float(np.median(np.abs(d - np.median(d)))) if len(d) >= 20 else 0.0
 
 
+def _locate(m: Floats, off: npt.NDArray[np.bool_], i: int, step: float, w: int) -> int:
+    """The day of the change near day i: the medians above are flat for days either side of a
+    step, so the day is where the mean of the week after less the mean of the week before (each
+    day's mean log energy less its day type's median) is largest in the step's direction."""
+    lo, hi = max(0, i - w), min(len(m), i + w)
+    with np.errstate(all="ignore"):
+        y = np.full(len(m), np.nan)
+        y[lo:hi] = _nanmedian(m[lo:hi], axis=1)
+        for kind in (False, True):
+            sel = np.zeros(len(m), dtype=bool)
+            sel[lo:hi] = off[lo:hi] == kind
+            if sel.any():
+                y[sel] -= float(np.nanmedian(y[sel])) if np.isfinite(y[sel]).any() else 0.0
+    best, at = -np.inf, i
+    for j in range(max(lo + 7, i - w // 2), min(hi - 7, i + w // 2) + 1):
+        after, before = y[j:j + 7], y[j - 7:j]
+        if np.isfinite(after).sum() < 3 or np.isfinite(before).sum() < 3:
+            continue
+        score = np.sign(step) * (float(np.nanmean(after)) - float(np.nanmean(before)))
+        if score > best:
+            best, at = score, j
+    return at
+
+
 def _steps(series: HourlySeries, values: Floats, expected: Floats, days: Days, cal: Calendar,
            meter: str) -> list[Finding]:
     n, w = len(days.start), int(STEP_WINDOW)
@@ -282,8 +306,8 @@ def _steps(series: HourlySeries, values: Floats, expected: Floats, days: Days, c
         if all(abs(int(i) - j) >= w for j in taken):
             taken.append(int(i))
     out: list[Finding] = []
-    for i in sorted(taken):
-        h0, h1 = int(days.start[i]), int(days.end[min(i + 4, n - 1)])
+    for i, at in sorted((i, _locate(m, days.off, i, float(step[i]), w)) for i in taken):
+        h0, h1 = int(days.start[at]), int(days.end[min(at + 4, n - 1)])
         factor = float(np.exp(step[i]))
         conf = min(1.0, abs(factor - 1) / (2 * STEP_MIN))
         out.append(_finding("step_change", series, h0, h1, _excess(values, expected, h0, h1), conf, meter,
