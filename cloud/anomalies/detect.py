@@ -12,9 +12,11 @@ stopped_reporting    ``GAP_HOURS`` or more hours in a row with no reading
 frozen_counter       ``FROZEN_HOURS`` or more hours in a row of exactly zero, where the same
                      meter read zero in under 1 % of the previous four weeks' hours
 out_of_hours         ``OOH_NIGHTS`` or more nights of one event (off days between them allowed)
-                     above their reference by ``OOH_SIGMA`` spreads and ``OOH_SHARE`` of the
-                     day-night swing, while the same day's working hours rose, relatively, less
-                     than ``OOH_WORK`` of the night's rise (a colder or busier day lifts both)
+                     whose night load (the median of 00:00-05:59, or the mean of the eight
+                     hours from 22:00 the evening before) is above its reference by
+                     ``OOH_SIGMA`` spreads and ``OOH_SHARE`` of the day-night swing, while the
+                     same day's working hours rose, relatively, less than ``OOH_WORK`` of the
+                     night's rise (a colder or busier day lifts both)
 step_change          per local hour, the median log energy of the ``STEP_WINDOW`` days after a
                      candidate day less that of the ``STEP_WINDOW`` days before (day type by
                      day type); the median over the hours moved by ``STEP_MIN``, and by
@@ -86,6 +88,8 @@ class Days:
     work: Floats
     total: Floats
     base: Floats
+    late: Floats
+    """The mean of the eight hours from 22:00 the evening before to 05:59 (out of hours)."""
 
 
 def summarise(values: Floats, cal: Calendar) -> Days:
@@ -101,7 +105,12 @@ def summarise(values: Floats, cal: Calendar) -> Days:
             work[i] = np.median(w)
         if np.isfinite(v).all() and len(v) >= 23:
             total[i] = v.sum() * 24 / len(v)
-    return Days(origins, ends, cal.off_day[origins] > 0, night, work, total, base)
+    late = np.full(len(origins), np.nan)
+    for i, a in enumerate(origins):
+        v = values[max(0, a - 2):a + 6]
+        if len(v) == 8 and np.isfinite(v).sum() >= 6:
+            late[i] = float(np.nanmean(v))
+    return Days(origins, ends, cal.off_day[origins] > 0, night, work, total, base, late)
 
 
 def _ref(x: Floats, off: npt.NDArray[np.bool_], i: int, back: int = REF_DAYS, skip: int = 0) -> tuple[float, float]:
@@ -164,18 +173,20 @@ def _out_of_hours(series: HourlySeries, values: Floats, expected: Floats, days: 
     flagged = np.zeros(n, dtype=bool)
     strength = np.zeros(n)
     for i in range(n):
-        ref_n, s_n = _ref(days.night, days.off, i)
-        ref_w, _ = _ref(days.work, days.off, i)
-        swing_ref = _ref(days.work, days.off, i)[0] if not days.off[i] else _ref(days.work, ~days.off, i)[0]
-        if not (np.isfinite(ref_n) and ref_n > 0 and np.isfinite(days.night[i]) and np.isfinite(swing_ref)):
-            continue
-        swing = max(swing_ref - ref_n, 0.05 * ref_n)
-        e_n = days.night[i] - ref_n
-        # the working hours did not rise as much, relatively (a colder or busier day lifts both)
-        r_w = days.work[i] / ref_w - 1 if np.isfinite(days.work[i]) and np.isfinite(ref_w) and ref_w > 0 else 0.0
-        bar = max(OOH_SIGMA * s_n, OOH_SHARE * swing)
-        if e_n > bar and r_w < OOH_WORK * e_n / ref_n:
-            flagged[i], strength[i] = True, e_n / bar
+        for night in (days.night, days.late):  # the small hours, or the whole night from 22:00
+            ref_n, s_n = _ref(night, days.off, i)
+            ref_w, _ = _ref(days.work, days.off, i)
+            swing_ref = _ref(days.work, days.off, i)[0] if not days.off[i] else _ref(days.work, ~days.off, i)[0]
+            if not (np.isfinite(ref_n) and ref_n > 0 and np.isfinite(night[i]) and np.isfinite(swing_ref)):
+                continue
+            swing = max(swing_ref - ref_n, 0.05 * ref_n)
+            e_n = night[i] - ref_n
+            # the working hours did not rise as much, relatively (a colder or busier day lifts both)
+            ok_w = np.isfinite(days.work[i]) and np.isfinite(ref_w) and ref_w > 0
+            r_w = days.work[i] / ref_w - 1 if ok_w else 0.0
+            bar = max(OOH_SIGMA * s_n, OOH_SHARE * swing)
+            if e_n > bar and r_w < OOH_WORK * e_n / ref_n:
+                flagged[i], strength[i] = True, max(strength[i], e_n / bar)
     # nights of one event: flagged days with only unflagged off days between them
     event = flagged.copy()
     for i in range(1, n):
@@ -243,27 +254,38 @@ def day_noise(days: Days) -> float:
     return 1.4826 * float(np.median(np.abs(d - np.median(d)))) if len(d) >= 20 else 0.0
 
 
-def _locate(m: Floats, off: npt.NDArray[np.bool_], i: int, step: float, w: int) -> int:
-    """The day of the change near day i: the medians above are flat for days either side of a
-    step, so the day is where the mean of the week after less the mean of the week before (each
-    day's mean log energy less its day type's median) is largest in the step's direction."""
+def _locate(m: Floats, off: npt.NDArray[np.bool_], i: int, w: int) -> int:
+    """The day of the change near day i. The medians above are flat for days either side of a
+    step, so the day is the least-squares change point of each day's median log energy (less its
+    day type's median, weighted by the inverse of its type's day-to-day variance, a noisy
+    weekend counting less) over the ``w`` days either side, within ``w // 2`` days of i."""
     lo, hi = max(0, i - w), min(len(m), i + w)
-    with np.errstate(all="ignore"):
-        y = np.full(len(m), np.nan)
-        y[lo:hi] = _nanmedian(m[lo:hi], axis=1)
-        for kind in (False, True):
-            sel = np.zeros(len(m), dtype=bool)
-            sel[lo:hi] = off[lo:hi] == kind
-            if sel.any():
-                y[sel] -= float(np.nanmedian(y[sel])) if np.isfinite(y[sel]).any() else 0.0
-    best, at = -np.inf, i
-    for j in range(max(lo + 7, i - w // 2), min(hi - 7, i + w // 2) + 1):
-        after, before = y[j:j + 7], y[j - 7:j]
-        if np.isfinite(after).sum() < 3 or np.isfinite(before).sum() < 3:
+    y = _nanmedian(m[lo:hi], axis=1)
+    kinds = off[lo:hi]
+    weight = np.zeros(hi - lo)
+    for kind in (False, True):
+        sel = (kinds == kind) & np.isfinite(y)
+        if sel.sum() < 4:
             continue
-        score = np.sign(step) * (float(np.nanmean(after)) - float(np.nanmean(before)))
-        if score > best:
-            best, at = score, j
+        y[sel] -= float(np.median(y[sel]))
+        noise = 1.4826 * float(np.median(np.abs(np.diff(y[sel])))) / np.sqrt(2)
+        noise = max(noise, 0.01)
+        y[sel] = np.clip(y[sel], -4 * noise + float(np.median(y[sel])), 4 * noise + float(np.median(y[sel])))
+        weight[sel] = 1 / noise ** 2
+    y = np.where(weight > 0, y, 0.0)
+    best, at = np.inf, i
+    for j in range(max(lo + 3, i - w // 2), min(hi - 3, i + w // 2) + 1):
+        k = j - lo
+        sse = 0.0
+        for part in (slice(0, k), slice(k, hi - lo)):
+            ww, yy = weight[part], y[part]
+            if ww.sum() == 0:
+                sse = np.inf
+                break
+            mean = float(np.sum(ww * yy) / np.sum(ww))
+            sse += float(np.sum(ww * (yy - mean) ** 2))
+        if sse < best:
+            best, at = sse, j
     return at
 
 
@@ -306,7 +328,7 @@ def _steps(series: HourlySeries, values: Floats, expected: Floats, days: Days, c
         if all(abs(int(i) - j) >= w for j in taken):
             taken.append(int(i))
     out: list[Finding] = []
-    for i, at in sorted((i, _locate(m, days.off, i, float(step[i]), w)) for i in taken):
+    for i, at in sorted((i, _locate(m, days.off, i, w)) for i in taken):
         h0, h1 = int(days.start[at]), int(days.end[min(at + 4, n - 1)])
         factor = float(np.exp(step[i]))
         conf = min(1.0, abs(factor - 1) / (2 * STEP_MIN))
