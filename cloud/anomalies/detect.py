@@ -19,13 +19,14 @@ out_of_hours         ``OOH_NIGHTS`` or more nights of one event (off days betwee
                      night's rise (a colder or busier day lifts both)
 step_change          per local hour, the median log energy of the ``STEP_WINDOW`` days after a
                      candidate day less that of the ``STEP_WINDOW`` days before (day type by
-                     day type); the median over the hours moved by ``STEP_MIN``, and by
-                     ``STEP_NOISE`` x the meter's own day-to-day noise (so a weather-driven gas
+                     day type); the median over the hours moved by ``STEP_MIN`` and by
+                     ``STEP_NOISE`` x the meter's own day-to-day noise (a weather-driven gas
                      meter needs a larger step); every four-hour block moved the same way by
                      ``STEP_BLOCK`` of it and the hours agree (median deviation within
-                     ``STEP_MAD`` of it); abrupt (the week either side already shows
-                     ``STEP_JUMP`` of it); and held (the second half of the days after too);
-                     the largest such day, one finding per ``STEP_WINDOW`` days
+                     ``STEP_MAD`` of it); abrupt (the week either side shows ``STEP_JUMP`` of
+                     it); held (the second half of the days after, half of it); one finding
+                     per ``STEP_WINDOW`` days, placed on the least-squares change point of the
+                     days around it
 baseload_drift       the last week's baseload above the baseload of weeks four and five before
                      by ``DRIFT_SHARE`` and ``DRIFT_SIGMA`` spreads, with the week before last
                      part of the way up (``DRIFT_PART``: a creep, not a step), on
@@ -258,7 +259,8 @@ def _locate(m: Floats, off: npt.NDArray[np.bool_], i: int, w: int) -> int:
     """The day of the change near day i. The medians above are flat for days either side of a
     step, so the day is the least-squares change point of each day's median log energy (less its
     day type's median, weighted by the inverse of its type's day-to-day variance, a noisy
-    weekend counting less) over the ``w`` days either side, within ``w // 2`` days of i."""
+    weekend counting less) over the ``w`` days either side, within ``w // 2`` days of i; of days
+    that fit about as well, the earliest."""
     lo, hi = max(0, i - w), min(len(m), i + w)
     y = _nanmedian(m[lo:hi], axis=1)
     kinds = off[lo:hi]
@@ -273,7 +275,7 @@ def _locate(m: Floats, off: npt.NDArray[np.bool_], i: int, w: int) -> int:
         y[sel] = np.clip(y[sel], -4 * noise + float(np.median(y[sel])), 4 * noise + float(np.median(y[sel])))
         weight[sel] = 1 / noise ** 2
     y = np.where(weight > 0, y, 0.0)
-    best, at = np.inf, i
+    cost: dict[int, float] = {}
     for j in range(max(lo + 3, i - w // 2), min(hi - 3, i + w // 2) + 1):
         k = j - lo
         sse = 0.0
@@ -284,8 +286,24 @@ def _locate(m: Floats, off: npt.NDArray[np.bool_], i: int, w: int) -> int:
                 break
             mean = float(np.sum(ww * yy) / np.sum(ww))
             sse += float(np.sum(ww * (yy - mean) ** 2))
-        if sse < best:
-            best, at = sse, j
+        cost[j] = sse
+    if not cost:
+        return i
+    # the earliest day the data cannot tell from the best (a weighted sum of squares within 2:
+    # a step on Saturday and one on Monday differ only in two noisy weekend days)
+    least = min(cost.values())
+    return min(j for j, c in cost.items() if c <= least + 2.0)
+
+
+def _settle(m: Floats, off: npt.NDArray[np.bool_], i: int, w: int) -> int:
+    """:func:`_locate` again around its own answer until it stays (three times at most): the
+    window around the candidate day may reach a change that the window around the step does not."""
+    at = i
+    for _ in range(3):
+        nxt = _locate(m, off, at, w)
+        if nxt == at:
+            break
+        at = nxt
     return at
 
 
@@ -302,9 +320,8 @@ def _steps(series: HourlySeries, values: Floats, expected: Floats, days: Days, c
     raw[enough] = _nanmedian(shifts[enough], axis=1)
     bar = max(STEP_MIN, STEP_NOISE * day_noise(days))
     for i in np.flatnonzero(enough).tolist():
-        d = shifts[i]
-        b = float(raw[i])
-        if abs(b) < bar:
+        d, b = shifts[i], float(raw[i])
+        if not np.isfinite(b) or abs(b) < bar:
             continue
         # every part of the day moved with it: each four-hour block by STEP_BLOCK of the step
         blocks = _nanmedian(d.reshape(6, 4), axis=1)
@@ -328,7 +345,7 @@ def _steps(series: HourlySeries, values: Floats, expected: Floats, days: Days, c
         if all(abs(int(i) - j) >= w for j in taken):
             taken.append(int(i))
     out: list[Finding] = []
-    for i, at in sorted((i, _locate(m, days.off, i, w)) for i in taken):
+    for i, at in sorted((i, _settle(m, days.off, i, w)) for i in taken):
         h0, h1 = int(days.start[at]), int(days.end[min(at + 4, n - 1)])
         factor = float(np.exp(step[i]))
         conf = min(1.0, abs(factor - 1) / (2 * STEP_MIN))
