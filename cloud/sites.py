@@ -19,6 +19,7 @@
             heat_factor: us_epa_district_hot_water   # or the network's own {value, source, year}
             factor_set: {jurisdiction: GB, year: 2024}  # optional: default from the zone, the period's year
             gas_factor: desnz-2024                   # optional: a set's natural gas, or {value, source, year}
+            outdoor_temperature: {gateway: gw-demo, device: roof-station}  # optional: for the forecast
 
 Roles: ``grid_import``, ``grid_export``, ``pv_generation``, ``sub_meter`` (allocation only,
 never added to the building's total), ``gas`` (m3 or kWh), ``heat`` (district heat, kWh), ``production`` (a production counter, tonnes or
@@ -33,6 +34,13 @@ table's ``heat`` section (``us_epa_district_hot_water``, ``us_epa_district_steam
 defaults) or the heat network's own published factor, ``{value: gCO2e per kWh of heat, source,
 year}``, which is what an operator should use where the network publishes one. Without it a
 building's heat is reported as energy only (there is no default).
+
+``outdoor_temperature`` names where the building's outdoor air temperature is read, ``{gateway,
+device, quantity}`` (``quantity`` defaults to ``temperature_c``; any instantaneous quantity in degC
+of the vocabulary): a weather station or an outdoor sensor read by a gateway like any meter. The
+day-ahead forecast then uses the temperatures before each forecast's origin
+(:mod:`greenwire.cloud.forecast.features`); without it the forecast uses the calendar and the
+building's own load.
 
 ``factor_set`` picks the published factors by jurisdiction and reporting year (see
 :mod:`greenwire.cloud.carbon.factorsets`): by default the zone's jurisdiction (GB -> UK DESNZ, CN-xx -> China
@@ -65,6 +73,7 @@ from pydantic import (
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.factorsets import Jurisdiction, jurisdiction_of, load_library
 from greenwire.cloud.cbam.model import Installation, Zone
+from greenwire.shared.quantities import QUANTITIES, Kind
 from greenwire.shared.wire import Id
 from greenwire.shared.yamlconfig import LocatedValueError, load_model, read_config
 
@@ -82,6 +91,25 @@ class MeterRef(BaseModel):
     device: Id
     role: Role
     max_power_kw: float | None = Field(default=None, gt=0, description="For rejecting implausible counter jumps.")
+
+
+class OutdoorTemperature(BaseModel):
+    """Where a building's outdoor air temperature is read: a device of a gateway and its quantity."""
+
+    model_config = _FROZEN
+
+    gateway: Id
+    device: Id
+    quantity: str = "temperature_c"
+
+    @field_validator("quantity")
+    @classmethod
+    def _a_temperature(cls, value: str) -> str:
+        quantity = QUANTITIES.get(value)
+        if quantity is None or quantity.unit != "degC" or quantity.kind is not Kind.INSTANT:
+            known = ", ".join(q.name for q in QUANTITIES.values() if q.unit == "degC" and q.kind is Kind.INSTANT)
+            raise ValueError(f"{value!r} is not a temperature quantity of the vocabulary (one of: {known})")
+        return value
 
 
 class Instrument(BaseModel):
@@ -221,6 +249,10 @@ class Building(BaseModel):
     gas_factor: GasFactorRef | None = Field(
         default=None, description="Natural gas: a factor-set id, or {value, source, year, energy_basis}. "
         "Default: the factor set's natural gas.",
+    )
+    outdoor_temperature: OutdoorTemperature | None = Field(
+        default=None, description="The device and quantity of the building's outdoor air temperature, for the "
+        "day-ahead forecast. Default: none (the forecast uses the calendar and the building's own load).",
     )
 
     @field_validator("gas_factor")

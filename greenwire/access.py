@@ -5,7 +5,7 @@ A site inventory names the gateways of each site and the cloud services::
     sites:
       - id: campus-a
         gateways: [gw-01, gw-02]
-    ingestors: [ingest]          # `greenwire ingest run` and `greenwire carbon run`
+    ingestors: [ingest]          # `greenwire ingest run`, `carbon run`, `anomalies run`
     grid_feeds:                  # who may publish grid carbon intensity, per zone
       - {name: grid-feed, zones: [gb]}
     readers:                     # building-management systems: carbon signal and alerts
@@ -19,12 +19,12 @@ account may do (Mosquitto denies everything not granted, ``allow_anonymous false
 account        publish                                                     subscribe (read)
 =============  ==========================================================  ==============================
 gateway        ``greenwire/v1/{site}/{gateway}/readings|vitals|status``     ``greenwire/v1/{site}/{gateway}/commit``
-ingestor       ``greenwire/v1/{site}/carbon/#``, ``.../{site}/alerts/#``    ``greenwire/v1/+/+/readings``,
-               for each site of the inventory; ``greenwire/v1/+/+/commit``  ``.../vitals``, ``.../status``,
-                                                                           ``greenwire/v1/grid/+/intensity``
+ingestor       ``greenwire/v1/{site}/carbon/#``, ``.../{site}/alerts/#``,   ``greenwire/v1/+/+/readings``,
+               ``.../{site}/anomalies/#`` for each site of the inventory;  ``.../vitals``, ``.../status``,
+               ``greenwire/v1/+/+/commit``                                 ``greenwire/v1/grid/+/intensity``
 grid feed      ``greenwire/v1/grid/{zone}/intensity|forecast``, its zones  nothing
 reader         nothing                                                     ``greenwire/v1/{site}/carbon/#``,
-                                                                           ``.../{site}/alerts/#``
+                                                                           ``.../alerts/#``, ``.../anomalies/#``
 =============  ==========================================================  ==============================
 
 The broker has two listeners, each with its own password file
@@ -39,8 +39,9 @@ session by connecting with its client id:
 
 A gateway's username is ``{site}.{gateway}``: gateway ids are unique only within
 a site, and ``.`` is not an id character, so the name is unambiguous. The
-gateway ids ``carbon`` and ``alerts`` are refused: those words own their branch
-of each site's tree (the carbon signal and alerts, written by the ingestor).
+gateway ids ``carbon``, ``alerts`` and ``anomalies`` are refused: those words own
+their branch of each site's tree (the carbon signal, alerts and anomaly findings,
+written by the cloud services).
 
 Passwords are 32 random bytes (URL-safe base64). The password file holds
 PBKDF2-SHA512 hashes in Mosquitto's ``$7$`` format, computed here with
@@ -76,7 +77,9 @@ SALT_BYTES: Final = 12
 """Salt length ``mosquitto_passwd`` uses."""
 PASSWORD_BYTES: Final = 32
 
-RESERVED_BRANCHES: Final = frozenset(RESERVED_GATEWAY_IDS | {"carbon", "alerts"})
+RESERVED_BRANCHES: Final = frozenset(RESERVED_GATEWAY_IDS | {"carbon", "alerts", "anomalies"})
+SERVICE_BRANCHES: Final = ("carbon", "alerts", "anomalies")
+"""The branches of each site's tree that the cloud services write and readers read."""
 """Words that own a branch below ``greenwire/v1/{site}/``: never a gateway id."""
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -198,7 +201,7 @@ class Account:
 
     @classmethod
     def for_ingestor(cls, name: str, sites: tuple[str, ...]) -> Account:
-        write = tuple(f"{PREFIX}/{site}/{branch}/#" for site in sites for branch in ("carbon", "alerts"))
+        write = tuple(f"{PREFIX}/{site}/{branch}/#" for site in sites for branch in SERVICE_BRANCHES)
         write += (f"{PREFIX}/+/+/commit",)
         read = (
             f"{PREFIX}/+/+/readings",
@@ -215,7 +218,7 @@ class Account:
 
     @classmethod
     def for_reader(cls, name: str, sites: tuple[str, ...]) -> Account:
-        read = tuple(f"{PREFIX}/{s}/{branch}/#" for s in sites for branch in ("carbon", "alerts"))
+        read = tuple(f"{PREFIX}/{s}/{branch}/#" for s in sites for branch in SERVICE_BRANCHES)
         return cls(username=name, role="reader", write=(), read=read)
 
 

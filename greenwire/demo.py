@@ -11,6 +11,11 @@ grid's 2022 hourly intensity replayed in step by the recorded grid provider, see
 ``carbon_account`` stores and ``greenwire carbon account`` prints), and the best 1 h window of
 its carbon signal; underneath, the grid's intensity now and its best windows, and what the buffer, the broker link, the ingestor and InfluxDB have seen.
 
+Before the replay starts, the campus's recorded months go in as a second site in real time
+(``greenwire.demo_history``), with one known anomaly per building: the demo prints each
+building's day-ahead forecast and the anomalies found, as ``forecast run`` and ``anomalies run``
+store them for the Building dashboard and the statement's notes.
+
 Leaves nothing running: the servers and agents it starts stop with it, and
 the local stack is stopped again if the demo started it.
 """
@@ -113,16 +118,17 @@ def _demo_buildings() -> dict[str, Any]:
 
 
 def _write_site_model(buildings: dict[str, Any], path: Path) -> None:
-    """The demo's site model as YAML (the campus and the care home), so `greenwire carbon ...` and
+    """The demo's site model as YAML (the campus, the care home and the campus's history), so `greenwire carbon ...` and
     `greenwire report` work after the demo without --sites, for either site."""
     import orjson
     from ruamel.yaml import YAML
 
     from greenwire.demo_care import SITES_YAML as CARE_SITES
+    from greenwire.demo_history import site_model as history_site
 
     model = {"sites": [{"id": SITE, "name": "demo campus (Cambridge 2022 replay)",
                         "buildings": [b.model_dump(mode="json", exclude_none=True) for b in buildings.values()]},
-                       *YAML(typ="safe").load(CARE_SITES)["sites"]]}
+                       *YAML(typ="safe").load(CARE_SITES)["sites"], history_site()]}
     # JSON is YAML: one line per building keeps it readable and needs no YAML writer.
     path.write_text(orjson.dumps(model, option=orjson.OPT_INDENT_2).decode() + "\n", encoding="utf-8")
 
@@ -172,6 +178,27 @@ def _carbon(env: Any, buildings: dict[str, Any], power_w: dict[str, float],
         best = grid.window_cell(windows[0]) if grid is not None and windows else "-"
         out[name] = (intensity, per_hour, _STATUS.get(name, "waiting"), best)
     return out, grid_line
+
+
+def _history(env: Any, now: datetime, console: Console) -> list[str]:
+    """Store the campus's recorded months (``greenwire.demo_history``), its forecasts and anomaly
+    findings; the lines the demo prints of them."""
+    from greenwire import demo_history
+    from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.wiring import cloud_broker, publisher_settings
+
+    console.print(f"storing {demo_history.DAYS} recorded days of the campus as site {demo_history.SITE}, "
+                  "training its day-ahead forecasts and looking for anomalies...", soft_wrap=True)
+    try:
+        settings = publisher_settings(cloud_broker(None, "greenwire-demo-anomalies"), "greenwire-demo-anomalies")
+        results = demo_history.seed(InfluxV1(env.influx_url, env.influx_db), now, settings)
+    except GreenwireError as exc:
+        console.print(f"history not stored: {exc}")
+        return []
+    lines = [f"forecast and anomalies, site {demo_history.SITE}: " + r.line() for r in results]
+    for line in lines:
+        console.print(line, soft_wrap=True)
+    return lines
 
 
 _STATUS: dict[str, str] = {}
@@ -277,6 +304,8 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
             group.create_task(agent.run(edge_stop), name="edge")
             grid_stop = asyncio.Event()
             group.create_task(grid.run(grid_stop), name="grid")
+            # The history site's forecasts and findings take a few CPU-seconds: beside the replay.
+            history = group.create_task(asyncio.to_thread(_history, env, now, console), name="history")
             stored: int | None = None
             carbon: dict[str, Figures] = {}
             grid_line: str | None = None
@@ -330,6 +359,8 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
             carbon, grid_line = await asyncio.to_thread(_carbon, env, buildings, power, grid)
         console.print(_view(agent, ingestor, _count_points(env.influx_url, env.influx_db), started, speed, carbon,
                             care, width=console.width, grid=grid_line))
+        for line in history.result():
+            console.print(line, soft_wrap=True)
         return 0
     finally:
         for server in servers:

@@ -34,7 +34,7 @@ from greenwire.shared.errors import TopicError
 PREFIX: Final = "greenwire/v1"
 ID_PATTERN: Final = r"[a-z0-9][a-z0-9_-]{0,62}"
 _ID_RE: Final = re.compile(ID_PATTERN)
-RESERVED_GATEWAY_IDS: Final = frozenset({"carbon", "alerts"})
+RESERVED_GATEWAY_IDS: Final = frozenset({"carbon", "alerts", "anomalies"})
 RESERVED_SITE_IDS: Final = frozenset({"grid"})
 
 

@@ -8,6 +8,7 @@ is its energy at the factor in force for the meter's role.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from greenwire.cloud.forecast.features import calendar_for, country_of
 from greenwire.cloud.forecast.series import HourlySeries, floor_hour
 from greenwire.cloud.forecast.store import intensity, meter_series
 from greenwire.cloud.sites import Building
+from greenwire.transport.mqtt import BrokerSettings, Message, MessagePublisher
 
 WINDOW_DAYS = 90
 
@@ -65,3 +67,21 @@ def building_findings(influx: InfluxQLClient, site: str, building: Building, now
         found += mine
         out_lines += finding_lines(site, building.id, mine, factors.get("grid_import", 0.0))
     return BuildingFindings(sorted(found, key=lambda f: f.start), out_lines, factors, (start, end))
+
+
+def publish(settings: BrokerSettings, messages: Sequence[Message]) -> MessagePublisher:
+    """Publish ``messages`` (each building's retained findings) and return the drained publisher:
+    ``published`` of them went out, ``last_error`` says why the others did not."""
+    import asyncio
+
+    publisher = MessagePublisher(settings, name="anomalies")
+    for m in messages:
+        publisher.put(m)
+
+    async def drain() -> None:
+        stop = asyncio.Event()
+        stop.set()
+        await publisher.run(stop, give_up_after_stop=2)
+
+    asyncio.run(drain())
+    return publisher

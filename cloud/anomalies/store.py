@@ -1,7 +1,8 @@
 """Findings into InfluxDB (measurement ``anomalies``) and onto MQTT, and read back for people.
 
 One point per finding, time = its start: tags ``site``, ``building``, ``kind``, ``meter``; fields
-``end`` (RFC 3339), ``hours``, ``kwh``, ``kgco2e``, ``confidence``, ``detail``. Running the
+``end`` (RFC 3339) and ``end_ms`` (epoch milliseconds: the end of the Building dashboard's
+annotation region), ``hours``, ``kwh``, ``kgco2e``, ``confidence``, ``detail``. Running the
 detectors again over the same hours rewrites the same points. The MQTT message
 (``greenwire.anomalies.v1``, retained on ``greenwire/v1/{site}/anomalies/{building}``) lists the
 building's findings of the window just examined.
@@ -30,7 +31,7 @@ def lines(site: str, building: str, findings: Sequence[Finding], g_per_kwh: floa
         prefix = SeriesPrefix(MEASUREMENT, {"site": site, "building": building, "kind": f.kind,
                                             "meter": f.meter or "building"})
         fields: dict[str, float | str] = {
-            "end": f.end.isoformat(), "hours": (f.end - f.start) / timedelta(hours=1), "kwh": float(f.kwh),
+            "end": f.end.isoformat(), "end_ms": int(f.end.timestamp() * 1000), "hours": (f.end - f.start) / timedelta(hours=1), "kwh": float(f.kwh),
             "kgco2e": float(f.kwh) * g_per_kwh / 1000, "confidence": float(f.confidence), "detail": f.detail}
         out.append(prefix.line(fields, _ns(f.start)))
     return out

@@ -84,7 +84,7 @@ def backfill_building(influx: InfluxQLClient, todo: BuildingPlan,
 
 def account_line(influx: InfluxQLClient, site: str, building: Building, as_of: datetime) -> str:
     """The ``carbon_account`` point of the building's year as it stands at ``as_of`` (reads the year)."""
-    year = carbon_account_from_influx(influx, building, year_start_of(building, as_of), as_of)
+    year = carbon_account_from_influx(influx, building, year_start_of(building, as_of), as_of, site)
     today_start = local_midnight(as_of, building.timezone)
     today = account_from_influx(influx, building, today_start, as_of) if as_of > today_start else None
     return facts.account_line(site, building, year, today, as_of)

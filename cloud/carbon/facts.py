@@ -19,8 +19,10 @@ midnight): tags ``site``, ``building``; fields ``grid_import_kwh``, ``estimated_
 as of): tags ``site``, ``building``; fields ``emitted_kgco2e``, ``projected_kgco2e``,
 ``year_budget_kgco2e`` and ``remaining_kgco2e`` (with a budget), ``status`` (``on track``,
 ``at risk``, ``over``, ``no budget``) and ``status_code`` (0, 1, 2, -1: for colours),
-``today_kgco2e`` (Scope 1 + Scope 2 location-based + Scope 2 of heat), and with a budget
-``today_budget_kgco2e`` and ``today_budget_used_pct``.
+``today_kgco2e`` (Scope 1 + Scope 2 location-based + Scope 2 of heat), with a budget
+``today_budget_kgco2e`` and ``today_budget_used_pct``, ``forecast_hours`` (how many hours ahead the
+day-ahead forecast supplied, 0 without one) and with a forecast ``projected_p10_kgco2e`` and
+``projected_p90_kgco2e``.
 
 ``carbon backfill`` writes both for the days it computes; ``carbon run`` keeps today's
 ``carbon_daily`` current every update and the year's ``carbon_account`` every
@@ -112,7 +114,11 @@ def account_line(site: str, building: Building, year: CarbonAccount, today: Acco
         "status": year.status,
         "status_code": STATUS_CODES[year.status],
         "today_kgco2e": today_kg,
+        "forecast_hours": year.forecast_hours,
     }
+    if year.projected_p10_kgco2e is not None and year.projected_p90_kgco2e is not None:
+        fields["projected_p10_kgco2e"] = year.projected_p10_kgco2e
+        fields["projected_p90_kgco2e"] = year.projected_p90_kgco2e
     if year.budget_kgco2e is not None and year.remaining_kgco2e is not None:
         fields["year_budget_kgco2e"] = year.budget_kgco2e
         fields["remaining_kgco2e"] = year.remaining_kgco2e

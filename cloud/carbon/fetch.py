@@ -10,7 +10,7 @@ test can pass a small in-memory store) and leaves the arithmetic to the pure mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from greenwire.cloud.adapters.influxql import (
@@ -21,6 +21,7 @@ from greenwire.cloud.adapters.influxql import (
     _quote,
 )
 from greenwire.cloud.carbon.budget import (
+    Ahead,
     CarbonAccount,
     YearTotals,
     YearWindows,
@@ -37,8 +38,9 @@ from greenwire.cloud.carbon.report import (
 )
 from greenwire.cloud.carbon.results import MEASUREMENT, MONTH_SUMS, StoredDays, month_end
 from greenwire.cloud.carbon.signal import Forecast
+from greenwire.cloud.carbon.statement import Note
 from greenwire.cloud.carbon.windows import Step
-from greenwire.cloud.sites import Building, MeterRef
+from greenwire.cloud.sites import Building, MeterRef, Role
 
 
 def fetch_counters(influx: InfluxQLClient, building: Building, start: datetime,
@@ -194,8 +196,97 @@ def year_totals(influx: InfluxQLClient, building: Building, windows: YearWindows
     return YearTotals(_kg(influx, building, windows.emitted), so_far, rest, recent)
 
 
+FINDINGS_MEASUREMENT = "anomalies"
+"""Written by ``greenwire anomalies run`` (``greenwire.cloud.anomalies.store``): one point per finding,
+time = its start, tags ``kind`` and ``meter``, fields ``end``, ``kwh``, ``kgco2e``, ``confidence``, ``detail``."""
+FINDINGS_LOOKBACK = timedelta(days=92)
+"""How far before a period a finding that overlaps it may start (the detectors' longest window)."""
+
+
+def fetch_notes(influx: InfluxQLClient, site: str, building: Building, start: datetime,
+                end: datetime) -> list[Note]:
+    """The stored anomaly findings of the building that overlap [start, end), oldest first; where
+    runs over different windows stored overlapping findings of one kind on one meter, the longest."""
+    rows = influx.query(
+        f'SELECT * FROM "{FINDINGS_MEASUREMENT}" WHERE "site" = {_quote(site)} AND "building" = {_quote(building.id)} '
+        f"AND time >= {_ns(start - FINDINGS_LOOKBACK)} AND time < {_ns(end)} ORDER BY time")
+    notes: list[Note] = []
+    for row in rows:
+        try:
+            note = Note(str(row["kind"]), datetime.fromtimestamp(int(row["time"]) / 1e9, UTC),
+                        datetime.fromisoformat(str(row["end"])), str(row.get("meter") or "building"),
+                        float(row["kwh"]), float(row["kgco2e"]), float(row["confidence"]), str(row.get("detail") or ""))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if note.end <= start:
+            continue
+        same = [n for n in notes if (n.kind, n.meter) == (note.kind, note.meter)
+                and n.start < note.end and note.start < n.end]
+        if any(n.end - n.start >= note.end - note.start for n in same):
+            continue
+        notes = [n for n in notes if n not in same] + [note]
+    return sorted(notes, key=lambda n: (n.start, n.kind, n.meter))
+
+
+FORECAST_MEASUREMENT = "carbon_forecast"
+"""Written by ``greenwire forecast run`` (``greenwire.cloud.forecast.store``): one point per site,
+building, role, model and forecast hour, with fields ``kgco2e_p10``/``_p50``/``_p90`` and ``issued_at``."""
+FORECAST_ROLES: tuple[Role, ...] = ("grid_import", "gas")
+"""The roles that emit and are forecast; a building that also has district heat is projected
+without the forecast (its heat is not forecast)."""
+FORECAST_REACH = timedelta(hours=48)
+
+
+def forecast_ahead(influx: InfluxQLClient, site: str, building: Building, as_of: datetime,
+                   year_end: datetime) -> Ahead | None:
+    """The stored day-ahead forecast's kgCO2e from the first full hour after ``as_of``, over the
+    hours every emitting role of the building has a forecast for, without a gap, issued at or
+    before ``as_of`` (the newest issue of each hour wins) and within the year; None without one."""
+    roles = [r for r in FORECAST_ROLES if building.meters_with(r)]
+    if not roles or building.meters_with("heat"):
+        return None
+    start = as_of.replace(minute=0, second=0, microsecond=0)
+    start = start if start == as_of else start + timedelta(hours=1)
+    end = min(start + FORECAST_REACH, year_end)
+    if end <= start:
+        return None
+    rows = influx.query(
+        f'SELECT "kgco2e_p10", "kgco2e_p50", "kgco2e_p90", "issued_at" FROM "{FORECAST_MEASUREMENT}" '
+        f'WHERE "site" = {_quote(site)} AND "building" = {_quote(building.id)} '
+        f'AND time >= {_ns(start)} AND time < {_ns(end)} GROUP BY "role"')
+    best: dict[tuple[str, int], tuple[datetime, tuple[float, float, float]]] = {}
+    for row in rows:
+        try:
+            issued = datetime.fromisoformat(str(row["issued_at"]))
+            bands = (float(row["kgco2e_p10"]), float(row["kgco2e_p50"]), float(row["kgco2e_p90"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # an hour without an intensity has no kgCO2e: it ends the usable forecast
+        key = (str(row.get("role")), int(row["time"]))
+        if issued <= as_of and (key not in best or issued > best[key][0]):
+            best[key] = (issued, bands)
+    totals = [0.0, 0.0, 0.0]
+    hour = start
+    while hour < end:
+        found = [best.get((role, _ns(hour))) for role in roles]
+        if any(f is None for f in found):
+            break
+        for f in found:
+            assert f is not None
+            for q, kg in enumerate(f[1]):
+                totals[q] += kg
+        hour += timedelta(hours=1)
+    if hour == start:
+        return None
+    return Ahead(start, hour, *totals)
+
+
 def carbon_account_from_influx(influx: InfluxQLClient, building: Building, year_start: datetime,
-                               as_of: datetime) -> CarbonAccount:
-    """The account of the year starting ``year_start`` as it stands at ``as_of``."""
+                               as_of: datetime, site: str | None = None) -> CarbonAccount:
+    """The account of the year starting ``year_start`` as it stands at ``as_of``; with ``site``,
+    the hours the building's stored day-ahead forecast covers are projected from it."""
     windows = year_windows(year_start, as_of)
-    return carbon_account(building, windows, year_totals(influx, building, windows))
+    totals = year_totals(influx, building, windows)
+    ahead = forecast_ahead(influx, site, building, as_of, windows.year_end) if site else None
+    if ahead is not None and is_seasonal(totals.last_year_so_far, totals.last_year_rest):
+        ahead = replace(ahead, last_year_kg=_kg(influx, building, ahead.last_year()))
+    return carbon_account(building, windows, totals, ahead)

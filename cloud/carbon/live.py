@@ -86,7 +86,7 @@ def refresh(influx: InfluxQLClient, site: str, building: Building, now: datetime
         influx.write([day])
     status = None
     if accounts is not None and accounts.due(site, building.id, now):
-        year = carbon_account_from_influx(influx, building, year_start_of(building, now), now)
+        year = carbon_account_from_influx(influx, building, year_start_of(building, now), now, site)
         influx.write([account_line(site, building, year, so_far if now > today else None, now)])
         status = year.status
     recent = minutes(building, readings.counters, readings.series, now - READ_MARGIN, now, table,

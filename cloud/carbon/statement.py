@@ -9,6 +9,11 @@ own text; the HTML page and the PDF are rendered from the hashed Markdown and ca
 Warnings open the statement (:mod:`greenwire.cloud.carbon.statement_warnings`): over budget, and
 data quality when the share of the grid energy that was not measured as it was used is above the
 threshold. The period is written in words in the building's time; the CSV keeps ISO 8601 bounds.
+
+Notes close the figures: the anomalies ``greenwire anomalies run`` found in the building's meters
+during the period (:class:`Note`, read by :func:`greenwire.cloud.carbon.fetch.fetch_notes`), each
+with its kind, period, meter, the energy and kgCO2e it cost and the detector's confidence. They
+explain the figures and are not subtracted from them.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ METHOD = (
     "the reporting year)."
 )
 
-__all__ = ["QUALITY_FIELDS", "QUALITY_THRESHOLD_PCT", "Day", "Header", "Line", "lines", "markdown", "render",
+__all__ = ["QUALITY_FIELDS", "QUALITY_THRESHOLD_PCT", "Day", "Header", "Line", "Note", "lines", "markdown", "render",
            "to_csv", "unmeasured_share_pct", "verify", "warnings"]
 
 
@@ -66,6 +71,38 @@ class Header:
     version: str
 
 
+KIND_WORDS = {
+    "baseload_drift": "baseload drift (night and off-day minimum rising)",
+    "out_of_hours": "out-of-hours running",
+    "step_change": "consumption step change",
+    "frozen_counter": "frozen counter (energy not measured)",
+    "stopped_reporting": "meter stopped reporting (energy not measured)",
+    "submeter_mismatch": "sub-meters no longer add up to the main meter",
+}
+NOTES_INTRO = ("Anomalies found in the building's meters during the period (greenwire anomalies run): the energy "
+               "each cost above the expected load, or left unmeasured, at the factor in force. They are not "
+               "subtracted from the figures above.")
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One anomaly finding that overlaps the statement's period."""
+
+    kind: str
+    start: datetime
+    end: datetime
+    meter: str
+    kwh: float
+    kgco2e: float
+    confidence: float
+    detail: str
+
+    def words(self, timezone: str) -> str:
+        kind = KIND_WORDS.get(self.kind, self.kind.replace("_", " "))
+        return (f"{kind[0].upper()}{kind[1:]}, {period_words(self.start, self.end, timezone)}, meter {self.meter}: "
+                f"{self.kwh:,.1f} kWh (confidence {self.confidence:.2f}). {self.detail}".rstrip(". ") + ".")
+
+
 @dataclass(frozen=True, slots=True)
 class Day:
     """One local day of the period: its emissions (None without readings) and its share of the budget."""
@@ -80,8 +117,9 @@ def warnings(account: Account, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> 
     return [Line("warning", item, sentence, "%") for item, sentence in opening_warnings(account, threshold_pct)]
 
 
-def lines(account: Account, building: Building, threshold_pct: float = QUALITY_THRESHOLD_PCT) -> list[Line]:
-    """The statement's figures, in the order they are printed (its warnings first)."""
+def lines(account: Account, building: Building, threshold_pct: float = QUALITY_THRESHOLD_PCT,
+          notes: Sequence[Note] = ()) -> list[Line]:
+    """The statement's figures, in the order they are printed (its warnings first, its notes last)."""
 
     rows = [
         *warnings(account, threshold_pct),
@@ -116,6 +154,7 @@ def lines(account: Account, building: Building, threshold_pct: float = QUALITY_T
     rows += factor_set_lines(account)
     rows.append(Line("factors", "factor table version", account.factor_table_version, ""))
     rows += [Line("boundary", "meter", f"{m.gateway}/{m.device}", m.role) for m in building.meters]
+    rows += [Line("notes", n.words(building.timezone), n.kgco2e, "kgCO2e") for n in notes]
     return rows
 
 
@@ -206,6 +245,9 @@ def markdown(header: Header, building: Building, rows: list[Line]) -> str:
     out += [f"- {r.value}" for r in factors] or ["- none (no energy in the period)"]
     version = next((r.value for r in by.get("factors", []) if r.item == "factor table version"), "")
     out += ["", f"Factor table version: {version}.", ""]
+    if by.get("notes"):
+        out += ["## Notes", "", NOTES_INTRO, "", "| finding | kgCO2e |", "|---|---:|"]
+        out += [f"| {r.item} | {_number(r.value, r.unit)} |" for r in by["notes"]] + [""]
     body = "\n".join(out)
     return body + HASH_MD.format(sha256(body))
 
@@ -233,9 +275,11 @@ def to_csv(header: Header, rows: list[Line], days: Sequence[Day] = ()) -> str:
 
 
 def render(fmt: Format, header: Header, building: Building, account: Account, *, days: Sequence[Day] = (),
-           threshold_pct: float = QUALITY_THRESHOLD_PCT, paper: str = "A4") -> tuple[str, str]:
-    """The statement in ``fmt`` and its content hash (the HTML page with the chart of ``days`` on ``paper``)."""
-    rows = lines(account, building, threshold_pct)
+           threshold_pct: float = QUALITY_THRESHOLD_PCT, paper: str = "A4",
+           notes: Sequence[Note] = ()) -> tuple[str, str]:
+    """The statement in ``fmt`` and its content hash (the HTML page with the chart of ``days`` on
+    ``paper``), with ``notes`` (the period's anomaly findings) last."""
+    rows = lines(account, building, threshold_pct, notes)
     text = to_csv(header, rows, days) if fmt == "csv" else markdown(header, building, rows)
     digest = content_hash(text)
     if fmt == "html":

@@ -18,7 +18,7 @@ import numpy as np
 
 from greenwire.cloud.forecast.features import WEEK, Calendar
 from greenwire.cloud.forecast.model import MIN_TRAIN_DAYS, NotEnoughHistory, train
-from greenwire.cloud.forecast.series import HourlySeries
+from greenwire.cloud.forecast.series import Floats, HourlySeries
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,14 @@ class Skill:
 
 
 def evaluate(building: str, series: HourlySeries, cal: Calendar, start: datetime, end: datetime, *,
-             horizon: int = 24, refit_days: int = 7, train_horizon: int | None = None) -> Skill:
+             horizon: int = 24, refit_days: int = 7, train_horizon: int | None = None,
+             temperature: Floats | None = None) -> Skill:
     """Backtest every local midnight in [start, end) that has ``MIN_TRAIN_DAYS`` of history.
 
     The model is trained for the horizon it is scored on (``train_horizon``, default ``horizon``),
-    as the service trains one model for the first day ahead and one for both days."""
+    as the service trains one model for the first day ahead and one for both days. With
+    ``temperature`` (outdoor degC per hour, aligned with ``series``) the model uses it as the
+    service does for a building with a configured series."""
     values = series.values
     train_horizon = train_horizon or horizon
     all_origins = cal.origins(series.start, series.end)
@@ -61,7 +64,8 @@ def evaluate(building: str, series: HourlySeries, cal: Calendar, start: datetime
         if model is None or days_since_fit >= refit_days:
             t0 = time.process_time()
             try:  # only the hours before the origin exist for the model: no training target after it
-                model, days_since_fit = train(values[:o], cal, history, horizon=train_horizon), 0
+                model, days_since_fit = train(values[:o], cal, history, horizon=train_horizon,
+                                              temperature=temperature), 0
                 fits += 1
             except NotEnoughHistory:
                 if model is None:
@@ -69,7 +73,7 @@ def evaluate(building: str, series: HourlySeries, cal: Calendar, start: datetime
             finally:
                 fit_s += time.process_time() - t0
         days_since_fit += 1
-        bands, target = model.predict(values[:o], cal, np.array([o], dtype=np.int64))
+        bands, target = model.predict(values[:o], cal, np.array([o], dtype=np.int64), temperature)
         bands, target = bands[:horizon], target[:horizon]
         ok = target < len(values)
         target, bands = target[ok], bands[ok]

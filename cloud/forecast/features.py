@@ -9,11 +9,18 @@ the hours before it only. For a target hour ``t`` at ``h`` hours ahead the featu
 * the load at the same hour on the most recent known day (``t - 24 * ceil(h / 24)``), one week
   before, and the mean of the same hour over the last four weeks; whether that recent day was
   an off day;
-* the mean of the last 24 hours before the origin and the last hour's load.
+* the mean of the last 24 hours before the origin and the last hour's load;
+* where the building has an outdoor temperature series (``outdoor_temperature`` in the site
+  model), :data:`TEMPERATURE_FEATURES`: the temperature at the hour of the most recent day's load
+  lag, the mean of the 24 hours before the origin and the last hour's. Only temperatures before
+  the origin are read, as for
+  the load: the model learns how tomorrow's load follows the recent weather, not tomorrow's
+  weather (no weather forecast is read).
 
 Every load feature and the target are divided by the building's mean load over the week before
 the origin (its *level*), so one model serves a building whose load drifts over the year and a
-tree never has to extrapolate beyond the loads it was trained on.
+tree never has to extrapolate beyond the loads it was trained on; the forecast is the model's
+answer times the level (so a week of zeros forecasts zero).
 """
 
 from __future__ import annotations
@@ -32,8 +39,10 @@ from greenwire.cloud.forecast.series import HOUR, Floats, HourlySeries
 
 FEATURES = ("hour", "dow", "off_day", "doy_sin", "doy_cos", "ahead_day", "lag_day", "lag_day_off",
             "lag_week", "same_hour_4w", "same_type_1", "same_type_3", "last_24h", "last_hour")
+TEMPERATURE_FEATURES = ("temp_lag_day", "temp_last_24h", "temp_last_hour")
 WEEK = 168
 USABLE_SHARE = 0.75
+TEMPERATURE_SHARE = 0.5
 
 
 @lru_cache(maxsize=64)
@@ -97,24 +106,42 @@ def _take(values: Floats, idx: npt.NDArray[np.int64]) -> Floats:
     return out
 
 
-def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
-           horizon: int) -> tuple[Floats, Floats, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+def enough_temperature(temperature: Floats | None, values: Floats) -> bool:
+    """Whether an outdoor temperature series (aligned with ``values``) knows at least
+    :data:`TEMPERATURE_SHARE` of the hours whose load is known (a sensor that reported a few
+    days of a year teaches the model nothing)."""
+    if temperature is None:
+        return False
+    known = np.isfinite(values)
+    both = known[: len(temperature)] & np.isfinite(temperature[: len(values)])
+    return bool(known.any() and np.count_nonzero(both) >= TEMPERATURE_SHARE * np.count_nonzero(known))
+
+
+def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64], horizon: int,
+           temperature: Floats | None = None) -> tuple[Floats, Floats, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """(features, level, targets' indices, usable): one row per origin and hour ahead.
 
-    ``features`` has ``len(origins) * horizon`` rows in :data:`FEATURES` order; ``level`` is each
+    ``features`` has ``len(origins) * horizon`` rows in :data:`FEATURES` order, followed by
+    :data:`TEMPERATURE_FEATURES` where ``temperature`` (degC per hour, aligned with ``values``,
+    NaN where unknown) is given; ``level`` is each
     row's divisor; the target of a row is ``values[target] / level`` (NaN beyond the series).
     Only values before each origin are read. A row is *usable* for training when at least
     :data:`USABLE_SHARE` of the week before its origin has known, non-zero load (a meter that
-    was not yet reporting, or a frozen one, teaches nothing; its level is then the mean of the
-    positive hours of the four weeks before)."""
+    was not yet reporting, or a frozen one, teaches nothing). The level is the mean of the week
+    before wherever that share of its hours is known, zeros included, and the mean of the
+    positive hours of the four weeks before where it is not (a gap). A week known to be zero
+    throughout has level 0: the forecast is zero until the meter reads again, which is what the
+    seasonal-naive forecast says too (the old level would forecast a building that stopped as if
+    it ran: on BDG2's panther-office-christin, 23 days of zeros in 2017 cost more than the rest
+    of the year)."""
     known = values.copy()
     ahead = np.arange(1, horizon + 1)
     target = origins[:, None] + ahead[None, :] - 1
     day_back = 24 * np.ceil(ahead / 24).astype(np.int64)
     o = origins[:, None]
 
-    def before(idx: npt.NDArray[np.int64]) -> Floats:
-        got = _take(known, idx)
+    def before(idx: npt.NDArray[np.int64], series: Floats = known) -> Floats:
+        got = _take(series, idx)
         got[idx >= o] = np.nan  # never the origin or later
         return got
 
@@ -124,10 +151,12 @@ def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window is expected: a gap
         usable = np.mean(np.nan_to_num(week, nan=0.0) > 0, axis=1) >= USABLE_SHARE
+        reported = np.mean(np.isfinite(week), axis=1) >= USABLE_SHARE
         positive = np.where(month > 0, month, np.nan)
-        level: Floats = np.asarray(np.where(usable, np.nanmean(week, axis=1), np.nanmean(positive, axis=1)),
+        level: Floats = np.asarray(np.where(reported, np.nanmean(week, axis=1), np.nanmean(positive, axis=1)),
                                    dtype=float)
-        level = np.asarray(np.where(np.isfinite(level) & (level > 0), level, 1.0), dtype=float)
+        # a week the meter reported as zero throughout: level 0, so the forecast is zero
+        level = np.asarray(np.where(np.isfinite(level) & (level >= 0), level, 1.0), dtype=float)
         last24 = np.nanmean(week[:, -24:], axis=1)
         same4 = np.nanmean(np.stack([before(target - WEEK * k) for k in range(1, 5)]), axis=0)
         same_type = _same_type(known, cal, target, o)
@@ -135,16 +164,22 @@ def design(values: Floats, cal: Calendar, origins: npt.NDArray[np.int64],
     lag_idx = target - day_back[None, :]
     cal_idx = np.clip(target, 0, len(cal.hour) - 1)
     lag_cal = np.clip(lag_idx, 0, len(cal.hour) - 1)
-    lv = level[:, None]
+    lv = np.where(level > 0, level, 1.0)[:, None]  # features of a zero week stay finite
     cols = [
         cal.hour[cal_idx], cal.dow[cal_idx], cal.off_day[cal_idx],
         np.sin(2 * np.pi * cal.doy[cal_idx] / 365.25), np.cos(2 * np.pi * cal.doy[cal_idx] / 365.25),
         np.broadcast_to(day_back[None, :] // 24, target.shape).astype(float),
         before(lag_idx) / lv, cal.off_day[lag_cal], before(target - WEEK) / lv, same4 / lv,
         type1 / lv, type3 / lv,
-        np.broadcast_to((last24 / level)[:, None], target.shape),
-        np.broadcast_to((_take(known, origins - 1) / level)[:, None], target.shape),
+        np.broadcast_to(last24[:, None] / lv, target.shape),
+        np.broadcast_to(_take(known, origins - 1)[:, None] / lv, target.shape),
     ]
+    if temperature is not None:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a day the sensor was silent
+            day_t = np.nanmean(_take(temperature, origins[:, None] + np.arange(-24, 0)[None, :]), axis=1)
+        cols += [before(lag_idx, temperature), np.broadcast_to(day_t[:, None], target.shape),
+                 np.broadcast_to(_take(temperature, origins - 1)[:, None], target.shape)]
     features = np.stack([np.asarray(c, dtype=float).reshape(-1) for c in cols], axis=1)
     return features, np.repeat(level, horizon), target.reshape(-1), np.repeat(usable, horizon)
 

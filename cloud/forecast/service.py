@@ -5,6 +5,10 @@ per role (a year of hours trains in about a second on one core, so nothing is ke
 and memory stays that of one building at a time), then forecasts ``HORIZON`` hours from today's
 local midnight. Emissions are the forecast energy times the zone's forecast intensity where one
 is stored, else the factor in force (:func:`greenwire.cloud.forecast.store.intensity`).
+
+Where the site model configures the building's ``outdoor_temperature`` and the series knows at
+least half of the hours whose load is known, the models also learn from it (and the stored model
+version says so); otherwise they are trained on the calendar and the load alone.
 """
 
 from __future__ import annotations
@@ -16,10 +20,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from greenwire.cloud.adapters.influxql import InfluxQLClient
-from greenwire.cloud.forecast.features import calendar_for, country_of
+from greenwire.cloud.forecast.features import calendar_for, country_of, enough_temperature
 from greenwire.cloud.forecast.model import Forecaster, train
 from greenwire.cloud.forecast.series import HOUR, Floats, HourlySeries
-from greenwire.cloud.forecast.store import forecast_lines, intensity, role_series
+from greenwire.cloud.forecast.store import (
+    forecast_lines,
+    intensity,
+    outdoor_temperature,
+    role_series,
+)
 from greenwire.cloud.sites import Building, Role
 
 HISTORY_DAYS = 365
@@ -68,17 +77,28 @@ def forecast_role(influx: InfluxQLClient, site: str, building: Building, role: R
     o = len(series)
     origins = cal.origins(series.start, series.end)
     at = np.array([o], dtype=np.int64)
+    temperature = temperature_for(influx, building, series)
     # one model for the first day ahead (scored by the backtest), one for the hours after it
-    model = train(series.values, cal, origins, horizon=min(horizon, 24))
-    bands, _ = model.predict(series.values, cal, at)
+    model = train(series.values, cal, origins, horizon=min(horizon, 24), temperature=temperature)
+    bands, _ = model.predict(series.values, cal, at, temperature)
     if horizon > 24:
-        later = train(series.values, cal, origins, horizon=horizon).predict(series.values, cal, at)[0]
-        bands = np.concatenate([bands, later[24:]])
+        later = train(series.values, cal, origins, horizon=horizon, temperature=temperature)
+        bands = np.concatenate([bands, later.predict(series.values, cal, at, temperature)[0][24:]])
     first = series.start + o * HOUR
     g, source = intensity(influx, building, role, first, horizon)
     lines = forecast_lines(site, building.id, role, first, bands, g, source, model.version, now,
                            (model.trained_from, model.trained_to))
     return RoleForecast(role, first, bands, g, source, model, lines)
+
+
+def temperature_for(influx: InfluxQLClient, building: Building, series: HourlySeries) -> Floats | None:
+    """The building's outdoor temperature over the hours of ``series`` (aligned with it), or None
+    where none is configured or it knows too few of them to learn from."""
+    found = outdoor_temperature(influx, building, series.start, series.end)
+    if found is None:
+        return None
+    values = found.slice(series.start, series.end).values
+    return values if enough_temperature(values, series.values) else None
 
 
 def history(influx: InfluxQLClient, building: Building, role: Role, start: datetime,

@@ -6,10 +6,14 @@ start): tags ``site``, ``building``, ``role``, ``model`` (the model version); fi
 used) and ``intensity_source``, ``issued_at``, ``trained_from``, ``trained_to`` (RFC 3339). A new
 forecast for the same hours overwrites the older one (same series and time).
 (The anomaly findings' measurement is :mod:`greenwire.cloud.anomalies.store`'s.)
+
+A building's outdoor temperature (``outdoor_temperature`` in the site model) is read from the
+``readings`` measurement as the hourly mean of its device's good readings.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +61,25 @@ def role_series(influx: InfluxQLClient, building: Building, role: Role, start: d
         return None
     first = next(iter(meters.values()))
     return HourlySeries(first.start, np.sum(np.stack([m.values for m in meters.values()]), axis=0))
+
+
+def outdoor_temperature(influx: InfluxQLClient, building: Building, start: datetime,
+                        end: datetime) -> HourlySeries | None:
+    """The building's outdoor temperature per hour of [start, end) (the mean of the hour's good
+    readings, NaN where there is none), or None where the site model configures no series."""
+    ref = building.outdoor_temperature
+    if ref is None:
+        return None
+    start, hours = floor_hour(start), math.ceil((end - floor_hour(start)) / HOUR)
+    rows = influx.query(f'SELECT mean("{ref.quantity}") AS "c" FROM "readings" WHERE "gateway" = {_quote(ref.gateway)} '
+                        f'AND "device" = {_quote(ref.device)} AND "quality" = \'good\' AND time >= {_ns(start)} '
+                        f"AND time < {_ns(start + hours * HOUR)} GROUP BY time(1h) fill(none)")
+    values = np.full(hours, np.nan)
+    for row in rows:
+        i = int((_from_ns(int(row["time"])) - start) // HOUR)
+        if 0 <= i < hours and isinstance(row.get("c"), int | float):
+            values[i] = float(row["c"])
+    return HourlySeries(start, values)
 
 
 def intensity(influx: InfluxQLClient, building: Building, role: str, start: datetime,

@@ -22,7 +22,16 @@ from __future__ import annotations
 
 from typing import Final
 
-from greenwire.cloud.grafana.model import Dashboard, Panel, Query, Row, ValueText, Variable, steps
+from greenwire.cloud.grafana.model import (
+    Annotation,
+    Dashboard,
+    Panel,
+    Query,
+    Row,
+    ValueText,
+    Variable,
+    steps,
+)
 
 G_PER_KWH: Final = "suffix: gCO2e/kWh"
 KG: Final = "suffix: kgCO2e"
@@ -33,6 +42,13 @@ SITE = Variable("site", "Site", 'SHOW TAG VALUES FROM "carbon" WITH KEY = "site"
 BUILDINGS = Variable(
     "building", "Building", 'SHOW TAG VALUES FROM "carbon" WITH KEY = "building" WHERE "site" =~ /^$site$/',
     multi=True, include_all=True,
+)
+FOUND_IN = '"carbon", "carbon_forecast", "anomalies"'
+"""Where the Building dashboard's sites and buildings come from: a building with a forecast or
+findings but no carbon results yet (being commissioned, or the demo's history) is a choice too."""
+BUILDING_SITE = Variable("site", "Site", f'SHOW TAG VALUES FROM {FOUND_IN} WITH KEY = "site"')
+BUILDING_OF_SITE = Variable(
+    "building", "Building", f'SHOW TAG VALUES FROM {FOUND_IN} WITH KEY = "building" WHERE "site" =~ /^$site$/',
 )
 BUILDING = Variable(
     "building", "Building", 'SHOW TAG VALUES FROM "carbon" WITH KEY = "building" WHERE "site" =~ /^$site$/',
@@ -129,7 +145,10 @@ def building() -> Dashboard:
         title="greenwire / Building",
         description="One building: power, energy by role, emissions location- and market-based, "
         "intensity, PV self-consumption, meter status and data quality.",
-        variables=(SITE, BUILDING),
+        variables=(BUILDING_SITE, BUILDING_OF_SITE),
+        annotations=(Annotation(
+            "Anomalies", 'SELECT "detail", "end_ms", "kind", "meter" FROM "anomalies" WHERE '
+            f"{_BLDG} AND $timeFilter", text="detail", tags="kind,meter", time_end="end_ms"),),
         time_from="now-7d",
         panels=(
             Panel("timeseries", "Grid power", "kwatt", (Query(
@@ -216,6 +235,14 @@ def building() -> Dashboard:
                 "spread; excluded energy (a meter replaced or re-based, an implausible rise rejected) is the "
                 "meter's recent rate over those intervals and is never counted. Single bad reads are ignored.",
                 width=12, bars=True, interval="1d", min=0, decimals=1),
+            Panel("stat", "The year: emitted, projected (P10-P90) and budget", KG, (Query(
+                'SELECT last("emitted_kgco2e") AS "emitted", last("projected_p10_kgco2e") AS "projected P10", '
+                'last("projected_kgco2e") AS "projected", last("projected_p90_kgco2e") AS "projected P90", '
+                f'last("year_budget_kgco2e") AS "budget" FROM "carbon_account" WHERE {_BLDG} AND $timeFilter'),),
+                description="The year's carbon account as greenwire carbon account gives it: emitted so far, the "
+                "projection for the year (the day-ahead forecast for the hours it covers, P10-P90 its band; "
+                "the seasonal or recent-rate method for the rest) and the budget. At risk once the P90 "
+                "projection exceeds the budget.", width=12, decimals=0),
         ),
     )
 

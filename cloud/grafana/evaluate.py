@@ -21,7 +21,7 @@ from greenwire.cloud.grafana.macros import (
     interpolate,
     resolve_relative,
 )
-from greenwire.cloud.grafana.model import Dashboard, Panel, Variable
+from greenwire.cloud.grafana.model import Annotation, Dashboard, Panel, Variable
 
 Query = Callable[[str], list[dict[str, Any]]]
 """InfluxQL text -> the ``series`` of its result (``name``, ``tags``, ``columns``, ``values``)."""
@@ -103,3 +103,12 @@ def run_panel(board: Dashboard, panel: Panel, chosen: dict[str, VariableValue], 
     series = tuple(itertools.chain.from_iterable(
         sources[q.datasource](text) for q, text in zip(panel.queries, sent, strict=True)))
     return PanelData(panel, sent, series, t0, t1)
+
+
+def run_annotation(annotation: Annotation, chosen: dict[str, VariableValue], sources: Sources, start: datetime,
+                   end: datetime) -> list[dict[str, Any]]:
+    """The events an annotation query gives over [start, end], one dict per row (``time`` in ms)."""
+    text = interpolate(annotation.query, start=start, end=end, variables=chosen,
+                       interval=calculate_interval(start, end))
+    return [dict(zip(s["columns"], row, strict=True)) for s in sources[annotation.datasource](text)
+            for row in s["values"]]

@@ -201,6 +201,29 @@ class Panel:
 
 
 @dataclass(frozen=True, slots=True)
+class Annotation:
+    """Events from an InfluxQL query drawn on every time panel: each row's time (to ``time_end``,
+    epoch milliseconds, for a region), ``text`` and ``tags`` columns, as Grafana's InfluxDB data
+    source reads them."""
+
+    name: str
+    query: str
+    text: str
+    tags: str
+    time_end: str = ""
+    color: str = "orange"
+    datasource: str = DATASOURCE_UID
+
+    def to_json(self) -> dict[str, Any]:
+        # The query in ``target``, as Grafana's InfluxDB data source stores an annotation's query
+        # (its ``prepareAnnotation`` moves a legacy top-level ``query`` there too).
+        return {"datasource": datasource_ref(self.datasource), "enable": True, "hide": False,
+                "iconColor": self.color, "name": self.name,
+                "target": {"refId": "Anno", "rawQuery": True, "query": self.query, "textColumn": self.text,
+                           "tagsColumn": self.tags, "timeEndColumn": self.time_end}}
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """A titled row that starts a new line of panels."""
 
@@ -246,6 +269,7 @@ class Dashboard:
     description: str
     panels: tuple[Panel | Row, ...]
     variables: tuple[Variable, ...] = ()
+    annotations: tuple[Annotation, ...] = ()
     tags: tuple[str, ...] = ("greenwire",)
     time_from: str = "now-24h"
     refresh: str = "1m"
@@ -291,7 +315,7 @@ class Dashboard:
                 "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True,
                 "hide": True, "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts",
                 "type": "dashboard",
-            }]},
+            }, *(a.to_json() for a in self.annotations)]},
             "links": [{"title": "greenwire", "type": "dashboards", "tags": ["greenwire"], "icon": "external link",
                        "tooltip": "", "asDropdown": True, "targetBlank": False, "includeVars": True,
                        "keepTime": True}],

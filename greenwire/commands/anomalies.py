@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from greenwire.commands.carbon_common import (
     ConfigOption,
+    EveryOption,
     SiteOption,
     SitesOption,
     buildings,
@@ -21,6 +23,7 @@ from greenwire.commands.carbon_common import (
     influx,
     one_building,
     parse_time,
+    repeat,
 )
 from greenwire.commands.forecast import AtOption, BuildingOption, JsonOption, _now
 
@@ -37,22 +40,29 @@ def run(sites: SitesOption = None, site: SiteOption = None, building: BuildingOp
         config: ConfigOption = None, at: AtOption = None,
         days: Annotated[int, typer.Option(help="Days examined, ending at the last full hour.")] = 90,
         publish: Annotated[bool, typer.Option(help="Publish each building's findings, retained, on MQTT.")] = True,
-        json_output: JsonOption = False) -> None:
+        every: EveryOption = 0.0, json_output: JsonOption = False) -> None:
     """Examine every meter of each building, store the findings and publish them.
 
     Each finding has its kind, start, end, the energy it cost (kWh above what was expected, or
     left unmeasured) and its kgCO2e at the factor in force, and a confidence (0-1). Running it
-    again over the same hours rewrites the same points.
+    again over the same hours rewrites the same points. --every 1 keeps it running, hourly (as
+    the compose file's anomalies service does).
 
     Example: greenwire anomalies run --sites sites.yaml --building b2 --json
     """
-    import asyncio
+    if every and at:
+        raise fail("give --at (one run as of that time) or --every (runs from now on), not both", 2)
+    repeat(every, lambda: _run_once(sites, site, building, config, at, days, publish, json_output))
 
+
+def _run_once(sites: Path | None, site: str | None, building: str | None, config: Path | None, at: str | None,
+              days: int, publish: bool, json_output: bool) -> None:
     from greenwire.cloud.anomalies.service import building_findings
+    from greenwire.cloud.anomalies.service import publish as publish_findings
     from greenwire.cloud.anomalies.store import message
     from greenwire.shared.errors import StoreError
     from greenwire.shared.topics import anomalies_topic
-    from greenwire.transport.mqtt import Message, MessagePublisher
+    from greenwire.transport.mqtt import Message
     from greenwire.wiring import SetupError, cloud_broker, publisher_settings
 
     store, now = influx(config), _now(at)
@@ -73,16 +83,7 @@ def run(sites: SitesOption = None, site: SiteOption = None, building: BuildingOp
             settings = publisher_settings(cloud_broker(config, "greenwire-anomalies"), "greenwire-anomalies")
         except SetupError as exc:
             raise fail(exc, 2) from None
-        publisher = MessagePublisher(settings, name="anomalies")
-        for m in messages:
-            publisher.put(m)
-
-        async def drain() -> None:
-            stop = asyncio.Event()
-            stop.set()
-            await publisher.run(stop, give_up_after_stop=2)
-
-        asyncio.run(drain())
+        publisher = publish_findings(settings, messages)
         if publisher.published < len(messages):
             raise fail(f"findings stored, but {len(messages) - publisher.published} building(s) not published: "
                        f"{publisher.last_error}", 1)

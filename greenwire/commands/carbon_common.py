@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -124,3 +126,32 @@ def period_readings(config: Path | None, building: str, target: Building, start:
     if empty is not None:
         typer.echo(f"warning: {empty}", err=True)
     return account, readings
+
+
+EveryOption = Annotated[float, typer.Option(
+    "--every", min=0, help="Hours between runs: keep running and repeat (0: run once). A failed run (a "
+    "server down) is reported on stderr and the next goes ahead; a setup error in the first run (no site "
+    "model, no config) exits 2.")]
+
+
+def repeat(every_h: float, once: Callable[[], None], *, sleep: Callable[[float], None] = time.sleep,
+           runs: int | None = None) -> None:
+    """Call ``once``; with ``every_h`` > 0, again every ``every_h`` hours from the first start
+    (a run that overruns is not caught up), reporting a failed run on stderr and carrying on.
+    ``runs`` stops after that many (tests). Ctrl-C or SIGTERM ends it between runs."""
+    if every_h <= 0:
+        once()
+        return
+    period, started, done = every_h * 3600, time.monotonic(), 0
+    while runs is None or done < runs:
+        try:
+            once()
+        except typer.Exit as exc:
+            if exc.exit_code == 2 and done == 0:
+                raise  # a setup error (no config, no site model): no point in repeating it
+            typer.echo(f"warning: this run failed (exit {exc.exit_code}); the next is in {every_h:g} h", err=True)
+        done += 1
+        if runs is not None and done >= runs:
+            return
+        elapsed = time.monotonic() - started
+        sleep(period - elapsed % period)

@@ -155,7 +155,11 @@ def account(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """The building's carbon account for a year: budget, emitted so far, remaining, projected total, status."""
+    """The building's carbon account for a year: budget, emitted so far, remaining, projected total, status.
+
+    The projection takes the building's stored day-ahead forecast (greenwire forecast run) for the
+    hours it covers, with its P10-P90 band; the status is "at risk" when the P90 projection exceeds
+    the budget."""
     from greenwire.cloud.carbon.fetch import carbon_account_from_influx
     from greenwire.cloud.carbon.results import local_midnight
     from greenwire.shared.errors import StoreError
@@ -164,7 +168,7 @@ def account(
     start = local_midnight(datetime(year, 1, 1, 12, tzinfo=ZoneInfo(target.timezone)), target.timezone)
     moment = parse_time(as_of) if as_of else datetime.now(UTC)
     try:
-        result = carbon_account_from_influx(influx(config), target, start, moment)
+        result = carbon_account_from_influx(influx(config), target, start, moment, site)
     except (StoreError, LookupError) as exc:
         raise fail(exc, 1) from None
     if json_output:
@@ -179,3 +183,6 @@ def account(
     if result.remaining_kgco2e is not None:
         typer.echo(f"  remaining   {result.remaining_kgco2e:,.0f} kgCO2e")
     typer.echo(f"  projected   {result.projected_kgco2e:,.0f} kgCO2e ({result.projection_method})")
+    if result.projected_p10_kgco2e is not None and result.projected_p90_kgco2e is not None:
+        typer.echo(f"  band        {result.projected_p10_kgco2e:,.0f} to {result.projected_p90_kgco2e:,.0f} kgCO2e "
+                   f"(P10-P90 of the forecast's next {result.forecast_hours} h)")

@@ -19,13 +19,15 @@ from greenwire.commands.carbon_common import (
     SiteOption,
     SitesOption,
     fail,
+    influx,
     one_building,
     parse_time,
     period_readings,
 )
 
 if TYPE_CHECKING:
-    from greenwire.cloud.carbon.statement import Day, Header
+    from greenwire.cloud.carbon.statement import Day, Header, Note
+    from greenwire.cloud.sites import Building
 
 
 def _period(period: str | None, start: str | None, end: str | None, timezone: str) -> tuple[datetime, datetime]:
@@ -74,7 +76,8 @@ def statement(
     grid energy was estimated or excluded), then the period in words, the chart of each day's
     emissions against the budget (html and pdf), method, boundary, energy by role, Scope 1 and
     2 (location- and market-based), every factor with its source, data-quality shares, the
-    budget, and a SHA-256 content hash so that a copy can be checked against the original
+    budget, the notes (anomalies greenwire anomalies run found in the period, with the energy and
+    kgCO2e each cost; not subtracted from the figures), and a SHA-256 content hash so that a copy can be checked against the original
     (greenwire carbon verify FILE; a PDF also carries the hash in its metadata).
 
     Example: greenwire carbon statement --building b2 --period 2026-10 --format html -o b2-2026-10.html
@@ -88,6 +91,7 @@ def statement(
     site, target = one_building(sites, site, building)
     t0, t1 = _period(period, start, end, target.timezone)
     result, readings = period_readings(config, building, target, t0, t1)
+    notes = _notes(config, site, target, t0, t1)
     days: list[Day] = []
     if output_format != "md":
         from greenwire.cloud.carbon.statement_chart import days_of
@@ -97,7 +101,8 @@ def statement(
     chosen = paper_for(place.country) if paper == "auto" else paper
     header = Header(site, building, t0, t1, datetime.now(UTC), __version__)
     fmt = "md" if output_format == "pdf" else output_format
-    text, digest = render(fmt, header, target, result, days=days, paper=chosen, threshold_pct=quality_threshold)
+    text, digest = render(fmt, header, target, result, days=days, paper=chosen, threshold_pct=quality_threshold,
+                          notes=notes)
     if output is None:
         typer.echo(text, nl=False)
         return
@@ -111,6 +116,16 @@ def statement(
         typer.echo(f"warning: {line.item}: {line.value}", err=True)
     size = f", {chosen} paper ({place.found_from})" if output_format in ("html", "pdf") else ""
     typer.echo(f"wrote {output} (content hash {digest}{size})")
+
+
+def _notes(config: Path | None, site: str, target: Building, start: datetime, end: datetime) -> list[Note]:
+    from greenwire.cloud.carbon.fetch import fetch_notes
+    from greenwire.shared.errors import StoreError
+
+    try:
+        return fetch_notes(influx(config), site, target, start, end)
+    except StoreError as exc:
+        raise fail(exc, 1) from None
 
 
 def _print_pdf(markdown: str, digest: str, header: Header, timezone: str, days: Sequence[Day], paper: str,

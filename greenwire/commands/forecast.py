@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from greenwire.commands.carbon_common import (
     ConfigOption,
+    EveryOption,
     SiteOption,
     SitesOption,
     buildings,
@@ -21,6 +23,7 @@ from greenwire.commands.carbon_common import (
     influx,
     one_building,
     parse_time,
+    repeat,
 )
 
 forecast_app = typer.Typer(no_args_is_help=True, help="""Day-ahead forecasts of each building's energy and emissions, P10/P50/P90.
@@ -39,14 +42,23 @@ def _now(at: str | None) -> datetime:
 
 @forecast_app.command("run")
 def forecast_run(sites: SitesOption = None, site: SiteOption = None, building: BuildingOption = None,
-                 config: ConfigOption = None, at: AtOption = None, json_output: JsonOption = False) -> None:
+                 config: ConfigOption = None, at: AtOption = None, every: EveryOption = 0.0,
+                 json_output: JsonOption = False) -> None:
     """Train each building's model and store its forecast for the 48 h from today's local midnight.
 
-    Run it daily (cron or a systemd timer): every run retrains on the last year of readings, so
-    the stored forecast names the model version and the training window it came from.
+    Every run retrains on the last year of readings, so the stored forecast names the model
+    version and the training window it came from. Run it daily: --every 24 keeps it running (as
+    the compose file's forecast service does), or use cron or a systemd timer.
 
     Example: greenwire forecast run --sites sites.yaml --building b2 --json
     """
+    if every and at:
+        raise fail("give --at (one run as of that time) or --every (runs from now on), not both", 2)
+    repeat(every, lambda: _forecast_once(sites, site, building, config, at, json_output))
+
+
+def _forecast_once(sites: Path | None, site: str | None, building: str | None, config: Path | None,
+                   at: str | None, json_output: bool) -> None:
     from greenwire.cloud.forecast.model import NotEnoughHistory
     from greenwire.cloud.forecast.service import forecast_role
     from greenwire.cloud.forecast.store import ROLES

@@ -13,6 +13,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -94,6 +95,50 @@ def _the_grid_is_the_record(printed: str, last_run: datetime, home: Path) -> Non
     assert len(grid) >= 2
 
 
+def _forecasts_and_findings(home: Path, printed: str) -> None:
+    """The demo's history site: each building's day-ahead forecast and the anomaly put into it are
+    printed, stored, on the Building dashboard's panels and in the month's statement notes."""
+    from greenwire.cloud.grafana.dashboards import all_dashboards
+    from greenwire.cloud.grafana.evaluate import influx_query, run_annotation, run_panel, selections
+    from greenwire.cloud.grafana.model import DATASOURCE_UID
+    from greenwire.demo_history import DAYS, INJECTED, SITE
+
+    env = dict(line.split("=", 1) for line in _run(home, "stack", "env").stdout.split())
+    influx = InfluxV1(env["GREENWIRE_INFLUX_URL"], env["GREENWIRE_INFLUX_DB"])
+    for name, kind in INJECTED.items():
+        line = re.search(rf"^forecast and anomalies, site {SITE}: {name}-history: next 24 h ([\d,]+) kWh "
+                         rf"\(P10 ([\d,]+), P90 ([\d,]+)\), [\d,]+ kgCO2e; anomalies in \d+ days: (.*)$", printed, re.MULTILINE)
+        assert line, printed[-3000:]
+        p10, p50, p90 = (float(line[k].replace(",", "")) for k in (2, 1, 3))
+        assert 0 < p10 <= p50 <= p90
+        assert kind in line[4], (name, line[4])
+        where = f"WHERE \"site\" = '{SITE}' AND \"building\" = '{name}-history'"
+        stored = influx.query(f'SELECT sum("kwh_p50") AS kwh FROM "carbon_forecast" {where} AND time >= now() - 1d '
+                              "AND time < now() + 2d")
+        assert stored and stored[0]["kwh"] > 0
+        assert any(r["kind"] == kind for r in influx.query(f'SELECT * FROM "anomalies" {where}'))
+    building = all_dashboards()["building"]
+    sources = {DATASOURCE_UID: influx_query(env["GREENWIRE_INFLUX_URL"], env["GREENWIRE_INFLUX_DB"])}
+    now = datetime.now(UTC)
+    chosen = [c for c in selections(building, sources, now) if SITE in c["site"].values]
+    assert chosen, "the history site is a choice of the Building dashboard"
+    for title in ("Grid import per hour: actual and day-ahead forecast", "Anomalies found: kgCO2e by kind"):
+        panel = next(p for p in building.panel_list() if p.title == title)
+        assert all(run_panel(building, panel, c, sources, now, start=now - timedelta(days=DAYS), end=now
+                             + timedelta(days=2)).has_values for c in chosen), title
+    [annotation] = building.annotations  # each finding, as a region on every time panel
+    for c in chosen:
+        events = run_annotation(annotation, c, sources, now - timedelta(days=DAYS), now)
+        assert events and all(e["end_ms"] > e["time"] and e["kind"] and e["detail"] for e in events), events
+    frozen = influx.query("SELECT * FROM \"anomalies\" WHERE \"building\" = 'b85-history' "
+                          "AND \"kind\" = 'frozen_counter'")[-1]
+    month = datetime.fromtimestamp(frozen["time"] / 1e9, UTC).astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m")
+    statement = _run(home, "carbon", "statement", "--site", SITE, "--building", "b85-history", "--period", month)
+    assert statement.returncode == 0, statement.stderr
+    notes = statement.stdout.split("## Notes", 1)[-1]
+    assert "Frozen counter (energy not measured)" in notes and f"| {frozen['kgco2e']:,.1f} |" in notes, notes
+
+
 def test_demo_then_carbon_report(tmp_path: Path) -> None:
     home = tmp_path / "state"
     up = _run(home, "stack", "up")
@@ -131,6 +176,7 @@ def test_demo_then_carbon_report(tmp_path: Path) -> None:
 
         model = load_sites(home / "sites.yaml")
         assert [b.id for b in model.sites[0].buildings] == ["b2", "b25", "b85"]
+        _forecasts_and_findings(home, demo.stdout)
         report = _run(home, "carbon", "report", "--building", "b2", "--json",
                       "--from", (started - timedelta(days=1)).isoformat(), "--to", datetime.now(UTC).isoformat())
         assert report.returncode == 0, report.stderr

@@ -47,7 +47,11 @@ def test_compose_file_validates_and_wires_the_stack(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     config = json.loads(done.stdout)
     services = config["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana", "ingestor", "carbon"}
+    assert set(services) == {"mosquitto", "influxdb", "grafana", "ingestor", "carbon", "forecast", "anomalies"}
+    for name, every in (("forecast", "24"), ("anomalies", "1")):  # scheduled, with the carbon engine's account
+        command = services[name]["command"]
+        assert command[:2] == [name, "run"] and command[command.index("--every") + 1] == every
+        assert {s["source"] for s in services[name]["secrets"]} == {"influx_token", "mqtt_carbon_password"}
     influx = services["influxdb"]
     assert influx["image"].startswith("influxdb:2.7")
     assert influx["environment"]["DOCKER_INFLUXDB_INIT_MODE"] == "setup"

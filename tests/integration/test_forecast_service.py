@@ -14,6 +14,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -114,3 +115,102 @@ def test_anomalies_are_stored_and_published(setup: list[str], influxdb: InfluxDB
     message = json.loads(out.stdout)
     assert message["schema"] == "greenwire.anomalies.v1"
     assert {f["kind"] for f in message["findings"]} >= {"frozen_counter", "stopped_reporting"}
+
+
+def test_the_years_account_projects_the_forecast_hours_from_the_forecast(setup: list[str], influxdb: InfluxDB1,
+                                                                         influx_db: str, tmp_path: Path) -> None:
+    """After ``forecast run``, ``carbon account`` takes the stored forecast's hours after its as-of
+    (only a forecast issued by then) with their band, and the recent daily rate for the rest."""
+    from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.cloud.carbon.fetch import carbon_account_from_influx
+
+    runner = CliRunner()
+    issued = START + timedelta(days=DAYS - 1, hours=12)  # 2022-03-31 12:00 UTC
+    assert runner.invoke(app, ["forecast", "run", *setup, "--at", issued.isoformat()]).exit_code == 0
+    target = load_sites(tmp_path / "sites.yaml").building("cambridge", "b85")
+    year_start = datetime(2022, 1, 1, tzinfo=UTC)
+    client = InfluxV1(influxdb.url, influx_db)
+
+    def account(as_of: datetime) -> dict[str, object]:
+        out = runner.invoke(app, ["carbon", "account", *setup, "--building", "b85", "--year", "2022",
+                                  "--as-of", as_of.isoformat(), "--json"])
+        assert out.exit_code == 0, out.output
+        return dict(json.loads(out.output))
+
+    before = account(issued - timedelta(hours=1))  # the forecast was not issued yet
+    assert before["projection_method"] == "recent daily rate" and before["forecast_hours"] == 0
+    assert before["projected_p10_kgco2e"] is None
+
+    as_of = issued + timedelta(minutes=30)
+    with_forecast = account(as_of)
+    without = carbon_account_from_influx(client, target, year_start, as_of)  # no site: no forecast
+    first = issued + timedelta(hours=1)
+    rows = influxdb.query(influx_db, f'SELECT * FROM "carbon_forecast" WHERE time >= {int(first.timestamp()) * 10**9}')
+    assert with_forecast["forecast_hours"] == len(rows) == 34  # to the end of the 48 h from local midnight
+    assert with_forecast["projection_method"] == "recent daily rate + day-ahead forecast"
+    emitted = without.emitted_kgco2e
+    year_end = datetime(2023, 1, 1, tzinfo=UTC)
+    share = timedelta(hours=34) / (year_end - as_of)  # of the rest that the rate no longer covers
+    rest = (without.projected_kgco2e - emitted) * (1 - share)
+    assert with_forecast["emitted_kgco2e"] == pytest.approx(emitted, rel=1e-9)
+    for q in ("p10", "p50", "p90"):
+        key = "projected_kgco2e" if q == "p50" else f"projected_{q}_kgco2e"
+        assert with_forecast[key] == pytest.approx(emitted + rest + sum(r[f"kgco2e_{q}"] for r in rows), rel=1e-9)
+    shown = runner.invoke(app, ["carbon", "account", *setup, "--building", "b85", "--year", "2022",
+                                "--as-of", as_of.isoformat()])
+    assert "band" in shown.output and "next 34 h" in shown.output
+
+
+def test_the_months_statement_notes_the_findings(setup: list[str], influxdb: InfluxDB1, influx_db: str,
+                                                 tmp_path: Path) -> None:
+    """The March statement lists what ``anomalies run`` stored for March (and not the findings of
+    other months), with the stored kgCO2e; the notes are under the statement's hash."""
+    runner = CliRunner()
+    at = START + timedelta(days=DAYS)
+    assert runner.invoke(app, ["anomalies", "run", *setup, "--at", at.isoformat(), "--days", "80"]).exit_code == 0
+    stored = influxdb.query(influx_db, 'SELECT * FROM "anomalies" ORDER BY time')
+    march = [r for r in stored if datetime.fromtimestamp(r["time"] / 1e9, UTC) >= datetime(2022, 3, 1, tzinfo=UTC)]
+    assert any(r["kind"] == "frozen_counter" for r in march)
+    out = tmp_path / "b85-2022-03.md"
+    made = runner.invoke(app, ["carbon", "statement", *setup, "--building", "b85", "--period", "2022-03", "-o", str(out)])
+    assert made.exit_code == 0, made.output
+    text = out.read_text()
+    notes = text.split("## Notes", 1)[1]
+    table = [line for line in notes.splitlines() if line.startswith("| ") and "kgCO2e" not in line]
+    assert len(table) == len(march)
+    assert "Frozen counter (energy not measured), 20 March 2022 09:00 to 20 March 2022 15:00, meter b85-main" in notes
+    frozen = next(r for r in march if r["kind"] == "frozen_counter")
+    assert f"| {frozen['kgco2e']:,.1f} |" in notes
+    assert runner.invoke(app, ["carbon", "verify", str(out)]).exit_code == 0
+    out.write_text(text.replace("Frozen counter", "Frozen meter"))
+    assert runner.invoke(app, ["carbon", "verify", str(out)]).exit_code == 1
+    january = runner.invoke(app, ["carbon", "statement", *setup, "--building", "b85", "--period", "2022-01"])
+    assert january.exit_code == 0 and "20 March" not in january.output
+
+
+def test_an_outdoor_temperature_series_is_read_hourly_and_used(influxdb: InfluxDB1, influx_db: str,
+                                                               tmp_path: Path) -> None:
+    from greenwire.cloud.adapters.influxql import InfluxV1
+    from greenwire.cloud.forecast.model import TEMPERATURE_VERSION
+    from greenwire.cloud.forecast.service import forecast_role
+    from greenwire.cloud.forecast.store import outdoor_temperature
+
+    _store_counter(influxdb, influx_db)
+    prefix = SeriesPrefix("readings", {"site": "cambridge", "gateway": "gw-c", "device": "roof"})
+    lines = []
+    for q in range(DAYS * 24 * 4):  # a reading every 15 minutes: 5 degC at :00 and :30, 7 at :15 and :45
+        at = START + timedelta(minutes=15 * q)
+        quality = "bad" if q == 1 else "good"  # a bad read of the first hour is left out of its mean
+        lines.append(prefix.line({"temperature_c": 5.0 + 2 * (q % 2) + (90.0 if q == 1 else 0.0), "quality": quality},
+                                 int(at.timestamp()) * 10**9))
+    influxdb.write(influx_db, lines)
+    (tmp_path / "sites.yaml").write_text(SITES.replace("meters:", "outdoor_temperature: {gateway: gw-c, device: roof},\n"
+                                                       "         meters:"))
+    target = load_sites(tmp_path / "sites.yaml").building("cambridge", "b85")
+    client = InfluxV1(influxdb.url, influx_db)
+    hourly = outdoor_temperature(client, target, START, START + timedelta(hours=3))
+    assert hourly is not None and hourly.start == START
+    np.testing.assert_allclose(hourly.values, [(5 + 5 + 7) / 3, 6.0, 6.0])
+    found = forecast_role(client, "cambridge", target, "grid_import", START + timedelta(days=DAYS - 1, hours=12))
+    assert found is not None and found.model.temperature and found.model.version == TEMPERATURE_VERSION
+    assert found.lines[0].startswith("carbon_forecast,") and f"model={TEMPERATURE_VERSION}" in found.lines[0]

@@ -90,8 +90,10 @@ def test_the_acl_grants_per_account_and_nothing_else() -> None:
     assert ingest == [
         "topic write greenwire/v1/campus-a/carbon/#",
         "topic write greenwire/v1/campus-a/alerts/#",
+        "topic write greenwire/v1/campus-a/anomalies/#",
         "topic write greenwire/v1/campus-b/carbon/#",
         "topic write greenwire/v1/campus-b/alerts/#",
+        "topic write greenwire/v1/campus-b/anomalies/#",
         "topic write greenwire/v1/+/+/commit",
         "topic read greenwire/v1/+/+/readings",
         "topic read greenwire/v1/+/+/vitals",
@@ -100,6 +102,7 @@ def test_the_acl_grants_per_account_and_nothing_else() -> None:
     ]
     assert "topic write greenwire/v1/grid/gb/intensity" in rules
     assert "topic read greenwire/v1/campus-a/carbon/#" in rules
+    assert "topic read greenwire/v1/campus-a/anomalies/#" in rules  # a reader sees its sites' findings
 
 
 @pytest.mark.parametrize(
@@ -107,6 +110,7 @@ def test_the_acl_grants_per_account_and_nothing_else() -> None:
     [
         ("sites: [{id: a, gateways: [carbon]}]", "<inventory>:1:28: sites[0].gateways[0]: gateway id 'carbon' is reserved"),
         ("sites: [{id: a, gateways: [alerts]}]", "gateway id 'alerts' is reserved"),
+        ("sites: [{id: a, gateways: [anomalies]}]", "gateway id 'anomalies' is reserved"),
         ("sites: [{id: grid, gateways: [g]}]", "site id 'grid' is reserved"),
         ("sites: [{id: a, gateways: [g, g]}]", "gateway 'g' is listed twice"),
         ("sites:\n  - {id: a, gateways: [g]}\n  - {id: a, gateways: [h]}\n", "<inventory>:3:6: sites[1].id: site 'a' is listed twice"),

@@ -15,7 +15,13 @@ import pytest
 from greenwire.cloud.adapters.influxql import InfluxQLClient
 from greenwire.cloud.carbon import facts
 from greenwire.cloud.carbon.backfill import plan
-from greenwire.cloud.carbon.budget import YearTotals, carbon_account, year_start_of, year_windows
+from greenwire.cloud.carbon.budget import (
+    Ahead,
+    YearTotals,
+    carbon_account,
+    year_start_of,
+    year_windows,
+)
 from greenwire.cloud.carbon.care import site_emissions
 from greenwire.cloud.carbon.factors import load_factors
 from greenwire.cloud.carbon.fetch import account_from_influx, fetch_readings
@@ -85,6 +91,44 @@ def test_with_last_year_the_rest_follows_its_shape_scaled() -> None:
     assert result.projection_method == "seasonal"
     assert result.projected_kgco2e == pytest.approx(110 + 300 * 1.1)
     assert result.status == "no budget" and result.remaining_kgco2e is None
+
+
+@pytest.mark.parametrize(("budget", "status"), [(3700.0, "on track"), (3660.0, "at risk"), (3640.0, "at risk")])
+def test_the_forecast_hours_replace_the_daily_rate_with_their_band(budget: float, status: str) -> None:
+    """10 kg a day, and a forecast of the next 48 h at 25 kg (P10 15, P90 40): the rate's 20 kg of
+    those hours give way to the forecast. At risk once the P90 projection exceeds the budget."""
+    as_of = datetime(2022, 3, 1, tzinfo=UTC)
+    ahead = Ahead(as_of, as_of + timedelta(hours=48), 15.0, 25.0, 40.0)
+    result = carbon_account(_building(annual_budget_kgco2e=budget), year_windows(START, as_of),
+                            YearTotals(590.0, 0.0, 0.0, 280.0), ahead)
+    others = 10 * 306 - 20
+    assert result.projection_method == "recent daily rate + day-ahead forecast"
+    assert result.projected_kgco2e == pytest.approx(590 + others + 25)
+    assert (result.projected_p10_kgco2e, result.projected_p90_kgco2e) == pytest.approx((590 + others + 15,
+                                                                                        590 + others + 40))
+    assert result.forecast_hours == 48 and result.status == status
+
+
+def test_seasonally_the_forecast_replaces_last_years_same_hours() -> None:
+    as_of = datetime(2022, 3, 1, tzinfo=UTC)
+    ahead = Ahead(as_of, as_of + timedelta(hours=24), 2.0, 3.0, 5.0, last_year_kg=4.0)
+    assert ahead.last_year() == (datetime(2021, 3, 1, tzinfo=UTC), datetime(2021, 3, 2, tzinfo=UTC))
+    result = carbon_account(_building(), year_windows(START, as_of), YearTotals(110.0, 100.0, 300.0), ahead)
+    assert result.projection_method == "seasonal + day-ahead forecast"
+    assert result.projected_kgco2e == pytest.approx(110 + (300 - 4) * 1.1 + 3)
+
+
+def test_at_the_years_end_the_forecast_is_the_whole_rest() -> None:
+    as_of = datetime(2022, 12, 31, tzinfo=UTC)
+    ahead = Ahead(as_of, as_of + timedelta(hours=24), 8.0, 9.0, 12.0)
+    result = carbon_account(_building(annual_budget_kgco2e=1000.0), year_windows(START, as_of),
+                            YearTotals(990.0, 0.0, 0.0, 280.0), ahead)
+    assert result.projected_kgco2e == pytest.approx(999.0)
+    assert (result.projected_p10_kgco2e, result.projected_p90_kgco2e) == pytest.approx((998.0, 1002.0))
+    assert result.status == "at risk"  # the budget lies inside the band
+    with pytest.raises(ValueError, match="not between"):
+        carbon_account(_building(), year_windows(START, as_of), YearTotals(990.0, 0.0, 0.0, 280.0),
+                       Ahead(as_of, as_of + timedelta(hours=48), 1.0, 2.0, 3.0))
 
 
 def test_the_daily_rate_needs_its_window() -> None:

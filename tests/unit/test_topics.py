@@ -87,6 +87,8 @@ def test_parse_rejects(topic: str) -> None:
 def test_reserved_words_cannot_be_ids_in_their_branch() -> None:
     with pytest.raises(TopicError):
         readings_topic("s1", "carbon")
+    with pytest.raises(TopicError):  # greenwire/v1/{site}/anomalies/{building} is the findings' branch
+        readings_topic("s1", "anomalies")
     with pytest.raises(TopicError):
         readings_topic("grid", "gw")
 
