@@ -65,7 +65,8 @@ def _expected(values: Floats) -> Floats:
     """Each hour's expected energy: the median of the same hour of the previous four weeks."""
     lagged = np.full((4, len(values)), np.nan)
     for k in range(1, 5):
-        lagged[k - 1, 168 * k:] = values[: len(values) - 168 * k]
+        if 168 * k < len(values):  # a series shorter than k weeks has no hour k weeks back
+            lagged[k - 1, 168 * k:] = values[: len(values) - 168 * k]
     with np.errstate(all="ignore"):
         return _nanmedian(lagged, axis=0)
 

@@ -157,3 +157,12 @@ def test_out_of_hours_is_injected_only_where_it_changes_the_nights() -> None:
         a, z = series.index(t.start), series.index(t.end)
         night = (cal.hour[a:z] >= 22) | (cal.hour[a:z] < 6)
         assert np.nansum(injected.values[a:z][night]) >= 1.1 * np.nansum(series.values[a:z][night]), t
+
+
+@pytest.mark.parametrize("days", [1, 10, 27])
+def test_a_series_shorter_than_the_reference_gives_only_what_it_can_tell(days: int) -> None:
+    series, cal = _office(days)
+    v = series.values.copy()
+    v[5:9] = np.nan
+    found = detect(HourlySeries(series.start, v), cal)
+    assert [f.kind for f in found] == ["stopped_reporting"]
