@@ -1,7 +1,8 @@
 """Anomaly detectors over one meter's hourly energy (pure: numpy only).
 
-Each local day is summarised by its night load (median of 00:00-05:59), its working-hours load
-(median of 09:00-16:59), its total and its baseload (minimum of the night), and compared with
+Each local day is summarised by its night load (median of 00:00-05:59, and the mean of the eight
+hours from 22:00 the evening before), its working-hours load (median of 09:00-16:59), its total
+and its baseload (minimum of 00:00-05:59), and compared with
 the same summaries of the previous ``REF_DAYS`` days *of the same type* (working day, or weekend
 and public holiday from the building's calendar), with a robust spread (1.4826 x MAD, at least
 ``MIN_SPREAD`` of the reference). Hours of a frozen or silent meter are left out of every
