@@ -5,14 +5,19 @@ Each kind six times into a year of each building's meter (each kind on its own c
 and the false findings on the clean series per building-month; the sub-meter check on a
 main meter made of two real Panther offices plus a tenth of a third (the unmetered rest).
 Targets (issue 17): precision and recall >= 0.8 per kind, <= 1 false finding per month.
-The detectors' thresholds were set on cambridge-b2, cambridge-b25 and panther-office-larry;
-the other buildings were not looked at while setting them.
+The detectors' thresholds were set on cambridge-b2 and cambridge-b25 (electricity and gas) and
+panther-office-larry, with the injection's seed 0 (seed 1 only as a check); the other meters
+(cambridge-b85, the other BDG2 offices, rat-health-tanya) were reported but not tuned on, except
+that cambridge-b85 gas's missed out-of-hours events were looked at (they showed that the night
+from 22:00 must be judged, not only 00:00-05:59).
 
-``python -m bench.anomalies`` runs this section alone and prints the table.
+``python -m bench.anomalies [--seed N]`` runs this section alone (with the injection's seed N,
+default 0, as ``make bench`` does) and prints the table.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from bench.buildings import BUILDINGS, building
@@ -20,7 +25,7 @@ from bench.buildings import BUILDINGS, building
 TARGET = 0.8
 
 
-def run(progress: Any = None) -> dict[str, Any]:
+def run(progress: Any = None, seed: int = 0) -> dict[str, Any]:
     from greenwire.cloud.anomalies.evaluate import evaluate_meter, evaluate_submeters, totals
 
     rows = []
@@ -28,14 +33,14 @@ def run(progress: Any = None) -> dict[str, Any]:
         if progress:
             progress(f"injected anomalies: {b.name} {b.role}")
         series = b.series().slice(b.score_from, b.score_to)
-        rows.append({"building": b.name, "role": b.role, **evaluate_meter(series, b.calendar(series))})
+        rows.append({"building": b.name, "role": b.role, **evaluate_meter(series, b.calendar(series), seed=seed)})
     larry, christian, rest = (building(n) for n in
                               ("panther-office-larry", "panther-office-christian", "panther-office-antonette"))
     subs = [x.series().slice(larry.score_from, larry.score_to) for x in (larry, christian)]
     other = rest.series().slice(larry.score_from, larry.score_to)
     main = type(subs[0])(subs[0].start, subs[0].values + subs[1].values + 0.1 * other.values)
     sub = {"building": "panther-larry+christian", "role": "sub_meter",
-           **evaluate_submeters(main, subs, larry.calendar(main))}
+           **evaluate_submeters(main, subs, larry.calendar(main), seed=seed)}
     electricity = [r for r in rows if r["role"] == "grid_import"]
     return {"meters": rows, "submeters": sub, "pooled_electricity": totals([*electricity, sub]),
             "pooled_gas": totals([r for r in rows if r["role"] == "gas"])}
@@ -65,8 +70,9 @@ def main() -> None:
 
     from bench.__main__ import HEADER, _row
 
-    result = run(lambda text: print(text, flush=True))
-    table = Table(*HEADER, title="greenwire bench: anomalies")
+    seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0
+    result = run(lambda text: print(text, flush=True), seed=seed)
+    table = Table(*HEADER, title=f"greenwire bench: anomalies (injection seed {seed})")
     for r in table_rows(result, _row):
         table.add_row(*r)
     Console(width=200).print(table)

@@ -10,7 +10,10 @@ frozen_counter      4-36 hours of zero energy (the counter stood still; the ener
 out_of_hours        3-7 working-day nights in a row (22:00-05:59 local) at the working-hours
                     level of the previous four weeks (plant left running); only into a building
                     whose working hours use ``MIN_SWING`` more than its nights (elsewhere the
-                    kind does not apply and is reported so)
+                    kind does not apply and is reported so), and only where the first
+                    three of those nights then use ``MIN_SWING`` more than they did (a gas
+                    meter whose nights already run at the day's level in the heating season
+                    would otherwise get an "anomaly" that changes nothing)
 step_change         the load times 1.25 from a day on, then back to 1 about 7 weeks later:
                     each change is one step
 baseload_drift      a constant load rising from 0 to ``DRIFT_SHARE_OF_BASE`` x the building's
@@ -22,10 +25,12 @@ submeter_mismatch   one of the sub-meters reads two thirds (a current clamp off 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from greenwire.cloud.anomalies.findings import Kind, Truth
 from greenwire.cloud.forecast.features import Calendar
@@ -44,14 +49,15 @@ def _clean(values: Floats, a: int, b: int) -> bool:
 
 
 def _places(values: Floats, rng: np.random.Generator, count: int, length: int, spacing: int,
-            start: int) -> list[int]:
-    """``count`` start hours of ``length``-hour events on clean data, ``spacing`` hours apart at least."""
+            start: int, fits: Callable[[int], bool] = lambda a: True) -> list[int]:
+    """``count`` start hours of ``length``-hour events on clean data, ``spacing`` hours apart at
+    least, where ``fits`` holds."""
     chosen: list[int] = []
     for _ in range(2000):
         if len(chosen) == count:
             break
         a = int(rng.integers(start, len(values) - length - 24))
-        if _clean(values, a, a + length) and all(abs(a - c) >= spacing for c in chosen):
+        if _clean(values, a, a + length) and all(abs(a - c) >= spacing for c in chosen) and fits(a):
             chosen.append(a)
     return sorted(chosen)
 
@@ -77,22 +83,29 @@ def inject(series: HourlySeries, cal: Calendar, kind: Kind, count: int = 6,
         if swing(series, cal) < MIN_SWING:
             return replace(series, values=v), []  # nights already run at the day's level: nothing to inject
         midnights = [int(o) for o in cal.origins(series.start, series.end) if o >= start]
-        for a in _places(v, rng, count, 24 * 7, 24 * 28, start):
+
+        def level(first: int) -> float:
+            """The working-hours level of the four weeks' working days before."""
+            lo = max(0, first - 24 * 28)
+            past, hours, off = series.values[lo:first], cal.hour[lo:first], cal.off_day[lo:first]
+            return float(np.nanmedian(past[(hours >= 9) & (hours < 17) & (off == 0)]))
+
+        def nights_from(first: int) -> list[npt.NDArray[np.int64]]:
+            return [np.arange(o - 2, o + 6) for o in midnights if o >= first and not cal.off_day[o]]
+
+        def visible(a: int) -> bool:
+            """The first three nights at the working-hours level use ``MIN_SWING`` more than they did."""
+            first = next(o for o in midnights if o >= a)
+            idx = np.concatenate(nights_from(first)[:3])
+            return float(np.sum(np.maximum(level(first), v[idx]))) >= (1 + MIN_SWING) * float(np.sum(v[idx]))
+
+        for a in _places(v, rng, count, 24 * 7, 24 * 28, start, visible):
             first = next(o for o in midnights if o >= a)
             nights = int(rng.integers(3, 8))
-            past = series.values[max(0, first - 24 * 28):first]
-            hours, off = cal.hour[max(0, first - 24 * 28):first], cal.off_day[max(0, first - 24 * 28):first]
-            level = float(np.nanmedian(past[(hours >= 9) & (hours < 17) & (off == 0)]))
-            done = 0
-            for o in (m for m in midnights if m >= first):
-                if done == nights:
-                    break
-                if cal.off_day[o]:
-                    continue
-                idx = np.arange(o - 2, o + 6)
-                v[idx] = np.maximum(v[idx], level)
-                truth(o - 2, o + 6)
-                done += 1
+            at = level(first)
+            for idx in nights_from(first)[:nights]:
+                v[idx] = np.maximum(v[idx], at)
+                truth(int(idx[0]), int(idx[-1]) + 1)
         truths = _merge(truths, kind)
     elif kind == "step_change":
         period = (len(v) - start) // (count + 1)

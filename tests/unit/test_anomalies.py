@@ -8,7 +8,7 @@ same figures for every real building, including those where they are not met.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -18,6 +18,8 @@ from greenwire.cloud.anomalies.detect import detect
 from greenwire.cloud.anomalies.evaluate import METER_KINDS, evaluate_meter, evaluate_submeters
 from greenwire.cloud.anomalies.findings import Finding, Truth, score
 from greenwire.cloud.anomalies.inject import inject
+from greenwire.cloud.forecast.features import Calendar
+from greenwire.cloud.forecast.series import HourlySeries
 
 
 @pytest.fixture(scope="module", params=["cambridge-b2", "cambridge-b25"])
@@ -75,3 +77,92 @@ def test_scoring_counts_a_finding_of_the_wrong_kind_as_false() -> None:
     wrong = [Finding("out_of_hours", start, start + timedelta(hours=6), 10.0, 0.9)]
     scores = score(wrong, truth)
     assert scores["step_change"].recall == 0.0 and scores["out_of_hours"].precision == 0.0
+
+
+def _office(days: int = 120, seed: int = 0) -> tuple[HourlySeries, Calendar]:
+    """An office-like series: 10 kWh at night, 30 kWh in working hours on working days, a little noise."""
+    start = datetime(2022, 1, 3, tzinfo=UTC)
+    cal = Calendar.of(start, 24 * days, "UTC", "GB")
+    rng = np.random.default_rng(seed)
+    work = (cal.hour >= 8) & (cal.hour < 18) & (cal.off_day == 0)
+    values = np.where(work, 30.0, 10.0) * rng.normal(1.0, 0.02, len(cal.hour))
+    return HourlySeries(start, values), cal
+
+
+def test_a_step_is_placed_on_the_day_it_happened() -> None:
+    series, cal = _office()
+    v = series.values.copy()
+    v[24 * 60:] *= 1.25
+    steps = [f for f in detect(HourlySeries(series.start, v), cal) if f.kind == "step_change"]
+    assert len(steps) == 1
+    assert abs(steps[0].start - series.at(24 * 60)) <= timedelta(hours=24), steps
+    assert "+25 %" in steps[0].detail
+
+
+def test_a_slow_seasonal_trend_is_not_a_step() -> None:
+    series, cal = _office()
+    trend = np.exp(np.linspace(0, 0.4, len(series)))  # +49 % over four months, smoothly
+    found = detect(HourlySeries(series.start, series.values * trend), cal)
+    assert not [f for f in found if f.kind == "step_change"], found
+
+
+def test_a_short_dip_that_does_not_hold_is_not_a_step() -> None:
+    series, cal = _office()
+    v = series.values.copy()
+    v[24 * 60:24 * 66] *= 0.7  # six days, then back
+    assert not [f for f in detect(HourlySeries(series.start, v), cal) if f.kind == "step_change"]
+
+
+def test_a_load_that_jumps_in_one_day_is_a_step_not_a_drift() -> None:
+    series, cal = _office()
+    v = series.values.copy()
+    v[24 * 60:] += 3.0  # the baseload rises by 30 % overnight
+    kinds = {f.kind for f in detect(HourlySeries(series.start, v), cal)}
+    assert "baseload_drift" not in kinds
+
+
+def test_a_baseload_that_creeps_up_is_drift() -> None:
+    series, cal = _office()
+    v = series.values.copy()
+    v[24 * 50:24 * 64] += np.linspace(0, 3.0, 24 * 14)
+    v[24 * 64:] += 3.0
+    drift = [f for f in detect(HourlySeries(series.start, v), cal) if f.kind == "baseload_drift"]
+    assert drift and series.at(24 * 50) <= drift[0].start <= series.at(24 * 72), drift
+
+
+def test_plant_left_on_over_a_weekend_is_one_out_of_hours_event() -> None:
+    series, cal = _office()
+    v = series.values.copy()
+    friday = 24 * 60 + 24 * ((4 - int(cal.dow[24 * 60])) % 7)  # a Friday after the reference weeks
+    for day in (friday, friday + 72, friday + 96):  # Friday, Monday and Tuesday nights
+        v[day:day + 6] = 30.0
+    ooh = [f for f in detect(HourlySeries(series.start, v), cal) if f.kind == "out_of_hours"]
+    assert len(ooh) == 1 and "3 night(s)" in ooh[0].detail, ooh
+
+
+def test_a_colder_day_that_lifts_nights_and_working_hours_alike_is_not_out_of_hours() -> None:
+    series, cal = _office()
+    v = series.values.copy()
+    v[24 * 60:24 * 63] *= 1.6  # every hour of three days up by 60 %
+    assert not [f for f in detect(HourlySeries(series.start, v), cal) if f.kind == "out_of_hours"]
+
+
+def test_out_of_hours_is_injected_only_where_it_changes_the_nights() -> None:
+    b = building("cambridge-b85", "gas")
+    series = b.series()
+    cal = b.calendar(series)
+    injected, truths = inject(series, cal, "out_of_hours", count=6, seed=0)
+    assert truths
+    for t in truths:
+        a, z = series.index(t.start), series.index(t.end)
+        night = (cal.hour[a:z] >= 22) | (cal.hour[a:z] < 6)
+        assert np.nansum(injected.values[a:z][night]) >= 1.1 * np.nansum(series.values[a:z][night]), t
+
+
+@pytest.mark.parametrize("days", [1, 10, 27])
+def test_a_series_shorter_than_the_reference_gives_only_what_it_can_tell(days: int) -> None:
+    series, cal = _office(days)
+    v = series.values.copy()
+    v[5:9] = np.nan
+    found = detect(HourlySeries(series.start, v), cal)
+    assert [f.kind for f in found] == ["stopped_reporting"]
