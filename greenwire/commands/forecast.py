@@ -126,13 +126,14 @@ def forecast_evaluate(building: Annotated[str, typer.Option(help="Building id.")
 
     Each day from --from to --to is forecast at its local midnight for 24 h from the hours before
     it only (the model retrained every --refit-days on everything before); the baseline is the
-    same hour one week earlier. The history read starts a year before --from.
+    same hour one week earlier. The history read starts a year before --from. Where the site model
+    gives the building an outdoor_temperature series, the model uses it as forecast run does.
 
     Example: greenwire forecast evaluate --sites sites.yaml --building b2 --from 2022-06-01 --to 2022-07-01 --json
     """
     from greenwire.cloud.forecast.backtest import evaluate
     from greenwire.cloud.forecast.features import calendar_for, country_of
-    from greenwire.cloud.forecast.service import history
+    from greenwire.cloud.forecast.service import history, temperature_for
     from greenwire.cloud.forecast.store import ROLES
     from greenwire.shared.errors import StoreError
 
@@ -142,14 +143,16 @@ def forecast_evaluate(building: Annotated[str, typer.Option(help="Building id.")
         raise fail(f"--role must be one of {', '.join(ROLES)}, not {role!r}", 2)
     t0, t1 = parse_time(start), parse_time(end)
     try:
-        series = history(influx(config), target, chosen, t0 - timedelta(days=365), t1)
+        store = influx(config)
+        series = history(store, target, chosen, t0 - timedelta(days=365), t1)
+        temperature = None if series is None else temperature_for(store, target, series)
     except StoreError as exc:
         raise fail(exc, 1) from None
     if series is None:
         raise fail(f"{site_id}/{target.id} has no {role} meter", 2)
     try:
         skill = evaluate(target.id, series, calendar_for(series, target.timezone, country_of(target.zone)),
-                         t0, t1, refit_days=refit_days)
+                         t0, t1, refit_days=refit_days, temperature=temperature)
     except ValueError as exc:
         raise fail(exc, 1) from None
     keys = ("building", "days", "horizon_h", "model_mae_kwh", "baseline_mae_kwh", "ratio", "p90_coverage")
