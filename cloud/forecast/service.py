@@ -21,7 +21,7 @@ import numpy as np
 
 from greenwire.cloud.adapters.influxql import InfluxQLClient
 from greenwire.cloud.forecast.features import calendar_for, country_of, enough_temperature
-from greenwire.cloud.forecast.model import Forecaster, train
+from greenwire.cloud.forecast.model import Forecaster, NotEnoughHistory, train
 from greenwire.cloud.forecast.series import HOUR, Floats, HourlySeries
 from greenwire.cloud.forecast.store import (
     forecast_lines,
@@ -72,6 +72,9 @@ def forecast_role(influx: InfluxQLClient, site: str, building: Building, role: R
     series = role_series(influx, building, role, start, origin)
     if series is None:
         return None
+    if role == "pv_generation":
+        raise NotEnoughHistory("PV generation is not forecast yet: a PV meter reads zero every night, and the "
+                               "model trains only on weeks whose hours are mostly above zero")
     series = series.slice(series.start, origin)
     cal = calendar_for(series, building.timezone, country_of(building.zone), extra_hours=horizon)
     o = len(series)
