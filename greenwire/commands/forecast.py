@@ -28,7 +28,7 @@ from greenwire.commands.carbon_common import (
 
 forecast_app = typer.Typer(no_args_is_help=True, help="""Day-ahead forecasts of each building's energy and emissions, P10/P50/P90.
 
-Trained per building and role (grid import, gas, PV) on its own hourly history in InfluxDB:
+Trained per building and role (grid import and gas; PV is not forecast yet) on its own hourly history in InfluxDB:
 calendar, public holidays of its country, recent load. Stored in measurement carbon_forecast.
 """)
 BuildingOption = Annotated[str | None, typer.Option(help="Only this building.")]
