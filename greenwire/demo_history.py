@@ -9,7 +9,8 @@ before the demo started (weekdays stay weekdays). Into each building one known a
 with :func:`greenwire.cloud.anomalies.inject.inject` (``INJECTED``): the plant left running at
 night in b2, the meter silent for some hours in b25, the counter standing still in b85.
 
-Then, as ``greenwire forecast run`` and ``greenwire anomalies run`` do, each building's model is
+Then, as ``greenwire carbon backfill`` does, the last ``ACTUAL_DAYS`` days are accounted, and as
+``greenwire forecast run`` and ``greenwire anomalies run`` do, each building's model is
 trained and its 48 h forecast stored in ``carbon_forecast``, and its findings are stored in
 ``anomalies`` and published, retained, on ``greenwire/v1/cambridge-history/anomalies/{building}``.
 The Building dashboard shows both for the site ``cambridge-history``, and ``greenwire carbon
@@ -30,6 +31,9 @@ RECORDED_END = datetime(2023, 1, 1, tzinfo=UTC)
 """The end of the recorded year: the history is its last ``DAYS`` days, moved by whole weeks."""
 INJECTED = {"b2": "out_of_hours", "b25": "stopped_reporting", "b85": "frozen_counter"}
 COUNTER_START_KWH = 20_000.0
+ACTUAL_DAYS = 3
+"""The days of the history the carbon engine accounts (``carbon backfill``, without the year's
+account): the actuals beside the forecast on the Building dashboard."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ def seed(influx: Any, now: datetime, publisher_settings: Any = None) -> list[His
 
     from greenwire.cloud.anomalies.service import building_findings, publish
     from greenwire.cloud.anomalies.store import message
+    from greenwire.cloud.carbon.backfill import backfill_building, plan
     from greenwire.cloud.forecast.model import NotEnoughHistory
     from greenwire.cloud.forecast.service import forecast_role
     from greenwire.shared.topics import anomalies_topic
@@ -124,6 +129,8 @@ def seed(influx: Any, now: datetime, publisher_settings: Any = None) -> list[His
         influx.write(readings_lines(name, now))
     results, messages = [], []
     for building in buildings().values():
+        # The last ACTUAL_DAYS as the carbon engine stores them: the actuals beside the forecast.
+        backfill_building(influx, plan(SITE, building, now - timedelta(days=ACTUAL_DAYS), now, now), account=False)
         try:
             ahead = forecast_role(influx, SITE, building, "grid_import", now)
         except NotEnoughHistory:

@@ -61,8 +61,9 @@ def plan(site: str, building: Building, start: datetime, end: datetime, now: dat
 
 
 def backfill_building(influx: InfluxQLClient, todo: BuildingPlan,
-                      on_day: Callable[[], None] | None = None) -> int:
-    """Recompute and store what ``todo`` names; returns the points written. ``on_day`` after each day."""
+                      on_day: Callable[[], None] | None = None, *, account: bool = True) -> int:
+    """Recompute and store what ``todo`` names; returns the points written. ``on_day`` after each day.
+    ``account=False`` leaves the year's account out (it reads the whole year)."""
     site, building = todo.site, todo.building
     table = load_factors()
     written = 0
@@ -78,6 +79,8 @@ def backfill_building(influx: InfluxQLClient, todo: BuildingPlan,
         lines = month_lines(site, building, month, fetch_stored_days(influx, site, building, month), table.version)
         influx.write(lines)
         written += len(lines)
+    if not account:
+        return written
     influx.write([account_line(influx, site, building, todo.as_of)])
     return written + 1
 

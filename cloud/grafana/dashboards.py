@@ -43,13 +43,6 @@ BUILDINGS = Variable(
     "building", "Building", 'SHOW TAG VALUES FROM "carbon" WITH KEY = "building" WHERE "site" =~ /^$site$/',
     multi=True, include_all=True,
 )
-FOUND_IN = '"carbon", "carbon_forecast", "anomalies"'
-"""Where the Building dashboard's sites and buildings come from: a building with a forecast or
-findings but no carbon results yet (being commissioned, or the demo's history) is a choice too."""
-BUILDING_SITE = Variable("site", "Site", f'SHOW TAG VALUES FROM {FOUND_IN} WITH KEY = "site"')
-BUILDING_OF_SITE = Variable(
-    "building", "Building", f'SHOW TAG VALUES FROM {FOUND_IN} WITH KEY = "building" WHERE "site" =~ /^$site$/',
-)
 BUILDING = Variable(
     "building", "Building", 'SHOW TAG VALUES FROM "carbon" WITH KEY = "building" WHERE "site" =~ /^$site$/',
 )
@@ -145,7 +138,7 @@ def building() -> Dashboard:
         title="greenwire / Building",
         description="One building: power, energy by role, emissions location- and market-based, "
         "intensity, PV self-consumption, meter status and data quality.",
-        variables=(BUILDING_SITE, BUILDING_OF_SITE),
+        variables=(SITE, BUILDING),
         annotations=(Annotation(
             "Anomalies", 'SELECT "detail", "end_ms", "kind", "meter" FROM "anomalies" WHERE '
             f"{_BLDG} AND $timeFilter", text="detail", tags="kind,meter", time_end="end_ms"),),

@@ -117,6 +117,8 @@ def _forecasts_and_findings(home: Path, printed: str) -> None:
                               "AND time < now() + 2d")
         assert stored and stored[0]["kwh"] > 0
         assert any(r["kind"] == kind for r in influx.query(f'SELECT * FROM "anomalies" {where}'))
+        actual = influx.query(f'SELECT count("grid_import_kwh") AS n FROM "carbon" {where} AND "resolution" = \'1h\'')
+        assert actual and actual[0]["n"] >= 48, "the last days accounted: the actuals beside the forecast"
     building = all_dashboards()["building"]
     sources = {DATASOURCE_UID: influx_query(env["GREENWIRE_INFLUX_URL"], env["GREENWIRE_INFLUX_DB"])}
     now = datetime.now(UTC)
