@@ -220,6 +220,17 @@ def building() -> Dashboard:
                 "load, or left unmeasured, at the factor in force. The findings, with their periods and "
                 "confidence, are in measurement anomalies and on MQTT.",
                 width=8, min=0, decimals=1, thresholds=steps("green", (1, "orange"))),
+            Panel("timeseries", "Emissions per hour: actual and day-ahead forecast", KG, (
+                Query(f'SELECT sum("total_kgco2e") FROM "carbon" WHERE "resolution" = \'1h\' AND {_BLDG} '
+                      'AND $timeFilter GROUP BY time(1h) fill(none)', alias="actual"),
+                Query('SELECT sum("p10") AS "forecast P10", sum("p50") AS "forecast P50", sum("p90") AS "forecast P90" '
+                      'FROM (SELECT last("kgco2e_p10") AS "p10", last("kgco2e_p50") AS "p50", last("kgco2e_p90") AS "p90" '
+                      f'FROM "carbon_forecast" WHERE {_BLDG} AND $timeFilter GROUP BY time(1h), "role") '
+                      'GROUP BY time(1h) fill(none)')),
+                description="Each hour's emissions (Scope 1 + Scope 2 location-based + district heat) beside the "
+                "day-ahead forecast's: forecast energy of grid import and gas x the zone's forecast intensity where "
+                "one is stored, else the factor in force. Set the range's end to now+2d to see the hours ahead.",
+                width=12, interval="1h", min=0, decimals=1),
             Panel("timeseries", "Energy estimated or left out, per day", "kwatth", (Query(
                 'SELECT last("estimated_kwh") AS "estimated (counted: spread over a gap or since a reset)", '
                 'last("excluded_kwh") AS "excluded (replaced or re-based counter: recent rate, not counted)" '

@@ -124,10 +124,16 @@ def _forecasts_and_findings(home: Path, printed: str) -> None:
     now = datetime.now(UTC)
     chosen = [c for c in selections(building, sources, now) if SITE in c["site"].values]
     assert chosen, "the history site is a choice of the Building dashboard"
-    for title in ("Grid import per hour: actual and day-ahead forecast", "Anomalies found: kgCO2e by kind"):
+    for title in ("Grid import per hour: actual and day-ahead forecast", "Anomalies found: kgCO2e by kind",
+                  "Emissions per hour: actual and day-ahead forecast"):
         panel = next(p for p in building.panel_list() if p.title == title)
         assert all(run_panel(building, panel, c, sources, now, start=now - timedelta(days=DAYS), end=now
                              + timedelta(days=2)).has_values for c in chosen), title
+    emissions = next(p for p in building.panel_list() if p.title == "Emissions per hour: actual and day-ahead forecast")
+    for c in chosen:  # the forecast's kgCO2e summed over its roles, hour by hour (a subquery)
+        data = run_panel(building, emissions, c, sources, now, start=now - timedelta(days=1), end=now + timedelta(days=2))
+        ahead = [s for s in data.series if "forecast P50" in s["columns"]]
+        assert ahead and any(row[ahead[0]["columns"].index("forecast P50")] for row in ahead[0]["values"]), data.series
     [annotation] = building.annotations  # each finding, as a region on every time panel
     for c in chosen:
         events = run_annotation(annotation, c, sources, now - timedelta(days=DAYS), now)
