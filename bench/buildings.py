@@ -4,6 +4,9 @@ Cambridge University Estates (2022, MIT; electricity in ``simulators/data/cambri
 ``tests/data``) and the Building Data Genome 2 (2016-2017, CC BY-SA 4.0, ``tests/data/bdg2``).
 Each entry: its series, timezone and country, and the period scored (the Cambridge buildings have
 one year, so their first weeks are history only; BDG2 scores 2017 with 2016 as history).
+The Cambridge buildings also have an outdoor temperature: the Met Office's hourly observations at
+Bedford in 2022 (``tests/data/metoffice-bedford-2022-hourly.csv``, UTC hours; see
+``tests/data/PROVENANCE-cambridge-2022.md``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from greenwire.cloud.forecast.features import Calendar, calendar_for
-from greenwire.cloud.forecast.series import HourlySeries, read_csv
+from greenwire.cloud.forecast.series import Floats, HourlySeries, read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMBRIDGE = ROOT / "simulators" / "data" / "cambridge-2022"
@@ -33,6 +36,9 @@ class RealBuilding:
     country: str
     score_from: datetime
     score_to: datetime
+    temperature_path: Path | None = None
+    """An hourly outdoor temperature CSV (first column the UTC hour's start), or None."""
+    temperature_column: str = "air_temperature [degC]"
 
     def series(self) -> HourlySeries:
         return read_csv(self.path, self.column, self.file_timezone)
@@ -40,12 +46,20 @@ class RealBuilding:
     def calendar(self, series: HourlySeries) -> Calendar:
         return calendar_for(series, self.timezone, self.country)
 
+    def temperature(self, series: HourlySeries) -> Floats | None:
+        """The outdoor temperature (degC) at each hour of ``series``, NaN where the file does not
+        know it; None for a building without a temperature file."""
+        if self.temperature_path is None:
+            return None
+        return read_csv(self.temperature_path, self.temperature_column, "UTC").slice(series.start, series.end).values
+
 
 def _cambridge(b: str, role: str) -> RealBuilding:
     path = CAMBRIDGE / f"{b}-electricity-2022.csv" if role == "grid_import" else DATA / f"cambridge-{b}-gas-2022.csv"
     column = "equipment load [kWh]" if role == "grid_import" else "heating load [kWh]"
     return RealBuilding(f"cambridge-{b}", role, path, column, "UTC", "Europe/London", "GB",
-                        datetime(2022, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
+                        datetime(2022, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC),
+                        temperature_path=DATA / "metoffice-bedford-2022-hourly.csv")
 
 
 def _bdg2(name: str, path: str) -> RealBuilding:
