@@ -69,3 +69,21 @@ def test_profile_summary_counts_own_and_inclusive_time(tmp_path: Path) -> None:
     inclusive = dict((name, pct) for name, pct in summary["inclusive_pct"])
     assert inclusive["lines (cloud/points.py)"] == 50.0
     assert inclusive["run (cloud/cli.py)"] == 100.0
+
+
+def test_the_cambridge_buildings_read_the_bedford_temperature_hour_by_hour() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from bench.buildings import building
+
+    b2 = building("cambridge-b2")
+    series = b2.series().slice(datetime(2022, 1, 4, tzinfo=UTC), datetime(2022, 1, 6, tzinfo=UTC))
+    temperature = b2.temperature(series)
+    assert temperature is not None and len(temperature) == len(series) == 48
+    # 4 January 2022 07:00 and 08:00 UTC in the Met Office file: 4.2 and 3.1 degC
+    assert temperature[7] == 4.2 and temperature[8] == 3.1
+    assert np.isfinite(temperature).all()
+    assert building("panther-office-larry").temperature(series) is None
+    assert series.start + timedelta(hours=7) == datetime(2022, 1, 4, 7, tzinfo=UTC)
