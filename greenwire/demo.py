@@ -370,10 +370,9 @@ async def _run(env: Any, seconds: float | None, speed: float, state: Path, conso
 def run_demo(seconds: float | None = None, speed: float = 60.0) -> int:
     """Run the demo; return the process exit code."""
     from greenwire import stack
+    from greenwire.console import table_console
 
-    console = Console()
-    if not console.is_terminal:  # piped to a file: the whole table, not an 80-column cut
-        console = Console(width=max(console.width, 160))
+    console = table_console()  # piped to a file: the whole table, not an 80-column cut
     home = stack.state_dir()
     home.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(

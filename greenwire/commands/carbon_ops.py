@@ -115,10 +115,10 @@ def ranking(
     kgCO2e/m2/year: Scope 1 + Scope 2 location-based + Scope 2 of district heat (with a heat
     factor) over the period, annualised.
     """
-    from rich.console import Console
     from rich.table import Table
 
     from greenwire.cloud.carbon.fetch import account_from_influx
+    from greenwire.console import table_console
     from greenwire.shared.errors import StoreError
 
     store = influx(config)
@@ -143,7 +143,7 @@ def ranking(
     for rank, row in enumerate(rows, start=1):
         table.add_row(str(rank), str(row["site"]), str(row["building"]), f"{row['kgco2e_per_m2_year']:,.2f}",
                       f"{row['kgco2e']:,.1f}", f"{row['floor_area_m2']:,.0f}")
-    Console().print(table)
+    table_console().print(table)
 
 
 def account(

@@ -21,9 +21,9 @@ def probe(
     For an installer at the meter: is it wired, addressed and profiled right?
     Exit code 1 if the device does not answer.
     """
-    from rich.console import Console
     from rich.table import Table
 
+    from greenwire.console import table_console
     from greenwire.edge.modbus import ModbusBus
     from greenwire.shared.errors import DeviceError
     from greenwire.shared.quantities import QUANTITIES
@@ -51,7 +51,7 @@ def probe(
     for name, value in reading.values.items():
         q = QUANTITIES[name]
         table.add_row(name, f"{value:,.6g}", q.unit, q.description)
-    Console().print(table)
+    table_console().print(table)
 
 
 @app.command()
@@ -70,10 +70,10 @@ def scan(
     like a meter's (mains voltage and frequency). Devices listed in the config
     are not needed: only the bus settings are used.
     """
-    from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
+    from greenwire.console import table_console
     from greenwire.edge.scan import scan_bus
     from greenwire.shared.errors import DeviceError
     from greenwire.shared.logs import quiet_libraries
@@ -111,7 +111,7 @@ def scan(
     table.add_column("likely profiles")
     for entry in found:
         table.add_row(str(entry.unit), ", ".join(entry.profiles) or "(none of the shipped profiles fits)")
-    Console().print(table)
+    table_console().print(table)
 
 
 @app.command()

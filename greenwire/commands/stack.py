@@ -93,10 +93,10 @@ def down() -> None:
 def status(json_output: JsonOption = False) -> None:
     """Show each service: running or not, its port and URL. Exit code 3 when not fully up."""
     import orjson
-    from rich.console import Console
     from rich.table import Table
 
     from greenwire import stack
+    from greenwire.console import table_console
 
     services = stack.status()
     up_ = all(s["answering"] for s in services.values())
@@ -109,7 +109,7 @@ def status(json_output: JsonOption = False) -> None:
         for name, s in services.items():
             state = "[green]up" if s["answering"] else ("[yellow]not answering" if s["running"] else "[red]down")
             table.add_row(name, state, str(s["pid"] or "-"), s["url"] or "-")
-        Console().print(table)
+        table_console().print(table)
     if not up_:
         raise typer.Exit(3)
 

@@ -99,8 +99,9 @@ def report(
 
 def _print(result: dict[str, Any]) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
+
+    from greenwire.console import table_console
 
     def number(value: float | None, digits: int = 1) -> str:
         return "-" if value is None else f"{value:,.{digits}f}"
@@ -118,4 +119,4 @@ def _print(result: dict[str, Any]) -> None:
         table.add_row(e["enterprise"], number(e["kgco2e"]), number(e["kgco2e_per_m2_year"], 2),
                       str(e["rank_per_m2"] or "-"), number(e["output_t"], 3), number(e["kgco2e_per_t"], 1),
                       str(e["rank_per_t"] or "-"), share)
-    Console().print(table)
+    table_console().print(table)

@@ -61,6 +61,9 @@ def test_probe_prints_every_value_with_units(meters: int, tmp_path: Path) -> Non
     assert len(values) == 23 and 220 < values["voltage_l1_v"] < 240 and values["energy_import_kwh"] > 0
     table = runner.invoke(app, ["edge", "probe", str(config), "--device", "main"])
     assert "voltage_l1_v" in table.output and " V " in table.output and "kWh" in table.output
+    # Not a terminal (as when piped to a file): every quantity whole on its own line, none folded.
+    lines = table.output.splitlines()
+    assert all(any(f" {name} " in line for line in lines) for name in values), table.output
     dead = runner.invoke(app, ["edge", "probe", str(config), "--device", "spare"])
     assert dead.exit_code == 1 and "unit 2 answered exception code 11" in dead.output
 
