@@ -75,6 +75,15 @@ def influx_db(influxdb: InfluxDB1) -> Iterator[str]:
 
 
 @pytest.fixture
+def health_db(influxdb: InfluxDB1) -> Iterator[str]:
+    """A name for the health service's own database (it creates it), dropped after the test."""
+    name = f"health_{uuid.uuid4().hex[:10]}"
+    yield name
+    if influxdb.running:
+        influxdb.drop_database(name)
+
+
+@pytest.fixture
 def victoria(_victoria: VictoriaMetrics) -> Iterator[VictoriaMetrics]:
     """A running VictoriaMetrics (InfluxDB line protocol on ``/write`` and ``/api/v2/write``)."""
     _victoria.start()

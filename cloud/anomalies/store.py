@@ -18,9 +18,10 @@ import orjson
 
 from greenwire.cloud.adapters.influxql import InfluxQLClient, _ns, _quote
 from greenwire.cloud.anomalies.findings import Finding
+from greenwire.cloud.carbon.fetch import FINDINGS_MEASUREMENT
 from greenwire.shared.lineprotocol import SeriesPrefix
 
-MEASUREMENT = "anomalies"
+MEASUREMENT = FINDINGS_MEASUREMENT
 SCHEMA = "greenwire.anomalies.v1"
 
 

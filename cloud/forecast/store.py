@@ -22,12 +22,12 @@ import numpy as np
 from greenwire.cloud.adapters.influxql import InfluxQLClient, _from_ns, _ns, _quote
 from greenwire.cloud.carbon.factor_choice import building_factors, static_grid
 from greenwire.cloud.carbon.factors import load_factors
+from greenwire.cloud.carbon.fetch import FORECAST_MEASUREMENT
 from greenwire.cloud.carbon.report import FIELD_OF_ROLE
 from greenwire.cloud.forecast.series import HOUR, Floats, HourlySeries, floor_hour, from_counter
 from greenwire.cloud.sites import Building, Role
 from greenwire.shared.lineprotocol import SeriesPrefix
 
-FORECAST_MEASUREMENT = "carbon_forecast"
 ROLES: tuple[Role, ...] = ("grid_import", "gas", "pv_generation")
 """The roles forecast, where the building has meters of them."""
 

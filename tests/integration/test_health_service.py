@@ -45,14 +45,6 @@ async def _publish(mosquitto: Any, payload: bytes, topic: str = "greenwire/v1/ca
         await client.publish(topic, payload, qos=1)
 
 
-@pytest.fixture
-def health_db(influxdb: Any) -> Any:
-    name = f"health_{uuid.uuid4().hex[:10]}"
-    yield name
-    if influxdb.running:
-        influxdb.drop_database(name)
-
-
 async def test_outage_keeps_messages_unacknowledged_until_stored(
     mosquitto: Any, influxdb: Any, health_db: str, tmp_path: Path
 ) -> None:

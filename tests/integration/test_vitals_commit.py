@@ -36,14 +36,6 @@ pytestmark = pytest.mark.integration
 SITE, GATEWAY = "care-home", "care-gw-commit"
 
 
-@pytest.fixture
-def health_db(influxdb: Any) -> Any:
-    name = f"health_{uuid.uuid4().hex[:10]}"
-    yield name
-    if influxdb.running:
-        influxdb.drop_database(name)
-
-
 async def test_the_vitals_buffer_empties_only_on_the_health_services_commits(
     tmp_path: Path, mosquitto: Any, influxdb: Any, health_db: str
 ) -> None:
