@@ -129,6 +129,11 @@ def test_a_missing_binary_says_how_to_install_it(tmp_path: Path, monkeypatch: py
 def test_stop_pid_leaves_a_process_that_reused_the_pid_alone() -> None:
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
+        # Until the child has exec'd, its /proc cmdline is the forking parent's, or empty.
+        cmdline = Path(f"/proc/{stranger.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while b"time.sleep(30)" not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert not stop_pid(stranger.pid, "influxd")
         assert stranger.poll() is None
         assert stop_pid(stranger.pid, Path(sys.executable).name)
