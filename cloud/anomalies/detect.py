@@ -26,8 +26,10 @@ step_change          per local hour, the median log energy of the ``STEP_WINDOW`
                      ``STEP_BLOCK`` of it and the hours agree (median deviation within
                      ``STEP_MAD`` of it); abrupt (the week either side shows ``STEP_JUMP`` of
                      it); held (the second half of the days after, half of it); one finding
-                     per ``STEP_WINDOW`` days, placed on the least-squares change point of the
-                     days around it
+                     per ``STEP_WINDOW`` days, placed on the nearest change point of the
+                     whole series' daily level (optimal partitioning, ``STEP_PENALTY``,
+                     ``STEP_SEGMENT``) within half a window, else on the least-squares
+                     change point of the days around it
 baseload_drift       the last week's baseload above the baseload of weeks four and five before
                      by ``DRIFT_SHARE`` and ``DRIFT_SIGMA`` spreads, with the week before last
                      part of the way up (``DRIFT_PART``: a creep, not a step), on
@@ -309,6 +311,60 @@ def _settle(m: Floats, off: npt.NDArray[np.bool_], i: int, w: int) -> int:
     return at
 
 
+STEP_PENALTY, STEP_SEGMENT = 1.5, 10
+"""The change points' penalty (x log of the number of days, in units of a day's noise squared)
+and their shortest segment, in days."""
+
+
+def daily_level(m: Floats, off: npt.NDArray[np.bool_]) -> tuple[Floats, Floats]:
+    """Each day's level and weight for :func:`change_points`: the median over the hours of its log
+    energy less its day type's hourly profile, centred per day type and clipped to four times the
+    type's day-to-day noise; weighted by the inverse of that noise squared (0 for an unknown day)."""
+    y, weight = np.zeros(len(m)), np.zeros(len(m))
+    for kind in (False, True):
+        sel = off == kind
+        if sel.sum() < 8:
+            continue
+        level = _nanmedian(m[sel] - _nanmedian(m[sel], axis=0), axis=1)
+        known = np.isfinite(level)
+        if known.sum() < 8:
+            continue
+        level = level - float(np.median(level[known]))
+        noise = max(1.4826 * float(np.median(np.abs(np.diff(level[known])))) / np.sqrt(2), 0.01)
+        idx = np.flatnonzero(sel)
+        y[idx] = np.where(known, np.clip(level, -4 * noise, 4 * noise), 0.0)
+        weight[idx] = np.where(known, 1 / noise ** 2, 0.0)
+    return y, weight
+
+
+def change_points(y: Floats, weight: Floats, penalty: float, min_len: int) -> list[int]:
+    """The days that start a new level in the best piecewise-constant fit of ``y`` (weighted
+    least squares plus ``penalty`` per segment, segments of ``min_len`` days at least): optimal
+    partitioning, exact, O(n^2) on cumulative sums (a year: 365 vectorised steps). Fitting all
+    the changes at once places each one with its neighbours in the model, where a window around
+    one change takes in the next."""
+    n = len(y)
+    s0, s1, s2 = (np.concatenate([[0.0], np.cumsum(weight * y ** k)]) for k in range(3))
+    best = np.full(n + 1, np.inf)
+    best[0] = -penalty
+    last = np.zeros(n + 1, dtype=int)
+    for b in range(min_len, n + 1):
+        a = np.arange(0, b - min_len + 1)
+        a = a[(a == 0) | (a >= min_len)]
+        w, s = s0[b] - s0[a], s1[b] - s1[a]
+        with np.errstate(all="ignore"):
+            cost = s2[b] - s2[a] - np.where(w > 0, s * s / np.where(w > 0, w, 1.0), 0.0)
+        total = best[a] + cost + penalty
+        k = int(np.argmin(total))
+        best[b], last[b] = total[k], a[k]
+    out, b = [], n
+    while b > 0:
+        b = int(last[b])
+        if b > 0:
+            out.append(b)
+    return sorted(out)
+
+
 def _steps(series: HourlySeries, values: Floats, expected: Floats, days: Days, cal: Calendar,
            meter: str) -> list[Finding]:
     n, w = len(days.start), int(STEP_WINDOW)
@@ -346,8 +402,20 @@ def _steps(series: HourlySeries, values: Floats, expected: Floats, days: Days, c
             break
         if all(abs(int(i) - j) >= w for j in taken):
             taken.append(int(i))
+    # placed on the nearest change point of the whole series within w // 2 days, else on the
+    # least-squares change point of the days around it
+    y, weight = daily_level(m, days.off)
+    cps = np.array(change_points(y, weight, STEP_PENALTY * np.log(max(n, 2)), STEP_SEGMENT), dtype=int)
+
+    def place(i: int) -> int:
+        if len(cps):
+            j = int(cps[np.argmin(np.abs(cps - i))])
+            if abs(j - i) <= w // 2:
+                return j
+        return _settle(m, days.off, i, w)
+
     out: list[Finding] = []
-    for i, at in sorted((i, _settle(m, days.off, i, w)) for i in taken):
+    for i, at in sorted((i, place(i)) for i in taken):
         h0, h1 = int(days.start[at]), int(days.end[min(at + 4, n - 1)])
         factor = float(np.exp(step[i]))
         conf = min(1.0, abs(factor - 1) / (2 * STEP_MIN))

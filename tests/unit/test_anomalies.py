@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bench.buildings import building
-from greenwire.cloud.anomalies.detect import detect
+from greenwire.cloud.anomalies.detect import change_points, detect
 from greenwire.cloud.anomalies.evaluate import METER_KINDS, evaluate_meter, evaluate_submeters
 from greenwire.cloud.anomalies.findings import Finding, Truth, score
 from greenwire.cloud.anomalies.inject import inject
@@ -97,6 +97,33 @@ def test_a_step_is_placed_on_the_day_it_happened() -> None:
     assert len(steps) == 1
     assert abs(steps[0].start - series.at(24 * 60)) <= timedelta(hours=24), steps
     assert "+25 %" in steps[0].detail
+
+
+def test_change_points_are_found_together_where_they_are() -> None:
+    rng = np.random.default_rng(3)
+    level = np.concatenate([np.zeros(40), np.full(15, 0.3), np.full(50, 0.1), np.zeros(40)])
+    y = level + rng.normal(0, 0.05, len(level))
+    weight = np.full(len(y), 1 / 0.05 ** 2)
+    assert change_points(y, weight, 1.5 * np.log(len(y)), 10) == [40, 55, 105]
+    assert change_points(rng.normal(0, 0.05, 145), weight, 1.5 * np.log(145), 10) == []
+    # no segment shorter than min_len, and a day of weight 0 (unknown) does not pull a boundary
+    y[70] = 5.0
+    weight[70] = 0.0
+    cps = change_points(y, weight, 1.5 * np.log(len(y)), 20)
+    assert 40 in cps and 105 in cps and not any(60 < c < 90 for c in cps), cps
+    assert min(np.diff([0, *cps, len(y)])) >= 20, cps
+
+
+def test_a_step_two_weeks_after_a_real_change_is_placed_on_its_day() -> None:
+    """rat-health-tanya's load as published already moves by about a third in early June 2017;
+    the step injected on 25 June (seed 0) must be placed on its own day, not on that change."""
+    b = building("rat-health-tanya")
+    series = b.series().slice(b.score_from, b.score_to)
+    cal = b.calendar(series)
+    injected, truths = inject(series, cal, "step_change", seed=0)
+    truth = next(t for t in truths if t.start.month == 6)
+    steps = [f for f in detect(injected, cal) if f.kind == "step_change"]
+    assert score(steps, [truth])["step_change"].found == 1, [(f.start, f.detail) for f in steps]
 
 
 def test_a_slow_seasonal_trend_is_not_a_step() -> None:
