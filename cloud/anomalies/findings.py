@@ -59,7 +59,7 @@ TOLERANCE = timedelta(hours=24)
 """A finding counts for a known anomaly of its kind when their periods overlap within this."""
 
 
-def _overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
     return a_start < b_end + TOLERANCE and b_start < a_end + TOLERANCE
 
 
@@ -93,7 +93,7 @@ def score(findings: Iterable[Finding], truths: Sequence[Truth]) -> dict[Kind, Sc
     for kind in KINDS:
         mine = [f for f in found if f.kind == kind]
         known = [t for t in truths if t.kind == kind]
-        true = sum(any(_overlaps(f.start, f.end, t.start, t.end) for t in known) for f in mine)
-        hit = sum(any(_overlaps(f.start, f.end, t.start, t.end) for f in mine) for t in known)
+        true = sum(any(overlaps(f.start, f.end, t.start, t.end) for t in known) for f in mine)
+        hit = sum(any(overlaps(f.start, f.end, t.start, t.end) for f in mine) for t in known)
         out[kind] = Score(kind, len(mine), true, len(known), hit)
     return out

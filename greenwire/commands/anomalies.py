@@ -137,4 +137,6 @@ def evaluate(building: Annotated[str, typer.Option(help="Building id.")],
     for r in results:
         typer.echo(f"{r['meter']} ({r['role']}): {r['false_per_month']:.2f} false findings a month on the series as it is")
         for kind, s in r["scores"].items():
-            typer.echo(f"  {kind:<18} precision {s['precision']:.2f} recall {s['recall']:.2f} ({s['truths']} injected)")
+            also = s.get("false_also_clean", 0)
+            typer.echo(f"  {kind:<18} precision {s['precision']:.2f} recall {s['recall']:.2f} ({s['truths']} injected"
+                       + (f"; {also} false finding(s) also on the clean series" if also else "") + ")")

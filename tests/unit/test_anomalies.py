@@ -79,6 +79,23 @@ def test_scoring_counts_a_finding_of_the_wrong_kind_as_false() -> None:
     assert scores["step_change"].recall == 0.0 and scores["out_of_hours"].precision == 0.0
 
 
+def test_a_false_finding_the_clean_series_has_too_is_counted_apart() -> None:
+    from greenwire.cloud.anomalies.evaluate import _also_clean
+
+    day = datetime(2022, 3, 1, tzinfo=UTC)
+
+    def step(d: int) -> Finding:
+        return Finding("step_change", day + timedelta(days=d), day + timedelta(days=d + 5), 1.0, 1.0)
+
+    truths = [Truth("step_change", day + timedelta(days=40), day + timedelta(days=41))]
+    clean = [step(10), Finding("out_of_hours", day + timedelta(days=70), day + timedelta(days=71), 1.0, 1.0)]
+    # on the injected copy: the injected step (true), the clean year's change (false, also on the clean
+    # series), a new false step, and a false step where the clean series has only another kind
+    found = [step(40), step(10), step(90), step(70)]
+    assert _also_clean(found, truths, clean, "step_change") == 1
+    assert _also_clean(found, truths, [], "step_change") == 0
+
+
 def _office(days: int = 120, seed: int = 0) -> tuple[HourlySeries, Calendar]:
     """An office-like series: 10 kWh at night, 30 kWh in working hours on working days, a little noise."""
     start = datetime(2022, 1, 3, tzinfo=UTC)
