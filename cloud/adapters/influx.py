@@ -46,7 +46,11 @@ class Writer(Protocol):
     """Writes line protocol to a time-series database."""
 
     async def write(self, lines: Sequence[str]) -> None:
-        """Store ``lines`` (nanosecond timestamps) or raise ``StoreError``/``StoreRejected``."""
+        """Store ``lines`` (nanosecond timestamps) or raise ``StoreError``/``StoreRejected``.
+
+        An element may hold several lines joined by newlines (the ingestor passes one text per
+        message): the body is the elements joined by newlines either way.
+        """
         ...
 
     async def ping(self) -> bool:

@@ -145,15 +145,28 @@ _DECODE_ERRORS: Final = (msgspec.MsgspecError, ValueError)
 
 @dataclass(frozen=True, slots=True)
 class Encoded:
-    """An accepted message as the ingestor stores it: its lines and its readings' time span."""
+    """An accepted message as the ingestor stores it: its lines and its readings' time span.
+
+    The lines are one text, joined by newlines (none at the end): the ingestor holds and
+    writes a message's lines as one string, and a request body is the messages' texts joined
+    by newlines. Line protocol escapes every newline in names and values, so splitting the
+    text at newlines gives the lines back.
+    """
 
     site: str
     gateway: str
-    lines: list[str]
+    text: str
+    count: int
+    """How many lines ``text`` holds (one per reading)."""
     oldest_ns: int
     newest_ns: int
     seq: int | None = None
     """The batch's ``seq``, which the ingestor's commit to the gateway names once it is stored."""
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines, split out of ``text`` (for tests and tools; the ingestor keeps the text)."""
+        return self.text.split("\n")
 
 
 Outcome = Encoded | Rejected
@@ -187,7 +200,8 @@ class ReferencePath:
             return outcome
         lines = self._encoder.lines(outcome.site, outcome.gateway, outcome.batch)
         stamps = [(r.ts - _EPOCH) // _MICROSECOND * 1000 for r in outcome.batch.readings]
-        return Encoded(outcome.site, outcome.gateway, lines, min(stamps), max(stamps), outcome.batch.seq)
+        return Encoded(outcome.site, outcome.gateway, "\n".join(lines), len(lines), min(stamps), max(stamps),
+                       outcome.batch.seq)
 
 
 class _Prefixes(dict[str, str]):
@@ -310,11 +324,11 @@ class FastPath:
             prefixes = self._prefixes[(site, gateway)] = _Prefixes(site, gateway, self._prefix)
         fields = _field_sets([r.values for r in readings], plain)
         suffix = _QUALITY_SUFFIX
-        lines = [
+        text = "\n".join([
             f"{prefixes[device]} {text}{suffix[r.quality]}{stamp}"
             for device, text, r, stamp in zip(devices, fields, readings, ns, strict=True)
-        ]
-        return Encoded(site, gateway, lines, oldest, newest, batch.seq)
+        ])
+        return Encoded(site, gateway, text, len(ns), oldest, newest, batch.seq)
 
 
 def _field_sets(values: list[dict[str, float]], plain: bool) -> list[str]:
