@@ -3,7 +3,7 @@
 Two tasks share one "open flush" (a list of messages in arrival order):
 
 - ``ingest-mqtt`` (:class:`greenwire.cloud.adapters.mqtt.Consumer`) receives a message, validates
-  it at once and appends it with its lines (accepted; one text per message, the codec's
+  it at once and appends it with its lines (accepted; one buffer per message, the codec's
   newline-joined lines and their count) or its reject record.
   When the open flush holds ``max_lines`` lines it waits: that, plus the
   broker's Receive Maximum, is the backpressure that keeps memory bounded
@@ -11,7 +11,7 @@ Two tasks share one "open flush" (a list of messages in arrival order):
 - ``ingest-writer`` takes the open flush when it is full or its first message
   has waited ``max_delay_s``, and stores it::
 
-      1. the readings' lines, one request per <= max_lines lines (the messages' texts,
+      1. the readings' lines, one request per <= max_lines lines (the messages' buffers
          joined into the body; a message is split only if it alone holds more); if InfluxDB
          refuses a request (StoreRejected), bisect it down to the messages it
          refuses, which become rejects with reason ``store_rejected``
@@ -109,10 +109,10 @@ class _Item:
 
     delivery: Delivery
     received_ns: int
-    text: str
-    """Its lines joined by newlines (empty for a reject)."""
+    data: bytes
+    """Its lines, UTF-8, joined by newlines (empty for a reject)."""
     readings: int
-    """How many lines ``text`` holds."""
+    """How many lines ``data`` holds."""
     reason: str | None = None
     detail: str = ""
     size: int = 0
@@ -225,7 +225,7 @@ class Ingestor:
         received_ns = self._receipt_ns()
         outcome = self._codec.encode(delivery.topic, delivery.payload, received_ns)
         if isinstance(outcome, Encoded):
-            item = _Item(delivery, received_ns, outcome.text, outcome.count, size=len(delivery.payload),
+            item = _Item(delivery, received_ns, outcome.data, outcome.count, size=len(delivery.payload),
                          seq=outcome.seq, ids=(outcome.site, outcome.gateway))
             self.selfmetrics.observe_span(outcome.site, outcome.gateway, outcome.count, outcome.oldest_ns,
                                           outcome.newest_ns, received_ns)
@@ -236,7 +236,7 @@ class Ingestor:
                 # Hold no more of a bad message than the reject store keeps: a stream of big
                 # bad messages while InfluxDB is down must not be held whole.
                 delivery = dataclasses.replace(delivery, payload=delivery.payload[:MAX_STORED_PAYLOAD])
-            item = _Item(delivery, received_ns, "", 0, outcome.reason.value, outcome.detail, size, seq,
+            item = _Item(delivery, received_ns, b"", 0, outcome.reason.value, outcome.detail, size, seq,
                          topic_ids(delivery.topic))
         self.stats.received_messages += 1
         if not self._open:
@@ -396,14 +396,14 @@ class Ingestor:
         """Write the items' lines; if refused, find the refused messages by halving.
 
         The items come from :func:`_chunks`: together at most ``max_lines`` lines, one request
-        of their texts, or one item with more, split into requests of ``max_lines`` lines.
+        body of their buffers, or one item with more, split into bodies of ``max_lines`` lines.
         """
-        requests: list[list[str]]
         if len(items) == 1 and items[0].readings > self._max_lines:
-            lines = items[0].text.split("\n")
-            requests = [lines[start : start + self._max_lines] for start in range(0, len(lines), self._max_lines)]
+            lines = items[0].data.split(b"\n")
+            step = self._max_lines
+            requests = [b"\n".join(lines[start : start + step]) for start in range(0, len(lines), step)]
         else:
-            requests = [[item.text for item in items]]
+            requests = [b"\n".join([item.data for item in items])]
         try:
             for request in requests:
                 await writer.write(request)
