@@ -5,14 +5,15 @@ Data flow of ``greenwire ingest run``, one direction::
     Mosquitto ──QoS 1, shared subscription $share/ingest/greenwire/v1/+/+/readings──▶ adapters.mqtt.Consumer
         │ Delivery(topic, payload, mid)            manual acknowledgement, persistent session
         ▼
-    fastpath.FastPath.encode ──▶ Encoded(site, gateway, lines) | Rejected(reason, detail)
+    fastpath.FastPath.encode ──▶ Encoded(site, gateway, data, count) | Rejected(reason, detail)
         │   msgspec decode + whole-batch line protocol; anything it does not accept goes to
         │   the reference, whose outcome is the answer (pure: no I/O, no clock of its own):
         │     validate.validate_message ──▶ Accepted(site, gateway, batch) | Rejected(...)
         │     points.PointEncoder ──▶ line protocol ``readings,site=..,gateway=..,device=..``
         │   rejects become ``ingest_rejected,reason=..`` points and JSONL records
         ▼
-    pipeline.Ingestor: a flush of ≤ max_lines lines or ≤ max_delay_s of messages
+    pipeline.Ingestor: a flush of ≤ max_lines lines or ≤ max_delay_s of messages; a request
+        │ body is its messages' line buffers (``data``, newline-joined bytes) joined once
         │ adapters.influx.InfluxV1Writer (/write) | .InfluxV2Writer (influxdb-client)
         │ rejects.RejectStore (rejected-YYYYMMDD.jsonl, fsync per flush)
         ▼

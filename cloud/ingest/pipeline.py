@@ -3,14 +3,16 @@
 Two tasks share one "open flush" (a list of messages in arrival order):
 
 - ``ingest-mqtt`` (:class:`greenwire.cloud.adapters.mqtt.Consumer`) receives a message, validates
-  it at once and appends it with its lines (accepted) or its reject record.
+  it at once and appends it with its lines (accepted; one buffer per message, the codec's
+  newline-joined lines and their count) or its reject record.
   When the open flush holds ``max_lines`` lines it waits: that, plus the
   broker's Receive Maximum, is the backpressure that keeps memory bounded
   while InfluxDB is slow or down.
 - ``ingest-writer`` takes the open flush when it is full or its first message
   has waited ``max_delay_s``, and stores it::
 
-      1. the readings' lines, one request per <= max_lines lines; if InfluxDB
+      1. the readings' lines, one request per <= max_lines lines (the messages' buffers
+         joined into the body; a message is split only if it alone holds more); if InfluxDB
          refuses a request (StoreRejected), bisect it down to the messages it
          refuses, which become rejects with reason ``store_rejected``
       2. one ``ingest_rejected`` point per reject
@@ -107,8 +109,10 @@ class _Item:
 
     delivery: Delivery
     received_ns: int
-    lines: list[str]
+    data: bytes
+    """Its lines, UTF-8, joined by newlines (empty for a reject)."""
     readings: int
+    """How many lines ``data`` holds."""
     reason: str | None = None
     detail: str = ""
     size: int = 0
@@ -121,7 +125,7 @@ class _Item:
     @property
     def weight(self) -> int:
         """Its share of a flush's ``max_lines`` (a reject counts as one)."""
-        return len(self.lines) or 1
+        return self.readings or 1
 
 
 def _chunks(items: Sequence[_Item], max_lines: int) -> Iterator[list[_Item]]:
@@ -129,11 +133,11 @@ def _chunks(items: Sequence[_Item], max_lines: int) -> Iterator[list[_Item]]:
     group: list[_Item] = []
     size = 0
     for item in items:
-        if group and size + len(item.lines) > max_lines:
+        if group and size + item.readings > max_lines:
             yield group
             group, size = [], 0
         group.append(item)
-        size += len(item.lines)
+        size += item.readings
     if group:
         yield group
 
@@ -221,10 +225,9 @@ class Ingestor:
         received_ns = self._receipt_ns()
         outcome = self._codec.encode(delivery.topic, delivery.payload, received_ns)
         if isinstance(outcome, Encoded):
-            lines = outcome.lines
-            item = _Item(delivery, received_ns, lines, len(lines), size=len(delivery.payload), seq=outcome.seq,
-                         ids=(outcome.site, outcome.gateway))
-            self.selfmetrics.observe_span(outcome.site, outcome.gateway, len(lines), outcome.oldest_ns,
+            item = _Item(delivery, received_ns, outcome.data, outcome.count, size=len(delivery.payload),
+                         seq=outcome.seq, ids=(outcome.site, outcome.gateway))
+            self.selfmetrics.observe_span(outcome.site, outcome.gateway, outcome.count, outcome.oldest_ns,
                                           outcome.newest_ns, received_ns)
         else:
             size = len(delivery.payload)
@@ -233,7 +236,7 @@ class Ingestor:
                 # Hold no more of a bad message than the reject store keeps: a stream of big
                 # bad messages while InfluxDB is down must not be held whole.
                 delivery = dataclasses.replace(delivery, payload=delivery.payload[:MAX_STORED_PAYLOAD])
-            item = _Item(delivery, received_ns, [], 0, outcome.reason.value, outcome.detail, size, seq,
+            item = _Item(delivery, received_ns, b"", 0, outcome.reason.value, outcome.detail, size, seq,
                          topic_ids(delivery.topic))
         self.stats.received_messages += 1
         if not self._open:
@@ -390,11 +393,20 @@ class Ingestor:
         return [item for item, _ in refused]
 
     async def _write_bisecting(self, writer: Writer, items: list[_Item]) -> list[tuple[_Item, str]]:
-        """Write the items' lines; if refused, find the refused messages by halving."""
-        lines = [line for item in items for line in item.lines]
+        """Write the items' lines; if refused, find the refused messages by halving.
+
+        The items come from :func:`_chunks`: together at most ``max_lines`` lines, one request
+        body of their buffers, or one item with more, split into bodies of ``max_lines`` lines.
+        """
+        if len(items) == 1 and items[0].readings > self._max_lines:
+            lines = items[0].data.split(b"\n")
+            step = self._max_lines
+            requests = [b"\n".join(lines[start : start + step]) for start in range(0, len(lines), step)]
+        else:
+            requests = [b"\n".join([item.data for item in items])]
         try:
-            for start in range(0, len(lines), self._max_lines):
-                await writer.write(lines[start : start + self._max_lines])
+            for request in requests:
+                await writer.write(request)
         except StoreRejected as exc:
             if len(items) == 1:
                 log.warning("InfluxDB refused message %s: %s", items[0].delivery.topic, exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
+from greenwire.cloud.adapters.influx import InfluxV1Writer
 from greenwire.cloud.ingest.config import IngestConfig
 from greenwire.cloud.ingest.pipeline import Ingestor
 from greenwire.servers import InfluxDB1, Mosquitto, VictoriaMetrics
@@ -311,6 +312,53 @@ async def test_points_influxdb_refuses_become_store_rejected_and_the_rest_is_sto
     assert [r["reason"] for r in kept] == ["store_rejected"]
     assert "field type conflict" in kept[0]["detail"]
     assert orjson.loads(kept[0]["payload"])["seq"] == 50
+
+
+async def test_requests_hold_at_most_max_lines_and_a_refused_message_is_found_among_its_request(
+    mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
+) -> None:
+    """max_lines 3: a 4-reading message goes in two requests; three 1-reading messages share one, and are halved."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    influxdb.write(influx_db, [f'readings,device=old,gateway={GATEWAY},site={SITE} co2_ppm="high" '
+                               f"{int((now - timedelta(seconds=300)).timestamp()) * 10**9}"])
+
+    def one(seq: int, values: dict[str, float]) -> dict[str, Any]:
+        at = now - timedelta(seconds=40 - seq)
+        return _batch(seq, at, readings=[{"device": "iaq-1", "ts": _ts(at), "values": values}])
+
+    big = [_batch(seq, now - timedelta(seconds=60 - seq)) for seq in (1, 2)]
+    small = [one(10, {"temperature_c": 21.5}), one(12, {"temperature_c": 21.25})]
+    conflict = one(11, {"co2_ppm": 415.0})
+    config = _config(mosquitto, _v1(influxdb, influx_db), tmp_path / "ingest", f"ingest-{uuid.uuid4().hex[:8]}",
+                     batch={"max_delay_s": 2.0, "max_lines": 3})
+    sizes: list[int] = []
+
+    class Counting(InfluxV1Writer):
+        """The real writer, noting the lines of each readings request."""
+
+        async def write(self, lines: Sequence[str] | bytes) -> None:
+            if isinstance(lines, bytes) and lines.startswith(b"readings,"):
+                sizes.append(lines.count(b"\n") + 1)
+            await super().write(lines)
+
+    writer = Counting(influxdb.url, influx_db)
+    ingestor = Ingestor(config, writer=writer)
+    try:
+        async with running(ingestor):
+            for batch in (big[0], small[0], conflict, small[1], big[1]):
+                await asyncio.to_thread(publisher.publish, orjson.dumps(batch))
+            await eventually(lambda: ingestor.stats.acked_messages == 5, 60, "all five messages to be settled")
+    finally:
+        await writer.close()
+    assert ingestor.stats.accepted_messages == 4
+    assert ingestor.stats.readings_written == 10
+    assert dict(ingestor.stats.rejected) == {"store_rejected": 1}
+    stored = {key for key in _stored(influxdb, influx_db) if key[0] != "old"}
+    assert stored == set(_expected(big + small))
+    kept = [orjson.loads(line) for f in (tmp_path / "ingest").glob("rejected-*.jsonl") for line in f.read_bytes().splitlines()]
+    assert [orjson.loads(r["payload"])["seq"] for r in kept] == [11]
+    # 3 + 1 for each big message; for the small ones 3 (refused), then halving: 1, 2 (refused), 1, 1.
+    assert max(sizes) == 3 and sizes.count(3) >= 3 and sum(sizes) > 10, sizes
 
 
 async def test_the_backlog_after_an_influxdb_outage_comes_no_faster_than_the_receive_maximum(

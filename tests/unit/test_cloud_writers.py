@@ -80,6 +80,15 @@ async def test_v1_posts_line_protocol_with_ns_precision_and_returns_on_204(serve
     assert request.headers["Authorization"] == "Basic dTpw"  # base64 of "u:p" (RFC 7617)
 
 
+async def test_v1_posts_a_ready_body_as_it_is(server: Server) -> None:
+    url, seen, _ = server
+    writer = InfluxV1Writer(url, "greenwire")
+    await writer.write("\n".join(LINES).encode())
+    await writer.write(b"")  # nothing to write: no request
+    await writer.close()
+    assert [body for _, body in seen] == ["\n".join(LINES).encode()]
+
+
 async def test_v1_gzip_sends_the_same_lines_compressed(server: Server) -> None:
     url, seen, _ = server
     writer = InfluxV1Writer(url, "greenwire", gzip=True)

@@ -67,6 +67,11 @@ def _same(topic: str, payload: bytes, received_ns: int = NOW_NS) -> Encoded | Re
     fast = FAST.encode(topic, payload, received_ns)
     reference = REFERENCE.encode(topic, payload, received_ns)
     assert fast == reference, (payload[:300], fast, reference)
+    if isinstance(fast, Encoded):
+        assert isinstance(reference, Encoded)
+        # One buffer per message: split at newlines it gives back one line per reading, none empty.
+        lines = fast.data.decode().split("\n")
+        assert lines == reference.lines and len(lines) == fast.count and all(lines), fast
     return fast
 
 
