@@ -266,19 +266,7 @@ def _locate(m: Floats, off: npt.NDArray[np.bool_], i: int, w: int) -> int:
     weekend counting less) over the ``w`` days either side, within ``w // 2`` days of i; of days
     that fit about as well, the earliest."""
     lo, hi = max(0, i - w), min(len(m), i + w)
-    y = _nanmedian(m[lo:hi], axis=1)
-    kinds = off[lo:hi]
-    weight = np.zeros(hi - lo)
-    for kind in (False, True):
-        sel = (kinds == kind) & np.isfinite(y)
-        if sel.sum() < 4:
-            continue
-        y[sel] -= float(np.median(y[sel]))
-        noise = 1.4826 * float(np.median(np.abs(np.diff(y[sel])))) / np.sqrt(2)
-        noise = max(noise, 0.01)
-        y[sel] = np.clip(y[sel], -4 * noise + float(np.median(y[sel])), 4 * noise + float(np.median(y[sel])))
-        weight[sel] = 1 / noise ** 2
-    y = np.where(weight > 0, y, 0.0)
+    y, weight = _weighed(_nanmedian(m[lo:hi], axis=1), off[lo:hi], 4)
     cost: dict[int, float] = {}
     for j in range(max(lo + 3, i - w // 2), min(hi - 3, i + w // 2) + 1):
         k = j - lo
@@ -316,25 +304,31 @@ STEP_PENALTY, STEP_SEGMENT = 1.5, 10
 and their shortest segment, in days."""
 
 
+def _weighed(level: Floats, off: npt.NDArray[np.bool_], min_days: int) -> tuple[Floats, Floats]:
+    """``level`` less its day type's median, clipped to four times the type's day-to-day noise
+    (1.4826 x the median absolute difference of successive days, / sqrt 2), and weighted by the
+    inverse of that noise squared, a noisy weekend counting less; 0 with weight 0 for an unknown
+    day, or a day type with fewer than ``min_days`` known days."""
+    y, weight = np.zeros(len(level)), np.zeros(len(level))
+    for kind in (False, True):
+        sel = (off == kind) & np.isfinite(level)
+        if sel.sum() < min_days:
+            continue
+        v = level[sel] - float(np.median(level[sel]))
+        noise = max(1.4826 * float(np.median(np.abs(np.diff(v)))) / np.sqrt(2), 0.01)
+        y[sel], weight[sel] = np.clip(v, -4 * noise, 4 * noise), 1 / noise ** 2
+    return y, weight
+
+
 def daily_level(m: Floats, off: npt.NDArray[np.bool_]) -> tuple[Floats, Floats]:
     """Each day's level and weight for :func:`change_points`: the median over the hours of its log
-    energy less its day type's hourly profile, centred per day type and clipped to four times the
-    type's day-to-day noise; weighted by the inverse of that noise squared (0 for an unknown day)."""
-    y, weight = np.zeros(len(m)), np.zeros(len(m))
+    energy less its day type's hourly profile, through :func:`_weighed`."""
+    level = np.full(len(m), np.nan)
     for kind in (False, True):
         sel = off == kind
-        if sel.sum() < 8:
-            continue
-        level = _nanmedian(m[sel] - _nanmedian(m[sel], axis=0), axis=1)
-        known = np.isfinite(level)
-        if known.sum() < 8:
-            continue
-        level = level - float(np.median(level[known]))
-        noise = max(1.4826 * float(np.median(np.abs(np.diff(level[known])))) / np.sqrt(2), 0.01)
-        idx = np.flatnonzero(sel)
-        y[idx] = np.where(known, np.clip(level, -4 * noise, 4 * noise), 0.0)
-        weight[idx] = np.where(known, 1 / noise ** 2, 0.0)
-    return y, weight
+        if sel.any():
+            level[sel] = _nanmedian(m[sel] - _nanmedian(m[sel], axis=0), axis=1)
+    return _weighed(level, off, 8)
 
 
 def change_points(y: Floats, weight: Floats, penalty: float, min_len: int) -> list[int]:

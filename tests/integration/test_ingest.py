@@ -287,14 +287,18 @@ async def test_v2_write_api_through_influxdb_client(
     assert {s["metric"]["site"] for s in series} == {SITE}
 
 
+def _co2_stored_as_text(influxdb: InfluxDB1, db: str, now: datetime) -> None:
+    """Someone stored co2_ppm as a string for this measurement: InfluxDB now refuses float co2_ppm
+    in this shard with "400 partial write: field type conflict"."""
+    influxdb.write(db, [f'readings,device=old,gateway={GATEWAY},site={SITE} co2_ppm="high" '
+                        f"{int((now - timedelta(seconds=300)).timestamp()) * 10**9}"])
+
+
 async def test_points_influxdb_refuses_become_store_rejected_and_the_rest_is_stored(
     mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    # Someone stored co2_ppm as a string for this measurement: InfluxDB now refuses float co2_ppm
-    # in this shard with "400 partial write: field type conflict".
-    influxdb.write(influx_db, [f'readings,device=old,gateway={GATEWAY},site={SITE} co2_ppm="high" '
-                               f"{int((now - timedelta(seconds=300)).timestamp()) * 10**9}"])
+    _co2_stored_as_text(influxdb, influx_db, now)
     good = [_batch(seq, now - timedelta(seconds=60 - seq)) for seq in range(1, 4)]
     conflict = _batch(50, now - timedelta(seconds=30), readings=[
         {"device": "iaq-1", "ts": _ts(now - timedelta(seconds=30)), "values": {"co2_ppm": 415.0}}
@@ -319,8 +323,7 @@ async def test_requests_hold_at_most_max_lines_and_a_refused_message_is_found_am
 ) -> None:
     """max_lines 3: a 4-reading message goes in two requests; three 1-reading messages share one, and are halved."""
     now = datetime.now(UTC).replace(microsecond=0)
-    influxdb.write(influx_db, [f'readings,device=old,gateway={GATEWAY},site={SITE} co2_ppm="high" '
-                               f"{int((now - timedelta(seconds=300)).timestamp()) * 10**9}"])
+    _co2_stored_as_text(influxdb, influx_db, now)
 
     def one(seq: int, values: dict[str, float]) -> dict[str, Any]:
         at = now - timedelta(seconds=40 - seq)
