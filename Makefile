@@ -14,7 +14,8 @@ install: system-deps $(STAMP)
 system-deps:
 	@bash scripts/install-system-deps.sh
 
-$(STAMP): pyproject.toml
+# setup.py builds the ingestor's compiled pass (cloud/ingest/_lines.c): a change to it reinstalls.
+$(STAMP): pyproject.toml setup.py cloud/ingest/_lines.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "greenwire needs Python 3.11 or newer")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -6,7 +6,8 @@
 # (libfaketime: the gateway clock-step test) and Chromium (the report page is opened in a
 # headless browser by a test; carbon statements are printed to PDF), poppler-utils (pdftoppm: a
 # test looks at the PDF statement's pages as pictures, and rasterises a certificate) and zbar-tools
-# (a certificate's QR code is read back by an independent decoder).
+# (a certificate's QR code is read back by an independent decoder), and gcc with Python's
+# headers (the ingestor's compiled pass, cloud/ingest/_lines.c, built by `make install`).
 # Works on Debian 12, Ubuntu and Raspberry Pi OS; uses sudo when not root.
 set -euo pipefail
 
@@ -22,6 +23,7 @@ declare -A BINARY_OF=(
   [poppler-utils]=/usr/bin/pdftoppm
   [zbar-tools]=/usr/bin/zbarimg
   [python3-venv]=/usr/lib/python3/dist-packages/ensurepip
+  [gcc]=/usr/bin/gcc
 )
 
 missing=()
@@ -31,6 +33,11 @@ done
 # A Python that already has venv (pyenv, a container image) does not need Debian's.
 if python3 -c 'import ensurepip, venv' 2>/dev/null; then
   missing=("${missing[@]/python3-venv}")
+fi
+# The ingestor's compiled pass (setup.py builds cloud/ingest/_lines.c) needs Python's headers;
+# a Python built from source (pyenv) has them, Debian's needs python3-dev.
+if ! python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+  missing+=("python3-dev")
 fi
 read -r -a missing <<<"${missing[*]}"
 if [[ ${#missing[@]} -eq 0 ]]; then

@@ -428,7 +428,8 @@ class Ingestor:
         """Ingest until ``stop`` is set, then store and acknowledge what was taken, and disconnect."""
         if self._writer is None:
             self._writer = make_writer(self.config.influx)
-        log.info("ingesting %s into %s", self.consumer.describe(), self.config.influx.describe())
+        log.info("ingesting %s into %s, validating with %s", self.consumer.describe(),
+                 self.config.influx.describe(), self._codec.describe())
         try:
             async with asyncio.TaskGroup() as group:
                 others = {

@@ -92,7 +92,7 @@ def test_caches_are_bounded() -> None:
         devices = [f"m{i}" for i in range(start, start + 30)]
         outcome = fast.encode(TOPIC, _payload(devices), NOW_NS)
         assert isinstance(outcome, Encoded) and len(outcome.lines) == 30
-    assert sum(len(p) for p in fast._prefixes.values()) <= 30
+    assert sum(len(p) for p in (*fast._prefixes.values(), *fast._line_prefixes.values())) <= 30
     assert fast.handed_over == 0
 
 
@@ -121,6 +121,19 @@ def test_what_is_handed_to_the_reference() -> None:
     # Every reject is the reference's.
     assert not isinstance(fast.encode(TOPIC, _payload(["M1"]), NOW_NS), Encoded)
     assert fast.handed_over == 2
+
+
+def test_the_compiled_pass_is_built_and_taken_first() -> None:
+    # `make install` builds it (setup.py; scripts/install-system-deps.sh brings gcc and the headers).
+    fast = FastPath(Limits())
+    assert fast.describe().startswith("the compiled pass"), "cloud/ingest/_lines.c was not built: make install"
+    outcome = fast.encode(TOPIC, _payload(["m1", "m2"]), NOW_NS)
+    assert isinstance(outcome, Encoded) and outcome.count == 2
+    assert (fast.compiled, fast.handed_over) == (1, 0)
+    # without it, msgspec does the work and the outcome is the same
+    msgspec_only = FastPath(Limits(), compiled=False)
+    assert msgspec_only.encode(TOPIC, _payload(["m1", "m2"]), NOW_NS) == outcome
+    assert msgspec_only.compiled == 0 and "turned off" in msgspec_only.describe()
 
 
 def test_the_ingestor_takes_the_fast_path_by_default() -> None:

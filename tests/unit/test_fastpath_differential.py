@@ -56,17 +56,18 @@ def _building_of(site: str, gateway: str, device: str) -> str | None:
     return "b1" if device.startswith("m") else None
 
 
-def _pair() -> tuple[FastPath, ReferencePath]:
-    return FastPath(Limits(), _building_of), ReferencePath(Limits(), _building_of)
-
-
-FAST, REFERENCE = _pair()
+FAST = FastPath(Limits(), _building_of)
+"""The ingestor's codec: the compiled pass first (``_lines.c``), then msgspec, then the reference."""
+MSGSPEC = FastPath(Limits(), _building_of, compiled=False)
+"""The msgspec path alone, as an install without the compiled pass runs it."""
+REFERENCE = ReferencePath(Limits(), _building_of)
 
 
 def _same(topic: str, payload: bytes, received_ns: int = NOW_NS) -> Encoded | Rejected:
     fast = FAST.encode(topic, payload, received_ns)
     reference = REFERENCE.encode(topic, payload, received_ns)
     assert fast == reference, (payload[:300], fast, reference)
+    assert MSGSPEC.encode(topic, payload, received_ns) == reference, payload[:300]
     if isinstance(fast, Encoded):
         assert isinstance(reference, Encoded)
         # One buffer per message: split at newlines it gives back one line per reading, none empty.
@@ -295,7 +296,69 @@ def test_batch_fields_get_the_same_outcome(readings: list[tuple[str, dict[str, A
     "values": st.dictionaries(st.sampled_from(NAMES), st.floats(-999_999, 999_999), min_size=1, max_size=8),
 }), min_size=1, max_size=20))
 def test_canonical_batches_take_the_fast_path(readings: list[dict[str, Any]]) -> None:
-    fast, reference = _pair()
+    compiled, msgspec_only = FastPath(Limits(), _building_of), FastPath(Limits(), _building_of, compiled=False)
     payload = _batch([orjson.dumps({**r, "ts": format_ts(r["ts"])}).decode() for r in readings])
-    assert fast.encode(TOPIC, payload, NOW_NS) == reference.encode(TOPIC, payload, NOW_NS)
-    assert fast.handed_over == 0
+    expected = REFERENCE.encode(TOPIC, payload, NOW_NS)
+    assert compiled.encode(TOPIC, payload, NOW_NS) == expected == msgspec_only.encode(TOPIC, payload, NOW_NS)
+    # each pass did the work itself: the compiled one, and msgspec without handing over
+    assert (compiled.compiled, compiled.handed_over) == (1, 0)
+    assert (msgspec_only.compiled, msgspec_only.handed_over) == (0, 0)
+
+
+# -- the compiled pass on its own ground ----------------------------------------------------
+
+
+@st.composite
+def _compiled_reading(draw: st.DrawFn) -> str:
+    """A reading the compiled pass must take itself: distinct names, any finite number spelt any
+    way within 40 characters, ts with 0 to 6 fraction digits and Z, any quality or none."""
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=8, unique=True))
+    numbers = [text for _, text in (draw(_number()) for _ in names)]
+    numbers = [text if len(text) <= 40 else repr(float(text)) for text in numbers]
+    ts = draw(st.datetimes(min_value=datetime(1677, 9, 21, 0, 12, 44), max_value=datetime(2026, 11, 22, 10, 5),
+                           timezones=st.just(UTC)))
+    places = draw(st.integers(0, 6))
+    fraction = f".{ts.microsecond:06d}"[: places + 1] if places else ""
+    members = {"ts": f'"{ts.year:04d}-{ts:%m-%dT%H:%M:%S}{fraction}Z"', "device": f'"{draw(_ids)}"',
+               "values": "{" + ",".join(_member(n, t) for n, t in zip(names, numbers, strict=True)) + "}"}
+    if draw(st.booleans()):
+        members["quality"] = f'"{draw(st.sampled_from([q.value for q in Quality]))}"'
+    order = draw(st.permutations(list(members)))
+    return "{" + ", ".join(_member(k, members[k]) for k in order) + "}"
+
+
+@SETTINGS
+@given(readings=st.lists(_compiled_reading(), min_size=1, max_size=12))
+def test_the_compiled_pass_writes_what_the_reference_writes(readings: list[str]) -> None:
+    before = FAST.compiled
+    outcome = _same(TOPIC, _batch(readings))
+    assert isinstance(outcome, Encoded)
+    assert FAST.compiled == before + 1, "the compiled pass refused a message it must take"
+
+
+@pytest.mark.parametrize("change", [
+    ('"seq":7', '"seq":7,"seq":8'),  # a duplicate key of the batch
+    ('"device":', '"device":"m1","device":'),  # ... of a reading
+    ('"values":{', '"values":{"voltage_l1_v":1,"voltage_l1_v":2,'),  # ... of the values (the last wins)
+    ('"gw-01"', '"gw-\\u0030\\u0031"'),  # an escape (valid JSON, and the same id)
+    ('"m1"', '"m\u00e9"'),  # not ASCII: an invalid id
+    ('"m1"', '"M1"'),  # an invalid id
+    ('"ts":"2026-11-22T09:00:00Z"', '"ts":"2026-11-22T09:00:60Z"'),  # a leap second
+    ('"ts":"2026-11-22T09:00:00Z"', '"ts":"2026-02-29T09:00:00Z"'),  # no such day
+    ('"ts":"2026-11-22T09:00:00Z"', '"ts":"2026-11-22T09:00:00.1234567Z"'),  # 7 fraction digits
+    ('"ts":"2026-11-22T09:00:00Z"', '"ts":"2026-11-22T10:05:01Z"'),  # past the future limit
+    ('1.5}', '1.5e999}'),
+    ('1.5}', '00.5}'),
+    ('1.5}', '1.}'),
+    ('1.5}', '1.5000000000000000000000000000000000000000001}'),  # over 40 characters
+    ('}]', '}],"extra":1'),
+    ('"quality":"good"', '"quality":"Good"'),
+])
+def test_the_compiled_pass_refuses_what_it_does_not_know_and_the_outcome_stands(change: tuple[str, str]) -> None:
+    template = _batch(['{"ts":"2026-11-22T09:00:00Z","device":"m1","values":{"active_power_w":1.5},'
+                       '"quality":"good"}'])
+    payload = template.replace(change[0].encode(), change[1].encode(), 1)
+    assert payload != template, change
+    before = FAST.compiled
+    _same(TOPIC, payload)
+    assert FAST.compiled == before, f"the compiled pass took {payload!r}"
