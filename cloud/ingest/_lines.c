@@ -369,6 +369,152 @@ format_number(const char *s, Py_ssize_t n, Buffer *b)
     return write_exponent(b, v);
 }
 
+/* Exact integer arithmetic for the plain decimals gateways send with 16 to 19 significant digits
+ * (float arithmetic at the edge: 185441.72699999998): the double they denote, correctly rounded,
+ * and its shortest round-trip text (what repr writes), without CPython's bignum routines. 1
+ * written, 0 left to format_number (anything near a boundary or a tie, where the cases are
+ * subtle and rare). */
+typedef unsigned __int128 u128;
+
+static int
+bit_length(u128 v)
+{
+    uint64_t hi = (uint64_t)(v >> 64), lo = (uint64_t)v;
+    return hi ? 128 - __builtin_clzll(hi) : (lo ? 64 - __builtin_clzll(lo) : 0);
+}
+
+static u128
+pow10_u128(int k)
+{
+    u128 p = 1;
+    while (k-- > 0) {
+        p *= 10;
+    }
+    return p;
+}
+
+static int
+plain_repr(int negative, const char *int_start, Py_ssize_t int_len, const char *frac_start, Py_ssize_t frac_len,
+           Buffer *b)
+{
+    int zero_int = (int_len == 1 && *int_start == '0');
+    uint64_t d = 0;
+    int significant = 0, exp10;
+    if (int_len > 6 || frac_len > 21) {
+        return 0;
+    }
+    if (!zero_int) {
+        for (Py_ssize_t i = 0; i < int_len; i++) {
+            d = d * 10 + (uint64_t)(int_start[i] - '0');
+        }
+        significant = (int)int_len;
+        exp10 = (int)int_len - 1;
+    }
+    else {
+        Py_ssize_t z = 0;
+        while (z < frac_len && frac_start[z] == '0') {
+            z++;
+        }
+        exp10 = -(int)z - 1;
+    }
+    for (Py_ssize_t i = 0; i < frac_len; i++) {
+        d = d * 10 + (uint64_t)(frac_start[i] - '0');
+        if (d) {
+            significant++;
+        }
+        if (significant > 19) {
+            return 0;
+        }
+    }
+    if (d == 0 || exp10 < -4 || exp10 > 5) {
+        return 0;
+    }
+    /* the double: q = d * 2^shift / 10^frac_len in [2^54, 2^56), rounded to 53 bits, half to even */
+    u128 p = pow10_u128((int)frac_len);
+    int shift = 55 - bit_length(d) + bit_length(p);
+    u128 n = (u128)d << shift;
+    u128 q = n / p;
+    int sticky = (n % p) != 0;
+    int drop = (q >> 55) ? 3 : 2;
+    uint64_t m = (uint64_t)(q >> drop), rest = (uint64_t)(q & ((1u << drop) - 1)), half = 1u << (drop - 1);
+    if (rest > half || (rest == half && (sticky || (m & 1)))) {
+        m++;
+    }
+    int e = drop - shift;
+    if (m == (uint64_t)1 << 53) {
+        m >>= 1;
+        e++;
+    }
+    /* x = m * 2^e; a power of two has a narrower interval below it: left to format_number */
+    if (m == (uint64_t)1 << 52 || e >= 0 || -e > 70) {
+        return 0;
+    }
+    int down = -e;
+    u128 unit = (u128)1 << down, halfway = (u128)1 << (down - 1);
+    /* the correctly rounded 15-, 16- then 17-digit decimal of x; the first that reads back as x is
+     * repr's (of those that read back, the nearest; a shorter one would be this one with zeros) */
+    for (int digits_p = 15; digits_p <= 17; digits_p++) {
+        int j = digits_p - 1 - exp10;
+        u128 scale = pow10_u128(j);
+        u128 a = (u128)m * scale;
+        u128 r = a >> down, left = a & (unit - 1);
+        if (left == halfway) {
+            return 0;
+        }
+        if (left > halfway) {
+            r++;
+        }
+        if (r < pow10_u128(digits_p - 1) || r >= pow10_u128(digits_p)) {
+            return 0;
+        }
+        u128 back = r << down;
+        u128 diff = back > a ? back - a : a - back;
+        if ((diff << 1) == scale) {
+            return 0;
+        }
+        if ((diff << 1) > scale) {
+            if (digits_p == 17) {
+                return 0;
+            }
+            continue;
+        }
+        char text[20];
+        int nd = digits_p;
+        for (int i = nd - 1; i >= 0; i--) {
+            text[i] = (char)('0' + (int)(r % 10));
+            r /= 10;
+        }
+        while (nd > 1 && text[nd - 1] == '0') {
+            nd--;
+        }
+        if (reserve(b, nd + 12) < 0) {
+            return -1;
+        }
+        if (negative) {
+            put(b, "-", 1);
+        }
+        if (exp10 >= 0) {
+            int whole = exp10 + 1;
+            for (int i = 0; i < whole; i++) {
+                put(b, i < nd ? text + i : "0", 1);
+            }
+            if (nd > whole) {
+                put(b, ".", 1);
+                put(b, text + whole, nd - whole);
+            }
+        }
+        else {
+            put(b, "0.", 2);
+            for (int i = 0; i < -exp10 - 1; i++) {
+                put(b, "0", 1);
+            }
+            put(b, text, nd);
+        }
+        return 1;
+    }
+    return 0;
+}
+
 #define MEMO_SLOTS 1024
 #define MEMO_TEXT 32
 
@@ -488,7 +634,11 @@ write_number(Cursor *c, Buffer *b)
         return 1;
     }
     Py_ssize_t at = b->len;
-    int done = format_number(s, n, b);
+    int done = has_exp ? 0 : plain_repr(*s == '-', int_start, int_len, frac_start, frac_len, b);
+    if (done == 0) {
+        b->len = at;
+        done = format_number(s, n, b);
+    }
     if (done == 1 && b->len - at <= MEMO_TEXT) {
         memo->in_len = (unsigned char)n;
         memcpy(memo->in, s, n);
