@@ -55,6 +55,14 @@ class BatchSection(BaseModel):
         description="A message waits at most this long before its flush starts. Under load, "
         "flushes fill to max_lines sooner; this bounds the latency of a quiet stream.",
     )
+    max_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="Flushes written to InfluxDB at once. Each is acknowledged only when it and "
+        "every earlier one are stored, so a second write overlaps the first's round trip without "
+        "changing what is acknowledged; the ingestor holds up to max_in_flight + 1 flushes.",
+    )
 
 
 class SecureStackLike(Protocol):

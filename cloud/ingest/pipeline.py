@@ -39,7 +39,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -101,6 +101,15 @@ class IngestStats:
             f"pending {self.pending_messages}, write retries {self.write_retries}, "
             f"last write {latency}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A flush that is stored: its messages (those of a lost connection left out) and those of
+    them InfluxDB refused (recorded as rejected)."""
+
+    items: list[_Item]
+    refused: list[_Item]
 
 
 @dataclass(slots=True, eq=False)
@@ -181,6 +190,7 @@ class Ingestor:
         self._stats_interval_s = stats_interval_s
         self._max_lines = config.batch.max_lines
         self._max_delay_s = config.batch.max_delay_s
+        self._max_in_flight = config.batch.max_in_flight
         # The open flush and the events that coordinate the two tasks (one event loop, no locks).
         self._open: list[_Item] = []
         self._open_weight = 0
@@ -188,6 +198,7 @@ class Ingestor:
         self._has_work = asyncio.Event()
         self._full = asyncio.Event()
         self._room = asyncio.Event()
+        self._stored = asyncio.Event()
         self._closing = asyncio.Event()
         self._abandon = asyncio.Event()
         self._disconnect = asyncio.Event()
@@ -251,30 +262,49 @@ class Ingestor:
     # -- storing ---------------------------------------------------------------------------
 
     async def _writer_loop(self) -> None:
-        """Take the open flush when it is full, old enough, or on shutdown; store; acknowledge."""
+        """Take the open flush when it is full, old enough, or on shutdown, and store it; up to
+        ``batch.max_in_flight`` flushes are written at once, and each is acknowledged only when it
+        and every flush before it are stored (PUBACKs go in the order the messages came, as MQTT
+        requires, and a gateway's commits name only what is stored)."""
         loop = asyncio.get_running_loop()
-        while True:
-            if not self._open:
-                if self._closing.is_set():
-                    return
+        flushes: deque[asyncio.Task[_Stored | None]] = deque()
+        try:
+            while True:
+                self._stored.clear()
                 self._has_work.clear()
-                await _wait_any(self._has_work, self._closing)
-                continue
-            if not self._closing.is_set() and self._open_weight < self._max_lines:
+                self._full.clear()
+                while flushes and flushes[0].done():
+                    stored = flushes.popleft().result()
+                    if stored is not None:
+                        self._acknowledge(stored)
+                self._storing = bool(flushes)
+                closing = self._closing.is_set()
+                if not self._open and not flushes and closing:
+                    return
+                room = len(flushes) < self._max_in_flight
                 delay = self._open_deadline - loop.time()
-                if delay > 0:
-                    self._full.clear()
-                    await _wait_any(self._full, self._closing, limit_s=delay)
+                if self._open and room and (closing or self._open_weight >= self._max_lines or delay <= 0):
+                    items, self._open, self._open_weight = self._open, [], 0
+                    self._room.set()
+                    task = asyncio.create_task(self._store_retrying(items), name="ingest-flush")
+                    task.add_done_callback(lambda _: self._stored.set())
+                    flushes.append(task)
+                    self._storing = True
                     continue
-            items, self._open, self._open_weight = self._open, [], 0
-            self._room.set()
-            self._storing = True
-            try:
-                await self._flush(items)
-            finally:
-                self._storing = False
+                # Wait for a flush to be stored, the open one to fill or age, the first message
+                # of a new one, or shutdown.
+                events = [self._stored] if closing else [self._stored, self._closing]
+                if room:
+                    events.append(self._full if self._open else self._has_work)
+                await _wait_any(*events, limit_s=delay if self._open and room else None)
+        finally:
+            for task in flushes:
+                task.cancel()
+            self._storing = False
 
-    async def _flush(self, items: list[_Item]) -> None:
+    async def _store_retrying(self, items: list[_Item]) -> _Stored | None:
+        """Store a flush, retrying with backoff while InfluxDB (or the reject store) fails; None
+        if the ingestor is abandoning its work, or nothing of the flush is left to store."""
         failures = 0
         writer = self._writer
         assert writer is not None
@@ -292,7 +322,7 @@ class Ingestor:
                 self.stats.pending_messages -= len(items) - len(live)
                 items = live
             if not items:
-                return
+                return None
             try:
                 started = time.perf_counter()
                 refused = await self._store(writer, items)
@@ -318,10 +348,15 @@ class Ingestor:
                 log.warning("shutting down with %d messages not stored; the broker will send them again",
                             len(items))
                 self.stats.pending_messages -= len(items)
-                return
+                return None
             await _wait_any(self._abandon, limit_s=backoff_delay(failures, start=RETRY_START_S, cap=RETRY_CAP_S))
         if failures:
             log.info("InfluxDB accepted the flush after %d failed attempts", failures)
+        return _Stored(items, refused)
+
+    def _acknowledge(self, stored: _Stored) -> None:
+        """PUBACKs, commits and counts of a stored flush (called in the order flushes were taken)."""
+        items, refused = stored.items, stored.refused
         acked, stale = self.consumer.ack(item.delivery for item in items)
         self._commit(items)
         self.stats.flushes += 1

@@ -386,3 +386,60 @@ async def test_the_backlog_after_an_influxdb_outage_comes_no_faster_than_the_rec
     assert ingestor.consumer.window.high_water <= 22, "never more than the window unacknowledged"
     assert ingestor.consumer.window.paused > 0, "the broker did send beyond the window, and was held back"
     assert set(_stored(influxdb, influx_db)) == set(_expected(batches))
+
+
+async def test_a_second_flush_is_written_while_the_first_waits_and_acknowledgements_keep_their_order(
+    mosquitto: Mosquitto, influxdb: InfluxDB1, influx_db: str, publisher: Publisher, tmp_path: Path
+) -> None:
+    """batch.max_in_flight 2: the first flush's write hangs; the second is written meanwhile, but
+    nothing is acknowledged until the first is stored, and then both in the order they came."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    first, second = _batch(1, now - timedelta(seconds=30)), _batch(2, now - timedelta(seconds=20))
+    config = _config(mosquitto, _v1(influxdb, influx_db), tmp_path / "ingest", f"ingest-{uuid.uuid4().hex[:8]}",
+                     batch={"max_delay_s": 0.05, "max_lines": 4, "max_in_flight": 2})
+    release = asyncio.Event()
+    started: list[int] = []
+    finished: list[int] = []
+
+    class Slow(InfluxV1Writer):
+        """The real writer; the first readings request waits until the test releases it."""
+
+        async def write(self, lines: Sequence[str] | bytes) -> None:
+            if isinstance(lines, bytes) and lines.startswith(b"readings,"):
+                number = len(started) + 1
+                started.append(number)
+                if number == 1:
+                    await release.wait()
+                await super().write(lines)
+                finished.append(number)
+                return
+            await super().write(lines)
+
+    writer = Slow(influxdb.url, influx_db)
+    ingestor = Ingestor(config, writer=writer)
+    acked: list[int] = []
+    ack = ingestor.consumer.ack
+
+    def noting(deliveries: Any) -> tuple[int, int]:
+        deliveries = list(deliveries)
+        acked.extend(orjson.loads(d.payload)["seq"] for d in deliveries)
+        return ack(deliveries)
+
+    ingestor.consumer.ack = noting  # type: ignore[method-assign]
+    try:
+        async with running(ingestor):
+            await asyncio.to_thread(publisher.publish, orjson.dumps(first))
+            await eventually(lambda: started == [1], 20, "the first flush's write to start")
+            await asyncio.to_thread(publisher.publish, orjson.dumps(second))
+            await eventually(lambda: finished == [2], 20, "the second flush to be stored while the first waits")
+            stored = {key for key in _stored(influxdb, influx_db)}
+            assert stored == set(_expected([second]))
+            await asyncio.sleep(0.3)
+            assert acked == [] and ingestor.stats.acked_messages == 0, "acknowledged before the first flush was stored"
+            release.set()
+            await eventually(lambda: ingestor.stats.acked_messages == 2, 20, "both messages to be acknowledged")
+    finally:
+        await writer.close()
+    assert finished == [2, 1] and acked == [1, 2]
+    assert set(_stored(influxdb, influx_db)) == set(_expected([first, second]))
+    assert ingestor.stats.readings_written == 8 and ingestor.stats.flushes == 2

@@ -24,6 +24,7 @@ test would compare the reference with itself.
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -35,6 +36,7 @@ from hypothesis import strategies as st
 
 from greenwire.cloud.ingest.fastpath import Encoded, FastPath, ReferencePath
 from greenwire.cloud.ingest.validate import EARLIEST_STORABLE, Rejected
+from greenwire.shared.lineprotocol import format_float
 from greenwire.shared.quantities import QUANTITIES
 from greenwire.shared.wire import Quality, format_ts
 from tests.hostile import corpus
@@ -362,3 +364,39 @@ def test_the_compiled_pass_refuses_what_it_does_not_know_and_the_outcome_stands(
     before = FAST.compiled
     _same(TOPIC, payload)
     assert FAST.compiled == before, f"the compiled pass took {payload!r}"
+
+
+def _neighbours(x: float, steps: int) -> list[float]:
+    out = [x]
+    for direction in (0.0, math.inf):
+        y = x
+        for _ in range(steps):
+            y = math.nextafter(y, direction)
+            out.append(y)
+    return out
+
+
+def test_the_compiled_pass_writes_long_decimals_as_format_float() -> None:
+    # The decimals the edge's float arithmetic gives (16-19 significant digits) take the compiled
+    # pass's exact integer arithmetic: around every power of ten and of two in the plain range,
+    # at 1e-4 and 1e6 where the layout changes, and at random, in every length repr, %.17g and
+    # longer spellings give them.
+    rnd = random.Random(20261204)
+    values = [v for base in [10.0 ** k for k in range(-4, 7)] + [2.0 ** k for k in range(-14, 20)] + [1 / 3, 2 / 3]
+              for v in _neighbours(base, 3)]
+    values += [rnd.randint(1, 10**6) * rnd.choice([0.1, 0.01, 0.001, 1.1, 3.3]) for _ in range(300)]
+    values += [10 ** rnd.uniform(-4.3, 6.3) for _ in range(300)]
+    texts = sorted({t for v in values for sign in (1, -1)
+                    for t in (repr(sign * v), f"{sign * v:.16g}", f"{sign * v:.17g}", f"{sign * v:.19g}")
+                    if "e" not in t and len(t) <= 40})
+    fast = FastPath(Limits(), _building_of)
+    for start in range(0, len(texts), 100):
+        chunk = texts[start:start + 100]
+        payload = _batch([f'{{"ts":"2026-11-22T09:00:00Z","device":"m1","values":{{"active_power_w":{t}}}}}'
+                          for t in chunk])
+        outcome = fast.encode(TOPIC, payload, NOW_NS)
+        assert isinstance(outcome, Encoded)
+        written = [line.split(" ")[1].split(",")[0].removeprefix("active_power_w=") for line in outcome.lines]
+        assert written == [format_float(float(t)) for t in chunk]
+    assert fast.compiled == len(range(0, len(texts), 100)) and fast.handed_over == 0
+    assert len(texts) > 2000
