@@ -64,6 +64,8 @@ from rich.table import Table
 
 from bench.common import QUICK, env_int, tail_probe
 
+INGEST_CPU_TARGET = 400_000
+"""Readings per CPU-second of one ingestor (issue 20)."""
 SECTIONS = ("micro", "counters", "carbon", "ingest", "latency", "drain", "edge", "commit", "soak", "forecast",
             "anomalies")
 TARGETS = {
@@ -279,7 +281,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                          f"{i['pipeline']['ingest_readings_per_cpu_s']:,}",
                          f"{round(i['direct']['readings'] / i['direct']['influx_cpu_s']):,} (InfluxDB, direct)",
                          f"{i['pipeline']['ingest_readings_per_cpu_s'] * i['direct']['influx_cpu_s'] / i['direct']['readings']:.2f}",
-                         "-", None))
+                         f">= {INGEST_CPU_TARGET:,}", i['pipeline']['ingest_readings_per_cpu_s'] >= INGEST_CPU_TARGET))
     lat = results.get("latency")
     if lat:
         direct_lat = lat["direct"]

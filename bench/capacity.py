@@ -156,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ingestors (one core each, one shared-subscription group): {result.ingestors}")
     print(f"  brokers (one core each for Mosquitto; nodes of a cluster otherwise): {result.brokers}")
     print(f"  database nodes of {result.database_cores_per_node} cores: {result.database_nodes}")
-    print(f"  each gateway: {result.gateway_cpu_pct:.2f} % of one core, about {result.gateway_rss_mb:.0f} MB RSS")
+    if math.isnan(result.gateway_cpu_pct):
+        print("  each gateway: not measured in this run (it has no edge section)")
+    else:
+        print(f"  each gateway: {result.gateway_cpu_pct:.2f} % of one core, about {result.gateway_rss_mb:.0f} MB RSS")
     for note in result.notes:
         print(f"  note: {note}")
     return 0
