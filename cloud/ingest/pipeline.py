@@ -199,6 +199,7 @@ class Ingestor:
         self._full = asyncio.Event()
         self._room = asyncio.Event()
         self._stored = asyncio.Event()
+        self._rejects_lock = asyncio.Lock()
         self._closing = asyncio.Event()
         self._abandon = asyncio.Event()
         self._disconnect = asyncio.Event()
@@ -424,7 +425,8 @@ class Ingestor:
                 )
                 for item, reason, detail in rejects
             ]
-            await asyncio.to_thread(self.rejects.append, records)
+            async with self._rejects_lock:  # two flushes in flight: one writer of the files at a time
+                await asyncio.to_thread(self.rejects.append, records)
         return [item for item, _ in refused]
 
     async def _write_bisecting(self, writer: Writer, items: list[_Item]) -> list[tuple[_Item, str]]:
