@@ -265,9 +265,10 @@ class FastPath:
     """The ingestor's codec: :meth:`encode` gives the reference's outcome, faster.
 
     Keeps, per encoder, the escaped series prefix of each device (at most
-    ``max_series``; the cache is cleared when full, so a flood of new device
-    ids cannot grow memory) and the device ids already matched against the
-    id pattern.
+    ``max_series``, for the msgspec path as ``str`` and for the compiled pass as
+    ``bytes``; the caches are cleared when full, so a flood of new device or
+    gateway ids cannot grow memory) and the device ids already matched against
+    the id pattern.
     """
 
     def __init__(
@@ -305,10 +306,10 @@ class FastPath:
 
     def _prefix(self, site: str, gateway: str, device: str) -> str:
         if self._series >= self._max_series:
-            for prefixes in self._prefixes.values():
-                prefixes.clear()
-            for lines in self._line_prefixes.values():
-                lines.clear()
+            # Every cache at once, the (site, gateway) maps too: a flood of new gateway ids cannot
+            # grow memory either. A map in use for the message at hand is simply dropped after it.
+            self._prefixes.clear()
+            self._line_prefixes.clear()
             self._series = 0
         self._series += 1
         tags = {"site": site, "gateway": gateway, "device": device}

@@ -156,3 +156,13 @@ def test_pubacks_of_a_flush_are_the_bytes_paho_writes_one_by_one() -> None:
     packet = batched._out_packet[0]
     assert packet["command"] == mqtt.PUBACK
     assert bytes(packet["packet"]) == b"".join(bytes(p["packet"]) for p in one_by_one._out_packet)
+
+
+def test_a_flood_of_gateway_ids_does_not_grow_the_caches() -> None:
+    fast = FastPath(Limits(), max_series=50)
+    for g in range(400):
+        topic = f"greenwire/v1/site-a/gw-{g}/readings"
+        payload = _payload(["m1"]).replace(b'"gateway":"gw-01"', f'"gateway":"gw-{g}"'.encode())
+        assert isinstance(fast.encode(topic, payload, NOW_NS), Encoded)
+    assert len(fast._prefixes) + len(fast._line_prefixes) <= 50
+    assert fast.compiled == 400
