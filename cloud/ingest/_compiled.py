@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Protocol, cast
 
 from greenwire.shared.quantities import QUANTITIES
-from greenwire.shared.wire import Quality
+from greenwire.shared.wire import MAX_READINGS_PER_BATCH, Quality
 
 
 class LinesPass(Protocol):
@@ -21,7 +21,7 @@ class LinesPass(Protocol):
         """``(data, count, oldest_ns, newest_ns, seq)`` of a message it takes, None for one it refuses."""
         ...
 
-    def configure(self, names: tuple[str, ...], qualities: tuple[str, ...], /) -> None: ...
+    def configure(self, names: tuple[str, ...], qualities: tuple[str, ...], max_readings: int, /) -> None: ...
 
 
 def lines() -> LinesPass | None:
@@ -31,5 +31,8 @@ def lines() -> LinesPass | None:
     except ImportError:
         return None
     compiled = cast(LinesPass, _lines)
-    compiled.configure(tuple(QUANTITIES), tuple(q.value for q in Quality))
+    try:
+        compiled.configure(tuple(QUANTITIES), tuple(q.value for q in Quality), MAX_READINGS_PER_BATCH)
+    except ValueError:  # a vocabulary past what the pass holds (64 quantities): msgspec does it all
+        return None
     return compiled

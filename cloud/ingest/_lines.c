@@ -17,7 +17,7 @@
  * - "schema" exactly "greenwire.readings.v1", "gateway" exactly the topic's gateway, "seq" a
  *   JSON integer in [0, 2^63 - 1], "sent_at" and each "ts" spelt YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z
  *   with a real date and time (no leap second);
- * - 1 to MAX_READINGS readings, each with "ts", "device", "values" and an optional "quality"
+ * - 1 to max_readings readings, each with "ts", "device", "values" and an optional "quality"
  *   from the vocabulary; "values" 1 or more distinct quantity names from the vocabulary, each a
  *   finite JSON number of at most 40 characters;
  * - every ts within [earliest_us, not_after_us] (microseconds since the epoch), and every device
@@ -26,9 +26,13 @@
  * Numbers: a number spelt as the reference would write it (no exponent, at most six integer
  * digits, no trailing zero after the point, at most 15 significant digits, 1e-4 <= |v| < 1e6 or
  * zero) is copied as it is: a decimal of at most 15 significant digits is the shortest text of
- * the double it denotes (DBL_DIG), so repr gives it back unchanged. Any other number is parsed
- * with CPython's correctly rounded strtod and written as format_float writes it (repr for
- * 1e-4 <= |v| < 1e6 and zero, without the ".0"; else Go's 'g' layout: d.ddde+XX).
+ * the double it denotes (DBL_DIG), so repr gives it back unchanged (the integer -0 is written 0:
+ * it is the integer zero, whose float is +0.0). A plain decimal of up to 19 significant digits
+ * (what float arithmetic at the edge sends: 230.29999999999998) is converted and written by exact
+ * 128-bit integer arithmetic (plain_repr). Anything else, and the ties and boundaries plain_repr
+ * leaves, is parsed with CPython's correctly rounded strtod and written as format_float writes it
+ * (repr for 1e-4 <= |v| < 1e6 and zero, without the ".0"; else Go's 'g' layout: d.ddde+XX).
+ * Texts that needed either are remembered (MEMO_SLOTS entries, checked in full on a hit).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,7 +40,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_READINGS 10000
 #define MAX_NAMES 64
 #define MAX_NUMBER 40
 #define NAME_SLOTS 256
@@ -64,6 +67,7 @@ static char *qualities[16];
 static Py_ssize_t quality_len[16];
 static int quality_count = 0;
 static int good_quality = -1;
+static Py_ssize_t max_readings = 0; /* shared.wire.MAX_READINGS_PER_BATCH, set by configure() */
 
 /* Cheap and good enough for a fixed vocabulary of a few dozen names: length and three bytes
  * (collisions are probed past, and every match is checked with memcmp). */
@@ -849,7 +853,7 @@ encode(PyObject *self, PyObject *args)
                 goto done;
             }
             for (;;) {
-                if (count == MAX_READINGS) {
+                if (count == max_readings) {
                     goto done;
                 }
                 if (count == allocated) {
@@ -1004,7 +1008,13 @@ static PyObject *
 configure(PyObject *self, PyObject *args)
 {
     PyObject *name_list, *quality_list;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &name_list, &PyTuple_Type, &quality_list)) {
+    Py_ssize_t readings_limit;
+    if (!PyArg_ParseTuple(args, "O!O!n", &PyTuple_Type, &name_list, &PyTuple_Type, &quality_list,
+                          &readings_limit)) {
+        return NULL;
+    }
+    if (readings_limit < 1) {
+        PyErr_SetString(PyExc_ValueError, "the readings limit must be at least 1");
         return NULL;
     }
     Py_ssize_t nn = PyTuple_GET_SIZE(name_list), nq = PyTuple_GET_SIZE(quality_list);
@@ -1051,6 +1061,7 @@ configure(PyObject *self, PyObject *args)
         quality_value_len[i] = n;
     }
     quality_count = (int)nq;
+    max_readings = readings_limit;
     name_count = (int)nn;
     Py_RETURN_NONE;
 }
@@ -1059,7 +1070,7 @@ static PyMethodDef methods[] = {
     {"encode", encode, METH_VARARGS,
      "encode(payload, gateway, prefixes, not_after_us, earliest_us) -> (data, count, oldest_ns, "
      "newest_ns, seq) or None"},
-    {"configure", configure, METH_VARARGS, "configure(quantity_names, quality_values)"},
+    {"configure", configure, METH_VARARGS, "configure(quantity_names, quality_values, max_readings)"},
     {NULL, NULL, 0, NULL},
 };
 
