@@ -138,8 +138,11 @@ def _forecasts_and_findings(home: Path, printed: str) -> None:
     for c in chosen:
         events = run_annotation(annotation, c, sources, now - timedelta(days=DAYS), now)
         assert events and all(e["end_ms"] > e["time"] and e["kind"] and e["detail"] for e in events), events
-    frozen = influx.query("SELECT * FROM \"anomalies\" WHERE \"building\" = 'b85-history' "
-                          "AND \"kind\" = 'frozen_counter'")[-1]
+    # A run while the history was still arriving may have stored a shorter, overlapping finding
+    # of the same event; the statement keeps the longest (cloud/carbon/fetch.py), and so does this.
+    frozen = max(influx.query("SELECT * FROM \"anomalies\" WHERE \"building\" = 'b85-history' "
+                              "AND \"kind\" = 'frozen_counter'"),
+                 key=lambda r: datetime.fromisoformat(r["end"]).timestamp() - r["time"] / 1e9)
     month = datetime.fromtimestamp(frozen["time"] / 1e9, UTC).astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m")
     statement = _run(home, "carbon", "statement", "--site", SITE, "--building", "b85-history", "--period", month)
     assert statement.returncode == 0, statement.stderr
